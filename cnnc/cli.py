@@ -1,0 +1,89 @@
+"""The `cnnc` command line.
+
+Each subcommand lives in cnnc/commands/NAME.py with `add_arguments(parser)` and
+`run(args) -> exit code`; those modules import nothing heavy at the top, so
+`cnnc shapes` stays fast and never loads numpy, torch or triton.
+
+Exit codes (SPEC §2): 0 ok, 1 errors in the program, 2 bad usage or an unreadable file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .errors import CnncError
+
+COMMANDS = ("shapes", "compile")
+
+EXIT_OK, EXIT_PROGRAM, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad usage or an unreadable file: exit 2."""
+
+
+def input_shape_arg(text: str) -> tuple:
+    """`--input HxWxC` as an argparse type."""
+    parts = text.lower().split("x")
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or min(dims) <= 0:
+        raise argparse.ArgumentTypeError(f"expected HxWxC like 28x28x1, got '{text}'")
+    return dims
+
+
+def load_network(path: str, input_shape=None):
+    """Parse a program file for a command; an unreadable file is a usage error."""
+    from . import parse
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    return parse(text, input=input_shape, filename=path)
+
+
+def print_warnings(net) -> None:
+    for w in net.warnings:
+        print(w.format(), file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="cnnc", description="cnnc: a compiler for convolutional networks")
+    parser.add_argument("--version", action="version", version=f"cnnc {__import__('cnnc').__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    modules = {}
+    for name in COMMANDS:
+        mod = importlib.import_module(f"cnnc.commands.{name}")
+        p = sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0], description=mod.__doc__)
+        mod.add_arguments(p)
+        modules[name] = mod
+    args = parser.parse_args(argv)
+    try:
+        return modules[args.command].run(args)
+    except CnncError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_PROGRAM
+    except UsageError as e:
+        print(f"cnnc: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:  # a bug in cnnc, not in the program: short, no traceback unless asked
+        if os.environ.get("CNNC_DEBUG"):
+            raise
+        print(f"cnnc: internal error: {type(e).__name__}: {e} (set CNNC_DEBUG=1 for details)", file=sys.stderr)
+        return 3
+
+
+def entry() -> None:
+    sys.exit(main())

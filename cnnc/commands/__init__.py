@@ -1,0 +1,1 @@
+"""Subcommands of the `cnnc` CLI, one module each (see cnnc/cli.py)."""

@@ -1,0 +1,95 @@
+"""Diagnostics: every problem in a program is reported at its source position.
+
+A `Diagnostic` is one message (error or warning) with a place; `CnncError` carries
+one or more error diagnostics and formats as the compiler would print them:
+
+    lenet.cnn:4:1: error: conv_2: ...
+"""
+
+from __future__ import annotations
+
+
+class Diagnostic:
+    __slots__ = ("severity", "message", "line", "col", "filename")
+
+    def __init__(self, severity: str, message: str, line: int, col: int, filename: str = "<string>"):
+        self.severity = severity  # "error" or "warning"
+        self.message = message
+        self.line = line
+        self.col = col
+        self.filename = filename
+
+    def format(self) -> str:
+        return f"{self.filename}:{self.line}:{self.col}: {self.severity}: {self.message}"
+
+    __str__ = format
+
+    def __repr__(self) -> str:
+        return f"Diagnostic({self.format()!r})"
+
+
+class CnncError(Exception):
+    """An error in a cnnc program (or in how cnnc was called).
+
+    `.line` and `.col` are 1-based and belong to the first error; `.diagnostics`
+    holds all of them, and `str(err)` is every error, one per line.
+    """
+
+    def __init__(self, diagnostics: "list[Diagnostic] | str", line: int = 0, col: int = 0, filename: str = "<string>"):
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic("error", diagnostics, line, col, filename)]
+        self.diagnostics = list(diagnostics)
+        first = self.diagnostics[0]
+        self.line, self.col, self.filename = first.line, first.col, first.filename
+        self.message = first.message
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+class Reporter:
+    """Collects diagnostics for one program so that all its errors surface in one run."""
+
+    def __init__(self, filename: str = "<string>"):
+        self.filename = filename
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, message: str, line: int, col: int) -> None:
+        self.diagnostics.append(Diagnostic("error", message, line, col, self.filename))
+
+    def warning(self, message: str, line: int, col: int) -> None:
+        self.diagnostics.append(Diagnostic("warning", message, line, col, self.filename))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def raise_if_errors(self) -> None:
+        errors = self.errors
+        if errors:
+            errors.sort(key=lambda d: (d.line, d.col))
+            raise CnncError(errors)
+
+
+def closest(word: str, candidates) -> "str | None":
+    """The candidate nearest to `word` by edit distance, if it is plausibly a typo."""
+    best, best_d = None, None
+    for c in candidates:
+        d = _edit_distance(word.lower(), c)
+        if best_d is None or d < best_d:
+            best, best_d = c, d
+    if best is not None and best_d <= max(2, len(word) // 2):
+        return best
+    return None
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]

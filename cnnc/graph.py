@@ -1,0 +1,365 @@
+"""The typed layer graph: a DAG whose every edge carries Image(h, w, c) or Vector(n).
+
+`build(program)` walks the AST once: it names every node (SPEC §1 naming rule,
+`repeat` unrolled), turns blocks into real structure (a `residual` add node, a
+`concat` node), checks arguments against the layer registry and infers every
+shape. Errors are collected, not thrown one at a time: a node whose input is
+unknown (because of an earlier error) is skipped rather than blamed.
+"""
+
+from __future__ import annotations
+
+from .errors import CnncError, Reporter, closest
+from .layers import ACTIVATIONS, BLOCKS, KINDS, STATEMENTS, Image, LayerKind, ShapeError, Vector, parse_args
+from .syntax import Block, Layer, Program
+
+
+class Node:
+    """One layer (or block join) of the network."""
+
+    __slots__ = ("name", "kind", "spec", "attrs", "inputs", "out", "line", "col", "params", "macs")
+
+    def __init__(self, name, spec: LayerKind, attrs, inputs, line, col):
+        self.name: str = name
+        self.kind: str = spec.keyword
+        self.spec = spec
+        self.attrs: dict = attrs or {}
+        self.inputs: list[Node] = inputs
+        self.out = None                 # Image | Vector | None (unknown after an error)
+        self.line, self.col = line, col
+        self.params: dict = {}          # suffix -> shape, e.g. {"kernel": (3, 3, 1, 32)}
+        self.macs: int = 0
+
+    @property
+    def input(self) -> "Node":
+        return self.inputs[0]
+
+    @property
+    def n_params(self) -> int:
+        total = 0
+        for shape in self.params.values():
+            n = 1
+            for d in shape:
+                n *= d
+            total += n
+        return total
+
+    @property
+    def activation(self) -> str:
+        return self.attrs.get("activation", "linear")
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: {self.kind} -> {self.out}>"
+
+
+class Network:
+    """A parsed, shape-checked program."""
+
+    def __init__(self, nodes, output, warnings, filename, program):
+        self.nodes: list[Node] = nodes          # execution (topological) order, input first
+        self.output: Node = output
+        self.warnings = warnings                # list[Diagnostic]
+        self.filename = filename
+        self.program = program                  # the AST, kept for min-input search
+
+    @property
+    def input(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def layers(self) -> list[Node]:
+        return self.nodes[1:]
+
+    @property
+    def input_shape(self) -> tuple:
+        return self.input.out.dims
+
+    @property
+    def output_shape(self) -> tuple:
+        return self.output.out.dims
+
+    def __getitem__(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def consumers(self, node: Node) -> list[Node]:
+        return [n for n in self.nodes if node in n.inputs]
+
+    def param_shapes(self) -> dict:
+        """"LAYER.kernel" -> shape, in network order (the keys of model.params)."""
+        return {f"{n.name}.{k}": s for n in self.nodes for k, s in n.params.items()}
+
+    @property
+    def total_params(self) -> int:
+        return sum(n.n_params for n in self.nodes)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(n.macs for n in self.nodes)
+
+    def min_input(self) -> "tuple[int, int] | None":
+        from .summary import min_input
+        return min_input(self)
+
+    def __repr__(self) -> str:
+        return f"<Network {self.filename}: {self.input_shape} -> {self.output_shape}, {len(self.layers)} layers>"
+
+
+class _Builder:
+    def __init__(self, program: Program, report: Reporter, input_shape=None):
+        self.program = program
+        self.report = report
+        self.nodes: list[Node] = []
+        self.counters: dict[str, int] = {}
+        self.taken = _explicit_names(program.statements)  # auto names skip these
+        self.seen: dict[str, Node] = {}
+        self.input_override = input_shape
+
+    # -- naming ---------------------------------------------------------------
+    def name_for(self, kind: str, label, line, col, copy) -> str:
+        if label is not None:
+            name = label if copy is None else f"{label}_{copy}"
+        else:
+            while True:
+                self.counters[kind] = self.counters.get(kind, 0) + 1
+                name = f"{kind}_{self.counters[kind]}"
+                if name not in self.taken:
+                    break
+        if name in self.seen:
+            first = self.seen[name]
+            self.report.error(f"duplicate name '{name}' (first used at line {first.line}); names must be unique",
+                              line, col)
+        return name
+
+    def add(self, node: Node) -> Node:
+        self.seen.setdefault(node.name, node)
+        self.nodes.append(node)
+        return node
+
+    # -- statements -------------------------------------------------------------
+    def build(self) -> Node:
+        stmts = list(self.program.statements)
+        x = self.input_node(stmts)
+        return self.body(stmts, x, None)
+
+    def input_node(self, stmts) -> Node:
+        spec = KINDS["input"]
+        first = stmts[0] if stmts else None
+        shape = None
+        line, col = (first.line, first.col) if first else (1, 1)
+        if isinstance(first, Layer) and first.kind == "input":
+            stmts.pop(0)
+            attrs = self.attrs(spec, first)
+            shape = attrs["shape"] if attrs else None
+            if first.name:
+                self.report.error("the input cannot be named", first.line, first.col)
+        if self.input_override is not None:
+            shape = tuple(self.input_override)
+        node = self.add(Node("input", spec, {"shape": shape}, [], line, col))
+        if shape is None and not (isinstance(first, Layer) and first.kind == "input"):
+            self.report.error("missing input shape: start the program with `input HxWxC` "
+                              "(e.g. input 28x28x1) or pass the shape (--input HxWxC, or input=(H, W, C))",
+                              line, col)
+        if shape is not None:
+            node.out = Image(*shape)
+        return node
+
+    def body(self, stmts, x: Node, copy) -> Node:
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            if isinstance(s, Layer):
+                x = self.layer(s, x, copy)
+            elif s.kind == "residual":
+                shortcut = stmts[i + 1] if i + 1 < len(stmts) and isinstance(stmts[i + 1], Block) \
+                    and stmts[i + 1].kind == "shortcut" else None
+                x = self.residual(s, shortcut, x, copy)
+                i += shortcut is not None
+            elif s.kind == "concat":
+                x = self.concat(s, x, copy)
+            elif s.kind == "repeat":
+                x = self.repeat(s, x, copy)
+            elif s.kind == "shortcut":
+                self.report.error("shortcut { ... } must follow a residual { ... } block", s.kind_line, s.kind_col)
+            elif s.kind == "branch":
+                self.report.error("branch { ... } belongs inside concat { ... }", s.kind_line, s.kind_col)
+            i += 1
+        return x
+
+    def attrs(self, spec, s: Layer):
+        def err(msg, line, col):
+            self.report.error(msg, line if line is not None else s.kind_line, col if col is not None else s.kind_col)
+        return parse_args(spec, s.args, err)
+
+    def layer(self, s: Layer, x: Node, copy) -> Node:
+        spec = KINDS.get(s.kind)
+        if spec is None or s.kind in ("residual", "concat"):
+            guess = closest(s.kind, STATEMENTS + BLOCKS)
+            hint = f"; did you mean '{guess}'?" if guess else f"; statements are {', '.join(STATEMENTS)}"
+            self.report.error(f"unknown statement '{s.kind}'{hint}", s.kind_line, s.kind_col)
+            # keep going with an opaque node so later layers still get checked names
+            return x
+        if s.kind == "input":
+            self.report.error("input must be the first statement (and appear once)", s.kind_line, s.kind_col)
+            return x
+        attrs = self.attrs(spec, s)
+        node = self.add(Node(self.name_for(s.kind, s.name, s.line, s.col, copy), spec, attrs, [x], s.line, s.col))
+        self.infer(node)
+        return node
+
+    def infer(self, node: Node) -> None:
+        inp = node.inputs[0].out
+        if inp is None or (node.attrs is None):
+            return
+        try:
+            node.out = node.spec.infer(inp, node.attrs)
+        except ShapeError as e:
+            self.report.error(f"{node.name}: {e}", node.line, node.col)
+            return
+        node.params = node.spec.params(inp, node.out, node.attrs)
+        node.macs = node.spec.macs(inp, node.out, node.attrs)
+        if isinstance(inp, Image):
+            dh, dw = node.spec.dropped_edges(inp, node.attrs)
+            if dh or dw:
+                self.report.warning(f"{node.name}: {node.kind} on {inp.h}x{inp.w} drops "
+                                    f"{_drop_words(dh, dw)} (output {node.out.h}x{node.out.w}); "
+                                    f"use padding=same to keep them", node.line, node.col)
+
+    def residual(self, s: Block, shortcut: "Block | None", x: Node, copy) -> Node:
+        spec = KINDS["residual"]
+        name = self.name_for("residual", s.name, s.line, s.col, copy)
+        y = self.body(s.body, x, copy)
+        sc = self.body(shortcut.body, x, copy) if shortcut is not None else x
+        node = self.add(Node(name, spec, {}, [y, sc], s.kind_line, s.kind_col))
+        a, b = y.out, sc.out
+        if a is None or b is None:
+            return node
+        if a != b:
+            where = "the shortcut's" if shortcut is not None else "its input's"
+            hint = ""
+            if shortcut is None and isinstance(a, Image) and isinstance(b, Image):
+                sh, sw = max(b.h // max(a.h, 1), 1), max(b.w // max(a.w, 1), 1)
+                stride = f" stride={sh}" if sh == sw and sh > 1 else (f" stride={sh}x{sw}" if (sh, sw) != (1, 1) else "")
+                hint = f"; add `shortcut {{ conv {a.c} 1x1{stride} }}` after the block to match them"
+            self.report.error(f"{name}: shapes do not agree: the block's output is {a} but {where} is {b}{hint}",
+                              s.kind_line, s.kind_col)
+            return node
+        node.out = a
+        return node
+
+    def concat(self, s: Block, x: Node, copy) -> Node:
+        spec = KINDS["concat"]
+        name = self.name_for("concat", s.name, s.line, s.col, copy)
+        outs = []
+        for b in s.body:
+            if isinstance(b, Block) and b.kind == "branch":
+                outs.append(self.body(b.body, x, copy))
+            else:
+                line, col = (b.kind_line, b.kind_col)
+                self.report.error("concat { ... } holds only branch { ... } blocks", line, col)
+        if not outs:
+            self.report.error("concat needs at least one branch { ... }", s.kind_line, s.kind_col)
+            return x
+        node = self.add(Node(name, spec, {}, outs, s.kind_line, s.kind_col))
+        types = [o.out for o in outs]
+        if any(t is None for t in types):
+            return node
+        if all(isinstance(t, Image) for t in types):
+            for i, t in enumerate(types[1:], 2):
+                if (t.h, t.w) != (types[0].h, types[0].w):
+                    self.report.error(f"{name}: branches must agree on height and width: branch 1 gives "
+                                      f"{types[0]} but branch {i} gives {t}", s.kind_line, s.kind_col)
+                    return node
+            node.out = Image(types[0].h, types[0].w, sum(t.c for t in types))
+        elif all(isinstance(t, Vector) for t in types):
+            node.out = Vector(sum(t.n for t in types))
+        else:
+            desc = ", ".join(f"branch {i} gives {t.describe()}" for i, t in enumerate(types, 1))
+            self.report.error(f"{name}: cannot join images and vectors: {desc}", s.kind_line, s.kind_col)
+        return node
+
+    def repeat(self, s: Block, x: Node, copy) -> Node:
+        n = None
+        if s.count is None:
+            self.report.error("repeat needs a count: repeat N { ... }", s.kind_line, s.kind_col)
+        elif s.count.kind != "number" or not s.count.text.lstrip("+-").isdigit() or int(s.count.text) <= 0:
+            self.report.error(f"repeat count must be a positive integer, got '{s.count.text}'",
+                              s.count.line, s.count.col)
+        else:
+            n = int(s.count.text)
+        if s.name:
+            self.report.error("a repeat block cannot be named (its layers can)", s.line, s.col)
+        for i in range(n or 1):
+            x = self.body(s.body, x, (i + 1) if copy is None else f"{copy}_{i + 1}")
+        return x
+
+
+def _drop_words(dh: int, dw: int) -> str:
+    def rows(n, what):
+        return f"the last {what}" if n == 1 else f"the last {n} {what}s"
+    if dh and dw:
+        if dh == dw == 1:
+            return "the last row and column"
+        return f"{rows(dh, 'row')} and {rows(dw, 'column')}"
+    return rows(dh, "row") if dh else rows(dw, "column")
+
+
+def _explicit_names(stmts) -> set:
+    names = set()
+    for s in stmts:
+        if s.name:
+            names.add(s.name)
+        if isinstance(s, Block):
+            names |= _explicit_names(s.body)
+    return names
+
+
+def _check_block_counts(stmts, report: Reporter) -> None:
+    for s in stmts:
+        if isinstance(s, Block):
+            if s.count is not None and s.kind != "repeat":
+                report.error(f"{s.kind} takes no count (only repeat N does)", s.count.line, s.count.col)
+            _check_block_counts(s.body, report)
+
+
+def _softmax_warnings(nodes, output, report: Reporter) -> None:
+    for n in nodes:
+        if n.activation == "softmax" and n is not output:
+            # a trailing dropout or flatten after the softmax changes nothing
+            tail = n
+            while True:
+                nxt = [m for m in nodes if tail in m.inputs]
+                if len(nxt) == 1 and nxt[0].spec.role == "view":
+                    tail = nxt[0]
+                    continue
+                break
+            if tail is not output:
+                report.warning(f"{n.name}: softmax is not the last layer; it squashes what later layers see "
+                               f"(use it only on the output, or use relu here)", n.line, n.col)
+
+
+def build(program: Program, input_shape=None, report: "Reporter | None" = None) -> Network:
+    """The typed graph of `program`; raises CnncError with every error found."""
+    report = report or Reporter(program.filename)
+    if input_shape is not None:
+        input_shape = _check_input_shape(input_shape, program.filename)
+    _check_block_counts(program.statements, report)
+    b = _Builder(program, report, input_shape)
+    output = b.build()
+    if not report.errors:
+        _softmax_warnings(b.nodes, output, report)
+    report.raise_if_errors()
+    return Network(b.nodes, output, report.warnings, program.filename, program)
+
+
+def _check_input_shape(shape, filename):
+    try:
+        dims = tuple(int(d) for d in shape)
+        if len(dims) != 3 or min(dims) <= 0 or any(float(d) != int(d) for d in shape):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise CnncError(f"the input shape must be three positive integers (H, W, C), got {shape!r}",
+                        1, 1, filename) from None
+    return dims

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up the pinned test environment and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q -e ".[test]" -c constraints.txt
+exec .venv/bin/python -m pytest -q "$@"
