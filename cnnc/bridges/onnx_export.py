@@ -1,0 +1,155 @@
+"""`to_onnx(model, path)`: the network as an ONNX file, built with `onnx.helper`.
+
+The graph takes and returns NHWC like cnnc (input `input`, shape (N, H, W, C),
+N symbolic); inside, one Transpose makes it NCHW for ONNX's Conv and pools, and
+`flatten` transposes back first so dense kernels keep cnnc's H, W, C row order.
+Every statement of SPEC §1 maps to standard operators (default opset 17):
+
+  conv       Conv with explicit `pads` (TensorFlow `same` is asymmetric: the
+             smaller half on top/left), then the activation
+  pool       MaxPool with the same explicit pads (ONNX never picks a padded pixel)
+  avgpool    AveragePool: `same` -> count_include_pad=0 (real pixels only);
+             integer p -> count_include_pad=1 (the zeros count, as in PyTorch)
+  globalpool GlobalAveragePool + Flatten
+  dense      Gemm (B is the Keras (in, out) kernel as is)
+  batchnorm  BatchNormalization (inference form, epsilon from the program)
+  dropout    Identity;  residual Add;  concat Concat on channels
+  ACT        Relu / Sigmoid / Tanh / Softmax(axis=1) / Identity
+
+Node and tensor names are the layer names (an activation fused into a conv or
+dense is a second node `NAME/relu`), initializers are `NAME.kernel` etc., so
+Netron shows the program's own names.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .. import layers as L
+from . import require
+
+_ACT_OP = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax"}
+
+
+def to_onnx(model, path, opset: int = 17) -> str:
+    """Write `model` as ONNX to `path`; returns the path. `onnx.checker` is run on the result."""
+    onnx = require("onnx", "onnx")
+    proto = build_model(model.network, model.params, opset)
+    onnx.checker.check_model(proto)
+    path = os.fspath(path)
+    onnx.save(proto, path)
+    return path
+
+
+class _Graph:
+    def __init__(self, onnx):
+        self.h = onnx.helper
+        self.onnx = onnx
+        self.nodes = []
+        self.inits = []
+
+    def node(self, op, inputs, output, name, **attrs):
+        self.nodes.append(self.h.make_node(op, inputs, [output], name=name, **attrs))
+        return output
+
+    def init(self, name, array):
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+
+def build_model(net, params, opset: int = 17):
+    """The ONNX ModelProto of `net` with `params` (float32, Keras layouts)."""
+    onnx = require("onnx", "onnx")
+    g = _Graph(onnx)
+    helper = onnx.helper
+    P = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
+
+    tensors = {net.input.name: g.node("Transpose", [net.input.name], "input/nchw", "input/nchw", perm=[0, 3, 1, 2])}
+    for node in net.layers:
+        ins = [tensors[i.name] for i in node.inputs]
+        tensors[node.name] = _emit(g, node, ins, P)
+
+    out_name = "output"
+    last = tensors[net.output.name]
+    if isinstance(net.output.out, L.Image):
+        g.node("Transpose", [last], out_name, "output/nhwc", perm=[0, 2, 3, 1])
+    else:
+        g.node("Identity", [last], out_name, "output")
+
+    f32 = onnx.TensorProto.FLOAT
+    graph = helper.make_graph(
+        g.nodes, _safe_graph_name(net),
+        [helper.make_tensor_value_info(net.input.name, f32, ["N", *net.input_shape])],
+        [helper.make_tensor_value_info(out_name, f32, ["N", *net.output_shape])],
+        initializer=g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="cnnc", producer_version=__import__("cnnc").__version__)
+    model.ir_version = min(model.ir_version, 8)  # readable by onnxruntime and Netron releases of the last years
+    return model
+
+
+def _safe_graph_name(net) -> str:
+    base = os.path.splitext(os.path.basename(str(net.filename or "cnnc")))[0]
+    return "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in base) or "cnnc"
+
+
+def _pads(node):
+    """ONNX pads [top, left, bottom, right] of a conv/pool node."""
+    inp, a = node.input.out, node.attrs
+    _, t, b = L.window(inp.h, a["kernel"][0], a["stride"][0], a["padding"])
+    _, le, r = L.window(inp.w, a["kernel"][1], a["stride"][1], a["padding"])
+    return [t, le, b, r]
+
+
+def _act(g, x, act, output, node_name):
+    if act in _ACT_OP:
+        kw = {"axis": 1} if act == "softmax" else {}
+        return g.node(_ACT_OP[act], [x], output, node_name, **kw)
+    return x
+
+
+def _emit(g, node, ins, P):
+    name, kind, a = node.name, node.kind, node.attrs
+    x = ins[0]
+    if kind == "conv":
+        w = P[f"{name}.kernel"].transpose(3, 2, 0, 1)  # (KH, KW, Cin, Cout) -> (Cout, Cin, KH, KW)
+        out = g.node("Conv", [x, g.init(f"{name}.kernel", w), g.init(f"{name}.bias", P[f"{name}.bias"])],
+                     name if node.activation in ("linear", None) else f"{name}/conv", name,
+                     kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=_pads(node))
+        return _act(g, out, node.activation, name, f"{name}/{node.activation}")
+    if kind == "dense":
+        out = g.node("Gemm", [x, g.init(f"{name}.kernel", P[f"{name}.kernel"]), g.init(f"{name}.bias", P[f"{name}.bias"])],
+                     name if node.activation in ("linear", None) else f"{name}/gemm", name)
+        return _act(g, out, node.activation, name, f"{name}/{node.activation}")
+    if kind == "pool":
+        return g.node("MaxPool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+                      pads=_pads(node))
+    if kind == "avgpool":
+        return g.node("AveragePool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+                      pads=_pads(node), count_include_pad=0 if a["padding"] == "same" else 1)
+    if kind == "globalpool":
+        y = g.node("GlobalAveragePool", [x], f"{name}/pool", f"{name}/pool")
+        return g.node("Flatten", [y], name, name, axis=1)
+    if kind == "flatten":
+        if isinstance(node.input.out, L.Image):
+            x = g.node("Transpose", [x], f"{name}/nhwc", f"{name}/nhwc", perm=[0, 2, 3, 1])
+            return g.node("Flatten", [x], name, name, axis=1)
+        return g.node("Identity", [x], name, name)
+    if kind == "batchnorm":
+        ts = [g.init(f"{name}.{k}", P[f"{name}.{k}"]) for k in ("gamma", "beta", "mean", "var")]
+        return g.node("BatchNormalization", [x, *ts], name, name, epsilon=float(a["eps"]))
+    if kind == "dropout":
+        return g.node("Identity", [x], name, name)
+    if kind == "residual":
+        return g.node("Add", ins, name, name)
+    if kind == "concat":
+        return g.node("Concat", ins, name, name, axis=1)
+    if kind in L.ACTIVATIONS:
+        if kind == "linear":
+            return g.node("Identity", [x], name, name)
+        return _act(g, x, kind, name, name)
+    raise NotImplementedError(f"{name}: no ONNX form for '{kind}'")

@@ -1,0 +1,147 @@
+"""`load_torch(model, m)`: PyTorch weights back into cnnc's params (Keras layouts).
+
+`m` is one of
+  - the module from `to_torch(model)` (trained or not): its weights are read back exactly;
+  - any other `nn.Module`, or a `state_dict`, of the equivalent plain network, e.g.
+        nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), ...,
+                      nn.Flatten(), nn.Linear(1600, 64), nn.ReLU(), nn.Linear(64, 10))
+
+Plain state dicts are matched by order within each kind: the i-th Conv2d weight
+goes to cnnc's i-th conv, the i-th Linear to the i-th dense, the i-th BatchNorm
+to the i-th batchnorm. Layouts are converted:
+  Conv2d weight (Cout, Cin, KH, KW)  -> kernel (KH, KW, Cin, Cout)
+  Linear weight (out, in)            -> kernel (in, out)
+  BatchNorm weight/bias/running_mean/running_var -> gamma/beta/mean/var
+and the classic trap is handled: PyTorch's Flatten on NCHW gives C, H, W order,
+cnnc's flatten H, W, C (Keras), so the rows of the first dense after a flatten
+of an HxWxC image are permuted. Any mismatch (count or shape) is a ValueError
+that names the layer and both shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import layers as L
+
+_KIND_OF = {"conv": "Conv2d", "dense": "Linear", "batchnorm": "BatchNorm"}
+
+
+def load_torch(model, module_or_state_dict) -> None:
+    """Set `model`'s params from a torch module or state_dict (see the module doc)."""
+    from .torch_module import CnncModule
+
+    m = module_or_state_dict
+    if isinstance(m, CnncModule):
+        _check_same_network(model.network, m.network)
+        model.set_params(m.keras_params())
+        return
+    if hasattr(m, "state_dict") and callable(m.state_dict):
+        m = m.state_dict()
+    if not hasattr(m, "items"):
+        raise TypeError(f"load_torch takes an nn.Module or a state_dict, got {type(m).__name__}")
+    model.set_params(params_from_state_dict(model.network, m))
+
+
+def _check_same_network(net, other) -> None:
+    mine = [(n.name, n.kind, tuple(sorted(n.params.items()))) for n in net.layers]
+    theirs = [(n.name, n.kind, tuple(sorted(n.params.items()))) for n in other.layers]
+    if mine != theirs:
+        for a, b in zip(mine + [None] * len(theirs), theirs + [None] * len(mine)):
+            if a != b:
+                raise ValueError(f"the torch module was made from another network: layer {a[0] if a else '(none)'} "
+                                 f"vs the module's {b[0] if b else '(none)'} ({a[1] if a else '-'} "
+                                 f"{dict(a[2]) if a else ''} vs {b[1] if b else '-'} {dict(b[2]) if b else ''})")
+
+
+def _numpy(t) -> np.ndarray:
+    if hasattr(t, "detach"):
+        t = t.detach().cpu().numpy()
+    return np.asarray(t, dtype=np.float32)
+
+
+def torch_layers(state_dict) -> list:
+    """[(kind, prefix, {suffix: array})] in state_dict order; kind is Conv2d, Linear or BatchNorm."""
+    groups: dict = {}
+    for key, value in state_dict.items():
+        prefix, _, suffix = key.rpartition(".")
+        groups.setdefault(prefix, {})[suffix] = value
+    out = []
+    for prefix, g in groups.items():
+        if "running_mean" in g or "running_var" in g:
+            out.append(("BatchNorm", prefix, g))
+        elif "weight" in g and getattr(g["weight"], "ndim", len(np.shape(g["weight"]))) == 4:
+            out.append(("Conv2d", prefix, g))
+        elif "weight" in g and getattr(g["weight"], "ndim", len(np.shape(g["weight"]))) == 2:
+            out.append(("Linear", prefix, g))
+        elif "weight" in g:
+            raise ValueError(f"cannot map torch layer '{prefix}': weight of shape "
+                             f"{tuple(np.shape(g['weight']))} is neither a Conv2d, a Linear nor a BatchNorm")
+    return out
+
+
+def _flatten_source(node):
+    """The image a dense layer reads through flatten (and dropouts), or None."""
+    x = node.input
+    while x.kind == "dropout":
+        x = x.input
+    if x.kind == "flatten" and isinstance(x.input.out, L.Image):
+        return x.input.out
+    return None
+
+
+def params_from_state_dict(net, state_dict) -> dict:
+    """cnnc params (Keras layouts, network order) from a plain network's state_dict."""
+    theirs: dict = {"Conv2d": [], "Linear": [], "BatchNorm": []}
+    for kind, prefix, g in torch_layers(state_dict):
+        theirs[kind].append((prefix, g))
+    mine = {k: [n for n in net.layers if n.kind == kind] for kind, k in _KIND_OF.items()}
+    for kind, k in _KIND_OF.items():
+        if len(mine[k]) != len(theirs[k]):
+            names = ", ".join(n.name for n in mine[k]) or "none"
+            got = ", ".join(p for p, _ in theirs[k]) or "none"
+            raise ValueError(f"the network has {len(mine[k])} {kind} layer(s) ({names}) but the state_dict has "
+                             f"{len(theirs[k])} {k} layer(s) ({got})")
+    params: dict = {}
+    for k, nodes in mine.items():
+        for node, (prefix, g) in zip(nodes, theirs[k]):
+            params.update(_convert(node, prefix, g))
+    return {name: params[name] for name in net.param_shapes()}
+
+
+def _need(node, prefix, g, suffix):
+    if suffix not in g:
+        raise ValueError(f"{node.name}: torch layer '{prefix}' has no '{suffix}' (it has {', '.join(g)})")
+    return _numpy(g[suffix])
+
+
+def _check(node, prefix, what, got, want) -> None:
+    if tuple(got) != tuple(want):
+        raise ValueError(f"{node.name}: {what} of torch layer '{prefix}' has shape {tuple(got)}, "
+                         f"but {node.name} needs {tuple(want)}")
+
+
+def _convert(node, prefix, g) -> dict:
+    name = node.name
+    if node.kind == "conv":
+        kh, kw, cin, cout = node.params["kernel"]
+        w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
+        _check(node, prefix, "weight", w.shape, (cout, cin, kh, kw))
+        _check(node, prefix, "bias", b.shape, (cout,))
+        return {f"{name}.kernel": np.ascontiguousarray(w.transpose(2, 3, 1, 0)), f"{name}.bias": b.copy()}
+    if node.kind == "dense":
+        n_in, n_out = node.params["kernel"]
+        w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
+        _check(node, prefix, "weight", w.shape, (n_out, n_in))
+        _check(node, prefix, "bias", b.shape, (n_out,))
+        img = _flatten_source(node)
+        if img is not None:  # torch's columns are in C, H, W order; cnnc's rows in H, W, C
+            w = w.reshape(n_out, img.c, img.h, img.w).transpose(0, 2, 3, 1).reshape(n_out, n_in)
+        return {f"{name}.kernel": np.ascontiguousarray(w.T), f"{name}.bias": b.copy()}
+    (c,) = node.params["gamma"]
+    out = {}
+    for suffix, theirs in (("gamma", "weight"), ("beta", "bias"), ("mean", "running_mean"), ("var", "running_var")):
+        a = _need(node, prefix, g, theirs)
+        _check(node, prefix, theirs, a.shape, (c,))
+        out[f"{name}.{suffix}"] = a.copy()
+    return out
