@@ -93,3 +93,19 @@ def _edit_distance(a: str, b: str) -> int:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
         prev = cur
     return prev[-1]
+
+
+class WeightsError(CnncError, ValueError):
+    """Weights that do not fit the network, or a weights file that cannot be read.
+
+    Both a CnncError (the CLI reports it) and a ValueError (it is bad data passed to
+    the API). `.unreadable` is True when the file itself could not be read.
+    """
+
+    def __init__(self, message: str, unreadable: bool = False):
+        super().__init__(message, 0, 0, "<weights>")
+        self.unreadable = unreadable
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.message
