@@ -1,0 +1,532 @@
+"""The numpy backend: the reference. Generates a self-contained Python module.
+
+The module needs only numpy (it never imports cnnc) and holds, in this order:
+constants (INPUT_SHAPE, OUTPUT_SHAPE, PARAMS, WEIGHTS_EXT), a few helpers
+(padding, im2col convolution, pooling), `prepare(params)` (folds batchnorm,
+reshapes kernels), one `layer_*` function per layer or fused group, `forward`,
+and a small `Model` with `load(path=None)`.
+
+Fused groups. A conv/dense absorbs what follows it while each step has a single
+consumer: a batchnorm it can fold (passes/fold.py), activation layers, and for a
+conv one max pool. A conv group runs over the batch in chunks small enough for the
+im2col matrix to stay in cache; within a chunk the max pool is taken *before* the
+bias and activation when these are monotone per channel (max commutes with them),
+which is exact and four times cheaper for a 2x2 pool. Any other layer is one
+function that may absorb the activation layers after it (e.g. residual + relu).
+Views (flatten, dropout) are a line in `forward`.
+
+Layout: NHWC float32; kernels in Keras layout (KH, KW, Cin, Cout), flattened to
+(KH*KW*Cin, Cout) so an im2col row (i, j, c) meets the matching weight.
+"""
+
+from __future__ import annotations
+
+from ..errors import CnncError
+from ..layers import Image, window
+from ..passes.fold import foldable_batchnorms
+from .emitter import Emitter
+
+WEIGHTS_EXT = ".npz"
+
+# An im2col chunk (images x OH x OW x KH*KW*Cin floats) of about this many bytes
+# stays in L2 with its GEMM output; measured best for LeNet at batch 256.
+CHUNK_BYTES = 1 << 20
+
+MONOTONE = ("relu", "sigmoid", "tanh", "linear")
+
+
+# --- how a statement reads (for the comment above its code) ---------------------
+
+def _size(p) -> str:
+    return f"{p[0]}x{p[1]}"
+
+
+def statement_text(node) -> str:
+    """The statement as cnnc would write it: `conv_1 = conv 32 3x3 relu`."""
+    a, k = node.attrs, node.kind
+    if k == "conv":
+        s = f"conv {a['filters']} {_size(a['kernel'])}"
+        if a["stride"] != (1, 1):
+            s += f" stride={_size(a['stride'])}"
+        if a["padding"] != "valid":
+            s += f" padding={a['padding']}"
+        if a["activation"] != "linear":
+            s += f" {a['activation']}"
+    elif k in ("pool", "avgpool"):
+        s = f"{k} {_size(a['kernel'])}"
+        if a["stride"] != a["kernel"]:
+            s += f" stride={_size(a['stride'])}"
+        if a["padding"] != "valid":
+            s += f" padding={a['padding']}"
+    elif k == "dense":
+        s = f"dense {a['units']}" + (f" {a['activation']}" if a["activation"] != "linear" else "")
+    elif k == "batchnorm":
+        s = f"batchnorm eps={a['eps']:g}"
+    elif k == "dropout":
+        s = f"dropout {a['rate']:g}"
+    elif k == "input":
+        s = f"input {node.out}"
+    elif k == "residual":
+        s = f"residual: {node.inputs[0].name} + {node.inputs[1].name}"
+    elif k == "concat":
+        s = "concat: " + ", ".join(i.name for i in node.inputs)
+    else:
+        s = k
+    return f"line {node.line}: {node.name} = {s}"
+
+
+# --- grouping ------------------------------------------------------------------
+
+class Group:
+    """Nodes computed by one generated function; `head` reads the inputs."""
+
+    def __init__(self, head):
+        self.head = head
+        self.bn = None          # a folded batchnorm
+        self.acts = []          # activation layers applied after the head
+        self.pool = None        # a max pool fused into a conv group
+        self.nodes = [head]
+
+    @property
+    def last(self):
+        return self.nodes[-1]
+
+    @property
+    def fn(self) -> str:
+        return f"layer_{self.head.name}"
+
+
+def plan_groups(net) -> list:
+    """Partition the layers (views excluded) into groups, in execution order."""
+    folds = foldable_batchnorms(net)
+    taken = set()
+    groups = []
+    for node in net.layers:
+        if node.name in taken or node.spec.role == "view":
+            continue
+        g = Group(node)
+        taken.add(node.name)
+        while True:
+            nxt = net.consumers(g.last)
+            if len(nxt) != 1 or g.last is net.output:
+                break
+            n = nxt[0]
+            if n.kind == "batchnorm" and folds.get(n.name) == node.name and g.last is node:
+                g.bn = n
+            elif n.spec.epilogue == "activation" and g.pool is None:
+                g.acts.append(n)
+            elif (n.kind == "pool" and node.kind == "conv" and g.pool is None):
+                g.pool = n
+            else:
+                break
+            g.nodes.append(n)
+            taken.add(n.name)
+        groups.append(g)
+    return groups
+
+
+# --- emitting --------------------------------------------------------------------
+
+HELPERS = '''\
+def _pad(x, top, bottom, left, right, value=0.0):
+    """x (N, H, W, C) with `value` rows/columns added around it."""
+    if not (top or bottom or left or right):
+        return x
+    n, h, w, c = x.shape
+    out = np.full((n, h + top + bottom, w + left + right, c), value, np.float32)
+    out[:, top:top + h, left:left + w, :] = x
+    return out
+
+
+def _tap(x, i, j, sh, sw, oh, ow):
+    """The (oh, ow) pixels that window offset (i, j) sees: a strided view, no copy."""
+    return x[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+
+
+def _conv(x, w, kh, kw, sh, sw, oh, ow):
+    """Convolution of padded x (N, H, W, C) with w (KH*KW*C, F): im2col, then one GEMM."""
+    n, c = x.shape[0], x.shape[3]
+    if kh == kw == 1:
+        cols = _tap(x, 0, 0, sh, sw, oh, ow).reshape(-1, c)
+    elif c == 1:
+        # one channel: gather the taps as rows (K, M), contiguous writes; BLAS takes the transpose
+        cols = np.empty((kh * kw, n, oh, ow), np.float32)
+        for i in range(kh):
+            for j in range(kw):
+                cols[i * kw + j] = _tap(x, i, j, sh, sw, oh, ow)[..., 0]
+        cols = cols.reshape(kh * kw, -1).T
+    else:
+        cols = np.empty((n, oh, ow, kh, kw, c), np.float32)
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i, j, :] = _tap(x, i, j, sh, sw, oh, ow)
+        cols = cols.reshape(-1, kh * kw * c)
+    return (cols @ w).reshape(n, oh, ow, w.shape[1])
+
+
+def _maxpool(x, kh, kw, sh, sw, oh, ow):
+    """Max over the windows of x (padded with -inf): np.maximum over strided views."""
+    out = _tap(x, 0, 0, sh, sw, oh, ow).copy()
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                np.maximum(out, _tap(x, i, j, sh, sw, oh, ow), out=out)
+    return out
+
+
+def _sumpool(x, kh, kw, sh, sw, oh, ow):
+    """Sum over the windows of x (padded with zeros)."""
+    out = _tap(x, 0, 0, sh, sw, oh, ow).copy()
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                out += _tap(x, i, j, sh, sw, oh, ow)
+    return out
+
+
+def _real_counts(n, k, s, lo, out):
+    """How many real (not padding) pixels each window holds along one axis."""
+    start = np.arange(out) * s - lo
+    return (np.minimum(start + k, n) - np.maximum(start, 0)).astype(np.float32)
+
+
+def _fold(kernel, bias, gamma, beta, mean, var, eps):
+    """Batchnorm after a conv/dense, folded into its kernel and bias (in float64)."""
+    scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
+    k = kernel.astype(np.float64) * scale
+    b = (bias.astype(np.float64) - mean) * scale + beta
+    return k.astype(np.float32), b.astype(np.float32)
+
+
+def _affine(gamma, beta, mean, var, eps):
+    """Batchnorm on its own as x * scale + shift."""
+    scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
+    return scale.astype(np.float32), (beta - mean * scale).astype(np.float32)
+'''
+
+MODULE_TAIL = '''\
+def read_weights(path):
+    """The arrays of a weights file (.npz, or .safetensors with the safetensors package)."""
+    if str(path).endswith(".safetensors"):
+        try:
+            from safetensors.numpy import load_file
+        except ImportError:
+            raise ValueError(f"{path}: reading .safetensors needs the safetensors package "
+                             f"(pip install safetensors)") from None
+        try:
+            return dict(load_file(str(path)))
+        except Exception as e:
+            raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable .npz weights file ({e})") from None
+
+
+def check_params(arrays, where="weights"):
+    """Every name of PARAMS with its shape, nothing else; float32 copies, in PARAMS order."""
+    for name, shape in PARAMS.items():
+        if name not in arrays:
+            raise ValueError(f"{where}: missing array '{name}' of shape {shape}")
+        a = np.asarray(arrays[name])
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"{where}: '{name}' holds {a.dtype}, expected real numbers")
+        if a.shape != shape:
+            raise ValueError(f"{where}: '{name}' has shape {a.shape}, expected {shape}")
+    extra = [k for k in arrays if k not in PARAMS]
+    if extra:
+        raise ValueError(f"{where}: unexpected array '{extra[0]}' (this network has no such parameter)")
+    return {name: np.array(arrays[name], dtype=np.float32) for name in PARAMS}
+
+
+def check_input(x):
+    """x as float32 (N, H, W, C), or a ValueError that names the expected shape."""
+    want = "(N, " + ", ".join(str(d) for d in INPUT_SHAPE) + ")"
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"expected a real-valued array of shape {want}, got dtype {a.dtype}")
+    if a.shape[1:] != INPUT_SHAPE or a.ndim != len(INPUT_SHAPE) + 1:
+        hint = ": add the batch axis (x[None])" if a.shape == INPUT_SHAPE else ""
+        raise ValueError(f"expected an array of shape {want}, got {a.shape}{hint}")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+class Model:
+    """The network with its weights: model(x) -> y. After changing .params, call set_params."""
+
+    def __init__(self, params):
+        self.set_params(params)
+
+    def set_params(self, params):
+        self.params = check_params(params)
+        self.state = prepare(self.params)
+
+    def __call__(self, x):
+        return forward(self.state, check_input(x))
+
+
+def load(path=None):
+    """The model with the weights in `path` (default: the file beside this module)."""
+    if path is None:
+        path = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT
+    return Model(read_weights(path))
+'''
+
+
+class _Gen:
+    def __init__(self, net):
+        self.net = net
+        self.e = Emitter()
+        self.groups = plan_groups(net)
+
+    def v(self, node) -> str:
+        """The forward-variable that holds `node`'s output."""
+        return "x" if node is self.net.input else f"v_{node.name}"
+
+    # -- module ---------------------------------------------------------------
+    def module(self) -> str:
+        e, net = self.e, self.net
+        e.line('"""A network compiled by cnnc (numpy backend). Needs only numpy.')
+        e.line("")
+        e.line("    import thismodule; model = thismodule.load(); y = model(x)   # x: (N, H, W, C)")
+        e.line("")
+        e.line("Generated code: edit the .cnn program and recompile instead.")
+        e.line('"""')
+        e.comment(f"source: {net.filename}")
+        e.blank()
+        e.line("import os")
+        e.blank()
+        e.line("import numpy as np")
+        e.blank()
+        e.line(f"INPUT_SHAPE = {tuple(net.input_shape)!r}")
+        e.line(f"OUTPUT_SHAPE = {tuple(net.output_shape)!r}")
+        e.line(f"WEIGHTS_EXT = {WEIGHTS_EXT!r}")
+        e.line("PARAMS = {")
+        with e.indented():
+            for name, shape in net.param_shapes().items():
+                e.line(f"{name!r}: {tuple(shape)!r},")
+        e.line("}")
+        e.blank()
+        e.line()
+        for line in HELPERS.splitlines():
+            e.line(line)
+        e.blank()
+        e.line()
+        self.prepare()
+        for g in self.groups:
+            e.blank()
+            e.line()
+            self.group(g)
+        e.blank()
+        e.line()
+        self.forward()
+        e.blank()
+        e.line()
+        for line in MODULE_TAIL.splitlines():
+            e.line(line)
+        return e.source()
+
+    def prepare(self):
+        e = self.e
+        with e.block("def prepare(params):"):
+            e.line('"""The arrays forward() reads: kernels as GEMM matrices, batchnorms folded."""')
+            e.line("p = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}")
+            e.line("s = {}")
+            for g in self.groups:
+                h = g.head
+                if h.spec.role == "anchor":
+                    cout = h.out.c if isinstance(h.out, Image) else h.out.n
+                    k, b = f"p[{h.name + '.kernel'!r}]", f"p[{h.name + '.bias'!r}]"
+                    if g.bn is not None:
+                        bn = g.bn.name
+                        e.comment(f"{h.name} with {bn} folded in")
+                        e.line(f"w, b = _fold({k}, {b}, " + ", ".join(f"p[{bn + '.' + q!r}]" for q in
+                               ("gamma", "beta", "mean", "var")) + f", {g.bn.attrs['eps']!r})")
+                    else:
+                        e.line(f"w, b = {k}, {b}")
+                    e.line(f"s[{h.name + '.w'!r}] = np.ascontiguousarray(w.reshape(-1, {cout}))")
+                    e.line(f"s[{h.name + '.b'!r}] = b")
+                elif h.kind == "batchnorm":
+                    e.line(f"s[{h.name + '.scale'!r}], s[{h.name + '.shift'!r}] = _affine("
+                           + ", ".join(f"p[{h.name + '.' + q!r}]" for q in ("gamma", "beta", "mean", "var"))
+                           + f", {h.attrs['eps']!r})")
+            e.line("return s")
+
+    # -- one group ------------------------------------------------------------
+    def group(self, g: Group):
+        e = self.e
+        h = g.head
+        args = ", ".join(self.param_names(g))
+        with e.block(f"def {g.fn}(s, {args}):"):
+            for n in g.nodes:
+                e.comment(statement_text(n))
+            if h.kind == "conv":
+                self.conv_group(g)
+                return
+            if h.kind == "dense":
+                e.line(f"y = x @ s[{h.name + '.w'!r}]")
+                e.line(f"y += s[{h.name + '.b'!r}]")
+                fresh = self.activation(h.activation, True)
+            else:
+                fresh = self.head_op(h)
+            for a in g.acts:
+                fresh = self.activation(a.attrs["activation"], fresh)
+            e.line("return y")
+
+    def param_names(self, g):
+        h = g.head
+        if h.kind in ("residual",):
+            return ["a", "b"]
+        if h.kind == "concat":
+            return ["*xs"]
+        return ["x"]
+
+    def head_op(self, h) -> bool:
+        """Code for a non-anchor head, reading x; returns whether y is a fresh array."""
+        e, a = self.e, h.attrs
+        k = h.kind
+        if k == "batchnorm":
+            e.line(f"y = x * s[{h.name + '.scale'!r}]")
+            e.line(f"y += s[{h.name + '.shift'!r}]")
+            return True
+        if k in ("pool", "avgpool"):
+            self.pool(h, "x", out="y")
+            return True
+        if k == "globalpool":
+            e.line("y = x.mean(axis=(1, 2), dtype=np.float32)")
+            return True
+        if k == "residual":
+            e.line("y = a + b")
+            return True
+        if k == "concat":
+            e.line("y = np.concatenate(xs, axis=-1)")
+            return True
+        if h.spec.epilogue == "activation":
+            e.line("y = x")
+            return self.activation(a["activation"], False)
+        raise CnncError(f"the numpy backend cannot compute {k} ({h.name})", h.line, h.col)
+
+    def pool(self, node, src, out):
+        e, a = self.e, node.attrs
+        inp = node.inputs[0].out
+        (kh, kw), (sh, sw), p = a["kernel"], a["stride"], a["padding"]
+        oh, t, b = window(inp.h, kh, sh, p)
+        ow, l, r = window(inp.w, kw, sw, p)
+        geo = f"{kh}, {kw}, {sh}, {sw}, {oh}, {ow}"
+        if node.kind == "pool":
+            if t or b or l or r:
+                src = f"_pad({src}, {t}, {b}, {l}, {r}, -np.inf)"
+            e.line(f"{out} = _maxpool({src}, {geo})")
+            return
+        if t or b or l or r:
+            src = f"_pad({src}, {t}, {b}, {l}, {r})"
+        e.line(f"{out} = _sumpool({src}, {geo})")
+        if p == "same" and (t or b or l or r):
+            e.comment("`same` averages over the real pixels only")
+            e.line(f"{out} *= 1.0 / (_real_counts({inp.h}, {kh}, {sh}, {t}, {oh})[:, None] "
+                   f"* _real_counts({inp.w}, {kw}, {sw}, {l}, {ow}))[:, :, None]")
+        else:
+            e.line(f"{out} *= np.float32({1.0 / (kh * kw)!r})")
+
+    def activation(self, act, fresh) -> bool:
+        """Apply `act` to y (in place when y is fresh); returns the new freshness."""
+        e = self.e
+        if act == "linear":
+            return fresh
+        if act == "relu":
+            e.line("np.maximum(y, 0, out=y)" if fresh else "y = np.maximum(y, 0)")
+        elif act == "tanh":
+            e.line("np.tanh(y, out=y)" if fresh else "y = np.tanh(y)")
+        elif act == "sigmoid":
+            e.comment("sigmoid(y) = (1 + tanh(y / 2)) / 2: no overflow for any y")
+            e.line("y = y * np.float32(0.5)" if not fresh else "y *= np.float32(0.5)")
+            e.line("np.tanh(y, out=y)")
+            e.line("y += np.float32(1.0)")
+            e.line("y *= np.float32(0.5)")
+        elif act == "softmax":
+            e.comment("softmax over the last axis (channels), shifted by the max so exp never overflows")
+            e.line("y = y - y.max(axis=-1, keepdims=True)" if not fresh else "y -= y.max(axis=-1, keepdims=True)")
+            e.line("np.exp(y, out=y)")
+            e.line("y /= y.sum(axis=-1, keepdims=True)")
+        else:
+            raise CnncError(f"unknown activation {act}", 1, 1)
+        return True
+
+    def conv_group(self, g: Group):
+        e, h, a = self.e, g.head, g.head.attrs
+        inp = h.inputs[0].out
+        (kh, kw), (sh, sw), p = a["kernel"], a["stride"], a["padding"]
+        oh, t, b = window(inp.h, kh, sh, p)
+        ow, l, r = window(inp.w, kw, sw, p)
+        acts = [a["activation"]] + [n.attrs["activation"] for n in g.acts]
+        out = (g.pool or g.last).out
+        per_image = oh * ow * max(kh * kw * inp.c, out.c) * 4
+        step = max(1, CHUNK_BYTES // per_image)
+        e.line(f"w, bias = s[{h.name + '.w'!r}], s[{h.name + '.b'!r}]")
+        e.line("n = x.shape[0]")
+        e.line(f"out = np.empty((n, {out.h}, {out.w}, {out.c}), np.float32)")
+        e.comment(f"{step} image(s) at a time: the im2col matrix stays in cache")
+        with e.block(f"for i in range(0, n, {step}):"):
+            src = f"x[i:i + {step}]"
+            if t or b or l or r:
+                src = f"_pad({src}, {t}, {b}, {l}, {r})"
+            e.line(f"y = _conv({src}, w, {kh}, {kw}, {sh}, {sw}, {oh}, {ow})")
+            early = g.pool is not None and all(x in MONOTONE for x in acts)
+            if early:
+                e.comment("max pool first: max commutes with the bias and monotone activations")
+                self.pool(g.pool, "y", out="y")
+            e.line("y += bias")
+            fresh = True
+            for act in acts:
+                fresh = self.activation(act, fresh)
+            if g.pool is not None and not early:
+                self.pool(g.pool, "y", out="y")
+            e.line(f"out[i:i + {step}] = y")
+        e.line("return out")
+
+    # -- forward --------------------------------------------------------------
+    def forward(self):
+        e, net = self.e, self.net
+        # each step: (nodes it reads, node it writes, code)
+        steps = []
+        by_last = {}
+        for g in self.groups:
+            by_last[g.last.name] = g
+        for node in net.layers:
+            if node.spec.role == "view":
+                src = self.v(node.inputs[0])
+                if node.kind == "flatten" and isinstance(node.inputs[0].out, Image):
+                    code = f"{src}.reshape({src}.shape[0], -1)"
+                else:
+                    code = src
+                steps.append((node.inputs, node, code, node))
+            elif node.name in by_last:
+                g = by_last[node.name]
+                ins = g.head.inputs
+                steps.append((ins, node, f"{g.fn}(s, {', '.join(self.v(i) for i in ins)})", g))
+        last_use = {}
+        for idx, (ins, _, _, _) in enumerate(steps):
+            for i in ins:
+                last_use[i.name] = idx
+        with e.block("def forward(state, x, trace=None):"):
+            e.line('"""x: float32 (N, H, W, C) -> the output; `trace` (a dict) receives every node computed."""')
+            e.line("s = state")
+            e.line(f"if trace is not None: trace[{net.input.name!r}] = x")
+            for idx, (ins, node, code, what) in enumerate(steps):
+                if node.spec.role == "view":
+                    e.comment(statement_text(node) + (" (a view: no work)"))
+                e.line(f"{self.v(node)} = {code}")
+                e.line(f"if trace is not None: trace[{node.name!r}] = {self.v(node)}")
+                dead = [i for i in dict.fromkeys(ins) if last_use.get(i.name) == idx
+                        and i is not net.output and i is not net.input]
+                if dead:
+                    e.line("del " + ", ".join(self.v(i) for i in dead))
+            e.line(f"return {self.v(net.output)}")
+
+
+def generate(net, **options) -> str:
+    """The source of the numpy module for `net` (deterministic)."""
+    if options:
+        raise CnncError(f"the numpy backend takes no option '{next(iter(options))}'", 1, 1, net.filename)
+    return _Gen(net).module()

@@ -1,0 +1,235 @@
+"""The fusion planner: which layers share one kernel.
+
+Pure Python over the typed graph; it reads only the fusion roles declared in
+cnnc/layers.py (anchor, epilogue + its flavour, view, join), never layer names.
+
+Rules (docs/triton.md explains them for users):
+  * A group starts at an anchor (conv, dense) or, when nothing can absorb it, at
+    an epilogue node (a pool on the input, a lone activation, ...).
+  * It then absorbs the next node while the group's last node has that node as
+    its only consumer and the node is an epilogue the group can still take:
+      affine (batchnorm), activation  always (softmax: its width must fit one block)
+      add (residual)                   the other input is read in the epilogue
+      pool (max/avg)                   one per group; the kernel computes the
+                                       anchor at each window position
+      reduce (globalpool)              last in a group: the kernel loops over an
+                                       image's pixels and sums in registers
+  * Views (flatten, dropout) cost nothing: they alias their input's buffer.
+  * A concat costs nothing: each branch's last group writes straight into its
+    channel slice of one buffer. A branch whose output has other consumers (or
+    is the input, a view, or appears twice) is copied into its slice instead.
+  * A group runs at the position of its last node, which is a valid order: every
+    outside input of its members comes earlier, and only the last node has
+    consumers outside the group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..layers import Image
+
+# softmax is fused when the whole channel row fits one tile of this many lanes
+SOFTMAX_MAX = 8192
+
+
+@dataclass
+class Group:
+    """One kernel. `nodes` run in order; `nodes[0]` is the anchor if there is one.
+
+    A copy group (nodes empty) writes `source` into its slice of a concat buffer.
+    """
+    index: int
+    nodes: list
+    source: object                       # the node whose output the group reads
+    copy_into: object = None             # for a copy group: the concat node
+
+    @property
+    def anchor(self):
+        return self.nodes[0] if self.nodes and self.nodes[0].spec.role == "anchor" else None
+
+    @property
+    def last(self):
+        return self.nodes[-1] if self.nodes else self.source
+
+    @property
+    def name(self) -> str:
+        if self.copy_into is not None:
+            return f"k{self.index}_copy_{self.source.name}"
+        return f"k{self.index}_{self.nodes[0].name}"
+
+    def has(self, epilogue: str) -> bool:
+        return any(n.spec.epilogue == epilogue for n in self.nodes)
+
+    @property
+    def pool(self):
+        return next((n for n in self.nodes if n.spec.epilogue == "pool"), None)
+
+    def describe(self) -> str:
+        if self.copy_into is not None:
+            return f"copy {self.source.name} into {self.copy_into.name}"
+        return " > ".join(_label(n) for n in self.nodes)
+
+
+@dataclass
+class Plan:
+    net: object
+    groups: list                          # execution order
+    views: list                           # free nodes (flatten, dropout)
+    joins: list                           # concat nodes (no kernel)
+    slices: dict = field(default_factory=dict)   # node name -> (concat node, channel offset)
+    group_of: dict = field(default_factory=dict)  # node name -> Group
+    copy_offsets: dict = field(default_factory=dict)  # (concat name, branch name) -> offset
+
+    def storage(self, node):
+        """(owner node, channel offset): the buffer a node's output lives in.
+
+        Views alias their input; nodes placed in a concat live in its buffer.
+        """
+        if node.spec.role == "view":
+            return self.storage(node.inputs[0])
+        if node.name in self.slices:
+            j, off = self.slices[node.name]
+            owner, base = self.storage(j)
+            return owner, base + off
+        return node, 0
+
+    @property
+    def kernels(self) -> int:
+        return len(self.groups)
+
+
+def _label(n) -> str:
+    act = n.attrs.get("activation") if n.spec.takes_activation else None
+    return f"{n.name}({act})" if act not in (None, "linear") else n.name
+
+
+def _channels(node) -> int:
+    return node.out.dims[-1]
+
+
+def _can_absorb(group: Group, node, consumers) -> bool:
+    last = group.nodes[-1]
+    if node.spec.role != "epilogue" or consumers[last.name] != [node] or node.inputs.count(last) != 1:
+        return False
+    if group.has("reduce"):
+        return False
+    kind = node.spec.epilogue
+    if kind in ("affine", "activation"):
+        return node.activation != "softmax" or _channels(node) <= SOFTMAX_MAX
+    if kind == "add":
+        return True
+    if kind == "pool":
+        return not group.has("pool") and isinstance(last.out, Image)
+    if kind == "reduce":
+        return isinstance(last.out, Image)
+    return False
+
+
+def plan(net) -> Plan:
+    consumers: dict = {n.name: [] for n in net.nodes}
+    for n in net.nodes:
+        for i in dict.fromkeys(n.inputs):      # a node listed twice is one consumer
+            consumers[i.name].append(n)
+    position = {n.name: i for i, n in enumerate(net.nodes)}
+
+    groups: list = []
+    views, joins = [], []
+    taken: set = set()
+    for n in net.nodes:
+        role = n.spec.role
+        if n.name in taken or role == "input":
+            continue
+        if role == "view":
+            views.append(n)
+            continue
+        if role == "join":
+            joins.append(n)
+            continue
+        g = Group(0, [n], n.inputs[0])
+        taken.add(n.name)
+        while True:
+            nxt = consumers[g.nodes[-1].name]
+            if len(nxt) == 1 and nxt[0].name not in taken and _can_absorb(g, nxt[0], consumers):
+                g.nodes.append(nxt[0])
+                taken.add(nxt[0].name)
+            else:
+                break
+        groups.append(g)
+
+    # concat: branches write into their slice of one buffer, or are copied there
+    slices: dict = {}
+    copies: list = []
+    for j in joins:
+        off = 0
+        seen: set = set()
+        for b in j.inputs:
+            in_place = (b.spec.role not in ("view", "input") and consumers[b.name] == [j]
+                        and b.name not in seen and j.inputs.count(b) == 1)
+            if in_place:
+                slices[b.name] = (j, off)
+            else:
+                copies.append((j, b, off))
+            seen.add(b.name)
+            off += _channels(b)
+
+    order = [(position[g.last.name], 0, g) for g in groups]
+    order += [(position[j.name], k + 1, Group(0, [], b, copy_into=j)) for k, (j, b, _) in enumerate(copies)]
+    order.sort(key=lambda t: (t[0], t[1]))
+    ordered = []
+    for i, (_, _, g) in enumerate(order, 1):
+        g.index = i
+        ordered.append(g)
+    p = Plan(net, ordered, views, joins, slices, copy_offsets={(j.name, b.name): off for j, b, off in copies})
+    for g in ordered:
+        for n in g.nodes:
+            p.group_of[n.name] = g
+    return p
+
+
+def kernel_column(net) -> dict:
+    """{layer name: kernel} for the `kernel` column of `cnnc shapes`."""
+    p = plan(net)
+    col = {n: f"k{g.index}" for n, g in p.group_of.items()}
+    for v in p.views:
+        col[v.name] = "view"
+    for j in p.joins:
+        col[j.name] = "join"
+    return col
+
+
+def format_plan(net) -> str:
+    """The plan as a table: each kernel and the layers it holds."""
+    p = plan(net)
+    rows = [("kernel", "layers", "lines", "output")]
+    items = [(position_key(net, g.last), "k", g) for g in p.groups]
+    items += [(position_key(net, v), "v", v) for v in p.views]
+    items += [(position_key(net, j), "j", j) for j in p.joins]
+    items.sort(key=lambda t: (t[0], t[1] != "k"))
+    for _, what, x in items:
+        if what == "k":
+            lines = sorted({n.line for n in x.nodes} or {x.copy_into.line})
+            where = ", ".join(str(ln) for ln in lines)
+            out = x.last.out if x.copy_into is None else x.source.out
+            target = ""
+            if x.copy_into is None and x.last.name in p.slices:
+                j, off = p.slices[x.last.name]
+                target = f" -> {j.name}[{off}:{off + _channels(x.last)}]"
+            rows.append((f"k{x.index}", x.describe() + target, where, str(out)))
+        elif what == "v":
+            rows.append(("-", f"{x.name}: {x.kind}, a view (free)", str(x.line), str(x.out)))
+        else:
+            rows.append(("-", f"{x.name}: concat, branches write in place", str(x.line), str(x.out)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    text = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    text.insert(1, "-" * len(text[0]))
+    n_layers = len(net.layers)
+    text.append(f"{p.kernels} kernel{'s' if p.kernels != 1 else ''} for {n_layers} layer{'s' if n_layers != 1 else ''}")
+    return "\n".join(text)
+
+
+def position_key(net, node) -> int:
+    for i, n in enumerate(net.nodes):
+        if n is node:
+            return i
+    return len(net.nodes)

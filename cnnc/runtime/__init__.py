@@ -1,0 +1,6 @@
+"""Running compiled networks: the Model every backend returns, weights, exporting modules.
+
+    model.py    compile_model() and Model
+    weights.py  initial weights (Keras defaults), reading/writing/checking weights files
+    export.py   writing a generated module and its weights beside it (`cnnc compile`)
+"""

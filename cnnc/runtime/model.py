@@ -1,0 +1,184 @@
+"""`cnnc.compile` and the Model it returns: the same class for every backend.
+
+compile_model generates the backend's module source, executes it in a fresh
+module namespace (exactly the code `cnnc compile` writes to disk) and wraps it.
+
+Parameters and in-place edits: `model.params` holds read-only float32 arrays, and
+the backend's prepared state (folded batchnorms, GEMM-shaped kernels) is computed
+once from them. So `model.params["conv_1.kernel"][0] = 1` raises numpy's
+"assignment destination is read-only" instead of silently doing nothing; change
+weights with `model.set_params(mapping)`, `model.load_weights(path)` or
+`model.params[name] = array` (checked, re-prepares).
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import types
+
+import numpy as np
+
+from ..errors import CnncError
+from . import weights as W
+
+
+class Params(dict):
+    """name -> read-only float32 array, in network order. Assigning a name goes
+    through Model.set_params (shape checked, state re-prepared)."""
+
+    def __init__(self, model, arrays):
+        super().__init__(arrays)
+        self._model = model
+
+    def __setitem__(self, name, value):
+        if name not in self:
+            raise W.WeightsError(f"no parameter '{name}' in this network (it has {', '.join(list(self)[:4])}, ...)")
+        self._model.set_params({**self, name: value})
+
+    def __delitem__(self, name):
+        raise TypeError("a model's parameters cannot be removed")
+
+    def _readonly(self, *a, **k):
+        raise TypeError("change a model's parameters with model.set_params(mapping)")
+
+    update = setdefault = pop = popitem = clear = _readonly
+
+    def copy(self) -> dict:
+        """A plain dict of writable copies."""
+        return {k: v.copy() for k, v in self.items()}
+
+    def __reduce__(self):
+        return (dict, (self.copy(),))
+
+
+class Model:
+    """A compiled network with its weights: `model(x)` runs it."""
+
+    def __init__(self, network, backend: str, source: str, module, params: dict):
+        self.network = network
+        self.backend = backend
+        self.source = source
+        self.module = module
+        self._params = None
+        self._state = None
+        self.set_params(params, where="initial weights")
+
+    # -- parameters -------------------------------------------------------------
+    @property
+    def params(self) -> Params:
+        return self._params
+
+    def set_params(self, mapping, where: str = "weights") -> None:
+        """Replace every parameter (all names, exact shapes, nothing extra)."""
+        checked = W.check_params(self.module.PARAMS, mapping, where)
+        for a in checked.values():
+            a.flags.writeable = False
+        state = self.module.prepare(checked)
+        self._params, self._state = Params(self, checked), state
+
+    def save_weights(self, path) -> None:
+        """Write the parameters to `path` (.npz, or .safetensors)."""
+        W.write_file(path, self._params)
+
+    def load_weights(self, path) -> None:
+        """Read parameters from `path` (.npz or .safetensors), checking every name and shape."""
+        self.set_params(W.read_file(path), where=os.fspath(path))
+
+    # -- running ----------------------------------------------------------------
+    def __call__(self, x):
+        return self.module.forward(self._state, self._check_input(x))
+
+    def trace(self, x) -> dict:
+        """Every node output the backend materializes, by node name (input and output included)."""
+        out = {}
+        self.module.forward(self._state, self._check_input(x), trace=out)
+        return out
+
+    def _check_input(self, x):
+        shape = tuple(self.module.INPUT_SHAPE)
+        want = "(N, " + ", ".join(str(d) for d in shape) + ")"
+        if type(x).__module__.split(".")[0] == "torch":  # the backend's module converts tensors
+            got = tuple(x.shape)
+            if getattr(x.dtype, "is_complex", False):
+                raise ValueError(f"expected a real-valued tensor of shape {want}, got dtype {x.dtype}")
+            _check_shape(got, shape, want)
+            return x
+        try:
+            a = np.asarray(x)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"expected an array of shape {want}, got {type(x).__name__} ({e})") from None
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"expected a real-valued array of shape {want}, got dtype {a.dtype}")
+        _check_shape(a.shape, shape, want)
+        return np.ascontiguousarray(a, dtype=np.float32)
+
+    # -- bridges (implemented in cnnc/bridges) ----------------------------------
+    def to_torch(self):
+        from ..bridges.torch_module import to_torch
+        return to_torch(self)
+
+    def load_torch(self, module_or_state_dict):
+        from ..bridges.torch_import import load_torch
+        return load_torch(self, module_or_state_dict)
+
+    def to_onnx(self, path):
+        from ..bridges.onnx_export import to_onnx
+        return to_onnx(self, path)
+
+    def __repr__(self) -> str:
+        net = self.network
+        return (f"<cnnc Model {net.filename} ({self.backend}): {net.input_shape} -> {net.output_shape}, "
+                f"{net.total_params:,} parameters>")
+
+
+def _check_shape(got, shape, want):
+    if len(got) != len(shape) + 1 or tuple(got[1:]) != shape:
+        hint = ": add the batch axis (x[None])" if tuple(got) == shape else ""
+        raise ValueError(f"expected an array of shape {want}, got {tuple(got)}{hint}")
+
+
+def load_source(source, input=None):
+    """A Network from a path or a Network (re-shaped when `input` is given)."""
+    from ..graph import Network, build
+    from .. import parse_file
+
+    if isinstance(source, Network):
+        if input is not None and tuple(input) != tuple(source.input_shape):
+            return build(source.program, input_shape=input)
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return parse_file(source, input=input)
+    raise TypeError(f"cnnc.compile takes a path to a .cnn file or a Network from cnnc.parse, "
+                    f"got {type(source).__name__}")
+
+
+def exec_module(source: str, backend: str, filename: str):
+    """Execute generated source as a fresh module; tracebacks show its lines."""
+    name = f"cnnc_{backend}_generated"
+    fake = f"<cnnc {backend} module for {filename}>"
+    linecache.cache[fake] = (len(source), None, source.splitlines(True), fake)
+    mod = types.ModuleType(name)
+    mod.__file__ = fake
+    exec(compile(source, fake, "exec"), mod.__dict__)
+    return mod
+
+
+def compile_model(source, backend: str = "numpy", seed: int = 0, weights=None, input=None, **options) -> Model:
+    from ..backends import get_backend
+
+    net = load_source(source, input)
+    gen = get_backend(backend)
+    code = gen.generate(net, **options)
+    module = exec_module(code, backend, net.filename)
+    if weights is None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an integer, got {seed!r}")
+        params = W.init_params(net, int(seed))
+        where = "initial weights"
+    elif isinstance(weights, (str, os.PathLike)):
+        params, where = W.read_file(weights), os.fspath(weights)
+    else:
+        params, where = weights, "weights"
+    model = Model(net, backend, code, module, W.check_params(module.PARAMS, params, where))
+    return model

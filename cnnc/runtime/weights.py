@@ -1,0 +1,129 @@
+"""Weights: Keras-default initial values, checking, and .npz / .safetensors files.
+
+Initial values follow Keras: kernels Glorot-uniform (limit sqrt(6 / (fan_in + fan_out)),
+with fan_in = KH*KW*Cin and fan_out = KH*KW*Cout for a conv, in/out for a dense),
+biases 0, batchnorm gamma 1, beta 0, mean 0, var 1. Kernels are drawn from
+np.random.default_rng(seed) in network order, so a seed reproduces them.
+
+Files are never unpickled: .npz is read with allow_pickle=False, and safetensors
+holds raw tensors by design.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import WeightsError
+
+BN_INIT = {"gamma": 1.0, "beta": 0.0, "mean": 0.0, "var": 1.0}
+FORMATS = (".npz", ".safetensors")
+SAFETENSORS_HINT = "pip install safetensors  (or: pip install 'cnnc[safetensors]')"
+
+
+def init_params(net, seed: int = 0) -> dict:
+    """Fresh float32 parameters for `net`, in network order."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, shape in net.param_shapes().items():
+        suffix = name.rsplit(".", 1)[1]
+        if suffix == "kernel":
+            if len(shape) == 4:
+                kh, kw, cin, cout = shape
+                fan_in, fan_out = kh * kw * cin, kh * kw * cout
+            else:
+                fan_in, fan_out = shape
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            out[name] = rng.uniform(-limit, limit, size=shape).astype(np.float32)
+        elif suffix == "bias":
+            out[name] = np.zeros(shape, np.float32)
+        else:
+            out[name] = np.full(shape, BN_INIT[suffix], np.float32)
+    return out
+
+
+def check_params(expected: dict, arrays, where: str = "weights") -> dict:
+    """float32 copies of `arrays` in the order of `expected` (name -> shape).
+
+    Every name must be there with its shape and real numbers; no extra names.
+    Raises WeightsError naming the first wrong array.
+    """
+    if not hasattr(arrays, "keys"):
+        raise WeightsError(f"{where}: expected a mapping of name -> array, got {type(arrays).__name__}")
+    for name, shape in expected.items():
+        if name not in arrays:
+            raise WeightsError(f"{where}: missing array '{name}' of shape {tuple(shape)}")
+        a = arrays[name]
+        if not isinstance(a, np.ndarray):
+            try:
+                a = np.asarray(a)
+            except Exception:
+                raise WeightsError(f"{where}: '{name}' is not an array ({type(arrays[name]).__name__})") from None
+        if a.dtype.kind not in "biuf":
+            raise WeightsError(f"{where}: '{name}' holds {a.dtype}, expected real numbers")
+        if tuple(a.shape) != tuple(shape):
+            raise WeightsError(f"{where}: '{name}' has shape {tuple(a.shape)}, expected {tuple(shape)}")
+    extra = [k for k in arrays.keys() if k not in expected]
+    if extra:
+        raise WeightsError(f"{where}: unexpected array '{extra[0]}': this network has no such parameter "
+                           f"(it has {', '.join(list(expected)[:4])}{', ...' if len(expected) > 4 else ''})")
+    return {name: np.array(arrays[name], dtype=np.float32) for name in expected}
+
+
+def _format(path) -> str:
+    p = os.fspath(path)
+    ext = os.path.splitext(p)[1].lower()
+    if ext not in FORMATS:
+        raise WeightsError(f"{p}: weights files are .npz or .safetensors, got '{ext or 'no extension'}'",
+                           unreadable=True)
+    return ext
+
+
+def read_file(path) -> dict:
+    """The arrays in a weights file, by name; WeightsError(unreadable=True) if it cannot be read."""
+    ext = _format(path)
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise WeightsError(f"{p}: no such weights file", unreadable=True)
+    if ext == ".safetensors":
+        load_file = _safetensors().load_file
+        try:
+            return dict(load_file(p))
+        except Exception as e:
+            raise WeightsError(f"{p}: not a readable safetensors file ({_short(e)})", unreadable=True) from None
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            if not hasattr(f, "files"):
+                raise ValueError("a single .npy array, not an .npz archive")
+            return {k: f[k] for k in f.files}
+    except Exception as e:
+        raise WeightsError(f"{p}: not a readable .npz weights file ({_short(e)})", unreadable=True) from None
+
+
+def write_file(path, params: dict) -> None:
+    ext = _format(path)
+    p = os.fspath(path)
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in params.items()}
+    try:
+        if ext == ".safetensors":
+            _safetensors().save_file(arrays, p)
+        else:
+            with open(p, "wb") as f:  # a file object: np.savez would append .npz to odd names
+                np.savez(f, **arrays)
+    except OSError as e:
+        raise WeightsError(f"{p}: cannot write weights ({e.strerror or e})", unreadable=True) from None
+
+
+def _safetensors():
+    try:
+        import safetensors.numpy as st
+    except ImportError:
+        raise WeightsError(f".safetensors files need the safetensors package: {SAFETENSORS_HINT}",
+                           unreadable=True) from None
+    return st
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
