@@ -10,7 +10,7 @@ unknown (because of an earlier error) is skipped rather than blamed.
 from __future__ import annotations
 
 from .errors import CnncError, Reporter, closest
-from .layers import ACTIVATIONS, BLOCKS, KINDS, STATEMENTS, Image, LayerKind, ShapeError, Vector, parse_args
+from .layers import BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, ShapeError, parse_args
 from .syntax import Block, Layer, Program
 
 
@@ -23,7 +23,7 @@ class Node:
         self.name: str = name
         self.kind: str = spec.keyword
         self.spec = spec
-        self.attrs: dict = attrs or {}
+        self.attrs: dict = attrs  # None when its arguments were wrong (already reported)
         self.inputs: list[Node] = inputs
         self.out = None                 # Image | Vector | None (unknown after an error)
         self.line, self.col = line, col
@@ -46,7 +46,7 @@ class Node:
 
     @property
     def activation(self) -> str:
-        return self.attrs.get("activation", "linear")
+        return (self.attrs or {}).get("activation", "linear")
 
     def __repr__(self) -> str:
         return f"<{self.name}: {self.kind} -> {self.out}>"
@@ -113,9 +113,10 @@ class _Builder:
         self.report = report
         self.nodes: list[Node] = []
         self.counters: dict[str, int] = {}
-        self.taken = _explicit_names(program.statements)  # auto names skip these
+        self.taken = _explicit_names(program.statements)  # auto names skip these (repeat copies included)
         self.seen: dict[str, Node] = {}
         self.input_override = input_shape
+        self.collapses: list = []  # (diagnostic index) of "image collapses" errors, for the min-input hint
 
     # -- naming ---------------------------------------------------------------
     def name_for(self, kind: str, label, line, col, copy) -> str:
@@ -216,6 +217,8 @@ class _Builder:
         try:
             node.out = node.spec.infer(inp, node.attrs)
         except ShapeError as e:
+            if isinstance(e, CollapseError):
+                self.collapses.append(len(self.report.diagnostics))
             self.report.error(f"{node.name}: {e}", node.line, node.col)
             return
         node.params = node.spec.params(inp, node.out, node.attrs)
@@ -236,17 +239,13 @@ class _Builder:
         a, b = y.out, sc.out
         if a is None or b is None:
             return node
-        if a != b:
-            where = "the shortcut's" if shortcut is not None else "its input's"
-            hint = ""
-            if shortcut is None and isinstance(a, Image) and isinstance(b, Image):
-                sh, sw = max(b.h // max(a.h, 1), 1), max(b.w // max(a.w, 1), 1)
-                stride = f" stride={sh}" if sh == sw and sh > 1 else (f" stride={sh}x{sw}" if (sh, sw) != (1, 1) else "")
-                hint = f"; add `shortcut {{ conv {a.c} 1x1{stride} }}` after the block to match them"
-            self.report.error(f"{name}: shapes do not agree: the block's output is {a} but {where} is {b}{hint}",
-                              s.kind_line, s.kind_col)
-            return node
-        node.out = a
+        sides = ("the block", "the shortcut") if shortcut is not None else ("the block", "its input")
+        try:
+            node.out = spec.join([a, b], sides)
+        except ShapeError as e:
+            hint = _shortcut_hint(a, b) if shortcut is None else \
+                "; make the block and the shortcut end in the same shape"
+            self.report.error(f"{name}: {e}{hint}", s.kind_line, s.kind_col)
         return node
 
     def concat(self, s: Block, x: Node, copy) -> Node:
@@ -266,31 +265,14 @@ class _Builder:
         types = [o.out for o in outs]
         if any(t is None for t in types):
             return node
-        if all(isinstance(t, Image) for t in types):
-            for i, t in enumerate(types[1:], 2):
-                if (t.h, t.w) != (types[0].h, types[0].w):
-                    self.report.error(f"{name}: branches must agree on height and width: branch 1 gives "
-                                      f"{types[0]} but branch {i} gives {t}", s.kind_line, s.kind_col)
-                    return node
-            node.out = Image(types[0].h, types[0].w, sum(t.c for t in types))
-        elif all(isinstance(t, Vector) for t in types):
-            node.out = Vector(sum(t.n for t in types))
-        else:
-            desc = ", ".join(f"branch {i} gives {t.describe()}" for i, t in enumerate(types, 1))
-            self.report.error(f"{name}: cannot join images and vectors: {desc}", s.kind_line, s.kind_col)
+        try:
+            node.out = spec.join(types)
+        except ShapeError as e:
+            self.report.error(f"{name}: {e}", s.kind_line, s.kind_col)
         return node
 
     def repeat(self, s: Block, x: Node, copy) -> Node:
-        n = None
-        if s.count is None:
-            self.report.error("repeat needs a count: repeat N { ... }", s.kind_line, s.kind_col)
-        elif s.count.kind != "number" or not s.count.text.lstrip("+-").isdigit() or int(s.count.text) <= 0:
-            self.report.error(f"repeat count must be a positive integer, got '{s.count.text}'",
-                              s.count.line, s.count.col)
-        else:
-            n = int(s.count.text)
-        if s.name:
-            self.report.error("a repeat block cannot be named (its layers can)", s.line, s.col)
+        n = _repeat_count(s)  # a missing or bad count was reported by _check_structure
         for i in range(n or 1):
             x = self.body(s.body, x, (i + 1) if copy is None else f"{copy}_{i + 1}")
         return x
@@ -306,22 +288,69 @@ def _drop_words(dh: int, dw: int) -> str:
     return rows(dh, "row") if dh else rows(dw, "column")
 
 
-def _explicit_names(stmts) -> set:
+MAX_DEPTH = 50           # blocks nested deeper than this are refused (and keep recursion bounded)
+MAX_NODES = 100_000      # a program may unroll to at most this many layers
+
+
+def _repeat_count(s: Block) -> "int | None":
+    c = s.count
+    if c is None or c.kind != "number" or not c.text.lstrip("+-").isdigit() or int(c.text) <= 0:
+        return None  # the builder reports it
+    return int(c.text)
+
+
+def _check_structure(stmts, report: Reporter, depth: int = 0) -> int:
+    """Checks that need no shapes, once per written statement (not per repeat copy).
+
+    Returns how many nodes `stmts` unrolls to; reports nesting too deep, counts on
+    blocks other than repeat, and names on blocks that cannot carry one.
+    """
+    total = 0
+    for s in stmts:
+        if not isinstance(s, Block):
+            total += 1
+            continue
+        if depth >= MAX_DEPTH:
+            report.error(f"blocks are nested more than {MAX_DEPTH} deep", s.kind_line, s.kind_col)
+            raise _TooBig
+        if s.count is not None and s.kind != "repeat":
+            report.error(f"{s.kind} takes no count (only repeat N does)", s.count.line, s.count.col)
+        if s.kind == "repeat" and _repeat_count(s) is None:
+            if s.count is None:
+                report.error("repeat needs a count: repeat N { ... }", s.kind_line, s.kind_col)
+            else:
+                report.error(f"repeat count must be a positive integer, got '{s.count.text}'",
+                             s.count.line, s.count.col)
+        if s.name and s.kind in ("shortcut", "branch", "repeat"):
+            what = {"shortcut": "name the residual instead (NAME: residual { ... } shortcut { ... })",
+                    "branch": "name the concat instead (NAME: concat { branch ... })",
+                    "repeat": "name the layers inside it; each copy gets NAME_1, NAME_2, ..."}[s.kind]
+            report.error(f"a {s.kind} block cannot be named: {what}", s.line, s.col)
+        inner = _check_structure(s.body, report, depth + 1)
+        total += inner * (_repeat_count(s) or 1) if s.kind == "repeat" else inner + 1
+        if total > MAX_NODES:
+            report.error(f"the program unrolls to more than {MAX_NODES:,} layers", s.kind_line, s.kind_col)
+            raise _TooBig
+    return total
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _explicit_names(stmts, copies=(None,)) -> set:
+    """Every name the user chose, as the layers will carry it (NAME_i inside repeat)."""
     names = set()
     for s in stmts:
         if s.name:
-            names.add(s.name)
+            names.update(s.name if c is None else f"{s.name}_{c}" for c in copies)
         if isinstance(s, Block):
-            names |= _explicit_names(s.body)
+            inner = copies
+            if s.kind == "repeat":
+                n = _repeat_count(s) or 1
+                inner = tuple((i + 1) if c is None else f"{c}_{i + 1}" for c in copies for i in range(n))
+            names |= _explicit_names(s.body, inner)
     return names
-
-
-def _check_block_counts(stmts, report: Reporter) -> None:
-    for s in stmts:
-        if isinstance(s, Block):
-            if s.count is not None and s.kind != "repeat":
-                report.error(f"{s.kind} takes no count (only repeat N does)", s.count.line, s.count.col)
-            _check_block_counts(s.body, report)
 
 
 def _softmax_warnings(nodes, output, report: Reporter) -> None:
@@ -345,13 +374,53 @@ def build(program: Program, input_shape=None, report: "Reporter | None" = None) 
     report = report or Reporter(program.filename)
     if input_shape is not None:
         input_shape = _check_input_shape(input_shape, program.filename)
-    _check_block_counts(program.statements, report)
+    try:
+        _check_structure(program.statements, report)
+    except _TooBig:
+        report.raise_if_errors()
     b = _Builder(program, report, input_shape)
     output = b.build()
     if not report.errors:
         _softmax_warnings(b.nodes, output, report)
+    elif b.collapses and len(b.collapses) == len(report.errors):
+        _add_min_input_hint(b, report)
     report.raise_if_errors()
     return Network(b.nodes, output, report.warnings, program.filename, program)
+
+
+def _add_min_input_hint(b: _Builder, report: Reporter) -> None:
+    """Collapse errors also say which input size would work, when one does."""
+    from .summary import min_input_of
+
+    if b.nodes[0].out is None:
+        return
+    best = min_input_of(b.nodes, b.nodes[0].out.dims, verify=False)
+    if best is None:
+        return
+    for i in b.collapses:
+        d = report.diagnostics[i]
+        d.message += f" (the smallest input this network accepts is {best[0]}x{best[1]})"
+
+
+def _shortcut_hint(a, b) -> str:
+    """For a residual without shortcut: a 1x1 conv shortcut that makes the input match the block."""
+    if not (isinstance(a, Image) and isinstance(b, Image)):
+        return "; the block must end in the shape it starts with"
+    from .layers import window
+
+    def stride(n_in, n_out):
+        for s in range(1, n_in + 1):
+            for pad in ("valid", "same"):
+                if window(n_in, 1, s, pad)[0] == n_out:
+                    return s, pad
+        return None
+
+    sh, sw = stride(b.h, a.h), stride(b.w, a.w)
+    if sh is None or sw is None or sh[1] != sw[1]:
+        return "; add a shortcut { ... } after the block that gives the block's shape"
+    st = "" if sh[0] == sw[0] == 1 else (f" stride={sh[0]}" if sh[0] == sw[0] else f" stride={sh[0]}x{sw[0]}")
+    pad = " padding=same" if sh[1] == "same" and st else ""
+    return f"; add `shortcut {{ conv {a.c} 1x1{st}{pad} }}` after the block to match them"
 
 
 def _check_input_shape(shape, filename):

@@ -59,6 +59,10 @@ class ShapeError(Exception):
     """A layer cannot take its input; the message is in the program's own terms."""
 
 
+class CollapseError(ShapeError):
+    """The image would shrink to zero (or less) along an axis."""
+
+
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "linear")
 
 
@@ -199,6 +203,8 @@ class LayerKind:
     options: dict = {}
     takes_activation = False       # a bare ACT word or activation=ACT sets attrs["activation"]
     on = "any"                     # "image", "vector" or "any": what input it needs
+    makes_vector = False           # image in, vector out (flatten, globalpool)
+    joins = False                  # a block's join node: its shape rule is `join`, not `infer`
 
     # Shape rule. Image kinds override `spatial` (one axis) and `channels`.
     def spatial(self, n: int, axis: int, attrs: dict) -> int:
@@ -209,19 +215,24 @@ class LayerKind:
 
     def infer(self, inp, attrs):
         if self.on == "image" and not isinstance(inp, Image):
-            raise ShapeError(f"{self.keyword} needs an image HxWxC but gets {inp.describe()}")
+            raise ShapeError(f"{self.keyword} needs an image HxWxC but gets {inp.describe()}; "
+                             f"it must come before flatten, globalpool and dense")
         if self.on == "vector" and not isinstance(inp, Vector):
             raise ShapeError(f"{self.keyword} needs a vector but gets {inp.describe()}; "
                              f"add flatten or globalpool before it")
         if isinstance(inp, Image):
             h, w = self.spatial(inp.h, 0, attrs), self.spatial(inp.w, 1, attrs)
             if h <= 0 or w <= 0:
-                raise ShapeError(self.collapse_message(inp, h, w, attrs))
+                raise CollapseError(self.collapse_message(inp, h, w, attrs))
             return Image(h, w, self.channels(inp.c, attrs))
         return inp
 
     def collapse_message(self, inp, h, w, attrs) -> str:
-        return f"the image collapses: {inp} in gives {h}x{w} out"
+        return f"the image collapses: {inp} in gives {max(h, 0)}x{max(w, 0)} out"
+
+    def join(self, types: list, sides=None):
+        """The output type of a join node (residual, concat) from its inputs' types."""
+        raise NotImplementedError(self.keyword)
 
     def params(self, inp, out, attrs) -> dict:
         """Parameter shapes, by suffix (`kernel`, `bias`, ...), in Keras layouts."""
@@ -255,9 +266,10 @@ class _Window(LayerKind):
 
     def collapse_message(self, inp, h, w, attrs):
         k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
-        return (f"the image collapses: {self.keyword} {k[0]}x{k[1]} stride {s[0]}x{s[1]} padding {p} "
-                f"turns {inp.h}x{inp.w} into {h}x{w}; use padding=same or a smaller kernel or stride "
-                f"(or a larger input)")
+        stride = s[0] if s[0] == s[1] else f"{s[0]}x{s[1]}"
+        return (f"the image collapses: {self.keyword} {k[0]}x{k[1]} (stride {stride}, padding {p}) "
+                f"turns {inp} into {max(h, 0)}x{max(w, 0)}x{self.channels(inp.c, attrs)}; "
+                f"use padding=same or a smaller kernel or stride, or a larger input")
 
 
 class Conv(_Window):
@@ -301,6 +313,7 @@ class GlobalPool(LayerKind):
     role = "epilogue"
     epilogue = "reduce"
     on = "image"
+    makes_vector = True
 
     def infer(self, inp, attrs):
         super().infer(inp, attrs)
@@ -310,6 +323,7 @@ class GlobalPool(LayerKind):
 class Flatten(LayerKind):
     keyword = "flatten"
     role = "view"
+    makes_vector = True
 
     def infer(self, inp, attrs):
         return Vector(inp.h * inp.w * inp.c) if isinstance(inp, Image) else inp
@@ -370,12 +384,34 @@ class Residual(LayerKind):
     keyword = "residual"
     role = "epilogue"
     epilogue = "add"
+    joins = True
+
+    def join(self, types, sides=("the block", "the shortcut")):
+        a, b = types
+        if a != b:
+            raise ShapeError(f"shapes do not agree: {sides[0]} gives {a.describe()} "
+                             f"but {sides[1]} gives {b.describe()}")
+        return a
 
 
 class Concat(LayerKind):
     """The join of a concat block: branches stacked on channels."""
     keyword = "concat"
     role = "join"
+    joins = True
+
+    def join(self, types, sides=None):
+        if all(isinstance(t, Image) for t in types):
+            first = types[0]
+            for i, t in enumerate(types[1:], 2):
+                if (t.h, t.w) != (first.h, first.w):
+                    raise ShapeError(f"shapes do not agree: branches must match in height and width, but "
+                                     f"branch 1 gives {first} and branch {i} gives {t}")
+            return Image(first.h, first.w, sum(t.c for t in types))
+        if all(isinstance(t, Vector) for t in types):
+            return Vector(sum(t.n for t in types))
+        desc = ", ".join(f"branch {i} gives {t.describe()}" for i, t in enumerate(types, 1))
+        raise ShapeError(f"shapes do not agree: cannot join images and vectors: {desc}")
 
 
 KINDS: dict[str, LayerKind] = {k.keyword: k for k in (
@@ -403,6 +439,8 @@ def parse_args(kind: LayerKind, args, report_error) -> "dict | None":
                 if kind.takes_activation and a.value.kind == "word" and "activation" not in attrs \
                         and (a.value.text in ACTIVATIONS or not pos):
                     attrs["activation"] = activation(a.value)
+                elif kind.takes_activation and a.value.text in ACTIVATIONS and "activation" in attrs:
+                    raise ArgError(f"the activation is given twice ('{attrs['activation']}' and '{a.value.text}')")
                 elif pos:
                     p = pos.pop(0)
                     attrs[p.name] = p.parse(a.value)

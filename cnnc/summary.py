@@ -29,44 +29,117 @@ def receptive_fields(net) -> dict:
     return info
 
 
-def _axis_ok(net, n_in: int, axis: int) -> bool:
-    """Does the program have no error when the input has `n_in` along `axis`?
+def _axis_ok(nodes, n_in: int, axis: int, relaxed: bool = False) -> bool:
+    """Does the program have no error along `axis` when the input has `n_in` there?
 
-    Every statement acts on H and W separately, so one axis can be simulated alone;
-    the rules are the registry's own (`spec.spatial`), as in shape inference.
+    Every statement acts on H and W separately, so one axis is simulated alone,
+    with the registry's own rules (`spec.spatial`). Sizes are ints on images and
+    None on vectors. `relaxed` ignores the join's equal-size rule (a join takes
+    its smallest input): then acceptance is monotone in `n_in`, which lets
+    `min_input_of` bisect to a lower bound.
     """
     size: dict = {}
-    for n in net.nodes:
+    for n in nodes:
         if not n.inputs:
-            size[n.name] = n_in
+            size[id(n)] = n_in
             continue
-        ins = [size[i.name] for i in n.inputs]
-        if any(s is None for s in ins):
-            size[n.name] = None
-            continue
-        if len(ins) > 1 and any(s != ins[0] for s in ins):
-            return False
-        if not isinstance(n.out, Image):
-            size[n.name] = None
-            continue
-        out = n.spec.spatial(ins[0], axis, n.attrs)
-        if out <= 0:
-            return False
-        size[n.name] = out
+        ins = [size[id(i)] for i in n.inputs]
+        spec = n.spec
+        if spec.joins:
+            if all(s is None for s in ins):
+                out = None
+            elif any(s is None for s in ins):
+                return False
+            elif relaxed:
+                out = min(ins)
+            elif any(s != ins[0] for s in ins):
+                return False
+            else:
+                out = ins[0]
+        elif ins[0] is None:
+            if spec.on == "image":
+                return False
+            out = None
+        else:
+            if spec.on == "vector":
+                return False
+            if spec.makes_vector:
+                out = None
+            else:
+                out = spec.spatial(ins[0], axis, n.attrs)
+                if out <= 0:
+                    return False
+        size[id(n)] = out
     return True
 
 
-def min_input(net, limit: int = 4096) -> "tuple[int, int] | None":
-    """The least H and the least W (each searched alone) the program accepts."""
+def accepts(nodes, shape) -> bool:
+    """Does the whole graph take an input of `shape` (H, W, C) without a shape error?"""
+    from .layers import ShapeError
+
+    out: dict = {}
+    try:
+        for n in nodes:
+            if not n.inputs:
+                out[id(n)] = Image(*shape)
+            elif n.spec.joins:
+                out[id(n)] = n.spec.join([out[id(i)] for i in n.inputs])
+            else:
+                out[id(n)] = n.spec.infer(out[id(n.inputs[0])], n.attrs)
+    except ShapeError:
+        return False
+    return True
+
+
+def min_input_of(nodes, shape, limit: int = 4096, verify: bool = True) -> "tuple[int, int] | None":
+    """The least H and the least W (each searched alone) the graph accepts, or None.
+
+    Searches 1..limit per axis (and the given size beyond that). With `verify`, a
+    candidate must also pass the full shape check with the other axis as given
+    (which catches what one axis cannot see, e.g. a residual over a flattened vector).
+    """
     result = []
     for axis in (0, 1):
-        start = net.input_shape[axis]
-        hi = start if _axis_ok(net, start, axis) else limit
-        found = next((n for n in range(1, hi + 1) if _axis_ok(net, n, axis)), None)
+        given = shape[axis]
+        lo = _first(lambda n: _axis_ok(nodes, n, axis, relaxed=True), limit) or limit + 1
+        found = None
+        for n in range(lo, min(limit, given if verify else limit) + 1):
+            if _axis_ok(nodes, n, axis) and (not verify or accepts(nodes, _with(shape, axis, n))):
+                found = n
+                break
+        if found is None and verify and given > limit:
+            found = given  # beyond the search limit: the given size is known good
         if found is None:
             return None
         result.append(found)
     return tuple(result)
+
+
+def _first(pred, limit: int) -> "int | None":
+    """The least n in 1..limit for which the monotone `pred` holds (doubling, then bisection)."""
+    if not pred(limit):
+        return None
+    lo, hi = 1, 1
+    while not pred(hi):
+        lo, hi = hi + 1, min(hi * 2, limit)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pred(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _with(shape, axis, n):
+    s = list(shape)
+    s[axis] = n
+    return tuple(s)
+
+
+def min_input(net, limit: int = 4096) -> "tuple[int, int] | None":
+    """The least H and the least W the (valid) network accepts, each with the other as given."""
+    return min_input_of(net.nodes, net.input_shape, limit)
 
 
 def rows(net) -> list[dict]:
