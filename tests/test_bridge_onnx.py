@@ -1,0 +1,63 @@
+"""ONNX export: every statement of SPEC §1 agrees with the numpy reference under onnxruntime."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import cnnc
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("torch")  # PROGRAMS and random_model live beside the torch tests
+
+from test_bridge_torch import PROGRAMS, batch, random_model  # noqa: E402
+
+
+def run_onnx(path, x):
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"input": x})[0]
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_onnx_matches_numpy(name, tmp_path):
+    model = random_model(PROGRAMS[name])
+    path = tmp_path / f"{name}.onnx"
+    assert model.to_onnx(path) == str(path)
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    for n in (3, 1):  # the batch axis is symbolic
+        x = batch(model, n)
+        np.testing.assert_allclose(run_onnx(path, x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_names_pads_and_counting(tmp_path):
+    model = random_model("input 8x8x2; c1: conv 3 3 stride=2 padding=same relu; avgpool 3 stride=1 padding=same; "
+                         "avgpool 2 padding=1; flatten; dense 4 softmax")
+    path = tmp_path / "m.onnx"
+    model.to_onnx(path)
+    g = onnx.load(str(path)).graph
+    nodes = {n.name: n for n in g.node}
+    assert {"c1", "c1/relu", "avgpool_1", "avgpool_2", "flatten_1", "dense_1", "dense_1/softmax"} <= set(nodes)
+    attr = {n.name: {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute} for n in g.node}
+    assert attr["c1"]["pads"] == [0, 0, 1, 1]  # TF same on 8 with k3 s2: the extra row/col at the bottom/right
+    assert attr["avgpool_1"]["count_include_pad"] == 0
+    assert attr["avgpool_2"]["count_include_pad"] == 1
+    assert {i.name for i in g.initializer} == set(model.params)
+    assert [d.dim_param or d.dim_value for d in g.input[0].type.tensor_type.shape.dim] == ["N", 8, 8, 2]
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(kind=st.sampled_from(["conv", "pool", "avgpool"]), h=st.integers(3, 9), w=st.integers(3, 9),
+       kh=st.integers(1, 3), kw=st.integers(1, 3), s=st.integers(1, 3), pad=st.sampled_from(["valid", "same", 1]))
+def test_onnx_windows_match_numpy(tmp_path_factory, kind, h, w, kh, kw, s, pad):
+    head = "conv 3" if kind == "conv" else kind
+    if pad == 1 and kind != "conv" and min(kh, kw) < 2:
+        return  # a window of padding only: ONNX and cnnc need not agree on an empty max/average
+    try:
+        model = random_model(f"input {h}x{w}x2; {head} {kh}x{kw} stride={s} padding={pad}")
+    except cnnc.CnncError:
+        return
+    path = tmp_path_factory.mktemp("w") / "m.onnx"
+    model.to_onnx(path)
+    x = batch(model, 2)
+    np.testing.assert_allclose(run_onnx(path, x), model(x), rtol=1e-4, atol=1e-4)

@@ -1,0 +1,224 @@
+"""cnnc <-> PyTorch: to_torch matches the numpy reference, weights round-trip exactly,
+a plain nn.Sequential's state_dict imports (with the flatten permute), mismatches are named."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import cnnc
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+# Every statement of SPEC §1, each padding rule, blocks, activations on images and vectors.
+PROGRAMS = {
+    "conv_same_stride": "input 9x7x3; conv 4 3x2 stride=2 padding=same relu",
+    "conv_same_asym": "input 8x8x2; conv 3 4 stride=2 padding=same sigmoid",
+    "conv_int_pad": "input 9x7x3; conv 4 3 stride=2x1 padding=2 tanh",
+    "conv_softmax": "input 6x6x3; conv 5 1 softmax",
+    "pool_valid": "input 9x7x3; pool 2",
+    "pool_same": "input 8x8x2; pool 3 stride=2 padding=same",
+    "pool_same_rect": "input 8x7x2; pool 2 stride=2x1 padding=same",
+    "pool_int_pad": "input 9x7x3; pool 3 padding=1",
+    "avgpool_valid": "input 9x7x3; avgpool 2x3",
+    "avgpool_same": "input 8x8x2; avgpool 3 stride=2 padding=same",
+    "avgpool_same_s1": "input 6x5x2; avgpool 3 stride=1 padding=same",
+    "avgpool_int_pad": "input 9x7x3; avgpool 3 stride=2 padding=1",
+    "globalpool_dense": "input 5x5x4; globalpool; dense 3 sigmoid",
+    "flatten_dense_dropout": "input 5x4x3; flatten; dense 6 relu; dropout 0.5; dense 3 softmax",
+    "batchnorm_image": "input 5x4x3; conv 4 3 padding=same; batchnorm eps=1e-5; relu",
+    "batchnorm_vector": "input 5x4x3; flatten; dense 8; batchnorm; tanh; sigmoid; linear; softmax",
+    "residual": "input 8x8x4; residual { conv 4 3 padding=same relu; conv 4 3 padding=same }; relu\n"
+                "residual { conv 8 3 stride=2 padding=same relu } shortcut { conv 8 1 stride=2 }",
+    "concat": "input 8x8x6\nconcat {\n branch { conv 4 1x1 relu }\n branch { conv 3 1 relu; conv 5 3 padding=same relu }\n"
+              " branch { pool 3 stride=1 padding=same; conv 2 1 relu }\n}\nglobalpool\ndense 10 softmax",
+    "repeat": "input 6x6x2; repeat 2 { conv 2 3 padding=same relu }; flatten; dense 4",
+    "lenet": open(__file__.rsplit("/tests/", 1)[0] + "/examples/lenet.cnn").read(),
+}
+
+
+def random_model(text, seed=0):
+    """A compiled numpy model whose every parameter (biases, batchnorm stats too) is random."""
+    model = cnnc.compile(cnnc.parse(text), backend="numpy", seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    params = model.params.copy()
+    for name, a in params.items():
+        if name.endswith(".var"):
+            params[name] = rng.uniform(0.5, 1.5, a.shape).astype(np.float32)
+        elif not name.endswith(".kernel"):
+            params[name] = (0.5 * rng.standard_normal(a.shape)).astype(np.float32)
+    model.set_params(params)
+    return model
+
+
+def batch(model, n=3, seed=1):
+    return np.random.default_rng(seed).standard_normal((n, *model.network.input_shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_to_torch_matches_numpy(name):
+    model = random_model(PROGRAMS[name])
+    x = batch(model)
+    module = model.to_torch()
+    assert not module.training  # inference form by default
+    with torch.no_grad():
+        got = module(torch.from_numpy(x)).numpy()
+    want = model(x)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["batchnorm_image", "residual", "concat", "lenet"])
+def test_weights_round_trip_exactly(name):
+    model = random_model(PROGRAMS[name])
+    before = model.params.copy()
+    other = random_model(PROGRAMS[name], seed=7)
+    other.load_torch(model.to_torch())
+    assert list(other.params) == list(before)
+    for k, v in before.items():
+        assert other.params[k].dtype == np.float32
+        np.testing.assert_array_equal(other.params[k], v, err_msg=k)
+
+
+def test_module_trains_with_any_optimizer_and_weights_come_back():
+    model = random_model(PROGRAMS["batchnorm_vector"])
+    module = model.to_torch()
+    names = {n for n, _ in module.named_parameters()}
+    assert {"layers.dense_1.weight", "layers.dense_1.bias", "layers.batchnorm_1.weight"} <= names
+    opt = torch.optim.SGD(module.parameters(), lr=0.1)
+    x = torch.from_numpy(batch(model, 8))
+    y = torch.arange(8) % 8
+    module.train()
+    for _ in range(3):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(module.logits(x), y)
+        loss.backward()
+        assert all(p.grad is not None for p in module.parameters())
+        opt.step()
+    module.eval()
+    model.load_torch(module)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x.numpy()), module(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_train_mode_uses_batch_statistics_and_dropout():
+    model = random_model("input 4x4x2; conv 3 1; batchnorm; flatten; dropout 0.5; dense 2")
+    module = model.to_torch()
+    bn = module.module("batchnorm_1")
+    x = torch.from_numpy(batch(model, 16)) * 3 + 2
+    mean0 = bn.running_mean.clone()
+    module.train()
+    torch.manual_seed(0)
+    a = module(x)
+    b = module(x)
+    assert not torch.allclose(a, b)                     # dropout is active
+    assert not torch.allclose(bn.running_mean, mean0)   # running stats update like nn.BatchNorm2d
+    module.eval()
+    assert torch.equal(module(x), module(x))
+
+
+def test_logits_drop_only_the_final_softmax():
+    model = random_model(PROGRAMS["flatten_dense_dropout"])
+    module = model.to_torch()
+    x = torch.from_numpy(batch(model))
+    with torch.no_grad():
+        np.testing.assert_allclose(torch.softmax(module.logits(x), 1).numpy(), module(x).numpy(), atol=1e-6)
+
+
+def lenet_sequential(bn=False):
+    torch.manual_seed(0)
+    layers = [nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU()]
+    if bn:
+        layers.append(nn.BatchNorm2d(64, eps=1e-3))
+    layers += [nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 64), nn.ReLU()]
+    if bn:
+        layers.append(nn.BatchNorm1d(64, eps=1e-3))
+    layers += [nn.Linear(64, 10), nn.Softmax(dim=1)]
+    seq = nn.Sequential(*layers)
+    with torch.no_grad():  # non-trivial biases and statistics, so a wrong mapping shows
+        for m in seq.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.bias.normal_(0, 0.1)
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.weight.uniform_(0.5, 1.5); m.bias.normal_(); m.running_mean.normal_(); m.running_var.uniform_(0.5, 2)
+    return seq.eval()
+
+
+LENET_BN = ("input 28x28x1; conv 32 3x3 relu; pool 2; conv 64 3x3 relu; batchnorm; pool 2; flatten; "
+            "dense 64 relu; batchnorm; dense 10 softmax")
+
+
+@pytest.mark.parametrize("bn", [False, True], ids=["lenet", "lenet_batchnorm"])
+@pytest.mark.parametrize("as_state_dict", [False, True], ids=["module", "state_dict"])
+def test_plain_sequential_imports_with_flatten_permute(bn, as_state_dict):
+    seq = lenet_sequential(bn)
+    model = cnnc.compile(cnnc.parse(LENET_BN if bn else PROGRAMS["lenet"]), seed=0)
+    model.load_torch(seq.state_dict() if as_state_dict else seq)
+    x = batch(model, 4)
+    with torch.no_grad():
+        want = seq(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    np.testing.assert_allclose(model(x), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.params["conv_1.kernel"], seq[0].weight.detach().numpy().transpose(2, 3, 1, 0))
+
+
+def test_flatten_permute_is_needed():
+    """Without the permute the dense kernel would be wrong: the rows really move."""
+    seq = lenet_sequential()
+    model = cnnc.compile(cnnc.parse(PROGRAMS["lenet"]), seed=0)
+    model.load_torch(seq)
+    plain = seq[7].weight.detach().numpy().T
+    assert not np.array_equal(model.params["dense_1.kernel"], plain)
+    # row (h, w, c) of cnnc's kernel is torch's column (c, h, w)
+    h, w, c = 2, 3, 17
+    np.testing.assert_array_equal(model.params["dense_1.kernel"][(h * 5 + w) * 64 + c], plain[c * 25 + h * 5 + w])
+
+
+def test_shape_mismatch_names_layer_and_both_shapes():
+    model = cnnc.compile(cnnc.parse(PROGRAMS["lenet"]), seed=0)
+    seq = nn.Sequential(nn.Conv2d(1, 16, 3), nn.Conv2d(16, 64, 3), nn.Flatten(), nn.Linear(1600, 64), nn.Linear(64, 10))
+    with pytest.raises(ValueError) as e:
+        model.load_torch(seq.state_dict())
+    msg = str(e.value)
+    assert "conv_1" in msg and "(16, 1, 3, 3)" in msg and "(32, 1, 3, 3)" in msg
+
+
+def test_layer_count_mismatch_is_named():
+    model = cnnc.compile(cnnc.parse(PROGRAMS["lenet"]), seed=0)
+    seq = nn.Sequential(nn.Conv2d(1, 32, 3), nn.Flatten(), nn.Linear(1600, 10))
+    with pytest.raises(ValueError, match=r"2 conv layer\(s\) \(conv_1, conv_2\).*1 Conv2d"):
+        model.load_torch(seq)
+
+
+def test_keras_layout_npz_imports(tmp_path):
+    """A Keras-layout .npz written by another tool (plain np.savez) loads with load_weights."""
+    source = random_model(PROGRAMS["batchnorm_image"], seed=3)
+    path = tmp_path / "keras.npz"
+    np.savez(path, **{k: np.asarray(v, dtype=np.float64) for k, v in source.params.items()})
+    model = cnnc.compile(cnnc.parse(PROGRAMS["batchnorm_image"]), seed=0)
+    model.load_weights(path)
+    x = batch(model)
+    np.testing.assert_allclose(model(x), source(x), rtol=1e-6, atol=1e-6)
+    with torch.no_grad():
+        np.testing.assert_allclose(model.to_torch()(torch.from_numpy(x)).numpy(), source(x), rtol=1e-5, atol=1e-5)
+
+
+def test_wrong_input_shape_is_a_value_error():
+    module = random_model(PROGRAMS["lenet"]).to_torch()
+    with pytest.raises(ValueError, match=r"\(N, 28, 28, 1\)"):
+        module(torch.zeros(28, 28, 1))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(kind=st.sampled_from(["conv", "pool", "avgpool"]), h=st.integers(3, 9), w=st.integers(3, 9),
+       k=st.integers(1, 3), s=st.integers(1, 3), pad=st.sampled_from(["valid", "same", 0, 1]))
+def test_windows_match_numpy(kind, h, w, k, s, pad):
+    head = "conv 3" if kind == "conv" else kind
+    text = f"input {h}x{w}x2; {head} {k} stride={s} padding={pad}"
+    try:
+        model = random_model(text)
+    except cnnc.CnncError:
+        return  # the image collapses: nothing to compare
+    x = batch(model, 2)
+    with torch.no_grad():
+        got = model.to_torch()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, model(x), rtol=1e-5, atol=1e-5)
