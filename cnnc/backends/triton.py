@@ -1,0 +1,622 @@
+"""The Triton backend: one fused @triton.jit kernel per fusion group.
+
+`generate(net, precision="ieee")` returns the source of a module that imports only
+torch and triton. Every group (cnnc/passes/fusion.py) becomes one kernel of the
+same shape, specialised by its layers:
+
+    rows   = output pixels (N*H*W, batch folded in) tiled by BLOCK_M; a globalpool
+             group instead runs one program per image and loops over its pixels
+    cols   = output channels tiled by BLOCK_N (the whole row when softmax is fused)
+    anchor = implicit-GEMM convolution in NHWC, K ordered (kh, kw, cin) -- exactly
+             the Keras kernel (KH, KW, Cin, Cout) seen as a (K, Cout) matrix --
+             accumulated in fp32 by tl.dot; a dense layer is the 1x1 case on a 1x1
+             image; with no anchor the "GEMM" is a plain load of the input
+    epilogue, in graph order: bias, batchnorm (folded into the weights when it
+             directly follows a linear anchor), activation, residual add (the other
+             tensor is loaded at the same position), then a max/avg pool: the anchor
+             is evaluated at each window position and reduced in registers; ops after
+             the pool run on the pooled tile; a globalpool sums the tile's rows.
+
+Vectors are 1x1xN images throughout, so flatten is a view and dense is a 1x1 conv.
+Every tensor access carries (channel stride, channel offset): that is how a concat
+branch writes straight into its slice of the concat buffer.
+"""
+
+from __future__ import annotations
+
+from ..errors import CnncError
+from ..layers import Image
+from .emitter import Emitter, safe_comment
+
+WEIGHTS_EXT = "safetensors"
+PRECISIONS = ("ieee", "tf32")
+
+# Tile sizes. tl.dot needs every block dim >= 16; small channel counts are masked up to 16.
+BLOCK_M = 64
+BLOCK_N_MAX = 64
+BLOCK_K_MAX = 32
+# Inductor once miscompiled non-1x1 conv templates with num_warps=8 (pytorch #173068):
+# every kernel here runs with this one tested configuration.
+NUM_WARPS = 4
+NUM_STAGES = 2
+
+
+def _pow2(n: int, lo: int = 16) -> int:
+    p = lo
+    while p < n:
+        p *= 2
+    return p
+
+
+def _dims(t) -> tuple:
+    """(H, W, C) of an edge type; a vector is a 1x1xN image."""
+    return (t.h, t.w, t.c) if isinstance(t, Image) else (1, 1, t.n)
+
+
+def statement_text(node) -> str:
+    """`conv_1 = conv 32 3x3 relu`: the layer as a comment names it."""
+    a = node.attrs or {}
+    parts = [node.kind]
+
+    def size(v):
+        return f"{v[0]}x{v[1]}" if v[0] != v[1] else str(v[0])
+    if node.kind == "conv":
+        parts += [str(a["filters"]), f"{a['kernel'][0]}x{a['kernel'][1]}"]
+    elif node.kind in ("pool", "avgpool"):
+        parts.append(size(a["kernel"]))
+    elif node.kind == "dense":
+        parts.append(str(a["units"]))
+    elif node.kind == "dropout":
+        parts.append(f"{a['rate']:g}")
+    elif node.kind == "batchnorm":
+        parts.append(f"eps={a['eps']:g}")
+    if "stride" in a and a["stride"] != (1, 1) and not (node.kind in ("pool", "avgpool") and a["stride"] == a["kernel"]):
+        parts.append(f"stride={size(a['stride'])}")
+    if a.get("padding", "valid") != "valid":
+        parts.append(f"padding={a['padding']}")
+    if node.spec.takes_activation and a.get("activation", "linear") != "linear":
+        parts.append(a["activation"])
+    return f"{node.name} = {' '.join(parts)}"
+
+
+def _channel_total(plan, node) -> int:
+    """The channel stride of a node's output: its buffer's channels (a concat slice
+    lives in a wider buffer); a view is read contiguously in its own shape."""
+    if node.spec.role == "view":
+        return _dims(node.out)[2]
+    return _dims(plan.storage(node)[0].out)[2]
+
+
+# --- one group, as the generator sees it ----------------------------------------
+
+class _Kernel:
+    """Geometry and epilogue of one fusion group."""
+
+    def __init__(self, group, plan, folded: set, precision: str):
+        self.g = group
+        self.name = group.name
+        src = group.source
+        self.src = src
+        self.in_owner, self.in_off = plan.storage(src)
+        self.IH, self.IW, self.CIN = _dims(src.out)
+        self.CIN_T = _channel_total(plan, src)
+        anchor = group.anchor
+        self.anchor = anchor
+        nodes = list(group.nodes)
+        if anchor is not None:
+            nodes = nodes[1:]
+            self.C = _dims(anchor.out)[2]
+            self.OH, self.OW = _dims(anchor.out)[:2]
+            if anchor.kind == "conv":
+                a = anchor.attrs
+                (self.KH, self.KW), (self.SH, self.SW) = a["kernel"], a["stride"]
+                from ..layers import window
+                _, self.PT, _ = window(self.IH, self.KH, self.SH, a["padding"])
+                _, self.PL, _ = window(self.IW, self.KW, self.SW, a["padding"])
+            else:
+                self.KH = self.KW = self.SH = self.SW = 1
+                self.PT = self.PL = 0
+                # dense reads its input as one vector (a flatten is a view)
+                self.CIN, self.IH, self.IW = self.IH * self.IW * self.CIN, 1, 1
+        else:
+            self.C = self.CIN
+            self.OH, self.OW = self.IH, self.IW
+        self.K = self.KH * self.KW * self.CIN if anchor is not None else 0
+        self.pool = group.pool
+        self.reduce = group.has("reduce")
+        self.pre, self.post = [], []
+        seen_pool = False
+        for n in nodes:
+            if n.spec.epilogue == "pool":
+                seen_pool = True
+            elif n.spec.epilogue == "reduce":
+                pass
+            elif n.name in folded:
+                continue
+            else:
+                (self.post if seen_pool else self.pre).append(n)
+        if self.pool is not None:
+            a = self.pool.attrs
+            (self.PKH, self.PKW), (self.PSH, self.PSW) = a["kernel"], a["stride"]
+            from ..layers import window
+            _, self.PPT, _ = window(self.OH, self.PKH, self.PSH, a["padding"])
+            _, self.PPL, _ = window(self.OW, self.PKW, self.PSW, a["padding"])
+            self.PH, self.PW = _dims(self.pool.out)[:2]
+        else:
+            self.PH, self.PW = self.OH, self.OW
+        last = group.last if group.copy_into is None else group.source
+        if group.copy_into is not None:
+            owner, base = plan.storage(group.copy_into)
+            self.out_owner, self.out_off = owner, base + plan.copy_offsets[(group.copy_into.name, group.source.name)]
+        else:
+            self.out_owner, self.out_off = plan.storage(last)
+        self.CT = _dims(self.out_owner.out)[2]
+        self.softmax = any(n.activation == "softmax" for n in group.nodes)
+        if self.softmax:
+            self.BN = _pow2(self.C)
+            self.BM = 16 if self.BN >= 256 else BLOCK_M
+        else:
+            self.BN = min(_pow2(self.C), BLOCK_N_MAX)
+            self.BM = BLOCK_M
+        self.BK = min(_pow2(self.K), BLOCK_K_MAX) if anchor is not None else 0
+        self.precision = precision
+        self.residuals = [n for n in self.pre + self.post if n.spec.epilogue == "add"]
+        self.plan = plan
+        self.lines = sorted({n.line for n in group.nodes} or {group.copy_into.line})
+
+    def other_input(self, node):
+        """The residual input not computed by this group (read in the epilogue)."""
+        idx = self.g.nodes.index(node)
+        ins = list(node.inputs)
+        ins.remove(self.g.nodes[idx - 1] if idx > 0 else self.g.source)
+        return ins[0]
+
+    # the kernel's pointer arguments, in order: (argument name, state key or tensor expr)
+    def pointer_args(self) -> list:
+        args = [("x_ptr", None)]
+        if self.anchor is not None:
+            args += [("w_ptr", f"{self.name}.w"), ("b_ptr", f"{self.name}.b")]
+        for n in self.pre + self.post:
+            if n.spec.epilogue == "affine":
+                args += [(f"{n.name}_scale", f"{self.name}.{n.name}.scale"),
+                         (f"{n.name}_shift", f"{self.name}.{n.name}.shift")]
+            elif n.spec.epilogue == "add":
+                args.append((f"{n.name}_ptr", None))
+        args.append(("out_ptr", None))
+        return args
+
+    def constexprs(self) -> list:
+        c = [("IH", self.IH), ("IW", self.IW), ("CIN", self.CIN), ("CIN_T", self.CIN_T), ("CIN_OFF", self.in_off)]
+        if self.anchor is not None:
+            c += [("KH", self.KH), ("KW", self.KW), ("SH", self.SH), ("SW", self.SW), ("PT", self.PT),
+                  ("PL", self.PL), ("K", self.K)]
+        c += [("OH", self.OH), ("OW", self.OW), ("C", self.C)]
+        if self.pool is not None:
+            c += [("PKH", self.PKH), ("PKW", self.PKW), ("PSH", self.PSH), ("PSW", self.PSW),
+                  ("PPT", self.PPT), ("PPL", self.PPL)]
+        c += [("PH", self.PH), ("PW", self.PW), ("CT", self.CT), ("COFF", self.out_off)]
+        for n in self.residuals:
+            other = self.other_input(n)
+            c += [(f"{n.name.upper()}_T", _channel_total(self.plan, other)),
+                  (f"{n.name.upper()}_OFF", self.plan.storage(other)[1])]
+        c += [("BM", self.BM), ("BN", self.BN)]
+        if self.anchor is not None:
+            c.append(("BK", self.BK))
+        return c
+
+    # --- kernel source ----------------------------------------------------------
+    def emit(self, e: Emitter) -> None:
+        ptrs = [p for p, _ in self.pointer_args()]
+        consts = [f"{k}: tl.constexpr" for k, _ in self.constexprs()]
+        e.line("@triton.jit")
+        with e.block(f"def {self.name}({', '.join(ptrs)}, NB, {', '.join(consts)}):"):
+            for n in (self.g.nodes or []):
+                e.comment(f"line {n.line}: {statement_text(n)}")
+            if self.g.copy_into is not None:
+                e.comment(f"line {self.g.copy_into.line}: copy {self.src.name} into its slice of {self.g.copy_into.name}")
+            e.line("pid_n = tl.program_id(1)")
+            e.line("offs_n = pid_n * BN + tl.arange(0, BN)")
+            e.line("mask_n = offs_n < C")
+            if self.reduce:
+                e.comment("globalpool: one program per image sums all its pixels")
+                e.line("img0 = tl.program_id(0).to(tl.int64)")
+                e.line("img = tl.zeros([BM], dtype=tl.int64) + img0")
+                e.line("total = tl.zeros([BN], dtype=tl.float32)")
+                with e.block("for p0 in range(0, PH * PW, BM):"):
+                    e.line("offs_p = p0 + tl.arange(0, BM)")
+                    e.line("mask_m = offs_p < PH * PW")
+                    e.line("ph = offs_p // PW")
+                    e.line("pw = offs_p % PW")
+                    self.emit_body(e)
+                    e.line("total += tl.sum(tl.where(mask_m[:, None] & mask_n[None, :], acc, 0.0), axis=0)")
+                e.line("tl.store(out_ptr + img0 * CT + COFF + offs_n, total / (PH * PW), mask=mask_n)")
+            else:
+                e.line("offs_m = tl.program_id(0) * BM + tl.arange(0, BM)")
+                e.line("mask_m = offs_m < NB * (PH * PW)")
+                e.line("img = (offs_m // (PH * PW)).to(tl.int64)")
+                e.line("ph = (offs_m % (PH * PW)) // PW")
+                e.line("pw = offs_m % PW")
+                self.emit_body(e)
+                e.line("rows = ((img * PH + ph) * PW + pw) * CT + COFF")
+                e.line("tl.store(out_ptr + rows[:, None] + offs_n[None, :], acc, "
+                       "mask=mask_m[:, None] & mask_n[None, :])")
+
+    def emit_body(self, e: Emitter) -> None:
+        """acc[BM, BN]: the group's value at output rows (img, ph, pw)."""
+        if self.pool is None:
+            e.line("oh = ph")
+            e.line("ow = pw")
+            e.line("valid = mask_m")
+            self.emit_anchor(e)
+            self.emit_ops(e, self.pre, "OH", "OW", "oh", "ow", "valid")
+            return
+        kind = self.pool.kind
+        pad = self.pool.attrs["padding"]
+        e.comment(f"{self.pool.name}: evaluate at each of the PKHxPKW window positions, reduce in registers")
+        if kind == "pool":
+            e.line('pooled = tl.full([BM, BN], float("-inf"), dtype=tl.float32)')
+        else:
+            e.line("pooled = tl.zeros([BM, BN], dtype=tl.float32)")
+            if pad == "same":
+                e.line("count = tl.zeros([BM], dtype=tl.float32)")
+        with e.block("for i in tl.static_range(PKH):"):
+            with e.block("for j in tl.static_range(PKW):"):
+                e.line("oh = ph * PSH - PPT + i")
+                e.line("ow = pw * PSW - PPL + j")
+                e.line("valid = mask_m & (oh >= 0) & (oh < OH) & (ow >= 0) & (ow < OW)")
+                self.emit_anchor(e)
+                self.emit_ops(e, self.pre, "OH", "OW", "oh", "ow", "valid")
+                if kind == "pool":
+                    e.comment("max pooling never picks a padded position")
+                    e.line("pooled = tl.where(valid[:, None], tl.maximum(pooled, acc), pooled)")
+                else:
+                    e.line("pooled += tl.where(valid[:, None], acc, 0.0)")
+                    if pad == "same":
+                        e.line("count += valid.to(tl.float32)")
+        if kind == "pool":
+            e.comment("rows past the end hold -inf: zero them so later ops stay finite")
+            e.line("acc = tl.where(mask_m[:, None], pooled, 0.0)")
+        elif pad == "same":
+            e.comment("padding=same: the average counts real pixels only (TensorFlow)")
+            e.line("acc = pooled / tl.maximum(count, 1.0)[:, None]")
+        else:
+            e.comment("valid or integer padding: divide by the window size (padded zeros count)")
+            e.line("acc = pooled / (PKH * PKW)")
+        self.emit_ops(e, self.post, "PH", "PW", "ph", "pw", "mask_m")
+
+    def emit_anchor(self, e: Emitter) -> None:
+        if self.anchor is None:
+            e.line("src = ((img * IH + oh) * IW + ow) * CIN_T + CIN_OFF")
+            e.line("acc = tl.load(x_ptr + src[:, None] + offs_n[None, :], "
+                   "mask=valid[:, None] & mask_n[None, :], other=0.0)")
+            return
+        a = self.anchor
+        pointwise = (self.KH, self.KW, self.SH, self.SW, self.PT, self.PL) == (1, 1, 1, 1, 0, 0)
+        e.line("acc = tl.zeros([BM, BN], dtype=tl.float32)")
+        if pointwise:
+            e.line("src = ((img * IH + oh) * IW + ow) * CIN_T + CIN_OFF")
+        with e.block("for k0 in range(0, K, BK):"):
+            e.line("offs_k = k0 + tl.arange(0, BK)")
+            if pointwise:
+                e.line("a = tl.load(x_ptr + src[:, None] + offs_k[None, :], "
+                       "mask=valid[:, None] & (offs_k[None, :] < K), other=0.0)")
+            else:
+                e.comment("implicit GEMM: K runs over (kh, kw, cin), the Keras kernel order")
+                e.line("kh = offs_k // (KW * CIN)")
+                e.line("kw = (offs_k // CIN) % KW")
+                e.line("ci = offs_k % CIN")
+                e.line("ih = oh[:, None] * SH - PT + kh[None, :]")
+                e.line("iw = ow[:, None] * SW - PL + kw[None, :]")
+                e.line("a_mask = valid[:, None] & (offs_k[None, :] < K) & (ih >= 0) & (ih < IH) & (iw >= 0) & (iw < IW)")
+                e.line("a = tl.load(x_ptr + ((img[:, None] * IH + ih) * IW + iw) * CIN_T + CIN_OFF + ci[None, :], "
+                       "mask=a_mask, other=0.0)")
+            e.line("b = tl.load(w_ptr + offs_k[:, None] * C + offs_n[None, :], "
+                   "mask=(offs_k[:, None] < K) & mask_n[None, :], other=0.0)")
+            e.line(f'acc = tl.dot(a, b, acc, input_precision="{self.precision}")')
+        e.line("acc += tl.load(b_ptr + offs_n, mask=mask_n, other=0.0)[None, :]")
+        _emit_activation(e, a.activation, a.name)
+
+    def emit_ops(self, e: Emitter, ops, H, W, h, w, valid) -> None:
+        for n in ops:
+            kind = n.spec.epilogue
+            if kind == "affine":
+                e.line(f"acc = acc * tl.load({n.name}_scale + offs_n, mask=mask_n, other=0.0)[None, :] "
+                       f"+ tl.load({n.name}_shift + offs_n, mask=mask_n, other=0.0)[None, :]")
+            elif kind == "activation":
+                _emit_activation(e, n.activation, n.name)
+            elif kind == "add":
+                u = n.name.upper()
+                e.comment(f"{n.name}: add {self.other_input(n).name}, read at the same position")
+                e.line(f"res = (((img * {H} + {h}) * {W} + {w}) * {u}_T + {u}_OFF)")
+                e.line(f"acc += tl.load({n.name}_ptr + res[:, None] + offs_n[None, :], "
+                       f"mask={valid}[:, None] & mask_n[None, :], other=0.0)")
+
+
+def _emit_activation(e: Emitter, act: str, name: str) -> None:
+    if act == "linear":
+        return
+    if act == "relu":
+        e.line("acc = tl.maximum(acc, 0.0)")
+    elif act == "sigmoid":
+        e.line("acc = 1.0 / (1.0 + tl.exp(-acc))")
+    elif act == "tanh":
+        e.comment("tanh: a series near 0 keeps the relative error small, (1-e)/(1+e) elsewhere")
+        e.line("ax = tl.abs(acc)")
+        e.line("ex = tl.exp(-2.0 * ax)")
+        e.line("big = (1.0 - ex) / (1.0 + ex)")
+        e.line("x2 = acc * acc")
+        e.line("small = ax * (1.0 - x2 / 3.0 + x2 * x2 * (2.0 / 15.0))")
+        e.line("acc = tl.where(acc < 0, -1.0, 1.0) * tl.where(ax < 0.0625, small, big)")
+    elif act == "softmax":
+        e.comment(f"{name}: softmax over the whole channel row (BN covers C)")
+        e.line('z = tl.where(mask_n[None, :], acc, float("-inf"))')
+        e.line("z = tl.exp(z - tl.max(z, axis=1)[:, None])")
+        e.line("acc = z / tl.sum(z, axis=1)[:, None]")
+    else:  # the registry declares no other activation
+        raise CnncError(f"{name}: the triton backend has no activation '{act}'", 1, 1)
+
+
+# --- the module -------------------------------------------------------------------
+
+def generate(net, precision: str = "ieee", **options) -> str:
+    from ..passes.fold import foldable_batchnorms
+    from ..passes.fusion import plan as make_plan
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    plan = make_plan(net)
+    folded = set(foldable_batchnorms(net))
+    kernels = [_Kernel(g, plan, folded, precision) for g in plan.groups]
+    e = Emitter()
+    e.line(f'"""Generated by cnnc (triton backend) from {safe_comment(net.filename)}: do not edit.')
+    e.line("")
+    e.line(f"{len(kernels)} fused kernels; precision {precision}. On a machine without a CUDA GPU the")
+    e.line("kernels run in Triton's interpreter on the CPU (slow; for testing).")
+    e.line('"""')
+    e.blank()
+    e.lines("import json", "import os", "", "import torch", "")
+    e.comment("no CUDA GPU: run the same kernels in Triton's interpreter (must be set before @triton.jit)")
+    with e.block('if not torch.cuda.is_available():'):
+        e.line('os.environ["TRITON_INTERPRET"] = "1"')
+    e.lines("import triton  # noqa: E402", "import triton.language as tl  # noqa: E402", "")
+    e.line('_INTERPRET = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")')
+    e.line('DEVICE = "cpu" if _INTERPRET else "cuda"')
+    e.line(f"PRECISION = {precision!r}")
+    e.line(f"WEIGHTS_EXT = {WEIGHTS_EXT!r}")
+    e.line(f"INPUT_SHAPE = {tuple(net.input_shape)!r}")
+    e.line(f"OUTPUT_SHAPE = {tuple(net.output_shape)!r}")
+    with e.block("PARAMS = {"):
+        for k, s in net.param_shapes().items():
+            e.line(f"{k!r}: {tuple(s)!r},")
+    e.line("}")
+    e.line(f"NUM_WARPS = {NUM_WARPS}")
+    e.line(f"NUM_STAGES = {NUM_STAGES}")
+    e.blank()
+    e.line("")
+    for k in kernels:
+        k.emit(e)
+        e.line("")
+        e.line("")
+    _emit_prepare(e, net, kernels, folded)
+    _emit_forward(e, net, plan, kernels)
+    _emit_runtime(e)
+    return e.source()
+
+
+def _emit_prepare(e: Emitter, net, kernels, folded) -> None:
+    with e.block("def _affine(params, name, eps):"):
+        e.line('"""Inference batchnorm as x * scale + shift (float64)."""')
+        e.line('scale = _f64(params[name + ".gamma"]) / torch.sqrt(_f64(params[name + ".var"]) + eps)')
+        e.line('return scale, _f64(params[name + ".beta"]) - _f64(params[name + ".mean"]) * scale')
+    e.line("")
+    e.line("")
+    with e.block("def _f64(a):"):
+        e.comment("torch.tensor copies (model params are read-only numpy arrays)")
+        e.line("if isinstance(a, torch.Tensor):")
+        e.line("    return a.detach().to(device='cpu', dtype=torch.float64)")
+        e.line("return torch.tensor(a, dtype=torch.float64)")
+    e.line("")
+    e.line("")
+    with e.block("def prepare(params):"):
+        e.line('"""Weights (Keras layouts, float32) -> what the kernels read, on the device."""')
+        with e.block("for name, shape in PARAMS.items():"):
+            with e.block("if name not in params:"):
+                e.line('raise ValueError(f"missing parameter {name} of shape {shape}")')
+            with e.block("if tuple(params[name].shape) != shape:"):
+                e.line('raise ValueError(f"parameter {name} has shape {tuple(params[name].shape)}, expected {shape}")')
+        e.line("state = {}")
+        for k in kernels:
+            bn_ops = [n for n in k.pre + k.post if n.spec.epilogue == "affine"]
+            if k.anchor is None and not bn_ops:
+                continue
+            e.comment(f"{k.name}")
+            if k.anchor is not None:
+                a = k.anchor.name
+                e.line(f"w = _f64(params[{a + '.kernel'!r}]).reshape({k.K}, {k.C})")
+                e.line(f"b = _f64(params[{a + '.bias'!r}])")
+                for n in k.g.nodes[1:]:
+                    if n.name not in folded:
+                        break
+                    e.comment(f"{n.name} folded into {a}")
+                    e.line(f"s, t = _affine(params, {n.name!r}, {n.attrs['eps']!r})")
+                    e.line("w, b = w * s, b * s + t")
+                e.line(f"state[{k.name + '.w'!r}] = w.to(DEVICE, torch.float32).contiguous()")
+                e.line(f"state[{k.name + '.b'!r}] = b.to(DEVICE, torch.float32).contiguous()")
+            for n in bn_ops:
+                e.line(f"s, t = _affine(params, {n.name!r}, {n.attrs['eps']!r})")
+                e.line(f"state[{k.name + '.' + n.name + '.scale'!r}] = s.to(DEVICE, torch.float32).contiguous()")
+                e.line(f"state[{k.name + '.' + n.name + '.shift'!r}] = t.to(DEVICE, torch.float32).contiguous()")
+        e.line('state["graphs"] = {}')
+        e.line("return state")
+    e.line("")
+    e.line("")
+
+
+def _emit_forward(e: Emitter, net, plan, kernels) -> None:
+    def buf(node):
+        owner, _ = plan.storage(node)
+        return "x" if owner.spec.role == "input" else f"t_{owner.name}"
+
+    def shape_of(node):
+        d = node.out.dims
+        return "(n, " + ", ".join(str(v) for v in d) + ")"
+
+    def view_expr(node):
+        """The node's output as an (N, ...) tensor (a slice of a concat buffer, a reshaped view)."""
+        owner, off = plan.storage(node)
+        base = buf(node)
+        c = node.out.dims[-1]
+        if owner is not node and owner.spec.role != "input" and node.spec.role != "view":
+            return f"{base}[..., {off}:{off + c}]"
+        if node.out.dims != owner.out.dims:
+            return f"{base}.reshape({shape_of(node)})"
+        return base
+
+    # liveness: free a buffer after the last kernel that reads it
+    reads: dict = {}
+    for i, k in enumerate(kernels):
+        for node in [k.src] + [k.other_input(r) for r in k.residuals]:
+            reads[buf(node)] = i
+    out_buf = buf(net.output)
+
+    with e.block("def _run(state, x, trace):"):
+        e.line("n = x.shape[0]")
+        e.line("dev = x.device")
+        allocated = {"x"}
+        for i, k in enumerate(kernels):
+            target = buf(k.g.copy_into) if k.g.copy_into is not None else buf(k.g.last)
+            if target not in allocated:
+                owner = plan.storage(k.g.copy_into if k.g.copy_into is not None else k.g.last)[0]
+                e.line(f"{target} = torch.empty({shape_of(owner)}, device=dev, dtype=torch.float32)")
+                allocated.add(target)
+            args = []
+            for p, key in k.pointer_args():
+                if p == "x_ptr":
+                    args.append(buf(k.src))
+                elif p == "out_ptr":
+                    args.append(target)
+                elif key is not None:
+                    args.append(f"state[{key!r}]")
+                else:
+                    r = next(r for r in k.residuals if f"{r.name}_ptr" == p)
+                    args.append(buf(k.other_input(r)))
+            consts = ", ".join(f"{name}={value}" for name, value in k.constexprs())
+            if k.reduce:
+                grid = f"(n, {-(-k.C // k.BN)})"
+            else:
+                grid = f"(triton.cdiv(n * {k.PH * k.PW}, {k.BM}), {-(-k.C // k.BN)})"
+            e.comment(f"{k.name}: {safe_comment(k.g.describe())} (line{'s' if len(k.lines) > 1 else ''} "
+                      f"{', '.join(map(str, k.lines))})")
+            e.line(f"{k.name}[{grid}](")
+            with e.indented():
+                e.line(f"{', '.join(args)}, n,")
+                e.line(f"{consts},")
+                e.line("num_warps=NUM_WARPS, num_stages=NUM_STAGES)")
+            if k.g.copy_into is None:
+                with e.block("if trace is not None:"):
+                    e.line(f"trace[{k.g.last.name!r}] = {view_expr(k.g.last)}")
+            for b, last in reads.items():
+                if last == i and b not in ("x", out_buf):
+                    e.line(f"del {b}")
+        e.line(f"return {view_expr(net.output)}")
+    e.line("")
+    e.line("")
+
+
+def _emit_runtime(e: Emitter) -> None:
+    e.lines(*_RUNTIME.strip("\n").split("\n"))
+
+
+_RUNTIME = '''
+def _graphed(state, x):
+    """Replay a CUDA graph captured for this batch size (launch overhead paid once)."""
+    n = x.shape[0]
+    entry = state["graphs"].get(n)
+    if entry is None:
+        static_x = x.clone()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            _run(state, static_x, None)  # compiles the kernels outside the capture
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_y = _run(state, static_x, None)
+        entry = state["graphs"][n] = (graph, static_x, static_y)
+    graph, static_x, static_y = entry
+    static_x.copy_(x)
+    graph.replay()
+    return static_y.clone()
+
+
+def forward(state, x, trace=None, cuda_graphs=True):
+    """x: (N, H, W, C), a numpy array or a torch tensor; returns the same type.
+
+    With `trace` a dict, each fusion group's output is stored under its last layer's name.
+    """
+    is_tensor = isinstance(x, torch.Tensor)
+    t = x if is_tensor else torch.as_tensor(x)
+    if t.dim() != 4 or tuple(t.shape[1:]) != INPUT_SHAPE:
+        raise ValueError(f"expected input of shape (N, {', '.join(map(str, INPUT_SHAPE))}), "
+                         f"got {tuple(t.shape)}")
+    if t.dtype == torch.bool or t.is_complex():
+        raise ValueError(f"expected real numbers, got {t.dtype}")
+    t = t.to(DEVICE, torch.float32).contiguous()
+    if t.shape[0] == 0:
+        y = torch.empty((0,) + OUTPUT_SHAPE, dtype=torch.float32, device=t.device)
+    elif DEVICE == "cuda" and trace is None and cuda_graphs:
+        y = _graphed(state, t)
+    else:
+        y = _run(state, t, trace)
+        if trace is not None:
+            for k in list(trace):
+                trace[k] = trace[k] if is_tensor else trace[k].detach().cpu().numpy()
+    if is_tensor:
+        return y.to(x.device)
+    return y.detach().cpu().numpy()
+
+
+def read_safetensors(path):
+    """name -> float32 tensor; the format parsed by hand (8-byte header size, JSON, raw bytes)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8:
+        raise ValueError(f"{path}: not a safetensors file")
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size].decode("utf-8"))
+    body = data[8 + size:]
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info.get("dtype") != "F32":
+            raise ValueError(f"{path}: {name} is {info.get('dtype')}, expected F32")
+        start, end = info["data_offsets"]
+        t = torch.frombuffer(bytearray(body[start:end]), dtype=torch.float32)
+        out[name] = t.reshape(tuple(info["shape"]))
+    return out
+
+
+class Loaded:
+    """The compiled network with its weights: call it on (N, H, W, C)."""
+
+    def __init__(self, params):
+        self.params = params
+        self.state = prepare(params)
+
+    def __call__(self, x):
+        return forward(self.state, x)
+
+
+def load(path=None):
+    """The model with the weights beside this module (or from `path`)."""
+    if path is None:
+        path = os.path.splitext(os.path.abspath(__file__))[0] + "." + WEIGHTS_EXT
+    params = read_safetensors(path)
+    for name, shape in PARAMS.items():
+        if name not in params:
+            raise ValueError(f"{path}: missing {name}")
+        if tuple(params[name].shape) != shape:
+            raise ValueError(f"{path}: {name} has shape {tuple(params[name].shape)}, expected {shape}")
+    return Loaded(params)
+'''
