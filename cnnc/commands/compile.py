@@ -1,22 +1,72 @@
-"""Compile a program into a Python module (and its weights file beside it)."""
+"""Compile a program into a Python module (and its weights file beside it).
+
+    cnnc compile lenet.cnn                 # writes lenet.py and lenet.npz here
+    cnnc compile lenet.cnn -o out/net.py --weights trained.npz
+    cnnc compile lenet.cnn --emit onnx     # writes lenet.onnx
+"""
 
 from __future__ import annotations
 
+import os
+
 from ..cli import input_shape_arg
+
+EMITS = ("module", "onnx")
 
 
 def add_arguments(p) -> None:
     p.add_argument("file", metavar="FILE", help="a .cnn program")
     p.add_argument("--backend", choices=("numpy", "triton"), default="numpy")
-    p.add_argument("-o", "--output", metavar="OUT.py", help="the module to write (default: FILE's stem .py here)")
-    p.add_argument("--weights", metavar="W", help="weights to bake in (.npz or .safetensors); default: fresh (seeded) initial weights")
+    p.add_argument("-o", "--output", metavar="OUT.py",
+                   help="the file to write (default: FILE's stem, .py, or .onnx with --emit onnx, here)")
+    p.add_argument("--weights", metavar="W",
+                   help="weights to bake in (.npz or .safetensors); default: fresh (seeded) initial weights")
     p.add_argument("--seed", type=int, default=0, help="seed for the initial weights (default 0)")
     p.add_argument("--input", type=input_shape_arg, metavar="HxWxC", help="the input shape, if the program has none")
+    p.add_argument("--emit", choices=EMITS, default="module",
+                   help="module: the Python module and its weights (default); onnx: an ONNX model")
+
+
+def backend_options(args) -> dict:
+    """Options passed to the backend's generate(); backends that take some add them here."""
+    return {}
 
 
 def run(args) -> int:
-    from ..cli import load_network
-    from ..runtime.export import write_module
+    from ..cli import UsageError, load_network, print_warnings
+    from ..errors import WeightsError
+    from ..runtime.export import export_module
+    from ..runtime.model import compile_model
+
+    stem = os.path.splitext(os.path.basename(args.file))[0] or "model"
+    ext = ".onnx" if args.emit == "onnx" else ".py"
+    out = args.output or stem + ext
+    if args.emit == "module" and not out.endswith(".py"):
+        raise UsageError(f"-o {out}: the module must be a .py file")
+    if args.weights is not None and not os.path.isfile(args.weights):
+        raise UsageError(f"cannot read weights {args.weights}: no such file")
 
     net = load_network(args.file, args.input)
-    return write_module(net, args)
+    print_warnings(net)
+    try:
+        model = compile_model(net, backend=args.backend, seed=args.seed, weights=args.weights,
+                              **backend_options(args))
+    except WeightsError as e:
+        if e.unreadable:
+            raise UsageError(str(e)) from None
+        raise
+    try:
+        if args.emit == "onnx":
+            model.to_onnx(out)
+            written = [out]
+        else:
+            written = export_module(model, out)
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
+    for path in written:
+        print(f"wrote {path}")
+    name = os.path.splitext(os.path.basename(out))[0]
+    if args.emit == "module" and not name.isidentifier():
+        print(f"note: '{name}' is not a Python identifier, so `import {name}` will not work; "
+              f"rename the file or load it with importlib", file=__import__("sys").stderr)
+    return 0
