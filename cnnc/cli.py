@@ -16,7 +16,7 @@ import sys
 
 from .errors import CnncError
 
-COMMANDS = ("shapes", "compile")
+COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps")
 
 EXIT_OK, EXIT_PROGRAM, EXIT_USAGE = 0, 1, 2
 
