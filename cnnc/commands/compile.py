@@ -25,10 +25,19 @@ def add_arguments(p) -> None:
     p.add_argument("--input", type=input_shape_arg, metavar="HxWxC", help="the input shape, if the program has none")
     p.add_argument("--emit", choices=EMITS, default="module",
                    help="module: the Python module and its weights (default); onnx: an ONNX model")
+    p.add_argument("--plan", action="store_true",
+                   help="print the triton backend's fusion plan (its kernels and the layers each holds); write nothing")
+    p.add_argument("--precision", choices=("ieee", "tf32"), default=None,
+                   help="triton backend: tl.dot precision (default ieee)")
 
 
 def backend_options(args) -> dict:
     """Options passed to the backend's generate(); backends that take some add them here."""
+    if args.precision is not None:
+        from ..cli import UsageError
+        if args.backend != "triton":
+            raise UsageError("--precision applies to --backend triton only")
+        return {"precision": args.precision}
     return {}
 
 
@@ -48,6 +57,10 @@ def run(args) -> int:
 
     net = load_network(args.file, args.input)
     print_warnings(net)
+    if args.plan:
+        from ..passes.fusion import format_plan
+        print(format_plan(net))
+        return 0
     try:
         model = compile_model(net, backend=args.backend, seed=args.seed, weights=args.weights,
                               **backend_options(args))
