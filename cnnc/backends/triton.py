@@ -28,7 +28,7 @@ from ..errors import CnncError
 from ..layers import Image
 from .emitter import Emitter, safe_comment
 
-WEIGHTS_EXT = "safetensors"
+WEIGHTS_EXT = ".safetensors"
 PRECISIONS = ("ieee", "tf32")
 
 # Tile sizes. tl.dot needs every block dim >= 16; small channel counts are masked up to 16.
@@ -611,7 +611,7 @@ class Loaded:
 def load(path=None):
     """The model with the weights beside this module (or from `path`)."""
     if path is None:
-        path = os.path.splitext(os.path.abspath(__file__))[0] + "." + WEIGHTS_EXT
+        path = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT
     params = read_safetensors(path)
     for name, shape in PARAMS.items():
         if name not in params:
