@@ -27,5 +27,8 @@ def run(args) -> int:
 
         print(json.dumps(summary_dict(net), indent=2))
     else:
-        print(format_table(net))
+        from ..passes.fusion import kernel_column
+
+        # which triton kernel computes each layer (see `cnnc compile --plan`)
+        print(format_table(net, extra={"kernel": kernel_column(net)}))
     return 0
