@@ -1,0 +1,298 @@
+"""Pictures of a network: its graph (DOT, SVG, PNG) and a layer's feature maps.
+
+`to_dot(net)` is Graphviz DOT text: one box per layer (name and statement), one
+arrow per edge labelled with the shape it carries. `draw_graph(net, path)` renders
+it to .svg/.png with Graphviz's `dot` when installed, and otherwise lays the DAG
+out itself with matplotlib (layers by depth from the input, branches side by side).
+
+`feature_maps(model, x, layer)` is a layer's output for one image, computed by the
+numpy backend on the part of the network that feeds the layer (a fused backend
+need not keep that output around); `draw_feature_maps` puts its channels in a grid
+-- the course notes' "32 glowing wireframes" of layer 1.
+
+matplotlib is an optional dependency (`pip install 'cnnc[pictures]'`); nothing here
+imports it until a picture is drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+
+from . import layers as L
+from .bridges import require
+
+
+# --- labels -------------------------------------------------------------------------
+
+def _size(pair) -> str:
+    a, b = pair
+    return str(a) if a == b else f"{a}x{b}"
+
+
+def statement(node) -> str:
+    """A short statement-like description: `conv 32 3x3 relu`, `pool 2 stride=1 padding=same`."""
+    a, kind = node.attrs, node.kind
+    parts = [kind]
+    if kind == "conv":
+        parts += [str(a["filters"]), f"{a['kernel'][0]}x{a['kernel'][1]}"]
+    elif kind in ("pool", "avgpool"):
+        parts.append(_size(a["kernel"]))
+    elif kind == "dense":
+        parts.append(str(a["units"]))
+    elif kind == "dropout":
+        parts.append(f"{a['rate']:g}")
+    elif kind == "batchnorm" and a.get("eps") != 0.001:
+        parts.append(f"eps={a['eps']:g}")
+    elif kind == "input":
+        return f"input {node.out}"
+    if kind in ("conv", "pool", "avgpool"):
+        if tuple(a["stride"]) != (tuple(a["kernel"]) if kind != "conv" else (1, 1)):
+            parts.append(f"stride={_size(a['stride'])}")
+        if a["padding"] != "valid":
+            parts.append(f"padding={a['padding']}")
+    if kind in ("conv", "dense") and node.activation != "linear":
+        parts.append(node.activation)
+    return " ".join(parts)
+
+
+def _dot_string(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(net) -> str:
+    """The DAG as Graphviz DOT: boxes for layers, edges labelled with shapes."""
+    title = os.path.basename(str(net.filename or "network"))
+    lines = [f"digraph {_dot_string(title)} {{",
+             "  rankdir=TB;",
+             '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=11];',
+             '  edge [fontname="Helvetica", fontsize=9, color="#555555"];']
+    for n in net.nodes:
+        label = n.name if n.kind == "input" else f"{n.name}\n{statement(n)}"
+        if n.kind == "input":
+            label = f"input\n{n.out}"
+        extra = ""
+        if n.spec.role in ("join",) or n.kind == "residual":
+            extra = ', shape=ellipse, fillcolor="#fbf1e6"'
+        elif n.kind == "input" or n is net.output:
+            extra = ', fillcolor="#e6f5ea"'
+        lines.append(f"  {_dot_string(n.name)} [label={_dot_string(label)}{extra}];")
+    for n in net.nodes:
+        for i in n.inputs:
+            lines.append(f"  {_dot_string(i.name)} -> {_dot_string(n.name)} [label={_dot_string(' ' + str(i.out))}];")
+    lines.append(f"  {_dot_string(net.output.name)} -> \"output\" [label={_dot_string(' ' + str(net.output.out))}];")
+    lines.append('  "output" [shape=plaintext, fillcolor=none, style=""];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# --- the graph picture -------------------------------------------------------------
+
+GRAPH_FORMATS = (".dot", ".svg", ".png")
+
+
+def draw_graph(net, path, use_graphviz: "bool | None" = None) -> list:
+    """Write the graph picture to `path` (.dot, .svg or .png); returns the files written.
+
+    The DOT text is always written (beside an .svg/.png as NAME.dot). Rendering uses
+    Graphviz's `dot` when it is on PATH (or `use_graphviz=True`), else matplotlib.
+    """
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in GRAPH_FORMATS:
+        raise ValueError(f"{path}: the graph picture is .svg, .png or .dot, got '{ext or 'no extension'}'")
+    dot_text = to_dot(net)
+    dot_path = path if ext == ".dot" else os.path.splitext(path)[0] + ".dot"
+    with open(dot_path, "w", encoding="utf-8") as f:
+        f.write(dot_text)
+    written = [dot_path]
+    if ext == ".dot":
+        return written
+    dot_exe = shutil.which("dot")
+    if use_graphviz is None:
+        use_graphviz = dot_exe is not None
+    if use_graphviz:
+        if dot_exe is None:
+            raise FileNotFoundError("Graphviz's `dot` is not installed (apt install graphviz, brew install graphviz)")
+        subprocess.run([dot_exe, f"-T{ext[1:]}", "-o", path, dot_path], check=True, capture_output=True)
+    else:
+        _draw_graph_matplotlib(net, path)
+    written.append(path)
+    return written
+
+
+def layout(net) -> dict:
+    """name -> (column, depth): depth is the longest path from the input; columns spread branches."""
+    depth = {}
+    for n in net.nodes:
+        depth[n.name] = 1 + max((depth[i.name] for i in n.inputs), default=-1)
+    rows: dict = {}
+    for n in net.nodes:
+        rows.setdefault(depth[n.name], []).append(n.name)
+    pos = {}
+    for d, names in rows.items():
+        for i, name in enumerate(names):
+            pos[name] = (i - (len(names) - 1) / 2, d)
+    return pos
+
+
+def _pyplot():
+    matplotlib = require("matplotlib", "pictures")
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _draw_graph_matplotlib(net, path) -> None:
+    plt = _pyplot()
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    pos = layout(net)
+    n_rows = 1 + max(d for _, d in pos.values())
+    n_cols = max(sum(1 for p in pos.values() if p[1] == d) for d in range(n_rows))
+    col_w, row_h, box_w, box_h = 2.6, 1.0, 2.2, 0.5
+    fig_w = max(4.0, n_cols * col_w + 0.6)
+    fig_h = n_rows * row_h + 0.6
+    fig, ax = plt.subplots(figsize=(fig_w, fig_h))
+    ax.set_xlim(-fig_w / 2, fig_w / 2)
+    ax.set_ylim(-(n_rows - 1) * row_h - 0.6, 0.6)
+    ax.axis("off")
+
+    def xy(name):
+        c, d = pos[name]
+        return c * col_w, -d * row_h
+
+    for n in net.nodes:
+        x, y = xy(n.name)
+        joins = n.spec.role == "join" or n.kind == "residual"
+        color = "#fbf1e6" if joins else ("#e6f5ea" if n.kind == "input" or n is net.output else "#eef3fb")
+        ax.add_patch(FancyBboxPatch((x - box_w / 2, y - box_h / 2), box_w, box_h,
+                                    boxstyle="round,pad=0.02,rounding_size=0.1", fc=color, ec="#34495e", lw=0.8))
+        text = f"input {n.out}" if n.kind == "input" else f"{n.name}\n{statement(n)}"
+        ax.text(x, y, text, ha="center", va="center", fontsize=7.5, family="DejaVu Sans")
+    for n in net.nodes:
+        x1, y1 = xy(n.name)
+        for i in n.inputs:
+            x0, y0 = xy(i.name)
+            span = pos[n.name][1] - pos[i.name][1]
+            rad = 0.0 if span == 1 or x0 != x1 else 0.35  # skip connections bow out around the boxes
+            ax.add_patch(FancyArrowPatch((x0, y0 - box_h / 2), (x1, y1 + box_h / 2), arrowstyle="-|>",
+                                         mutation_scale=8, lw=0.7, color="#555555",
+                                         connectionstyle=f"arc3,rad={rad}"))
+            mx, my = (x0 + x1) / 2 + (0.55 * box_w / 2 if rad else 0), (y0 + y1) / 2 - (0.25 if span == 1 else 0)
+            if span == 1:
+                my = (y0 - box_h / 2 + y1 + box_h / 2) / 2
+            ax.text(mx + 0.08, my, str(i.out), ha="left", va="center", fontsize=6.5, color="#8e44ad")
+    ax.set_title(os.path.basename(str(net.filename or "")), fontsize=9)
+    fig.tight_layout()
+    dpi = min(150, int(60000 / max(fig_h, fig_w)))  # keep very deep networks under matplotlib's size limit
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+# --- feature maps ------------------------------------------------------------------
+
+def feature_maps(model, x, layer: str):
+    """The output of `layer` for the images x (N, H, W, C) as a numpy array (N, ...).
+
+    The sub-network that feeds `layer` is compiled with the numpy backend and the
+    model's weights, so the answer is the reference's, whatever backend `model` uses.
+    """
+    import numpy as np
+
+    from . import compile as compile_model
+    from .graph import Network
+
+    net = model.network
+    try:
+        node = net[layer]
+    except KeyError:
+        names = ", ".join(n.name for n in net.nodes)
+        raise KeyError(f"no layer '{layer}' in this network; its layers are {names}") from None
+    keep, stack = set(), [node]
+    while stack:
+        n = stack.pop()
+        if n.name not in keep:
+            keep.add(n.name)
+            stack.extend(n.inputs)
+    if node.kind == "input":
+        return np.asarray(x, dtype=np.float32)
+    sub = Network([n for n in net.nodes if n.name in keep], node, [], net.filename, net.program)
+    weights = {k: v for k, v in model.params.items() if k.rsplit(".", 1)[0] in keep}
+    return compile_model(sub, backend="numpy", weights=weights)(x)
+
+
+def draw_feature_maps(maps, path, title: str = "", cmap: str = "viridis") -> None:
+    """A grid of the channels of `maps` (H, W, C), each scaled on its own, saved to `path` (.png/.svg/.pdf)."""
+    import numpy as np
+
+    plt = _pyplot()
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"feature maps are (H, W, C), got shape {maps.shape}")
+    h, w, c = maps.shape
+    cols = math.ceil(math.sqrt(c * 1.5))
+    rows = math.ceil(c / cols)
+    cell = max(0.9, min(1.8, 12.0 / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * cell, rows * cell * h / w + (0.5 if title else 0.1)),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < c:
+            ax.imshow(maps[..., k], cmap=cmap, interpolation="nearest")
+            ax.set_title(str(k), fontsize=7, pad=2)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.fspath(path), dpi=110)
+    plt.close(fig)
+
+
+def read_image(path, shape) -> "object":
+    """One image as float32 (1, H, W, C) for a network input `shape` (H, W, C).
+
+    .npy: an array (H, W, C), (H, W) or (1, H, W, C); .npz: the array `x` (its first
+    image) or the only array; .png/.jpg: read with matplotlib (values in [0, 1]; RGBA
+    loses alpha; RGB becomes gray when the network takes one channel).
+    """
+    import numpy as np
+
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy":
+        a = np.load(path, allow_pickle=False)
+    elif ext == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            if "x" in f.files:
+                a = f["x"]
+            elif len(f.files) == 1:
+                a = f[f.files[0]]
+            else:
+                raise ValueError(f"{path}: no array 'x' and more than one array ({', '.join(f.files)})")
+    elif ext in (".png", ".jpg", ".jpeg"):
+        a = _pyplot().imread(path)
+        if a.dtype == np.uint8:
+            a = a / 255.0
+        if a.ndim == 3 and a.shape[2] == 4:
+            a = a[..., :3]
+        if a.ndim == 3 and shape[2] == 1:
+            a = a.mean(axis=2)
+    else:
+        raise ValueError(f"{path}: the image is .npy, .npz or .png, got '{ext or 'no extension'}'")
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: the image holds {a.dtype}, expected numbers")
+    a = a.astype(np.float32)
+    if a.ndim == 4:
+        a = a[:1]
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim == 3:
+        a = a[None]
+    h, w, c = shape
+    if a.shape[1:] != (h, w, c):
+        raise ValueError(f"{path}: the image has shape {a.shape[1:]}, but the network takes {h}x{w}x{c}")
+    return a
