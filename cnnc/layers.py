@@ -18,16 +18,13 @@ implementation per backend.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .records import FrozenRecord
 
 
 # --- types on the graph's edges -------------------------------------------------
 
-@dataclass(frozen=True)
-class Image:
-    h: int
-    w: int
-    c: int
+class Image(FrozenRecord):
+    __slots__ = ("h", "w", "c")
 
     @property
     def dims(self) -> tuple:
@@ -40,9 +37,8 @@ class Image:
         return f"an image {self}"
 
 
-@dataclass(frozen=True)
-class Vector:
-    n: int
+class Vector(FrozenRecord):
+    __slots__ = ("n",)
 
     @property
     def dims(self) -> tuple:
@@ -185,12 +181,11 @@ def input_shape(v):
     raise ArgError(f"input is height x width x channels like 28x28x1, got '{v.text}'")
 
 
-@dataclass(frozen=True)
-class Param:
-    name: str          # positional name, also the attrs key
-    parse: object      # Value -> python value (raises ArgError)
-    required: bool = True
-    default: object = None
+class Param(FrozenRecord):
+    """A declared argument: `name` (also the attrs key), `parse` (Value -> python value,
+    raises ArgError), whether it is `required`, its `default`."""
+    __slots__ = ("name", "parse", "required", "default")
+    _defaults = {"required": lambda: True, "default": lambda: None}
 
 
 # --- the kinds -------------------------------------------------------------------
