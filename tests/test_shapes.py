@@ -1,0 +1,225 @@
+"""Shape rules against independent computations, naming, smallest input.
+
+Oracles: torch's own output sizes for conv/pool (on empty batches), a brute-force
+search for TensorFlow's `same` padding, a brute-force walk of the windows for the
+rows a layer drops, and re-parsing at every size for the smallest input.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import cnnc
+from cnnc.layers import dropped, window
+from conftest import EXAMPLES, errors_of
+
+FUZZ = settings(derandomize=True, max_examples=150, deadline=None)
+
+
+def _torch_out(kind, n, k, s, p):
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.empty(0, 1, n, 1)
+    if kind == "conv":
+        return F.conv2d(x, torch.empty(1, 1, k, 1), stride=(s, 1), padding=(p, 0)).shape[2]
+    if kind == "pool":
+        return F.max_pool2d(x, (k, 1), (s, 1), padding=(p, 0)).shape[2]
+    return F.avg_pool2d(x, (k, 1), (s, 1), padding=(p, 0)).shape[2]
+
+
+axis = st.tuples(st.integers(1, 40), st.integers(1, 7), st.integers(1, 5))
+
+
+@FUZZ
+@given(axis, st.integers(0, 4), st.sampled_from(["conv", "pool", "avgpool"]))
+def test_valid_and_integer_padding_match_torch(nks, p, kind):
+    n, k, s = nks
+    if kind != "conv":
+        p = min(p, k // 2)  # torch pools take at most half the window as padding
+    for pad in ("valid", p):
+        torch_p = 0 if pad == "valid" else p
+        expect = _torch_out(kind, n, k, s, torch_p) if n + 2 * torch_p >= k else 0
+        src = f"input {n}x5x1\n{kind} {'2 ' if kind == 'conv' else ''}{k}x1 stride={s}x1 padding={pad}\n"
+        if expect <= 0:
+            e = errors_of(src)
+            assert "collapses" in e.message and (e.line, e.col) == (2, 1)
+        else:
+            assert cnnc.parse(src).output_shape[0] == expect
+            assert window(n, k, s, pad)[0] == expect
+
+
+def _brute_same(n, k, s):
+    """TensorFlow `same`: ceil(n/s) outputs, the least total padding that fits them, top = floor(half)."""
+    want = -(-n // s)
+    total = 0
+    while True:
+        windows = len(range(0, n + total - k + 1, s)) if n + total >= k else 0
+        if windows >= want:
+            return want, total // 2, total - total // 2
+        total += 1
+
+
+@FUZZ
+@given(axis)
+def test_same_padding_brute_force(nks):
+    n, k, s = nks
+    assert window(n, k, s, "same") == _brute_same(n, k, s)
+    net = cnnc.parse(f"input {n}x3x1\nconv 2 {k}x1 stride={s}x1 padding=same\n")
+    assert net.output_shape[:2] == (-(-n // s), 3)
+
+
+def _brute_dropped(n, k, s, top, bottom):
+    """Real rows past the last one any window touches (windows over the padded axis)."""
+    covered = set()
+    start = -top
+    while start + k <= n + bottom:
+        covered.update(range(start, start + k))
+        start += s
+    real = [r for r in covered if 0 <= r < n]
+    return n - 1 - max(real) if real else n
+
+
+@FUZZ
+@given(axis, st.sampled_from(["valid", "same", 0, 1, 2]))
+def test_dropped_rows_brute_force_and_warning(nks, pad):
+    n, k, s = nks
+    out, top, bottom = window(n, k, s, pad)
+    if out <= 0 or k < s:
+        return  # collapse is an error; k < s skips rows by design (documented, no warning)
+    expect = _brute_dropped(n, k, s, top, bottom)
+    assert dropped(n, k, s, pad) == expect
+    net = cnnc.parse(f"input {n}x3x1\npool {k}x1 stride={s}x1 padding={pad}\n")
+    warned = [w for w in net.warnings if "drops" in w.message]
+    assert bool(warned) == (expect > 0)
+    if expect:
+        w = warned[0]
+        assert (w.line, w.col, w.severity) == (2, 1, "warning")
+        assert f"on {n}x3" in w.message and ("last row" if expect == 1 else f"last {expect} rows") in w.message
+
+
+def test_spec_shape_examples():
+    net = cnnc.parse("input 32x32x3; conv 64 3x3 padding=same relu; pool 3 stride=2 padding=1; "
+                     "avgpool 2x1; conv 8 3x5 stride=2x1 padding=2; globalpool; dense 10 softmax")
+    assert [n.out.dims for n in net.layers] == [(32, 32, 64), (16, 16, 64), (8, 16, 64), (5, 16, 8), (8,), (10,)]
+    net = cnnc.parse("input 10x10x1; batchnorm; dropout 0.5; flatten; batchnorm eps=1e-5; dense 3; sigmoid")
+    assert [n.out.dims for n in net.layers] == [(10, 10, 1), (10, 10, 1), (100,), (100,), (3,), (3,)]
+    assert net["batchnorm_1"].params == {k: (1,) for k in ("gamma", "beta", "mean", "var")}
+    assert net["batchnorm_2"].n_params == 400 and net["batchnorm_2"].attrs["eps"] == 1e-5
+    assert net["batchnorm_1"].attrs["eps"] == 0.001
+
+
+def test_blocks_shapes_and_structure():
+    net = cnnc.parse("""input 16x16x8
+residual { conv 8 3x3 padding=same relu; conv 8 3x3 padding=same }
+residual { conv 16 3x3 stride=2 padding=same } shortcut { conv 16 1x1 stride=2 }
+concat { branch { conv 4 1x1 }  branch { pool 3 stride=1 padding=same } }
+repeat 2 { conv 4 1x1 }
+""")
+    r1, r2, c = net["residual_1"], net["residual_2"], net["concat_1"]
+    assert r1.out.dims == (16, 16, 8) and [i.name for i in r1.inputs] == ["conv_2", "input"]
+    assert r2.out.dims == (8, 8, 16) and [i.name for i in r2.inputs] == ["conv_3", "conv_4"]
+    assert c.out.dims == (8, 8, 20) and [i.name for i in c.inputs] == ["conv_5", "pool_1"]
+    assert net.output_shape == (8, 8, 4)
+    # execution order: every node after its inputs
+    seen = set()
+    for n in net.nodes:
+        assert all(i.name in seen for i in n.inputs)
+        seen.add(n.name)
+
+
+def test_naming_rules():
+    net = cnnc.parse("""input 8x8x1
+conv_1: conv 2 1x1
+conv 2 1x1
+residual { conv 2 1x1 }
+repeat 2 { c: conv 2 1x1; relu; repeat 2 { d: relu } }
+r: residual { conv 2 1x1 }
+concat { branch { relu } branch { relu } }
+""")
+    names = [n.name for n in net.layers]
+    assert names == ["conv_1", "conv_2", "conv_3", "residual_1",
+                     "c_1", "relu_1", "d_1_1", "d_1_2", "c_2", "relu_2", "d_2_1", "d_2_2",
+                     "conv_4", "r", "relu_3", "relu_4", "concat_1"]
+    # a named layer in repeat takes NAME_i; auto names skip every name a user took
+    net = cnnc.parse("input 8x8x1\nrepeat 2 { conv: conv 2 1x1 }\nconv 2 1x1\n")
+    assert [n.name for n in net.layers] == ["conv_1", "conv_2", "conv_3"]
+    # joins are numbered when their keyword is met, before the layers inside
+    net = cnnc.parse("input 8x8x1\nresidual { residual { relu } }\n")
+    assert [(n.name, [i.name for i in n.inputs]) for n in net.layers] == [
+        ("relu_1", ["input"]), ("residual_2", ["relu_1", "input"]),
+        ("residual_1", ["residual_2", "input"])]
+
+
+def test_input_override_and_missing_input():
+    assert cnnc.parse("conv 4 3x3", input=(5, 6, 2)).output_shape == (3, 4, 4)
+    assert cnnc.parse("input 28x28x1; conv 4 3x3", input=(5, 6, 2)).output_shape == (3, 4, 4)
+    e = errors_of("conv 4 3x3")
+    assert (e.line, e.col) == (1, 1) and "missing input shape" in e.message
+    with pytest.raises(cnnc.CnncError):
+        cnnc.parse("conv 4 3x3", input=(5, 0, 2))
+
+
+def _brute_min(text, shape):
+    """The least H (W as given) and least W (H as given) at which `text` parses."""
+    out = []
+    for axis in (0, 1):
+        for n in range(1, shape[axis] + 1):
+            s = list(shape)
+            s[axis] = n
+            try:
+                cnnc.parse(text, input=tuple(s))
+            except cnnc.CnncError:
+                continue
+            out.append(n)
+            break
+    return tuple(out)
+
+
+MIN_CASES = [
+    ("lenet.cnn", None),
+    ("oneliner.cnn", None),
+    ("inception.cnn", None),
+    ("odd", "input 12x12x1\nresidual { conv 4 3x3 stride=2 padding=same } shortcut { pool 2; conv 4 1x1 }\n"),
+    ("vector join", "input 4x4x1\nflatten\nresidual { dense 16 }\n"),
+    ("chain", "input 30x30x1\nrepeat 5 { conv 8 3x3 }\npool 2 stride=3\nconv 2 2x4\n"),
+]
+
+
+@pytest.mark.parametrize("name,text", MIN_CASES, ids=[c[0] for c in MIN_CASES])
+def test_min_input_brute_force(name, text):
+    if text is None:
+        text = (EXAMPLES / name).read_text()
+    net = cnnc.parse(text)
+    assert net.min_input() == _brute_min(text, net.input_shape)
+
+
+def test_min_input_vgg16():
+    # the five pools each need an even-or-not input > 0: 32 is the least, not 224
+    assert cnnc.parse_file(EXAMPLES / "vgg16.cnn").min_input() == (32, 32)
+
+
+layer = st.one_of(
+    st.builds(lambda f, k, s, p: f"conv {f} {k} stride={s} padding={p}", st.integers(1, 3), st.integers(1, 4),
+              st.integers(1, 3), st.sampled_from(["valid", "same", "1"])),
+    st.builds(lambda k, s: f"pool {k} stride={s}", st.integers(1, 3), st.integers(1, 3)),
+    st.builds(lambda k: f"residual {{ conv 2 {k} padding=same; relu }} shortcut {{ conv 2 1 }}",
+              st.integers(1, 3)),
+    st.builds(lambda s: f"residual {{ conv 2 3 stride={s} padding=same }} shortcut {{ pool {s} }}",
+              st.integers(1, 3)),
+)
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(st.lists(layer, min_size=1, max_size=5), st.integers(8, 24), st.integers(8, 24))
+def test_min_input_random_programs(layers, h, w):
+    text = "\n".join(layers) + "\n"
+    try:
+        net = cnnc.parse(text, input=(h, w, 1))
+    except cnnc.CnncError as e:
+        if "collapses" in e.message and "smallest input" in e.message:
+            best = tuple(int(x) for x in e.message.rsplit("accepts is ", 1)[1].rstrip(")").split("x"))
+            cnnc.parse(text, input=(*best, 1))  # the size the error names does work
+        return
+    assert net.min_input() == _brute_min(text, (h, w, 1))
