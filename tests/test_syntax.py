@@ -1,0 +1,162 @@
+"""The language's syntax: every statement and option, positions, and the parser itself.
+
+The parser runs lark-generated LALR tables (cnnc/parse_tables.py) with a small
+driver; these tests check the tables are current with grammars/cnn.lark and that
+the driver accepts, rejects and builds exactly what lark's own parser does.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import cnnc
+from cnnc.syntax import Block, Layer, parse_program
+
+STATEMENTS = {
+    "conv 32 3x3": {"filters": 32, "kernel": (3, 3), "stride": (1, 1), "padding": "valid", "activation": "linear"},
+    "conv 8 3x5 stride=2 padding=same relu": {"filters": 8, "kernel": (3, 5), "stride": (2, 2),
+                                              "padding": "same", "activation": "relu"},
+    "conv 8 3 stride=2x1 padding=1 activation=tanh": {"filters": 8, "kernel": (3, 3), "stride": (2, 1),
+                                                      "padding": 1, "activation": "tanh"},
+    "conv 8 sigmoid 1": {"filters": 8, "kernel": (1, 1), "stride": (1, 1), "padding": "valid",
+                         "activation": "sigmoid"},
+    "pool 2": {"kernel": (2, 2), "stride": (2, 2), "padding": "valid"},
+    "pool 3 stride=1 padding=same": {"kernel": (3, 3), "stride": (1, 1), "padding": "same"},
+    "avgpool 2x1 padding=0": {"kernel": (2, 1), "stride": (2, 1), "padding": 0},
+    "globalpool": {},
+    "batchnorm": {"eps": 0.001},
+    "batchnorm eps=1.001e-5": {"eps": 1.001e-5},
+    "dropout 0.25": {"rate": 0.25},
+    "dropout 0": {"rate": 0.0},
+    **{a: {"activation": a} for a in ("relu", "sigmoid", "tanh", "softmax", "linear")},
+}
+
+
+@pytest.mark.parametrize("stmt", list(STATEMENTS))
+def test_every_statement_and_option(stmt):
+    net = cnnc.parse(f"input 16x16x4\n{stmt}\n")
+    node = net.layers[0]
+    assert node.kind == stmt.split()[0] and (node.line, node.col) == (2, 1)
+    for k, v in STATEMENTS[stmt].items():
+        assert node.attrs[k] == v, k
+
+
+def test_flatten_dense_and_names():
+    net = cnnc.parse("input 4x4x2\nflatten\nfc: dense 10 relu\nout : dense 3 activation=softmax\n")
+    assert [(n.name, n.kind, n.attrs.get("units"), n.activation) for n in net.layers] == [
+        ("flatten_1", "flatten", None, "linear"), ("fc", "dense", 10, "relu"), ("out", "dense", 3, "softmax")]
+
+
+def test_separators_comments_whitespace_and_positions():
+    text = "# a comment\n\n  input\t28x28x1   # trailing\r\nconv 4 3 ; relu;;\n  c1:pool 2\n"
+    prog = parse_program(text)
+    assert [(type(s).__name__, s.kind, s.line, s.col) for s in prog.statements] == [
+        ("Layer", "input", 3, 3), ("Layer", "conv", 4, 1), ("Layer", "relu", 4, 12), ("Layer", "pool", 5, 3)]
+    assert prog.statements[3].name == "c1" and (prog.statements[3].kind_line, prog.statements[3].kind_col) == (5, 6)
+    assert cnnc.parse(text).output_shape == (13, 13, 4)
+
+
+def test_blocks_parse_nested_and_on_one_line():
+    prog = parse_program("input 8x8x1\nresidual { conv 8 3x3 } shortcut { conv 8 1x1 }\n"
+                         "concat { branch { relu } branch { repeat 2 { conv 1 1; relu } } }\n"
+                         "r: residual {\n  relu\n}\n")
+    kinds = [(s.kind, type(s).__name__) for s in prog.statements]
+    assert kinds == [("input", "Layer"), ("residual", "Block"), ("shortcut", "Block"), ("concat", "Block"),
+                     ("residual", "Block")]
+    concat = prog.statements[3]
+    assert [b.kind for b in concat.body] == ["branch", "branch"]
+    rep = concat.body[1].body[0]
+    assert rep.kind == "repeat" and rep.count.text == "2" and [s.kind for s in rep.body] == ["conv", "relu"]
+    assert prog.statements[4].name == "r" and (prog.statements[4].line, prog.statements[4].col) == (4, 1)
+
+
+@pytest.mark.parametrize("text,line,col", [
+    ("input 8x8x1\nconv 8 3 {\n", 2, 10),
+    ("input 8x8x1\nconv: 3\n", 2, 7),
+    ("input 8x8x1\n= 3\n", 2, 1),
+    ("input 8x8x1\nresidual { relu\n", 3, 1),
+    ("input 8x8x1\nconv 8 3\n relu: \n", 3, 8),
+    ("input 8x8x1\nconv 8 3 ! \n", 2, 10),
+    ("input 8x8x1\nconcat { branch { relu } } }\n", 2, 28),
+])
+def test_syntax_errors_are_positioned(text, line, col):
+    with pytest.raises(cnnc.CnncError) as e:
+        cnnc.parse(text)
+    assert (e.value.line, e.value.col) == (line, col) and "syntax error" in e.value.message
+
+
+def test_parse_tables_are_current():
+    from cnnc import make_parse_tables
+
+    assert make_parse_tables.OUT.read_text() == make_parse_tables.generate(), \
+        "grammars/cnn.lark changed: run `python -m cnnc.make_parse_tables`"
+
+
+# --- the driver against lark itself ----------------------------------------------
+
+def _lark_parse(text):
+    """Parse with lark's own LALR parser and the same AST callbacks."""
+    from lark import Lark, Transformer
+    from lark.exceptions import UnexpectedInput
+
+    from cnnc import syntax
+
+    global _LARK
+    if _LARK is None:
+        class ToAst(Transformer):
+            pass
+        for name, fn in syntax.CALLBACKS.items():
+            setattr(ToAst, name, staticmethod(fn))
+        _LARK = Lark(syntax._grammar_path().read_text(), parser="lalr", transformer=ToAst(),
+                     maybe_placeholders=False)
+    try:
+        return _LARK.parse(text + "\n")
+    except UnexpectedInput as e:
+        at_end = getattr(getattr(e, "token", None), "type", None) == "$END" or not (e.line and e.line > 0)
+        return ("error", None, None) if at_end else ("error", e.line, e.column)
+
+
+_LARK = None
+
+
+def _ours(text):
+    try:
+        return parse_program(text)
+    except cnnc.CnncError as e:
+        return ("error", e.line, e.col)
+
+
+def _same(a, b):
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        if not (isinstance(a, tuple) and isinstance(b, tuple)):
+            return False
+        # lark puts an error at the end of input at its last token; ours at the end of the text
+        return a[1:] == b[1:] or b[1] is None
+    return a.statements == b.statements
+
+
+WORDS = ["input", "conv", "pool", "relu", "residual", "shortcut", "concat", "branch", "repeat", "x",
+         "3x3", "28x28x1", "2", "-1", "0.5", "1e-5", "same", "stride=2", "padding=same", "a:", ":", "=",
+         "{", "}", ";", "\n", "# c\n", " ", "\t", "@", "3x", "activation=relu"]
+
+
+@settings(derandomize=True, max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=25))
+def test_driver_agrees_with_lark(words):
+    text = " ".join(words)
+    ours, theirs = _ours(text), _lark_parse(text)
+    assert _same(ours, theirs), (text, ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["lenet.cnn", "resnet50.cnn", "inception.cnn", "cifar_resnet.cnn"])
+def test_driver_agrees_with_lark_on_examples(name):
+    from conftest import EXAMPLES
+
+    text = (EXAMPLES / name).read_text()
+    assert _ours(text).statements == _lark_parse(text).statements
+
+
+def test_ast_types():
+    prog = parse_program("input 8x8x1\nresidual { relu }\n")
+    assert isinstance(prog.statements[0], Layer) and isinstance(prog.statements[1], Block)
