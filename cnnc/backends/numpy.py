@@ -143,9 +143,13 @@ def _tap(x, i, j, sh, sw, oh, ow):
     return x[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
 
 
-def _conv(x, w, kh, kw, sh, sw, oh, ow):
-    """Convolution of padded x (N, H, W, C) with w (KH*KW*C, F): im2col, then one GEMM."""
+def _conv(x, w, kh, kw, sh, sw, oh, ow, top=0, left=0):
+    """Convolution of padded x (N, H, W, C) with w (KH*KW*C, F): im2col, then one GEMM.
+
+    Output pixel (a, b) is the window whose corner is x[top + a*sh, left + b*sw].
+    """
     n, c = x.shape[0], x.shape[3]
+    x = x[:, top:, left:]
     if kh == kw == 1:
         cols = _tap(x, 0, 0, sh, sw, oh, ow).reshape(-1, c)
     elif c == 1:
@@ -461,8 +465,15 @@ class _Gen:
         ow, l, r = window(inp.w, kw, sw, p)
         acts = [a["activation"]] + [n.attrs["activation"] for n in g.acts]
         out = (g.pool or g.last).out
-        per_image = oh * ow * max(kh * kw * inp.c, out.c) * 4
-        step = max(1, CHUNK_BYTES // per_image)
+        monotone = all(x in MONOTONE for x in acts)
+        pool = g.pool.attrs if g.pool is not None else None
+        # A max pool with disjoint, unpadded windows is computed by pool tap: the conv
+        # evaluated only where tap (i, j) of each window lands (stride sh*ph), then an
+        # elementwise max of contiguous arrays -- no strided pooling, no wasted rows.
+        by_tap = (pool is not None and monotone and pool["padding"] == "valid"
+                  and pool["kernel"] == pool["stride"])
+        rows = out.h * out.w if by_tap else oh * ow
+        step = max(1, CHUNK_BYTES // (rows * max(kh * kw * inp.c, out.c) * 4))
         e.line(f"w, bias = s[{h.name + '.w'!r}], s[{h.name + '.b'!r}]")
         e.line("n = x.shape[0]")
         e.line(f"out = np.empty((n, {out.h}, {out.w}, {out.c}), np.float32)")
@@ -471,11 +482,23 @@ class _Gen:
             src = f"x[i:i + {step}]"
             if t or b or l or r:
                 src = f"_pad({src}, {t}, {b}, {l}, {r})"
-            e.line(f"y = _conv({src}, w, {kh}, {kw}, {sh}, {sw}, {oh}, {ow})")
-            early = g.pool is not None and all(x in MONOTONE for x in acts)
-            if early:
-                e.comment("max pool first: max commutes with the bias and monotone activations")
-                self.pool(g.pool, "y", out="y")
+            if by_tap:
+                (ph, pw) = pool["kernel"]
+                taps = [(i, j) for i in range(ph) for j in range(pw)]
+                e.line(f"xi = {src}")
+                e.comment(f"{g.pool.name} by tap: the conv at each of the {ph}x{pw} window offsets, "
+                          f"max-ed (before the bias and monotone activations: max commutes with them)")
+                geo = f"{kh}, {kw}, {sh * ph}, {sw * pw}, {out.h}, {out.w}"
+                e.line(f"y = _conv(xi, w, {geo})")
+                with e.block(f"for a, b in {tuple(taps[1:])!r}:"):
+                    e.line(f"np.maximum(y, _conv(xi, w, {geo}, a * {sh}, b * {sw}), out=y)")
+                early = True
+            else:
+                e.line(f"y = _conv({src}, w, {kh}, {kw}, {sh}, {sw}, {oh}, {ow})")
+                early = g.pool is not None and monotone
+                if early:
+                    e.comment("max pool first: max commutes with the bias and monotone activations")
+                    self.pool(g.pool, "y", out="y")
             e.line("y += bias")
             fresh = True
             for act in acts:
