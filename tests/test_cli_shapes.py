@@ -1,0 +1,101 @@
+"""`cnnc shapes`: the table, --json as SPEC §2 fixes it, exit codes, and what it imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXAMPLES, ROOT, run_cnnc
+
+
+def test_lenet_table():
+    rc, out, err = run_cnnc("shapes", "examples/lenet.cnn")
+    assert rc == 0
+    for text in ("26x26x32", "13x13x32", "5x5x64", "1600", "121,930", "Smallest input: 10x10"):
+        assert text in out
+    lines = out.splitlines()
+    assert lines[0].split()[:7] == ["layer", "kind", "output", "params", "MACs", "RF", "stride"]
+    conv2 = next(line for line in lines if line.startswith("conv_2"))
+    assert conv2.split()[:8] == ["conv_2", "conv", "relu", "11x11x64", "18,496", "2,230,272", "8x8", "2x2"]
+    assert "examples/lenet.cnn:6:1: warning: pool_2" in err
+
+
+def test_json_structure():
+    rc, out, _ = run_cnnc("shapes", "examples/lenet.cnn", "--json")
+    assert rc == 0
+    data = json.loads(out)
+    assert {"input", "output", "total_params", "total_macs", "min_input", "layers"} <= set(data)
+    assert data["input"] == [28, 28, 1] and data["output"] == [10]
+    assert data["total_params"] == 121_930 and data["total_macs"] == 2_528_000
+    assert data["min_input"] == [10, 10]
+    assert [layer["name"] for layer in data["layers"]] == [
+        "conv_1", "pool_1", "conv_2", "pool_2", "flatten_1", "dense_1", "dense_2"]
+    assert [layer["kind"] for layer in data["layers"]] == ["conv", "pool", "conv", "pool", "flatten", "dense", "dense"]
+    first = data["layers"][0]
+    assert first["output"] == [26, 26, 32] and first["params"] == 320 and first["macs"] == 26 * 26 * 32 * 9
+    assert sum(layer["params"] for layer in data["layers"]) == data["total_params"]
+
+
+def test_json_blocks_and_input_override(tmp_path):
+    f = tmp_path / "net.cnn"
+    f.write_text("residual { conv 3 3x3 padding=same }\nconcat { branch { relu } branch { pool 1 } }\n")
+    rc, out, err = run_cnnc("shapes", str(f), "--json", "--input", "6x7x3")
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["input"] == [6, 7, 3] and data["output"] == [6, 7, 6]
+    assert [(layer["name"], layer["kind"]) for layer in data["layers"]] == [
+        ("conv_1", "conv"), ("residual_1", "residual"), ("relu_1", "relu"), ("pool_1", "pool"),
+        ("concat_1", "concat")]
+
+
+@pytest.mark.parametrize("args,code,fragment", [
+    (["shapes", "examples/lenet.cnn"], 0, None),
+    (["shapes", "BAD"], 1, "BAD:3:1: error: dense_1: dense needs a vector"),
+    (["shapes", "missing.cnn"], 2, "cannot read missing.cnn"),
+    (["shapes", "examples"], 2, "cannot read examples"),
+    (["shapes"], 2, "required"),
+    (["shapes", "examples/lenet.cnn", "--input", "28x28"], 2, "HxWxC"),
+    (["shapes", "examples/lenet.cnn", "--bogus"], 2, "unrecognized"),
+    (["nosuchcommand"], 2, "invalid choice"),
+])
+def test_exit_codes(tmp_path, args, code, fragment):
+    bad = tmp_path / "bad.cnn"
+    bad.write_text("input 8x8x1\nconv 2 3\ndense 3\n")
+    args = [str(bad) if a == "BAD" else a for a in args]
+    rc, out, err = run_cnnc(*args)
+    assert rc == code, (out, err)
+    if fragment:
+        assert fragment.replace("BAD", str(bad)) in err
+    assert "Traceback" not in out + err
+
+
+def test_binary_file_is_a_usage_error(tmp_path):
+    f = tmp_path / "x.cnn"
+    f.write_bytes(b"\xff\xfe\x00\x81")
+    rc, _, err = run_cnnc("shapes", str(f))
+    assert rc == 2 and "cannot read" in err and "Traceback" not in err
+
+
+def test_front_end_imports_nothing_heavy():
+    code = (
+        "import sys, io, contextlib\n"
+        "import cnnc\n"
+        "cnnc.parse(open('examples/resnet50.cnn').read())\n"
+        "from cnnc.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    assert main(['shapes', 'examples/resnet50.cnn']) == 0\n"
+        "    assert main(['shapes', 'examples/lenet.cnn', '--json']) == 0\n"
+        "heavy = sorted(m for m in ('numpy', 'torch', 'triton', 'lark') if m in sys.modules)\n"
+        "print(heavy)\n")
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]"
+
+
+def test_shapes_of_every_example_via_cli():
+    for path in sorted(EXAMPLES.glob("*.cnn")):
+        rc, out, err = run_cnnc("shapes", str(path.relative_to(ROOT)))
+        assert rc == 0 and "Total params:" in out and "Smallest input:" in out, err
