@@ -220,15 +220,15 @@ class _Kernel:
             if self.reduce:
                 e.comment("globalpool: one program per image sums all its pixels")
                 e.line("img0 = tl.program_id(0).to(tl.int64)")
-                e.line("img = tl.zeros([BM], dtype=tl.int64) + img0")
-                e.line("total = tl.zeros([BN], dtype=tl.float32)")
+                e.line("img = tl.full([BM], 0, dtype=tl.int64) + img0")
+                e.line("total = tl.full([BN], 0.0, dtype=tl.float32)")
                 with e.block("for p0 in range(0, PH * PW, BM):"):
                     e.line("offs_p = p0 + tl.arange(0, BM)")
                     e.line("mask_m = offs_p < PH * PW")
                     e.line("ph = offs_p // PW")
                     e.line("pw = offs_p % PW")
                     self.emit_body(e)
-                    e.line("total += tl.sum(tl.where(mask_m[:, None] & mask_n[None, :], acc, 0.0), axis=0)")
+                    e.line("total += tl.reduce(tl.where(mask_m[:, None] & mask_n[None, :], acc, 0.0), 0, _sum)")
                 e.line("tl.store(out_ptr + img0 * CT + COFF + offs_n, total / (PH * PW), mask=mask_n)")
             else:
                 e.line("offs_m = tl.program_id(0) * BM + tl.arange(0, BM)")
@@ -256,9 +256,9 @@ class _Kernel:
         if kind == "pool":
             e.line('pooled = tl.full([BM, BN], float("-inf"), dtype=tl.float32)')
         else:
-            e.line("pooled = tl.zeros([BM, BN], dtype=tl.float32)")
+            e.line("pooled = tl.full([BM, BN], 0.0, dtype=tl.float32)")
             if pad == "same":
-                e.line("count = tl.zeros([BM], dtype=tl.float32)")
+                e.line("count = tl.full([BM], 0.0, dtype=tl.float32)")
         with e.block("for i in tl.static_range(PKH):"):
             with e.block("for j in tl.static_range(PKW):"):
                 e.line("oh = ph * PSH - PPT + i")
@@ -292,7 +292,7 @@ class _Kernel:
             return
         a = self.anchor
         pointwise = (self.KH, self.KW, self.SH, self.SW, self.PT, self.PL) == (1, 1, 1, 1, 0, 0)
-        e.line("acc = tl.zeros([BM, BN], dtype=tl.float32)")
+        e.line("acc = tl.full([BM, BN], 0.0, dtype=tl.float32)")
         if pointwise:
             e.line("src = ((img * IH + oh) * IW + ow) * CIN_T + CIN_OFF")
         with e.block("for k0 in range(0, K, BK):"):
@@ -350,8 +350,8 @@ def _emit_activation(e: Emitter, act: str, name: str) -> None:
     elif act == "softmax":
         e.comment(f"{name}: softmax over the whole channel row (BN covers C)")
         e.line('z = tl.where(mask_n[None, :], acc, float("-inf"))')
-        e.line("z = tl.exp(z - tl.max(z, axis=1)[:, None])")
-        e.line("acc = z / tl.sum(z, axis=1)[:, None]")
+        e.line("z = tl.exp(z - tl.reduce(z, 1, _max)[:, None])")
+        e.line("acc = z / tl.reduce(z, 1, _sum)[:, None]")
     else:  # the registry declares no other activation
         raise CnncError(f"{name}: the triton backend has no activation '{act}'", 1, 1)
 
@@ -389,6 +389,10 @@ def generate(net, precision: str = "ieee", **options) -> str:
         for k, s in net.param_shapes().items():
             e.line(f"{k!r}: {tuple(s)!r},")
     e.line("}")
+    e.comment("tl.sum/tl.max/tl.zeros are library @jit functions: when triton was imported before")
+    e.comment("TRITON_INTERPRET was set they fail in the interpreter; builtins and these combiners do not")
+    e.line("_sum = tl.standard._sum_combine")
+    e.line("_max = tl.standard._elementwise_max")
     e.line(f"NUM_WARPS = {NUM_WARPS}")
     e.line(f"NUM_STAGES = {NUM_STAGES}")
     e.blank()

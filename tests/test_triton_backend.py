@@ -1,0 +1,253 @@
+"""The triton backend against the numpy backend (the reference), under Triton's
+interpreter on the CPU when there is no GPU: every statement and option, every
+fusion pattern, random small networks. Tolerance: 1e-4 relative (ieee precision).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import cnnc
+from cnnc.errors import CnncError
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("triton")
+from torch_reference import assert_close, random_params  # noqa: E402
+
+
+def check(text: str, batch: int = 2, seed: int = 0, input=None):
+    """Triton output and every fusion group's output equal the numpy backend's."""
+    net = cnnc.parse(text, input=input)
+    params = random_params(net, seed)
+    tri = cnnc.compile(net, backend="triton", weights=params, precision="ieee")
+    ref = cnnc.compile(net, backend="numpy", weights=params)
+    x = np.random.default_rng(seed + 1).standard_normal((batch, *net.input_shape)).astype(np.float32)
+    got = tri(x)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float32
+    assert got.shape == (batch, *net.output_shape)
+    assert_close(got, np.asarray(ref(x), np.float64), text)
+    trace, ref_trace = tri.trace(x), ref.trace(x)
+    from cnnc.passes.fusion import plan
+
+    expected = {g.last.name for g in plan(net).groups if g.copy_into is None}
+    assert set(trace) == expected, text
+    for name, value in trace.items():
+        assert_close(value, np.asarray(ref_trace[name], np.float64), f"{text} @ {name}")
+    return tri
+
+
+STATEMENTS = [
+    # conv: paddings (TF same asymmetric, integer), strides, non-square kernels, activations
+    "input 8x8x1; conv 4 3x3",
+    "input 9x7x2; conv 4 3x3 stride=2 padding=same relu",
+    "input 11x13x3; conv 4 4x4 stride=2 padding=same",
+    "input 10x11x2; conv 3 5x5 stride=3 padding=same tanh",
+    "input 9x9x2; conv 4 3x3 stride=2 padding=2 sigmoid",
+    "input 9x11x3; conv 4 3x5 stride=2x1",
+    "input 9x9x6; conv 4 1x1 stride=2",
+    "input 8x8x20; conv 18 1x3 padding=same",           # K and C past one 16-wide block
+    "input 6x6x3; conv 7 3x3 softmax",
+    "input 6x6x3; conv 7 3x3 activation=linear",
+    # pooling (max never picks padding; avg: same counts real pixels, an integer pad counts zeros)
+    "input 11x11x3; pool 2",
+    "input 9x9x2; pool 3 stride=2 padding=same",
+    "input 9x9x2; pool 3 stride=2 padding=1",
+    "input 9x11x2; pool 2x3 stride=1x2",
+    "input 10x7x2; avgpool 2 padding=same",
+    "input 9x9x2; avgpool 3 stride=1 padding=same",
+    "input 9x9x2; avgpool 3 stride=2 padding=1",
+    "input 8x8x3; avgpool 2",
+    # vectors, globalpool, batchnorm, activations, dropout
+    "input 6x5x3; flatten; dense 7 relu; dense 3 softmax",
+    "input 6x5x3; globalpool; dense 4 sigmoid",
+    "input 6x5x3; globalpool; dense 4 tanh; flatten",
+    "input 8x8x3; batchnorm",
+    "input 8x8x3; flatten; dense 5; batchnorm; softmax",
+    "input 8x8x3; globalpool; batchnorm eps=0.01",
+    "input 5x5x4; relu; sigmoid",
+    "input 5x5x4; tanh",
+    "input 5x5x4; softmax",
+    "input 5x5x4; dropout 0.5; flatten; dropout 0.25; dense 3",
+    "input 6x6x2; flatten; dense 40 tanh",                # tanh near 0 and in the tails
+]
+
+FUSION_PATTERNS = [
+    # conv + bias + folded batchnorm + activation + pool, one kernel
+    "input 12x12x1; conv 4 3x3; batchnorm; relu; pool 2",
+    "input 12x12x3; conv 4 3x3 sigmoid; pool 3 stride=2 padding=same",
+    "input 12x12x3; conv 4 3x3 softmax; pool 2",
+    "input 12x12x3; conv 4 3x3 padding=1; avgpool 3 stride=2 padding=same",
+    "input 12x12x3; conv 4 3x3 padding=1; avgpool 2 padding=1",
+    # batchnorm that cannot fold (after an activation) runs in the epilogue
+    "input 8x8x3; conv 4 3x3 relu; batchnorm; tanh",
+    # ops after the pool, on the pooled tile
+    "input 12x12x3; conv 4 3x3; pool 2; batchnorm; relu",
+    # residual: identity and shortcut, add in the epilogue, then relu; after the pool too
+    "input 8x8x4; residual { conv 4 3x3 padding=same; batchnorm; relu; conv 4 3x3 padding=same; batchnorm }; relu",
+    "input 8x8x4; residual { conv 8 3x3 stride=2 padding=same relu; conv 8 3x3 padding=same } "
+    "shortcut { conv 8 1x1 stride=2; batchnorm }; relu",
+    "input 8x8x4; conv 4 3 padding=same; residual { conv 8 3 padding=same; pool 2 } shortcut { conv 8 2 stride=2 }",
+    "input 8x8x4; residual { relu } shortcut { }",
+    "input 8x8x4; residual { }",
+    "input 5x5x2; flatten; dense 6 relu; residual { dense 6 tanh; dense 6 }; softmax",
+    # globalpool fused into the conv group (one program per image), with a pool before it
+    "input 8x8x3; conv 16 3x3 padding=same; batchnorm eps=1e-5; relu; globalpool; dense 5 softmax",
+    "input 10x10x3; conv 4 3x3 relu; pool 2; globalpool",
+    # concat: branches in place, nested concat, a copied branch, vectors
+    "input 9x9x3; concat { branch { conv 2 1x1 relu } branch { conv 3 3x3 padding=same } "
+    "branch { pool 3 stride=1 padding=same; conv 2 1x1 } }; globalpool; dense 3",
+    "input 6x6x3; concat { branch { } branch { conv 2 1 } branch { concat { branch { conv 1 1 } branch { conv 3 1 } } } }",
+    "input 6x6x2; c: conv 3 1x1; concat { branch { } branch { relu } }; residual { conv 6 1x1 } shortcut { }",
+    "input 6x6x2; flatten; concat { branch { dense 3 } branch { dense 4 relu } }; dense 2",
+    # repeat
+    "input 8x8x3; repeat 2 { residual { conv 3 3x3 padding=same; batchnorm; relu } }",
+]
+
+
+@pytest.mark.parametrize("text", STATEMENTS)
+def test_statement_matches_numpy(text):
+    check(text)
+
+
+@pytest.mark.parametrize("text", FUSION_PATTERNS)
+def test_fusion_pattern_matches_numpy(text):
+    check(text)
+
+
+def test_lenet_and_cifar_resnet_examples():
+    check(open("examples/lenet.cnn").read(), batch=2)
+    check(open("examples/cifar_resnet.cnn").read(), batch=1, input=(8, 8, 3))
+
+
+def test_inception_example_small():
+    check(open("examples/inception.cnn").read(), batch=1, input=(5, 5, 12))
+
+
+def test_batch_of_one_and_of_many_rows():
+    # 67 images of 1x1 output: rows span two 64-row tiles
+    check("input 3x3x2; conv 5 3x3 relu; flatten; dense 3", batch=67)
+    check("input 6x6x1; conv 3 3x3; globalpool", batch=1)
+
+
+def test_torch_tensors_in_and_out():
+    net = cnnc.parse("input 6x6x2; conv 3 3x3 relu; globalpool")
+    m = cnnc.compile(net, backend="triton", seed=1)
+    x = torch.randn(2, 6, 6, 2, dtype=torch.float64)
+    y = m(x)
+    assert isinstance(y, torch.Tensor) and y.dtype == torch.float32 and y.shape == (2, 3)
+    np.testing.assert_allclose(y.numpy(), m(x.numpy()), rtol=1e-6)
+    # integer input is computed in float32
+    xi = np.arange(2 * 36 * 2).reshape(2, 6, 6, 2) % 5
+    np.testing.assert_allclose(m(xi), m(xi.astype(np.float32)), rtol=1e-6)
+
+
+def test_wrong_input_shape_is_a_value_error():
+    m = cnnc.compile(cnnc.parse("input 6x6x2; conv 3 3x3"), backend="triton")
+    with pytest.raises(ValueError, match=r"\(N, 6, 6, 2\)"):
+        m(np.zeros((6, 6, 2), np.float32))
+    with pytest.raises(ValueError, match=r"\(N, 6, 6, 2\)"):
+        m.module.forward(m._state, np.zeros((1, 6, 5, 2), np.float32))
+
+
+def test_generated_source_is_deterministic_and_commented():
+    from cnnc.backends.triton import generate
+
+    net = cnnc.parse_file("examples/cifar_resnet.cnn")
+    a, b = generate(net), generate(cnnc.parse_file("examples/cifar_resnet.cnn"))
+    assert a == b
+    assert a.count("\n@triton.jit\n") == 22
+    assert "    # line 3: conv_1 = conv 16 3x3 padding=same" in a
+    assert 'input_precision="ieee"' in a and "tf32" not in a.split("def prepare")[0].split("import triton")[1]
+    tf = generate(net, precision="tf32")
+    assert 'input_precision="tf32"' in tf and 'input_precision="ieee"' not in tf
+    # the module imports only torch and triton (plus the standard library)
+    imports = {line.split()[1].split(".")[0] for line in a.splitlines() if line.startswith(("import ", "from "))}
+    assert imports == {"json", "os", "torch", "triton"}
+
+
+def test_bad_precision_is_rejected():
+    with pytest.raises(ValueError, match="precision"):
+        cnnc.compile(cnnc.parse("input 4x4x1; relu"), backend="triton", precision="fp8")
+
+
+def test_names_that_look_like_code_stay_identifiers(tmp_path):
+    # layer names are validated identifiers; they appear in code only as identifiers or repr()
+    text = "input 6x6x2; tl: conv 3 3x3; torch: relu; x: pool 2; os: flatten; state: dense 2"
+    check(text)
+
+
+def test_compiled_module_loads_and_matches_numpy(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "lenet_gpu.py"
+    r = subprocess.run([sys.executable, "-m", "cnnc", "compile", "examples/lenet.cnn", "--backend", "triton",
+                        "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "lenet_gpu.safetensors").exists()
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import numpy as np, lenet_gpu, cnnc; "
+            "m = lenet_gpu.load(); x = np.random.default_rng(0).standard_normal((2, 28, 28, 1)).astype('float32'); "
+            "ref = cnnc.compile('examples/lenet.cnn', backend='numpy', seed=0)(x); "
+            "print(float(np.abs(m(x) - ref).max()))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout) < 1e-5
+
+
+def test_softmax_wider_than_a_block_is_fused_and_correct():
+    check("input 2x2x1; flatten; dense 300 softmax", batch=2)
+
+
+# --- random small networks -------------------------------------------------------
+
+ACT = st.sampled_from(["relu", "sigmoid", "tanh", "softmax", "linear"])
+PAD = st.sampled_from(["valid", "same", "1"])
+
+
+@st.composite
+def stmt(draw, depth=0):
+    kind = draw(st.sampled_from(["conv", "conv", "pool", "avgpool", "batchnorm", "act"]
+                                + (["residual", "concat"] if depth < 1 else [])))
+    if kind == "conv":
+        k = draw(st.sampled_from(["1", "2", "3", "3x2"]))
+        s = draw(st.sampled_from(["1", "2", "2x1"]))
+        return f"conv {draw(st.integers(1, 5))} {k} stride={s} padding={draw(PAD)} {draw(ACT)}"
+    if kind in ("pool", "avgpool"):
+        k = draw(st.sampled_from(["2", "3", "2x3"]))
+        return f"{kind} {k} stride={draw(st.sampled_from(['1', '2']))} padding={draw(PAD)}"
+    if kind == "batchnorm":
+        return "batchnorm"
+    if kind == "act":
+        return draw(ACT)
+    body = draw(st.lists(stmt(depth + 1), max_size=2))
+    if kind == "residual":
+        c = draw(st.integers(1, 4))
+        block = "; ".join(body + [f"conv {c} 3x3 padding=same"])
+        shortcut = f" shortcut {{ conv {c} 1x1 }}" if draw(st.booleans()) else ""
+        return f"residual {{ {block} }}{shortcut}"
+    branches = draw(st.lists(st.lists(stmt(depth + 1), max_size=1), min_size=1, max_size=3))
+    return "concat { " + " ".join("branch { " + "; ".join(b + ["conv 2 1x1"]) + " }" for b in branches) + " }"
+
+
+@st.composite
+def program(draw):
+    h, w, c = draw(st.integers(4, 9)), draw(st.integers(4, 9)), draw(st.integers(1, 3))
+    body = draw(st.lists(stmt(), min_size=1, max_size=3))
+    tail = draw(st.sampled_from(["", "flatten; dense 3", "globalpool; dense 4 softmax"]))
+    return "; ".join([f"input {h}x{w}x{c}"] + body + ([tail] if tail else []))
+
+
+@settings(max_examples=40, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(program())
+def test_random_networks_match_numpy(text):
+    try:
+        cnnc.parse(text)
+    except CnncError:
+        assume(False)
+    check(text, batch=1)
