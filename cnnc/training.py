@@ -175,13 +175,35 @@ def accuracy(module, x, y, batch_size: int = 512) -> float:
     return correct / len(x)
 
 
+# Below this many multiply-adds per batch, torch's intra-op threads cost more than
+# they give: on a 2-core machine with other work running, 2 threads made a digits
+# epoch 0.4 s -> 4 s. Small networks therefore train on one thread.
+SINGLE_THREAD_MACS = 100_000_000
+
+
 def train(model, x, y, epochs: int = 10, batch_size: int = 32, lr: float = 1e-3, augment_with=(),
-          val_split: float = 0.1, seed: int = 0, progress=None, verbose: bool = True) -> list:
+          val_split: float = 0.1, seed: int = 0, progress=None, verbose: bool = True, threads=None) -> list:
     """Train `model` in place; returns one dict per epoch: epoch, loss, train_acc, val_acc, seconds.
 
     x (N, H, W, C) and integer y (N,) are checked first (DataError). `progress` is
-    the stream for the progress bar (default stderr; None with verbose=False is silent).
+    the stream for the progress bar (default stderr; verbose=False is silent).
+    `threads`: torch threads while training (default: 1 for small networks, else
+    torch's own setting); the previous setting is restored afterwards.
     """
+    from .bridges import require
+
+    torch = require("torch", "torch")
+    before = torch.get_num_threads()
+    if threads is None:
+        threads = 1 if model.network.total_macs * batch_size < SINGLE_THREAD_MACS else before
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        return _train(model, x, y, epochs, batch_size, lr, augment_with, val_split, seed, progress, verbose)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(model, x, y, epochs, batch_size, lr, augment_with, val_split, seed, progress, verbose) -> list:
     from .bridges import require
 
     torch = require("torch", "torch")
@@ -227,9 +249,9 @@ def train(model, x, y, epochs: int = 10, batch_size: int = 32, lr: float = 1e-3,
             seen += len(idx)
             if bar:
                 bar.update(epoch, epochs, seen, len(xt), total_loss / seen)
+        seconds = time.monotonic() - t0
         rec = {"epoch": epoch, "loss": total_loss / seen, "train_acc": correct / seen,
-               "val_acc": accuracy(module, xv, yv) if len(xv) else None,
-               "seconds": time.monotonic() - t0}
+               "val_acc": accuracy(module, xv, yv) if len(xv) else None, "seconds": seconds}
         history.append(rec)
         if bar:
             va = f"val acc {rec['val_acc']:.4f}" if rec["val_acc"] is not None else "no validation set"
