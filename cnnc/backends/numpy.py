@@ -151,20 +151,20 @@ def _conv(x, w, kh, kw, sh, sw, oh, ow, top=0, left=0):
     n, c = x.shape[0], x.shape[3]
     x = x[:, top:, left:]
     if kh == kw == 1:
-        cols = _tap(x, 0, 0, sh, sw, oh, ow).reshape(-1, c)
+        cols = _tap(x, 0, 0, sh, sw, oh, ow).reshape(n * oh * ow, c)
     elif c == 1:
         # one channel: gather the taps as rows (K, M), contiguous writes; BLAS takes the transpose
         cols = np.empty((kh * kw, n, oh, ow), np.float32)
         for i in range(kh):
             for j in range(kw):
                 cols[i * kw + j] = _tap(x, i, j, sh, sw, oh, ow)[..., 0]
-        cols = cols.reshape(kh * kw, -1).T
+        cols = cols.reshape(kh * kw, n * oh * ow).T
     else:
         cols = np.empty((n, oh, ow, kh, kw, c), np.float32)
         for i in range(kh):
             for j in range(kw):
                 cols[:, :, :, i, j, :] = _tap(x, i, j, sh, sw, oh, ow)
-        cols = cols.reshape(-1, kh * kw * c)
+        cols = cols.reshape(n * oh * ow, kh * kw * c)
     return (cols @ w).reshape(n, oh, ow, w.shape[1])
 
 
@@ -520,7 +520,7 @@ class _Gen:
             if node.spec.role == "view":
                 src = self.v(node.inputs[0])
                 if node.kind == "flatten" and isinstance(node.inputs[0].out, Image):
-                    code = f"{src}.reshape({src}.shape[0], -1)"
+                    code = f"{src}.reshape({src}.shape[0], {node.out.n})"
                 else:
                     code = src
                 steps.append((node.inputs, node, code, node))

@@ -98,7 +98,8 @@ def read_file(path) -> dict:
                 raise ValueError("a single .npy array, not an .npz archive")
             return {k: f[k] for k in f.files}
     except Exception as e:
-        raise WeightsError(f"{p}: not a readable .npz weights file ({_short(e)})", unreadable=True) from None
+        why = "not a zip of .npy arrays; pickled data is never loaded" if "pickle" in str(e) else _short(e)
+        raise WeightsError(f"{p}: not a readable .npz weights file ({why})", unreadable=True) from None
 
 
 def write_file(path, params: dict) -> None:
