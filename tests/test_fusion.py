@@ -144,8 +144,8 @@ def test_views_are_free_and_end_a_group():
 
 def test_softmax_fuses_when_its_width_fits_one_block():
     assert groups("input 2x2x1; flatten; dense 1000 softmax") == [["dense_1"]]
-    assert groups("input 2x2x1; flatten; dense 8192; softmax") == [["dense_1", "softmax_1"]]
-    assert groups("input 2x2x1; flatten; dense 8193; softmax") == [["dense_1"], ["softmax_1"]]
+    assert groups("input 2x2x1; flatten; dense 1024; softmax") == [["dense_1", "softmax_1"]]
+    assert groups("input 2x2x1; flatten; dense 1025; softmax") == [["dense_1"], ["softmax_1"]]
 
 
 def test_kernel_column_and_shapes_table():

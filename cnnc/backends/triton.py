@@ -152,13 +152,19 @@ class _Kernel:
             self.out_owner, self.out_off = plan.storage(last)
         self.CT = _dims(self.out_owner.out)[2]
         self.softmax = any(n.activation == "softmax" for n in group.nodes)
+        self.BK = min(_pow2(self.K), BLOCK_K_MAX) if anchor is not None else 0
         if self.softmax:
+            # the whole channel row in one tile; fewer rows (and a thinner K slice) as it widens
             self.BN = _pow2(self.C)
-            self.BM = 16 if self.BN >= 256 else BLOCK_M
+            if anchor is not None:
+                self.BM = 16 if self.BN >= 256 else BLOCK_M
+                if self.BN >= 512:
+                    self.BK = 16
+            else:
+                self.BM = max(1, min(BLOCK_M, 4096 // self.BN))
         else:
             self.BN = min(_pow2(self.C), BLOCK_N_MAX)
             self.BM = BLOCK_M
-        self.BK = min(_pow2(self.K), BLOCK_K_MAX) if anchor is not None else 0
         self.precision = precision
         self.residuals = [n for n in self.pre + self.post if n.spec.epilogue == "add"]
         self.plan = plan

@@ -25,24 +25,29 @@ Rules (docs/triton.md explains them for users):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..layers import Image
 
-# softmax is fused when the whole channel row fits one tile of this many lanes
-SOFTMAX_MAX = 8192
+# softmax is fused into a group when its whole channel row fits one tile of this many
+# lanes (a GEMM tile 16 rows x 1024 channels still fits a GPU's registers and shared memory)
+SOFTMAX_MAX = 1024
 
 
-@dataclass
+# Plain classes, not dataclasses: `cnnc shapes` imports this module for its kernel
+# column, and `import dataclasses` alone costs it ~15 ms of start-up (BENCHMARKS.md).
 class Group:
     """One kernel. `nodes` run in order; `nodes[0]` is the anchor if there is one.
 
     A copy group (nodes empty) writes `source` into its slice of a concat buffer.
     """
-    index: int
-    nodes: list
-    source: object                       # the node whose output the group reads
-    copy_into: object = None             # for a copy group: the concat node
+
+    def __init__(self, index: int, nodes: list, source, copy_into=None):
+        self.index = index
+        self.nodes = nodes
+        self.source = source                 # the node whose output the group reads
+        self.copy_into = copy_into           # for a copy group: the concat node
+
+    def __repr__(self) -> str:
+        return f"Group({self.index}, {self.describe()!r})"
 
     @property
     def anchor(self):
@@ -71,15 +76,15 @@ class Group:
         return " > ".join(_label(n) for n in self.nodes)
 
 
-@dataclass
 class Plan:
-    net: object
-    groups: list                          # execution order
-    views: list                           # free nodes (flatten, dropout)
-    joins: list                           # concat nodes (no kernel)
-    slices: dict = field(default_factory=dict)   # node name -> (concat node, channel offset)
-    group_of: dict = field(default_factory=dict)  # node name -> Group
-    copy_offsets: dict = field(default_factory=dict)  # (concat name, branch name) -> offset
+    def __init__(self, net, groups, views, joins, slices=None, group_of=None, copy_offsets=None):
+        self.net = net
+        self.groups: list = groups            # execution order
+        self.views: list = views              # free nodes (flatten, dropout)
+        self.joins: list = joins              # concat nodes (no kernel)
+        self.slices: dict = {} if slices is None else slices              # node name -> (concat node, channel offset)
+        self.group_of: dict = {} if group_of is None else group_of        # node name -> Group
+        self.copy_offsets: dict = {} if copy_offsets is None else copy_offsets  # (concat, branch) -> offset
 
     def storage(self, node):
         """(owner node, channel offset): the buffer a node's output lives in.
