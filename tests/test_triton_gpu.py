@@ -1,0 +1,94 @@
+"""The triton backend on a CUDA GPU: compiled kernels (not the interpreter), CUDA
+graphs, TF32. Skipped on machines without CUDA (the interpreter tests cover the
+same kernels there)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnnc
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("triton")
+from torch_reference import random_params  # noqa: E402
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+
+# TF32 keeps 10 mantissa bits: per-product relative error ~5e-4, growing with sqrt(K)
+TF32_TOLERANCE = 1e-2
+
+NETS = [
+    ("examples/lenet.cnn", None),
+    ("examples/cifar_resnet.cnn", None),
+    ("examples/inception.cnn", (14, 14, 192)),
+]
+
+
+def _models(path, input, precision):
+    net = cnnc.parse_file(path, input=input)
+    params = random_params(net, 0)
+    return (net, cnnc.compile(net, backend="triton", weights=params, precision=precision),
+            cnnc.compile(net, backend="numpy", weights=params))
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
+
+
+@pytest.mark.parametrize("path,input", NETS)
+def test_ieee_matches_numpy_on_the_gpu(path, input):
+    net, tri, ref = _models(path, input, "ieee")
+    assert tri.module.DEVICE == "cuda"
+    x = np.random.default_rng(1).standard_normal((3, *net.input_shape)).astype(np.float32)
+    assert _rel(tri(x), ref(x)) <= 1e-4
+    t, r = tri.trace(x), ref.trace(x)
+    for name in t:
+        assert _rel(t[name], r[name]) <= 1e-4, name
+
+
+@pytest.mark.parametrize("path,input", NETS)
+def test_tf32_within_its_documented_tolerance(path, input):
+    net, tri, ref = _models(path, input, "tf32")
+    x = np.random.default_rng(2).standard_normal((4, *net.input_shape)).astype(np.float32)
+    t, r = tri.trace(x), ref.trace(x)
+    for name in t:
+        assert _rel(t[name], r[name]) <= TF32_TOLERANCE, name
+
+
+def test_cuda_graph_per_batch_size_replays_the_same_result():
+    net, tri, _ = _models("examples/cifar_resnet.cnn", None, "ieee")
+    mod, state = tri.module, tri._state
+    for n in (1, 5, 1):
+        x = torch.randn(n, *net.input_shape, device="cuda")
+        plain = mod.forward(state, x, cuda_graphs=False)
+        graphed = mod.forward(state, x)
+        assert graphed.device.type == "cuda"
+        torch.testing.assert_close(graphed, plain, rtol=0, atol=0)
+    assert sorted(state["graphs"]) == [1, 5]
+    # a replay reads the new input, not the captured one
+    x2 = torch.randn(5, *net.input_shape, device="cuda")
+    torch.testing.assert_close(mod.forward(state, x2), mod.forward(state, x2, cuda_graphs=False), rtol=0, atol=0)
+
+
+def test_cpu_tensor_in_cpu_tensor_out():
+    net, tri, ref = _models("examples/lenet.cnn", None, "ieee")
+    x = torch.randn(2, 28, 28, 1)
+    y = tri(x)
+    assert y.device.type == "cpu"
+    assert _rel(y.numpy(), ref(x.numpy())) <= 1e-4
+
+
+def test_large_batch_uses_64_bit_offsets():
+    # 700 outputs of 224x224x64 floats exceed 2**31 elements: offsets must not wrap
+    net = cnnc.parse("input 224x224x3; conv 64 3x3 padding=same relu")
+    tri = cnnc.compile(net, backend="triton", seed=0)
+    free = torch.cuda.mem_get_info()[0]
+    if free < 14 * 2**30:
+        pytest.skip("needs 14 GiB of free GPU memory")
+    x = torch.randn(700, 224, 224, 3, device="cuda")
+    y = tri(x)
+    ref = cnnc.compile(net, backend="numpy", seed=0)
+    assert _rel(y[-2:].cpu().numpy(), ref(x[-2:].cpu().numpy())) <= 1e-4
