@@ -1,0 +1,123 @@
+"""`cnnc graph` and `cnnc featuremaps` write valid files; the DOT holds the whole DAG with its shapes."""
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnnc
+from cnnc.cli import main
+
+pytest.importorskip("matplotlib")
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def parse_dot(text):
+    """A small DOT reader for what to_dot writes: (node ids, [(src, dst, label)])."""
+    assert text.startswith("digraph ") and text.rstrip().endswith("}")
+    assert text.count("{") == text.count("}")
+    q = r'"((?:[^"\\]|\\.)*)"'
+    nodes = set(re.findall(rf"^\s*{q} \[label=", text, re.M))
+    nodes |= set(re.findall(rf'^\s*{q} \[shape=plaintext', text, re.M))
+    edges = re.findall(rf"^\s*{q} -> {q} \[label={q}\];$", text, re.M)
+    body = [ln for ln in text.splitlines()[1:-1] if ln.strip()]
+    assert len(body) == 3 + len(nodes) + len(edges), "every line is a node, an edge or a default"
+    return nodes, [(a, b, lab.strip()) for a, b, lab in edges]
+
+
+@pytest.mark.parametrize("program", ["lenet.cnn", "inception.cnn", "cifar_resnet.cnn"])
+def test_dot_has_every_node_and_shaped_edge(program):
+    from cnnc.pictures import to_dot
+
+    net = cnnc.parse_file(EXAMPLES / program)
+    nodes, edges = parse_dot(to_dot(net))
+    assert nodes == {n.name for n in net.nodes} | {"output"}
+    want = {(i.name, n.name, str(i.out)) for n in net.nodes for i in n.inputs}
+    want.add((net.output.name, "output", str(net.output.out)))
+    assert set(edges) == want and len(edges) == len(want)
+
+
+@pytest.mark.parametrize("ext", [".svg", ".png", ".dot"])
+def test_graph_command_writes_valid_files(tmp_path, capsys, ext):
+    out = tmp_path / f"net{ext}"
+    assert main(["graph", str(EXAMPLES / "inception.cnn"), "-o", str(out), "--renderer", "auto"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    dot = tmp_path / "net.dot"
+    parse_dot(dot.read_text())  # DOT always written
+    if ext == ".png":
+        assert out.read_bytes()[:8] == PNG
+    if ext == ".svg":
+        assert ET.parse(out).getroot().tag.endswith("svg")
+
+
+def test_graph_bad_usage(tmp_path, capsys):
+    assert main(["graph", str(EXAMPLES / "lenet.cnn"), "-o", str(tmp_path / "net.gif")]) == 2
+    assert ".svg, .png or .dot" in capsys.readouterr().err
+    assert main(["graph", str(tmp_path / "none.cnn"), "-o", str(tmp_path / "net.svg")]) == 2
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fm")
+    net = tmp / "small.cnn"
+    net.write_text("input 8x8x1\nconv 6 3x3 padding=same relu\npool 2\nflatten\ndense 10 softmax\n")
+    model = cnnc.compile(str(net), seed=0)
+    weights = tmp / "w.safetensors"
+    model.save_weights(weights)
+    img = np.zeros((8, 8, 1), np.float32)
+    img[1:7, 3:5] = 1.0  # a "1"
+    np.save(tmp / "one.npy", img)
+    return tmp, net, weights, model, img
+
+
+def test_feature_maps_are_the_layers_output(trained):
+    from cnnc.pictures import feature_maps
+
+    _, _, _, model, img = trained
+    x = img[None]
+    conv = feature_maps(model, x, "conv_1")
+    assert conv.shape == (1, 8, 8, 6) and conv.min() >= 0  # after relu
+    pooled = conv.reshape(1, 4, 2, 4, 2, 6).max(axis=(2, 4))
+    np.testing.assert_allclose(pooled, model.trace(x)["pool_1"], rtol=1e-6, atol=1e-6)
+    # by hand: channel k at a pixel is relu(sum of the 3x3 window times the kernel + bias)
+    k, b = model.params["conv_1.kernel"], model.params["conv_1.bias"]
+    padded = np.pad(img[..., 0], 1)
+    want = max(0.0, float((padded[3:6, 2:5] * k[:, :, 0, 2]).sum() + b[2]))
+    assert conv[0, 3, 2, 2] == pytest.approx(want, abs=1e-5)
+
+
+@pytest.mark.parametrize("image", ["npy", "png"])
+def test_featuremaps_command_writes_png(trained, capsys, image):
+    import matplotlib.pyplot as plt
+
+    tmp, net, weights, _, img = trained
+    path = tmp / "one.npy"
+    if image == "png":
+        path = tmp / "one.png"
+        plt.imsave(path, img[..., 0], cmap="gray", vmin=0, vmax=1)
+    out = tmp / f"maps_{image}.png"
+    rc = main(["featuremaps", str(net), "--weights", str(weights), "--image", str(path), "--layer", "conv_1",
+               "-o", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    assert "6 channels of 8x8" in capsys.readouterr().out
+    assert out.read_bytes()[:8] == PNG
+
+
+@pytest.mark.parametrize("layer, message", [("dense_1", "not an image"), ("conv_9", "no layer 'conv_9'")])
+def test_featuremaps_bad_layer(trained, capsys, layer, message):
+    tmp, net, weights, _, _ = trained
+    rc = main(["featuremaps", str(net), "--weights", str(weights), "--image", str(tmp / "one.npy"),
+               "--layer", layer, "-o", str(tmp / "m.png")])
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_featuremaps_wrong_image_shape(trained, capsys):
+    tmp, net, weights, _, _ = trained
+    np.save(tmp / "big.npy", np.zeros((9, 9, 1)))
+    rc = main(["featuremaps", str(net), "--weights", str(weights), "--image", str(tmp / "big.npy"),
+               "--layer", "conv_1", "-o", str(tmp / "m.png")])
+    assert rc == 2 and "the network takes 8x8x1" in capsys.readouterr().err
