@@ -108,3 +108,11 @@ def test_cli_entry_point_subprocess(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(tmp_path)) == ["m.npz", "m.py"]
+
+
+def test_emit_onnx(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    code, out, err = run(["compile", LENET, "--emit", "onnx"], tmp_path, capsys)
+    assert code == 0, err
+    assert out.splitlines() == ["wrote lenet.onnx"]
+    assert (tmp_path / "lenet.onnx").stat().st_size > 100_000   # the weights are inside

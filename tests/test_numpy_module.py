@@ -108,3 +108,12 @@ def test_comment_text_is_safe(tmp_path):
 def test_options_are_rejected():
     with pytest.raises(cnnc.CnncError, match="no option 'fast'"):
         cnnc.compile(cnnc.parse("input 4x4x1; relu"), fast=True)
+
+
+def test_numpy_path_never_imports_torch_or_triton(tmp_path):
+    code = ("import sys, cnnc, numpy as np; m = cnnc.compile(%r); m(np.zeros((1, 32, 32, 3))); "
+            "m.save_weights(%r); print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'triton')))"
+            % (RESNET, str(tmp_path / "w.npz")))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

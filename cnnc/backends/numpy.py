@@ -168,6 +168,19 @@ def _conv(x, w, kh, kw, sh, sw, oh, ow, top=0, left=0):
     return (cols @ w).reshape(n, oh, ow, w.shape[1])
 
 
+_ZERO_ROWS = {}
+
+
+def _relu(y):
+    """max(y, 0) in place, against a zero row as long as an image row: numpy
+    vectorizes that, and not a broadcast scalar 0."""
+    r = y.reshape(-1, y.shape[-1] * (y.shape[-2] if y.ndim == 4 else 1))
+    z = _ZERO_ROWS.get(r.shape[1])
+    if z is None:
+        z = _ZERO_ROWS[r.shape[1]] = np.zeros(r.shape[1], np.float32)
+    np.maximum(r, z, out=r)
+
+
 def _maxpool(x, kh, kw, sh, sw, oh, ow):
     """Max over the windows of x (padded with -inf): np.maximum over strided views."""
     out = _tap(x, 0, 0, sh, sw, oh, ow).copy()
@@ -350,7 +363,12 @@ class _Gen:
                     else:
                         e.line(f"w, b = {k}, {b}")
                     e.line(f"s[{h.name + '.w'!r}] = np.ascontiguousarray(w.reshape(-1, {cout}))")
-                    e.line(f"s[{h.name + '.b'!r}] = b")
+                    if h.kind == "conv":
+                        width = self.conv_plan(g)["bias_w"]
+                        e.comment(f"the bias repeated along an image row ({width} pixels): a long inner loop")
+                        e.line(f"s[{h.name + '.b'!r}] = np.tile(b, {width})")
+                    else:
+                        e.line(f"s[{h.name + '.b'!r}] = b")
                 elif h.kind == "batchnorm":
                     e.line(f"s[{h.name + '.scale'!r}], s[{h.name + '.shift'!r}] = _affine("
                            + ", ".join(f"p[{h.name + '.' + q!r}]" for q in ("gamma", "beta", "mean", "var"))
@@ -439,7 +457,7 @@ class _Gen:
         if act == "linear":
             return fresh
         if act == "relu":
-            e.line("np.maximum(y, 0, out=y)" if fresh else "y = np.maximum(y, 0)")
+            e.line("_relu(y)" if fresh else "y = np.maximum(y, 0)")
         elif act == "tanh":
             e.line("np.tanh(y, out=y)" if fresh else "y = np.tanh(y)")
         elif act == "sigmoid":
@@ -457,14 +475,9 @@ class _Gen:
             raise CnncError(f"unknown activation {act}", 1, 1)
         return True
 
-    def conv_group(self, g: Group):
-        e, h, a = self.e, g.head, g.head.attrs
-        inp = h.inputs[0].out
-        (kh, kw), (sh, sw), p = a["kernel"], a["stride"], a["padding"]
-        oh, t, b = window(inp.h, kh, sh, p)
-        ow, l, r = window(inp.w, kw, sw, p)
-        acts = [a["activation"]] + [n.attrs["activation"] for n in g.acts]
-        out = (g.pool or g.last).out
+    def conv_plan(self, g: Group) -> dict:
+        h = g.head
+        acts = [h.activation] + [n.attrs["activation"] for n in g.acts]
         monotone = all(x in MONOTONE for x in acts)
         pool = g.pool.attrs if g.pool is not None else None
         # A max pool with disjoint, unpadded windows is computed by pool tap: the conv
@@ -472,6 +485,20 @@ class _Gen:
         # elementwise max of contiguous arrays -- no strided pooling, no wasted rows.
         by_tap = (pool is not None and monotone and pool["padding"] == "valid"
                   and pool["kernel"] == pool["stride"])
+        early = pool is not None and monotone  # pool before the bias and activations
+        return {"acts": acts, "by_tap": by_tap, "early": early,
+                "bias_w": (g.pool.out.w if early else h.out.w)}
+
+    def conv_group(self, g: Group):
+        e, h, a = self.e, g.head, g.head.attrs
+        inp = h.inputs[0].out
+        (kh, kw), (sh, sw), p = a["kernel"], a["stride"], a["padding"]
+        oh, t, b = window(inp.h, kh, sh, p)
+        ow, l, r = window(inp.w, kw, sw, p)
+        plan = self.conv_plan(g)
+        acts, by_tap = plan["acts"], plan["by_tap"]
+        out = (g.pool or g.last).out
+        pool = g.pool.attrs if g.pool is not None else None
         rows = out.h * out.w if by_tap else oh * ow
         step = max(1, CHUNK_BYTES // (rows * max(kh * kw * inp.c, out.c) * 4))
         e.line(f"w, bias = s[{h.name + '.w'!r}], s[{h.name + '.b'!r}]")
@@ -495,11 +522,12 @@ class _Gen:
                 early = True
             else:
                 e.line(f"y = _conv({src}, w, {kh}, {kw}, {sh}, {sw}, {oh}, {ow})")
-                early = g.pool is not None and monotone
+                early = plan["early"]
                 if early:
                     e.comment("max pool first: max commutes with the bias and monotone activations")
                     self.pool(g.pool, "y", out="y")
-            e.line("y += bias")
+            e.line(f"r = y.reshape(-1, {plan['bias_w'] * h.out.c})")
+            e.line("r += bias")
             fresh = True
             for act in acts:
                 fresh = self.activation(act, fresh)
