@@ -185,7 +185,7 @@ class Param(FrozenRecord):
     """A declared argument: `name` (also the attrs key), `parse` (Value -> python value,
     raises ArgError), whether it is `required`, its `default`."""
     __slots__ = ("name", "parse", "required", "default")
-    _defaults = {"required": lambda: True, "default": lambda: None}
+    _defaults = {"required": True, "default": None}
 
 
 # --- the kinds -------------------------------------------------------------------

@@ -2,34 +2,34 @@
 
 `import dataclasses` pulls in `inspect` and costs about 10 ms, a fifth of what
 `cnnc shapes` may spend in all (BENCHMARKS.md). A `Record` subclass lists its
-fields in `__slots__` and gets an __init__ (positional or keyword, defaults from
-`_defaults`), __eq__, __repr__; a `FrozenRecord` is also immutable and hashable.
+fields in `__slots__` (defaults in `_defaults`) and gets a generated __init__
+(positional or keyword), __eq__ and __repr__; a `FrozenRecord` is also immutable
+and hashable.
 """
 
 from __future__ import annotations
 
 
+def _make_init(cls):
+    """A plain `def __init__(self, a, b, c=<default>)` for the fields: as fast as hand-written."""
+    fields = cls.__slots__
+    defaults = cls._defaults
+    params = ", ".join(f"{f}=_defaults[{f!r}]" if f in defaults else f for f in fields)
+    set_ = "_set(self, {f!r}, {f})" if issubclass(cls, FrozenRecord) else "self.{f} = {f}"
+    body = "\n".join("    " + set_.format(f=f) for f in fields) or "    pass"
+    scope = {"_defaults": defaults, "_set": object.__setattr__}
+    exec(f"def __init__(self, {params}):\n{body}\n" if fields else "def __init__(self):\n    pass\n", scope)
+    return scope["__init__"]
+
+
 class Record:
     __slots__ = ()
-    _defaults: dict = {}
+    _defaults: dict = {}   # field -> default value (immutable values only)
 
-    def __init__(self, *args, **kwargs):
-        fields = self.__slots__
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__name__} takes {len(fields)} fields, got {len(args)}")
-        values = dict(zip(fields, args))
-        for k, v in kwargs.items():
-            if k not in fields or k in values:
-                raise TypeError(f"{type(self).__name__}: bad or repeated field {k!r}")
-            values[k] = v
-        for f in fields:
-            if f in values:
-                v = values[f]
-            elif f in self._defaults:
-                v = self._defaults[f]()
-            else:
-                raise TypeError(f"{type(self).__name__} is missing field {f!r}")
-            object.__setattr__(self, f, v)
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.__slots__:
+            cls.__init__ = _make_init(cls)
 
     def _values(self) -> tuple:
         return tuple(getattr(self, f) for f in self.__slots__)

@@ -38,7 +38,7 @@ class Block(Record):
 
 class Program(Record):
     __slots__ = ("statements", "filename")
-    _defaults = {"statements": list, "filename": lambda: "<string>"}
+    _defaults = {"filename": "<string>"}
 
 
 def _grammar_path():
