@@ -215,7 +215,12 @@ class _Kernel:
         ptrs = [p for p, _ in self.pointer_args()]
         consts = [f"{k}: tl.constexpr" for k, _ in self.constexprs()]
         e.line("@triton.jit")
-        with e.block(f"def {self.name}({', '.join(ptrs)}, NB, {', '.join(consts)}):"):
+        e.line(f"def {self.name}(")
+        with e.indented():
+            e.line(f"{', '.join(ptrs)}, NB,")
+            for i in range(0, len(consts), 6):
+                e.line(", ".join(consts[i:i + 6]) + ",")
+        with e.block("):"):
             for n in (self.g.nodes or []):
                 e.comment(f"line {n.line}: {statement_text(n)}")
             if self.g.copy_into is not None:
@@ -510,7 +515,7 @@ def _emit_forward(e: Emitter, net, plan, kernels) -> None:
                 else:
                     r = next(r for r in k.residuals if f"{r.name}_ptr" == p)
                     args.append(buf(k.other_input(r)))
-            consts = ", ".join(f"{name}={value}" for name, value in k.constexprs())
+            consts = [f"{name}={value}" for name, value in k.constexprs()]
             if k.reduce:
                 grid = f"(n, {-(-k.C // k.BN)})"
             else:
@@ -520,14 +525,15 @@ def _emit_forward(e: Emitter, net, plan, kernels) -> None:
             e.line(f"{k.name}[{grid}](")
             with e.indented():
                 e.line(f"{', '.join(args)}, n,")
-                e.line(f"{consts},")
+                for j in range(0, len(consts), 8):
+                    e.line(", ".join(consts[j:j + 8]) + ",")
                 e.line("num_warps=NUM_WARPS, num_stages=NUM_STAGES)")
             if k.g.copy_into is None:
                 with e.block("if trace is not None:"):
                     e.line(f"trace[{k.g.last.name!r}] = {view_expr(k.g.last)}")
-            for b, last in reads.items():
-                if last == i and b not in ("x", out_buf):
-                    e.line(f"del {b}")
+            dead = [b for b, last in reads.items() if last == i and b not in ("x", out_buf)]
+            if dead:
+                e.line(f"del {', '.join(dead)}")
         e.line(f"return {view_expr(net.output)}")
     e.line("")
     e.line("")
