@@ -116,6 +116,7 @@ class _Builder:
         self.taken = _explicit_names(program.statements)  # auto names skip these (repeat copies included)
         self.seen: dict[str, Node] = {}
         self.input_override = input_shape
+        self.parsed: dict = {}     # id(Layer statement) -> its attrs (None: wrong, reported)
         self.collapses: list = []  # (diagnostic index) of "image collapses" errors, for the min-input hint
 
     # -- naming ---------------------------------------------------------------
@@ -189,24 +190,36 @@ class _Builder:
             i += 1
         return x
 
-    def attrs(self, spec, s: Layer):
-        def err(msg, line, col):
-            self.report.error(msg, line if line is not None else s.kind_line, col if col is not None else s.kind_col)
-        return parse_args(spec, s.args, err)
+    def attrs(self, spec, s: Layer, label=None):
+        """The statement's attrs (None if wrong), parsed and reported once per written
+        statement however many times a repeat copies it."""
+        key = id(s)
+        if key not in self.parsed:
+            def err(msg, line, col):
+                self.report.error(msg, line if line is not None else s.kind_line,
+                                  col if col is not None else s.kind_col)
+            self.parsed[key] = parse_args(spec, s.args, err, label)
+        attrs = self.parsed[key]
+        return dict(attrs) if attrs is not None else None
+
+    def statement_error(self, s, message, line, col) -> None:
+        if id(s) not in self.parsed:
+            self.parsed[id(s)] = None
+            self.report.error(message, line, col)
 
     def layer(self, s: Layer, x: Node, copy) -> Node:
         spec = KINDS.get(s.kind)
         if spec is None or s.kind in ("residual", "concat"):
             guess = closest(s.kind, STATEMENTS + BLOCKS)
             hint = f"; did you mean '{guess}'?" if guess else f"; statements are {', '.join(STATEMENTS)}"
-            self.report.error(f"unknown statement '{s.kind}'{hint}", s.kind_line, s.kind_col)
-            # keep going with an opaque node so later layers still get checked names
+            self.statement_error(s, f"unknown statement '{s.kind}'{hint}", s.kind_line, s.kind_col)
+            # keep going without it, so that later statements still get checked
             return x
         if s.kind == "input":
-            self.report.error("input must be the first statement (and appear once)", s.kind_line, s.kind_col)
+            self.statement_error(s, "input must be the first statement (and appear once)", s.kind_line, s.kind_col)
             return x
-        attrs = self.attrs(spec, s)
-        node = self.add(Node(self.name_for(s.kind, s.name, s.line, s.col, copy), spec, attrs, [x], s.line, s.col))
+        name = self.name_for(s.kind, s.name, s.line, s.col, copy)
+        node = self.add(Node(name, spec, self.attrs(spec, s, name), [x], s.line, s.col))
         self.infer(node)
         return node
 
@@ -385,7 +398,8 @@ def build(program: Program, input_shape=None, report: "Reporter | None" = None) 
     elif b.collapses and len(b.collapses) == len(report.errors):
         _add_min_input_hint(b, report)
     report.raise_if_errors()
-    return Network(b.nodes, output, report.warnings, program.filename, program)
+    warnings = sorted(report.warnings, key=lambda d: (d.line, d.col))
+    return Network(b.nodes, output, warnings, program.filename, program)
 
 
 def _add_min_input_hint(b: _Builder, report: Reporter) -> None:

@@ -418,11 +418,11 @@ STATEMENTS = tuple(k for k in KINDS if k not in ("residual", "concat"))
 BLOCKS = ("residual", "shortcut", "concat", "branch", "repeat")
 
 
-def parse_args(kind: LayerKind, args, report_error) -> "dict | None":
+def parse_args(kind: LayerKind, args, report_error, label: "str | None" = None) -> "dict | None":
     """Turn a statement's Args into attrs per the kind's declaration.
 
-    Reports each problem through report_error(message, line, col); returns None
-    if any argument was wrong.
+    Reports each problem through report_error(message, line, col), prefixed with
+    `label` (the layer's name) or the keyword; returns None if any argument was wrong.
     """
     attrs: dict = {}
     ok = True
@@ -458,14 +458,14 @@ def parse_args(kind: LayerKind, args, report_error) -> "dict | None":
                         else f"; {kind.keyword} takes no options"
                     raise ArgError(f"unknown option '{a.key}' for {kind.keyword}{hint}")
         except ArgError as e:
-            report_error(f"{kind.keyword}: {e}", a.value.line if a.key is None else a.line,
+            report_error(f"{label or kind.keyword}: {e}", a.value.line if a.key is None else a.line,
                          a.value.col if a.key is None else a.col)
             ok = False
     missing = [p for p in pos if p.required]
     if missing and ok:
         names = " and ".join(p.name for p in missing)
         raise_at = args[-1] if args else None
-        report_error(f"{kind.keyword} is missing its {names}" + _usage_hint(kind),
+        report_error(f"{label + ': ' if label else ''}{kind.keyword} is missing its {names}" + _usage_hint(kind),
                      *((raise_at.line, raise_at.col) if raise_at else (None, None)))
         ok = False
     if not ok:

@@ -105,3 +105,15 @@ def test_api_errors():
     assert "more than" in e.message and (e.line, e.col) == (2, 1)
     e = errors_of("input 8x8x1\n" + "residual {" * 80 + "}" * 80 + "\n")
     assert "nested" in e.message and e.line == 2
+
+
+def test_a_wrong_statement_in_repeat_is_reported_once_with_its_layer_name():
+    e = errors_of("input 8x8x1\nrepeat 3 { c: conv 0 3; foo }\n")
+    assert [(d.line, d.col) for d in e.diagnostics] == [(2, 20), (2, 25)]
+    assert e.diagnostics[0].message.startswith("c_1: the number of filters")
+    assert "unknown statement 'foo'" in e.diagnostics[1].message
+
+
+def test_warnings_are_in_source_order():
+    net = cnnc.parse("input 11x11x1\nconv 4 3 softmax\npool 2\nflatten\ndense 2 softmax\n")
+    assert [(w.line, w.col) for w in net.warnings] == [(2, 1), (3, 1)]
