@@ -210,7 +210,7 @@ def test_wrong_input_shape_is_a_value_error():
 
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(kind=st.sampled_from(["conv", "pool", "avgpool"]), h=st.integers(3, 9), w=st.integers(3, 9),
-       k=st.integers(1, 3), s=st.integers(1, 3), pad=st.sampled_from(["valid", "same", 0, 1]))
+       k=st.integers(1, 3), s=st.integers(1, 3), pad=st.sampled_from(["valid", "same", 0, 1, 2]))
 def test_windows_match_numpy(kind, h, w, k, s, pad):
     head = "conv 3" if kind == "conv" else kind
     text = f"input {h}x{w}x2; {head} {k} stride={s} padding={pad}"
@@ -222,3 +222,25 @@ def test_windows_match_numpy(kind, h, w, k, s, pad):
     with torch.no_grad():
         got = model.to_torch()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_state_dict_of_to_torch_module_round_trips(tmp_path):
+    """torch.save(module.state_dict()) and back: no flatten permute on cnnc's own dense kernels."""
+    model = random_model(PROGRAMS["lenet"])
+    path = tmp_path / "m.pt"
+    torch.save(model.to_torch().state_dict(), path)
+    other = random_model(PROGRAMS["lenet"], seed=5)
+    other.load_torch(torch.load(path))
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(other.params[k], v, err_msg=k)
+
+
+def test_layer_names_that_clash_with_torch_attributes():
+    model = random_model("input 6x6x1; training: conv 2 3 relu; keys: pool 2; flatten; forward: dense 3")
+    module = model.to_torch()
+    x = batch(model)
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), model(x), rtol=1e-5, atol=1e-5)
+    other = random_model("input 6x6x1; training: conv 2 3 relu; keys: pool 2; flatten; forward: dense 3", seed=2)
+    other.load_torch(module.state_dict())
+    np.testing.assert_array_equal(other.params["forward.kernel"], model.params["forward.kernel"])

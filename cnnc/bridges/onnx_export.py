@@ -74,11 +74,13 @@ def build_model(net, params, opset: int = 17):
         tensors[node.name] = _emit(g, node, ins, P)
 
     out_name = "output"
+    while out_name in tensors:  # a layer may be called `output`
+        out_name += "_"
     last = tensors[net.output.name]
     if isinstance(net.output.out, L.Image):
-        g.node("Transpose", [last], out_name, "output/nhwc", perm=[0, 2, 3, 1])
+        g.node("Transpose", [last], out_name, f"{out_name}/nhwc", perm=[0, 2, 3, 1])
     else:
-        g.node("Identity", [last], out_name, "output")
+        g.node("Identity", [last], out_name, out_name)
 
     f32 = onnx.TensorProto.FLOAT
     graph = helper.make_graph(
@@ -125,12 +127,31 @@ def _emit(g, node, ins, P):
         out = g.node("Gemm", [x, g.init(f"{name}.kernel", P[f"{name}.kernel"]), g.init(f"{name}.bias", P[f"{name}.bias"])],
                      name if node.activation in ("linear", None) else f"{name}/gemm", name)
         return _act(g, out, node.activation, name, f"{name}/{node.activation}")
-    if kind == "pool":
-        return g.node("MaxPool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
-                      pads=_pads(node))
-    if kind == "avgpool":
+    if kind in ("pool", "avgpool"):
+        pads = _pads(node)
+        kh, kw = a["kernel"]
+        if max(pads[0], pads[2]) >= kh or max(pads[1], pads[3]) >= kw:
+            # onnxruntime wants pads < kernel; wider integer padding becomes an explicit Pad
+            # (-inf for max pooling, zeros that count for average pooling: SPEC §1)
+            t, le, b, r = pads
+            fill = np.array(-np.inf if kind == "pool" else 0.0, dtype=np.float32)
+            x = g.node("Pad", [x, g.init(f"{name}/pads", np.array([0, 0, t, le, 0, 0, b, r], dtype=np.int64)),
+                               g.init(f"{name}/fill", fill)], f"{name}/pad", f"{name}/pad", mode="constant")
+            pads = [0, 0, 0, 0]
+            if kind == "pool":
+                # a window of padding only is -inf in cnnc; onnxruntime's MaxPool starts from the
+                # lowest float instead, so map that back
+                y = g.node("MaxPool", [x], f"{name}/max", f"{name}/max", kernel_shape=list(a["kernel"]),
+                           strides=list(a["stride"]))
+                lowest = g.init(f"{name}/lowest", np.array(np.finfo(np.float32).min, dtype=np.float32))
+                mask = g.node("Equal", [y, lowest], f"{name}/empty", f"{name}/empty")
+                return g.node("Where", [mask, g.init(f"{name}/-inf", np.array(-np.inf, dtype=np.float32)), y],
+                              name, name)
+        if kind == "pool":
+            return g.node("MaxPool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+                          pads=pads)
         return g.node("AveragePool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
-                      pads=_pads(node), count_include_pad=0 if a["padding"] == "same" else 1)
+                      pads=pads, count_include_pad=0 if a["padding"] == "same" else 1)
     if kind == "globalpool":
         y = g.node("GlobalAveragePool", [x], f"{name}/pool", f"{name}/pool")
         return g.node("Flatten", [y], name, name, axis=1)

@@ -40,7 +40,48 @@ def load_torch(model, module_or_state_dict) -> None:
         m = m.state_dict()
     if not hasattr(m, "items"):
         raise TypeError(f"load_torch takes an nn.Module or a state_dict, got {type(m).__name__}")
-    model.set_params(params_from_state_dict(model.network, m))
+    if _is_cnnc_state_dict(model.network, m):
+        model.set_params(params_from_cnnc_state_dict(model.network, m))
+    else:
+        model.set_params(params_from_state_dict(model.network, m))
+
+
+def _is_cnnc_state_dict(net, state_dict) -> bool:
+    """A state_dict saved from `to_torch(model)`: keys `layers.NAME.*` for this network's layers.
+
+    Its dense kernels are already in cnnc's flatten order, so they must not be permuted.
+    """
+    keys = [k for k in state_dict if not k.endswith("num_batches_tracked")]
+    return bool(keys) and all(k.startswith("layers.") for k in keys)
+
+
+def params_from_cnnc_state_dict(net, state_dict) -> dict:
+    """cnnc params from the state_dict of a `to_torch` module of the same network."""
+    from .torch_module import CnncModule
+
+    keys = CnncModule.layer_keys(net)
+    groups: dict = {}
+    for key, value in state_dict.items():
+        prefix, _, suffix = key.rpartition(".")
+        groups.setdefault(prefix, {})[suffix] = value
+    params: dict = {}
+    for node in net.layers:
+        if not node.params:
+            continue
+        prefix = f"layers.{keys[node.name]}"
+        if prefix not in groups:
+            raise ValueError(f"{node.name}: the state_dict has no '{prefix}.*' entries "
+                             f"(it has {', '.join(sorted(groups)) or 'none'})")
+        g = groups[prefix]
+        if node.kind == "dense":  # already in cnnc's (H, W, C) row order: no flatten permute
+            n_in, n_out = node.params["kernel"]
+            w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
+            _check(node, prefix, "weight", w.shape, (n_out, n_in))
+            _check(node, prefix, "bias", b.shape, (n_out,))
+            params.update({f"{node.name}.kernel": np.ascontiguousarray(w.T), f"{node.name}.bias": b.copy()})
+        else:
+            params.update(_convert(node, prefix, g))
+    return {name: params[name] for name in net.param_shapes()}
 
 
 def _check_same_network(net, other) -> None:

@@ -129,10 +129,14 @@ class Pool(nn.Module):
         return y * self.scale if self.scale is not None else y
 
 
+_PROBE = nn.ModuleDict()  # instance attributes (`training`) count too
+_MODULE_KINDS = ("conv", "dense", "pool", "avgpool", "batchnorm", "dropout")
+
+
 def _module_key(name: str, taken: set) -> str:
     """The ModuleDict key of a layer: its name, unless that clashes with a torch attribute."""
     key = name
-    while key in taken or hasattr(nn.ModuleDict, key):
+    while key in taken or hasattr(_PROBE, key):
         key += "_"
     taken.add(key)
     return key
@@ -145,14 +149,17 @@ class CnncModule(nn.Module):
         super().__init__()
         self.network = network
         self.layers = nn.ModuleDict()
-        self.keys: dict = {}       # layer name -> key in self.layers
-        taken: set = set()
+        self.keys: dict = self.layer_keys(network)   # layer name -> key in self.layers
         for node in network.layers:
-            mod = self._make(node, params)
-            if mod is not None:
-                self.keys[node.name] = key = _module_key(node.name, taken)
-                self.layers[key] = mod
+            if node.name in self.keys:
+                self.layers[self.keys[node.name]] = self._make(node, params)
         self._softmax_node = _final_softmax(network)
+
+    @staticmethod
+    def layer_keys(network) -> dict:
+        """Layer name -> its key in `.layers` (and in the state_dict, `layers.KEY.weight`)."""
+        taken: set = set()
+        return {n.name: _module_key(n.name, taken) for n in network.layers if n.kind in _MODULE_KINDS}
 
     @staticmethod
     def _make(node, params):
