@@ -160,10 +160,14 @@ def _conv(x, w, kh, kw, sh, sw, oh, ow, top=0, left=0):
                 cols[i * kw + j] = _tap(x, i, j, sh, sw, oh, ow)[..., 0]
         cols = cols.reshape(kh * kw, n * oh * ow).T
     else:
-        cols = np.empty((n, oh, ow, kh, kw, c), np.float32)
+        # im2col one kernel row at a time: the kw*c values under kernel row i are
+        # contiguous in x, so each output pixel copies one run of kw*c floats
+        if x.strides[2] != c * x.itemsize or x.strides[3] != x.itemsize:
+            x = np.ascontiguousarray(x)
+        s0, s1, s2, s3 = x.strides
+        cols = np.empty((n, oh, ow, kh, kw * c), np.float32)
         for i in range(kh):
-            for j in range(kw):
-                cols[:, :, :, i, j, :] = _tap(x, i, j, sh, sw, oh, ow)
+            cols[:, :, :, i] = as_strided(x[:, i:], (n, oh, ow, kw * c), (s0, s1 * sh, s2 * sw, s3))
         cols = cols.reshape(n * oh * ow, kh * kw * c)
     return (cols @ w).reshape(n, oh, ow, w.shape[1])
 
@@ -315,6 +319,7 @@ class _Gen:
         e.line("import os")
         e.blank()
         e.line("import numpy as np")
+        e.line("from numpy.lib.stride_tricks import as_strided")
         e.blank()
         e.line(f"INPUT_SHAPE = {tuple(net.input_shape)!r}")
         e.line(f"OUTPUT_SHAPE = {tuple(net.output_shape)!r}")
