@@ -76,3 +76,28 @@ def test_padding_as_wide_as_the_kernel(tmp_path, text):
     model.to_onnx(tmp_path / "m.onnx")
     x = batch(model)
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_missing_onnx_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    from pathlib import Path
+
+    from cnnc.cli import main
+
+    monkeypatch.setitem(__import__("sys").modules, "onnx", None)
+    lenet = Path(__file__).resolve().parents[1] / "examples" / "lenet.cnn"
+    rc = main(["compile", str(lenet), "--emit", "onnx", "-o", str(tmp_path / "m.onnx")])
+    assert rc == 2 and "pip install 'cnnc[onnx]'" in capsys.readouterr().err
+
+
+def test_compile_emit_onnx(tmp_path, capsys):
+    from pathlib import Path
+
+    from cnnc.cli import main
+
+    lenet = Path(__file__).resolve().parents[1] / "examples" / "lenet.cnn"
+    model = random_model(lenet.read_text())
+    model.save_weights(tmp_path / "w.npz")
+    out = tmp_path / "lenet.onnx"
+    assert main(["compile", str(lenet), "--emit", "onnx", "--weights", str(tmp_path / "w.npz"), "-o", str(out)]) == 0
+    x = batch(model)
+    np.testing.assert_allclose(run_onnx(out, x), model(x), rtol=1e-4, atol=1e-4)

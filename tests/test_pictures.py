@@ -121,3 +121,11 @@ def test_featuremaps_wrong_image_shape(trained, capsys):
     rc = main(["featuremaps", str(net), "--weights", str(weights), "--image", str(tmp / "big.npy"),
                "--layer", "conv_1", "-o", str(tmp / "m.png")])
     assert rc == 2 and "the network takes 8x8x1" in capsys.readouterr().err
+
+
+def test_missing_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)  # import matplotlib now fails
+    rc = main(["graph", str(EXAMPLES / "lenet.cnn"), "-o", str(tmp_path / "net.png"), "--renderer", "matplotlib"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "pip install 'cnnc[pictures]'" in err and "Traceback" not in err
+    assert (tmp_path / "net.dot").exists()  # the DOT is still written

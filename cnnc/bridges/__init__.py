@@ -27,8 +27,15 @@ def to_onnx(model, path, opset: int = 17):
     return f(model, path, opset=opset)
 
 
-class MissingDependency(ImportError):
-    """An optional package is not installed; the message says how to get it."""
+from ..cli import UsageError
+
+
+class MissingDependency(UsageError, ImportError):
+    """An optional package is not installed; the message says how to get it.
+
+    An ImportError for Python callers, and a UsageError so that every `cnnc`
+    command reports it as a clear message with exit 2, never a traceback.
+    """
 
 
 def require(module: str, extra: str):
