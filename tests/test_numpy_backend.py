@@ -105,6 +105,11 @@ CASES = [
     "input 8x8x3; repeat 3 { conv 3 3x3 padding=same relu }",
     "input 8x8x3; repeat 2 { residual { conv 3 3x3 padding=same; batchnorm; relu } }",
     "input 8x8x2; c1: conv 3 3x3; c2: conv 3 3x3; residual { class: relu }",
+    # a residual add fused into the conv/dense that ends the block (or the shortcut)
+    "input 6x6x3; residual { conv 3 3x3 padding=same tanh }; sigmoid; relu",
+    "input 6x6x3; residual { conv 5 3x3 padding=same } shortcut { conv 5 1x1; batchnorm }; relu",
+    "input 4x4x2; flatten; residual { dense 32 relu; dense 32 }; relu; dense 3",
+    "input 6x6x3; residual { conv 3 3x3 padding=same; pool 3 stride=1 padding=same }",
 ]
 
 

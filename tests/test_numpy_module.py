@@ -72,7 +72,7 @@ def test_one_function_per_group_with_source_lines():
     # conv+relu+pool fused, dense+relu, dense+softmax: four layer functions
     assert src.count("\ndef layer_") == 4
     assert "# line 3: conv_1 = conv 32 3x3 relu" in src
-    assert "# line 4: pool_1 = pool 2x2" in src
+    assert "# line 4: pool_1 = pool 2" in src
     assert "# line 7: flatten_1 = flatten" in src
     assert "import cnnc" not in src and "from cnnc" not in src
     compile(src, "lenet.py", "exec")

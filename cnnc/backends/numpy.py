@@ -37,8 +37,8 @@ MONOTONE = ("relu", "sigmoid", "tanh", "linear")
 
 # --- how a statement reads (for the comment above its code) ---------------------
 
-def _size(p) -> str:
-    return f"{p[0]}x{p[1]}"
+def _size(p, square_as_one=False) -> str:
+    return str(p[0]) if square_as_one and p[0] == p[1] else f"{p[0]}x{p[1]}"
 
 
 def statement_text(node) -> str:
@@ -47,15 +47,15 @@ def statement_text(node) -> str:
     if k == "conv":
         s = f"conv {a['filters']} {_size(a['kernel'])}"
         if a["stride"] != (1, 1):
-            s += f" stride={_size(a['stride'])}"
+            s += f" stride={_size(a['stride'], True)}"
         if a["padding"] != "valid":
             s += f" padding={a['padding']}"
         if a["activation"] != "linear":
             s += f" {a['activation']}"
     elif k in ("pool", "avgpool"):
-        s = f"{k} {_size(a['kernel'])}"
+        s = f"{k} {_size(a['kernel'], True)}"
         if a["stride"] != a["kernel"]:
-            s += f" stride={_size(a['stride'])}"
+            s += f" stride={_size(a['stride'], True)}"
         if a["padding"] != "valid":
             s += f" padding={a['padding']}"
     elif k == "dense":
@@ -85,6 +85,9 @@ class Group:
         self.bn = None          # a folded batchnorm
         self.acts = []          # activation layers applied after the head
         self.pool = None        # a max pool fused into a conv group
+        self.res = None         # a residual join fused into a conv/dense group ...
+        self.skip = None        # ... and its other input, computed before the group
+        self.post = []          # activation layers after the residual
         self.nodes = [head]
 
     @property
@@ -99,6 +102,7 @@ class Group:
 def plan_groups(net) -> list:
     """Partition the layers (views excluded) into groups, in execution order."""
     folds = foldable_batchnorms(net)
+    order = {n.name: i for i, n in enumerate(net.nodes)}
     taken = set()
     groups = []
     for node in net.layers:
@@ -114,9 +118,16 @@ def plan_groups(net) -> list:
             if n.kind == "batchnorm" and folds.get(n.name) == node.name and g.last is node:
                 g.bn = n
             elif n.spec.epilogue == "activation" and g.pool is None:
-                g.acts.append(n)
-            elif (n.kind == "pool" and node.kind == "conv" and g.pool is None):
+                (g.post if g.res is not None else g.acts).append(n)
+            elif n.kind == "pool" and node.kind == "conv" and g.pool is None and g.res is None:
                 g.pool = n
+            elif (n.kind == "residual" and node.spec.role == "anchor" and g.pool is None and g.res is None
+                  and n.inputs[0] is not n.inputs[1]):
+                # the add joins the epilogue when the other operand already exists
+                other = n.inputs[1] if n.inputs[0] is g.last else n.inputs[0]
+                if order[other.name] >= order[node.name]:
+                    break
+                g.res, g.skip = n, other
             else:
                 break
             g.nodes.append(n)
@@ -399,6 +410,10 @@ class _Gen:
                 fresh = self.head_op(h)
             for a in g.acts:
                 fresh = self.activation(a.attrs["activation"], fresh)
+            if g.res is not None:
+                e.line("y += skip")
+                for a in g.post:
+                    fresh = self.activation(a.attrs["activation"], fresh)
             e.line("return y")
 
     def param_names(self, g):
@@ -407,7 +422,7 @@ class _Gen:
             return ["a", "b"]
         if h.kind == "concat":
             return ["*xs"]
-        return ["x"]
+        return ["x", "skip"] if g.res is not None else ["x"]
 
     def head_op(self, h) -> bool:
         """Code for a non-anchor head, reading x; returns whether y is a fresh array."""
@@ -538,6 +553,10 @@ class _Gen:
                 fresh = self.activation(act, fresh)
             if g.pool is not None and not early:
                 self.pool(g.pool, "y", out="y")
+            if g.res is not None:
+                e.line(f"y += skip[i:i + {step}]")
+                for n in g.post:
+                    fresh = self.activation(n.attrs["activation"], fresh)
             e.line(f"out[i:i + {step}] = y")
         e.line("return out")
 
@@ -559,7 +578,7 @@ class _Gen:
                 steps.append((node.inputs, node, code, node))
             elif node.name in by_last:
                 g = by_last[node.name]
-                ins = g.head.inputs
+                ins = g.head.inputs + ([g.skip] if g.res is not None else [])
                 steps.append((ins, node, f"{g.fn}(s, {', '.join(self.v(i) for i in ins)})", g))
         last_use = {}
         for idx, (ins, _, _, _) in enumerate(steps):
