@@ -117,9 +117,11 @@ def min_input_of(nodes, shape, limit: int = 4096, verify: bool = True) -> "tuple
 
 def _first(pred, limit: int) -> "int | None":
     """The least n in 1..limit for which the monotone `pred` holds (doubling, then bisection)."""
+    if pred(1):
+        return 1
     if not pred(limit):
         return None
-    lo, hi = 1, 1
+    lo, hi = 2, 2
     while not pred(hi):
         lo, hi = hi + 1, min(hi * 2, limit)
     while lo < hi:

@@ -191,8 +191,15 @@ def _drive(text: str):
                 del values[-size:]
             else:
                 got = []
-            children = []
-            for mode, v in zip(mask, got):
+            if callback is None and mask[:1] == "s":
+                # an inlined list rule (`x*` is left-recursive): grow its list in place,
+                # or every statement would copy all those before it
+                children = got[0]
+                parts = zip(mask[1:], got[1:])
+            else:
+                children = []
+                parts = zip(mask, got)
+            for mode, v in parts:
                 if mode == "k":
                     children.append(v)
                 elif mode == "s":
