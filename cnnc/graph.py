@@ -408,7 +408,7 @@ def _add_min_input_hint(b: _Builder, report: Reporter) -> None:
 
     if b.nodes[0].out is None:
         return
-    best = min_input_of(b.nodes, b.nodes[0].out.dims, verify=False)
+    best = min_input_of(b.nodes, b.nodes[0].out.dims, valid=False)
     if best is None:
         return
     for i in b.collapses:

@@ -91,23 +91,26 @@ def accepts(nodes, shape) -> bool:
     return True
 
 
-def min_input_of(nodes, shape, limit: int = 4096, verify: bool = True) -> "tuple[int, int] | None":
+def min_input_of(nodes, shape, limit: int = 4096, valid: bool = True) -> "tuple[int, int] | None":
     """The least H and the least W (each searched alone) the graph accepts, or None.
 
-    Searches 1..limit per axis (and the given size beyond that). With `verify`, a
-    candidate must also pass the full shape check with the other axis as given
-    (which catches what one axis cannot see, e.g. a residual over a flattened vector).
+    `valid`: the graph is known to accept `shape` (a parsed network), so each
+    search can stop at the given size and falls back to it beyond `limit`.
+    Otherwise (a collapse error's hint) sizes 1..limit are searched.
     """
+    # H and W are independent unless a join meets vectors (whose length mixes H, W
+    # and C); only then does a candidate also need the full check, other axis as given.
+    full = valid and any(n.spec.joins and not isinstance(n.out, Image) for n in nodes)
     result = []
     for axis in (0, 1):
         given = shape[axis]
         lo = _first(lambda n: _axis_ok(nodes, n, axis, relaxed=True), limit) or limit + 1
         found = None
-        for n in range(lo, min(limit, given if verify else limit) + 1):
-            if _axis_ok(nodes, n, axis) and (not verify or accepts(nodes, _with(shape, axis, n))):
+        for n in range(lo, min(limit, given if valid else limit) + 1):
+            if _axis_ok(nodes, n, axis) and (not full or accepts(nodes, _with(shape, axis, n))):
                 found = n
                 break
-        if found is None and verify and given > limit:
+        if found is None and valid and given > limit:
             found = given  # beyond the search limit: the given size is known good
         if found is None:
             return None
