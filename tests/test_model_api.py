@@ -115,3 +115,13 @@ def test_bad_compile_arguments():
 
 def test_empty_batch(lenet):
     assert lenet(np.zeros((0, 28, 28, 1), np.float32)).shape == (0, 10)
+
+
+@pytest.mark.parametrize("text", ["input 3x3x2", "input 3x3x2; dropout 0.5", "input 3x3x2; flatten",
+                                  "input 3x3x2; linear"])
+def test_output_never_aliases_the_input(text):
+    model = cnnc.compile(cnnc.parse(text))
+    x = np.ones((2, 3, 3, 2), np.float32)
+    y = model(x)
+    assert not np.shares_memory(x, y)
+    np.testing.assert_array_equal(y.reshape(x.shape), x)

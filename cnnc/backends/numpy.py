@@ -414,7 +414,7 @@ class _Gen:
                 e.line("y += skip")
                 for a in g.post:
                     fresh = self.activation(a.attrs["activation"], fresh)
-            e.line("return y")
+            e.line("return y" if fresh else "return y.copy()  # never hand out the caller's array")
 
     def param_names(self, g):
         h = g.head
@@ -597,7 +597,13 @@ class _Gen:
                         and i is not net.output and i is not net.input]
                 if dead:
                     e.line("del " + ", ".join(self.v(i) for i in dead))
-            e.line(f"return {self.v(net.output)}")
+            out, aliases = net.output, net.output
+            while aliases.spec.role == "view":
+                aliases = aliases.inputs[0]
+            if aliases is net.input:  # the output is the input (or a view of it): hand out a copy
+                e.line(f"return {self.v(out)}.copy()")
+            else:
+                e.line(f"return {self.v(out)}")
 
 
 def generate(net, **options) -> str:
