@@ -10,7 +10,7 @@ unknown (because of an earlier error) is skipped rather than blamed.
 from __future__ import annotations
 
 from .errors import CnncError, Reporter, closest
-from .layers import BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, ShapeError, parse_args
+from .layers import ALIASES, BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, ShapeError, parse_args
 from .syntax import Block, Layer, Program
 
 
@@ -210,8 +210,10 @@ class _Builder:
     def layer(self, s: Layer, x: Node, copy) -> Node:
         spec = KINDS.get(s.kind)
         if spec is None or s.kind in ("residual", "concat"):
-            guess = closest(s.kind, STATEMENTS + BLOCKS)
+            guess = ALIASES.get(s.kind.lower().replace("_", "")) or closest(s.kind, STATEMENTS + BLOCKS)
             hint = f"; did you mean '{guess}'?" if guess else f"; statements are {', '.join(STATEMENTS)}"
+            if s.kind.lower() in ("activation", "leakyrelu", "gelu", "elu", "selu", "swish", "silu", "prelu"):
+                hint = "; the activations are relu, sigmoid, tanh, softmax and linear, written alone or as ACT on conv/dense"
             self.statement_error(s, f"unknown statement '{s.kind}'{hint}", s.kind_line, s.kind_col)
             # keep going without it, so that later statements still get checked
             return x

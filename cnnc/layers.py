@@ -417,6 +417,19 @@ KINDS: dict[str, LayerKind] = {k.keyword: k for k in (
 STATEMENTS = tuple(k for k in KINDS if k not in ("residual", "concat"))
 BLOCKS = ("residual", "shortcut", "concat", "branch", "repeat")
 
+# What Keras/PyTorch users write instead (lower case, no underscores) -> our keyword,
+# for "did you mean" where spelling distance alone would not find it.
+ALIASES = {
+    "conv2d": "conv", "convolution": "conv", "convolution2d": "conv",
+    "maxpool": "pool", "maxpool2d": "pool", "maxpooling": "pool", "maxpooling2d": "pool",
+    "averagepooling2d": "avgpool", "avgpool2d": "avgpool", "averagepool": "avgpool",
+    "globalaveragepooling2d": "globalpool", "globalavgpool": "globalpool", "gap": "globalpool",
+    "adaptiveavgpool2d": "globalpool",
+    "batchnormalization": "batchnorm", "batchnorm2d": "batchnorm", "bn": "batchnorm",
+    "fc": "dense", "fullyconnected": "dense",
+    "drop": "dropout", "add": "residual", "cat": "concat", "concatenate": "concat",
+}
+
 
 def parse_args(kind: LayerKind, args, report_error, label: "str | None" = None) -> "dict | None":
     """Turn a statement's Args into attrs per the kind's declaration.

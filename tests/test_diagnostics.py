@@ -20,6 +20,8 @@ ERRORS = [
     ("unclosed block", "input 8x8x1\nresidual {\n  conv 8 3\n", 4, 1, ["ends too early", "'}'"]),
     ("bad character", "input 8x8x1\nconv 8 3 @\n", 2, 10, ["unexpected character '@'"]),
     ("unknown statement", "input 8x8x1\n  convv 8 3\n", 2, 3, ["unknown statement 'convv'", "did you mean 'conv'"]),
+    ("keras name", "input 8x8x1\nMaxPooling2D 2\n", 2, 1, ["unknown statement 'MaxPooling2D'", "did you mean 'pool'"]),
+    ("unknown activation", "input 8x8x1\ngelu\n", 2, 1, ["unknown statement 'gelu'", "relu, sigmoid, tanh"]),
     ("unknown statement, no guess", "input 8x8x1\nxyzzyplugh\n", 2, 1, ["unknown statement", "statements are"]),
     ("zero filters", "input 8x8x1\nconv 0 3\n", 2, 6, ["number of filters", "positive", "0"]),
     ("negative kernel", "input 8x8x1\nconv 4 3x-1\n", 2, 8, ["kernel size", "positive"]),
