@@ -298,14 +298,6 @@ class _Pool(_Window):
 class MaxPool(_Pool):
     keyword = "pool"
 
-    def infer(self, inp, attrs):
-        p, k = attrs["padding"], attrs["kernel"]
-        if isinstance(p, int) and p >= min(k):
-            # the first window would hold only padding, and max pooling never picks padding
-            raise ShapeError(f"padding={p} is not smaller than the pool size {k[0]}x{k[1]}, so some windows "
-                             f"would see only padding; use padding={min(k) - 1} or less, or padding=same")
-        return super().infer(inp, attrs)
-
 
 class AvgPool(_Pool):
     keyword = "avgpool"

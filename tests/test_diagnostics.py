@@ -22,7 +22,6 @@ ERRORS = [
     ("unknown statement", "input 8x8x1\n  convv 8 3\n", 2, 3, ["unknown statement 'convv'", "did you mean 'conv'"]),
     ("keras name", "input 8x8x1\nMaxPooling2D 2\n", 2, 1, ["unknown statement 'MaxPooling2D'", "did you mean 'pool'"]),
     ("unknown activation", "input 8x8x1\ngelu\n", 2, 1, ["unknown statement 'gelu'", "relu, sigmoid, tanh"]),
-    ("max pool all padding", "input 8x8x1\npool 2 padding=2\n", 2, 1, ["pool_1", "padding=2", "pool size 2x2", "padding=1"]),
     ("unknown statement, no guess", "input 8x8x1\nxyzzyplugh\n", 2, 1, ["unknown statement", "statements are"]),
     ("zero filters", "input 8x8x1\nconv 0 3\n", 2, 6, ["number of filters", "positive", "0"]),
     ("negative kernel", "input 8x8x1\nconv 4 3x-1\n", 2, 8, ["kernel size", "positive"]),
