@@ -123,19 +123,55 @@ def draw_graph(net, path, use_graphviz: "bool | None" = None) -> list:
     return written
 
 
-def layout(net) -> dict:
-    """name -> (column, depth): depth is the longest path from the input; columns spread branches."""
-    depth = {}
+def layout(net) -> tuple:
+    """A layered drawing of the DAG: (pos, routes).
+
+    pos: name -> (x, depth), depth the longest path from the input. An edge that
+    skips rows gets a virtual point in every row it crosses (as Graphviz does), so
+    it is routed beside the boxes instead of through them; routes: (src, dst) ->
+    the x of those points. Within a row, points sit under the mean x of what feeds
+    them, pushed apart to one column's spacing.
+    """
+    depth: dict = {}
     for n in net.nodes:
         depth[n.name] = 1 + max((depth[i.name] for i in n.inputs), default=-1)
+    order = {n.name: k for k, n in enumerate(net.nodes)}
     rows: dict = {}
     for n in net.nodes:
-        rows.setdefault(depth[n.name], []).append(n.name)
-    pos = {}
-    for d, names in rows.items():
-        for i, name in enumerate(names):
-            pos[name] = (i - (len(names) - 1) / 2, d)
-    return pos
+        rows.setdefault(depth[n.name], []).append(("node", n.name))
+    feeds: dict = {n.name: [("node", i.name) for i in n.inputs] for n in net.nodes}
+    for n in net.nodes:
+        for i in n.inputs:
+            prev = ("node", i.name)
+            for d in range(depth[i.name] + 1, depth[n.name]):
+                v = ("via", i.name, n.name, d)
+                rows[d].append(v)
+                feeds[v] = [prev]
+                prev = v
+            feeds[("edge", i.name, n.name)] = [prev]
+    x: dict = {}
+    for d in sorted(rows):
+        items = rows[d]
+        want = {it: (sum(x[f] for f in _feeds(feeds, it)) / len(_feeds(feeds, it)) if d else 0.0) for it in items}
+        items.sort(key=lambda it: (want[it], it[0] == "via", order[it[1]]))
+        placed: list = []
+        for it in items:
+            placed.append(want[it] if not placed else max(want[it], placed[-1] + 1.0))
+        shift = sum(want[it] - p for it, p in zip(items, placed)) / len(items)
+        for it, p in zip(items, placed):
+            x[it] = p + shift
+    pos = {name: (x[("node", name)], depth[name]) for name in depth}
+    routes = {}
+    for n in net.nodes:
+        for i in n.inputs:
+            routes[(i.name, n.name)] = [x[("via", i.name, n.name, d)] for d in range(depth[i.name] + 1, depth[n.name])]
+    return pos, routes
+
+
+def _feeds(feeds, item):
+    if item[0] == "node":
+        return feeds[item[1]]
+    return feeds[item]
 
 
 def _pyplot():
@@ -150,14 +186,18 @@ def _draw_graph_matplotlib(net, path) -> None:
     plt = _pyplot()
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    pos = layout(net)
+    pos, routes = layout(net)
+    xs = [p[0] for p in pos.values()] + [v for r in routes.values() for v in r]
+    x_lo, x_hi = min(xs), max(xs)
     n_rows = 1 + max(d for _, d in pos.values())
-    n_cols = max(sum(1 for p in pos.values() if p[1] == d) for d in range(n_rows))
-    col_w, row_h, box_w, box_h = 2.6, 1.0, 2.2, 0.5
-    fig_w = max(4.0, n_cols * col_w + 0.6)
+    longest = max(len(statement(n)) for n in net.nodes)
+    box_w = max(2.2, 0.068 * longest + 0.2)  # inches: the longest statement fits at 7.5 pt
+    col_w, row_h, box_h = box_w + 0.4, 1.0, 0.5
+    fig_w = max(4.0, (x_hi - x_lo) * col_w + box_w + 0.8)
     fig_h = n_rows * row_h + 0.6
     fig, ax = plt.subplots(figsize=(fig_w, fig_h))
-    ax.set_xlim(-fig_w / 2, fig_w / 2)
+    mid = (x_lo + x_hi) / 2 * col_w
+    ax.set_xlim(mid - fig_w / 2, mid + fig_w / 2)
     ax.set_ylim(-(n_rows - 1) * row_h - 0.6, 0.6)
     ax.axis("off")
 
@@ -172,20 +212,25 @@ def _draw_graph_matplotlib(net, path) -> None:
         ax.add_patch(FancyBboxPatch((x - box_w / 2, y - box_h / 2), box_w, box_h,
                                     boxstyle="round,pad=0.02,rounding_size=0.1", fc=color, ec="#34495e", lw=0.8))
         text = f"input {n.out}" if n.kind == "input" else f"{n.name}\n{statement(n)}"
-        ax.text(x, y, text, ha="center", va="center", fontsize=7.5, family="DejaVu Sans")
+        ax.text(x, y, text, ha="center", va="center", fontsize=7.5)
     for n in net.nodes:
         x1, y1 = xy(n.name)
         for i in n.inputs:
             x0, y0 = xy(i.name)
-            span = pos[n.name][1] - pos[i.name][1]
-            rad = 0.0 if span == 1 or x0 != x1 else 0.35  # skip connections bow out around the boxes
-            ax.add_patch(FancyArrowPatch((x0, y0 - box_h / 2), (x1, y1 + box_h / 2), arrowstyle="-|>",
-                                         mutation_scale=8, lw=0.7, color="#555555",
-                                         connectionstyle=f"arc3,rad={rad}"))
-            mx, my = (x0 + x1) / 2 + (0.55 * box_w / 2 if rad else 0), (y0 + y1) / 2 - (0.25 if span == 1 else 0)
-            if span == 1:
-                my = (y0 - box_h / 2 + y1 + box_h / 2) / 2
-            ax.text(mx + 0.08, my, str(i.out), ha="left", va="center", fontsize=6.5, color="#8e44ad")
+            d0 = pos[i.name][1]
+            # the path: out of the source box, through the virtual points, into the target box
+            pts = [(x0, y0 - box_h / 2)]
+            for k, v in enumerate(routes[(i.name, n.name)], 1):
+                vy = -(d0 + k) * row_h
+                pts += [(v * col_w, vy + box_h / 2), (v * col_w, vy - box_h / 2)]
+            pts.append((x1, y1 + box_h / 2))
+            if len(pts) > 2:
+                ax.plot([p[0] for p in pts[:-1]], [p[1] for p in pts[:-1]], color="#555555", lw=0.7)
+            ax.add_patch(FancyArrowPatch(pts[-2], pts[-1], arrowstyle="-|>", mutation_scale=8, lw=0.7,
+                                         color="#555555", shrinkA=0, shrinkB=0))
+            (ax0, ay0), (ax1, ay1) = pts[0], pts[1]
+            ax.text((ax0 + ax1) / 2 + 0.08, (ay0 + ay1) / 2, str(i.out), ha="left", va="center", fontsize=6.5,
+                    color="#8e44ad")
     ax.set_title(os.path.basename(str(net.filename or "")), fontsize=9)
     fig.tight_layout()
     dpi = min(150, int(60000 / max(fig_h, fig_w)))  # keep very deep networks under matplotlib's size limit

@@ -129,3 +129,22 @@ def test_missing_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert rc == 2 and "pip install 'cnnc[pictures]'" in err and "Traceback" not in err
     assert (tmp_path / "net.dot").exists()  # the DOT is still written
+
+
+@pytest.mark.parametrize("program", ["inception.cnn", "cifar_resnet.cnn"])
+def test_layout_routes_skip_edges_beside_the_boxes(program):
+    from cnnc.pictures import layout
+
+    net = cnnc.parse_file(EXAMPLES / program)
+    pos, routes = layout(net)
+    rows = {}
+    for name, (x, d) in pos.items():
+        rows.setdefault(d, []).append(x)
+    for n in net.nodes:
+        for i in n.inputs:
+            assert pos[n.name][1] > pos[i.name][1]            # edges point down
+            via = routes[(i.name, n.name)]
+            assert len(via) == pos[n.name][1] - pos[i.name][1] - 1
+            for k, x in enumerate(via, pos[i.name][1] + 1):  # a skip edge's point never sits on a box
+                assert all(abs(x - bx) >= 1 - 1e-9 for bx in rows[k])
+    assert any(routes.values())
