@@ -7,9 +7,9 @@ batch 1 and 64. Every engine runs the same network with the same weights:
   numpy        cnnc.compile(..., backend="numpy")
   torch        model.to_torch() (the bridges' nn.Module, NHWC in/out), eager, inference_mode
   onnxruntime  model.to_onnx(...) in an InferenceSession (default thread settings)
-Each (engine, network) runs in its own subprocess so that peak memory is that
-engine's alone: "peak MB" is the growth of the process's max RSS from just before
-the first forward to the end of the timed runs (working memory, not weights).
+Each (engine, network) runs in its own subprocess. "peak MB" is working memory: the
+highest resident set sampled (every 0.5 ms) during three forward passes, minus the
+resident set just before them (weights and warm caches excluded).
 Times are the median of repeated runs after warm-up. Outputs are checked to agree.
 """
 
@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,33 @@ ENGINES = ("numpy", "torch", "onnxruntime")
 
 
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """The process's current resident set, in MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class PeakRSS:
+    """Samples the resident set every half millisecond while active; .peak in MB."""
+
+    def __init__(self):
+        import threading
+
+        self.peak = rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(0.0005):
+            self.peak = max(self.peak, rss_mb())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
 
 
 def timed(fn, x, min_time=1.0, min_runs=5):
@@ -49,7 +74,7 @@ def timed(fn, x, min_time=1.0, min_runs=5):
     return statistics.median(times)
 
 
-def one(engine: str, net_name: str, batches, min_time: float) -> dict:
+def one(engine: str, net_name: str, batches, min_time: float, threads: int) -> dict:
     """Run in a child process: time `engine` on `net_name` at each batch size."""
     import numpy as np
 
@@ -63,6 +88,8 @@ def one(engine: str, net_name: str, batches, min_time: float) -> dict:
         import torch
 
         module = model.to_torch()
+        if threads:
+            torch.set_num_threads(threads)
 
         def fn(x):
             with torch.inference_mode():
@@ -72,7 +99,11 @@ def one(engine: str, net_name: str, batches, min_time: float) -> dict:
 
         with tempfile.TemporaryDirectory() as d:
             p = model.to_onnx(os.path.join(d, "m.onnx"))
-            sess = ort.InferenceSession(p, providers=["CPUExecutionProvider"])
+            opts = ort.SessionOptions()
+            if threads:
+                opts.intra_op_num_threads = threads
+                opts.inter_op_num_threads = 1
+            sess = ort.InferenceSession(p, opts, providers=["CPUExecutionProvider"])
         name = sess.get_inputs()[0].name
 
         def fn(x):
@@ -82,11 +113,13 @@ def one(engine: str, net_name: str, batches, min_time: float) -> dict:
     for b in batches:
         x = rng.standard_normal((b, *model.network.input_shape)).astype(np.float32)
         before = rss_mb()
-        y = fn(x)
-        ref = model(x)
-        err = float(np.abs(np.asarray(y) - ref).max())
+        with PeakRSS() as mem:
+            y = fn(x)
+            for _ in range(2):
+                fn(x)
+        err = float(np.abs(np.asarray(y) - model(x)).max())
         t = timed(fn, x, min_time)
-        out[b] = {"ms": t * 1e3, "peak_mb": rss_mb() - before, "max_abs_diff_vs_numpy": err}
+        out[b] = {"ms": t * 1e3, "peak_mb": mem.peak - before, "max_abs_diff_vs_numpy": err}
     return out
 
 
@@ -104,28 +137,36 @@ def versions() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter timing runs")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="threads for every engine (OpenBLAS, torch, onnxruntime); default: their own defaults")
     ap.add_argument("--one", nargs=2, metavar=("ENGINE", "NET"), help=argparse.SUPPRESS)
     ap.add_argument("--batches", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--min-time", type=float, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         batches = [int(b) for b in args.batches.split(",")]
-        print(json.dumps(one(args.one[0], args.one[1], batches, args.min_time)))
+        print(json.dumps(one(args.one[0], args.one[1], batches, args.min_time, args.threads)))
         return 0
     min_time = 0.3 if args.quick else 1.5
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} CPUs; {versions()}")
     print(f"# OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
-          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}; "
+          f"threads per engine: {args.threads or 'default'}; load average {os.getloadavg()[0]:.2f}")
     results = {}
     for net_name, (_, batches) in NETS.items():
         for engine in ENGINES:
-            cmd = [sys.executable, os.path.abspath(__file__), "--one", engine, net_name,
-                   "--batches", ",".join(map(str, batches)), "--min-time", str(min_time)]
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"{engine} on {net_name} failed:\n{r.stderr[-2000:]}", file=sys.stderr)
-                continue
-            results[(net_name, engine)] = {int(k): v for k, v in json.loads(r.stdout.strip().splitlines()[-1]).items()}
+            for b in batches:  # a fresh process each: memory measured from a clean start
+                cmd = [sys.executable, os.path.abspath(__file__), "--one", engine, net_name,
+                       "--batches", str(b), "--min-time", str(min_time), "--threads", str(args.threads)]
+                env = dict(os.environ)
+                if args.threads:  # numpy's OpenBLAS reads this at import only
+                    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(args.threads)
+                r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                if r.returncode != 0:
+                    print(f"{engine} on {net_name} failed:\n{r.stderr[-2000:]}", file=sys.stderr)
+                    continue
+                got = json.loads(r.stdout.strip().splitlines()[-1])
+                results.setdefault((net_name, engine), {}).update({int(k): v for k, v in got.items()})
     print(f"{'network':<14}{'batch':>6}  " + "".join(f"{e + ' ms':>16}" for e in ENGINES)
           + f"{'np/torch':>10}{'np/ort':>8}  " + "".join(f"{e + ' MB':>16}" for e in ENGINES) + "  max|diff|")
     for net_name, (_, batches) in NETS.items():
