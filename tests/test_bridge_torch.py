@@ -244,3 +244,20 @@ def test_layer_names_that_clash_with_torch_attributes():
     other = random_model("input 6x6x1; training: conv 2 3 relu; keys: pool 2; flatten; forward: dense 3", seed=2)
     other.load_torch(module.state_dict())
     np.testing.assert_array_equal(other.params["forward.kernel"], model.params["forward.kernel"])
+
+
+def test_batchnorm_between_flatten_and_dense_is_permuted_too():
+    """BatchNorm1d right after nn.Flatten also sees C, H, W order: its four vectors move with the dense rows."""
+    torch.manual_seed(1)
+    seq = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Flatten(), nn.BatchNorm1d(27, eps=1e-3), nn.ReLU(), nn.Dropout(0.2),
+                        nn.Linear(27, 4))
+    with torch.no_grad():
+        bn = seq[2]
+        bn.weight.uniform_(0.5, 1.5); bn.bias.normal_(); bn.running_mean.normal_(); bn.running_var.uniform_(0.5, 2)
+    seq.eval()
+    model = cnnc.compile(cnnc.parse("input 5x5x2; conv 3 3; flatten; batchnorm; relu; dropout 0.2; dense 4"))
+    model.load_torch(seq)
+    x = batch(model)
+    with torch.no_grad():
+        want = seq(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    np.testing.assert_allclose(model(x), want, rtol=1e-5, atol=1e-5)

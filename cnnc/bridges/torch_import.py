@@ -121,14 +121,31 @@ def torch_layers(state_dict) -> list:
     return out
 
 
+# vector layers that act feature by feature: they keep PyTorch's C, H, W feature order
+_KEEPS_ORDER = ("dropout", "batchnorm", *L.ACTIVATIONS)
+
+
 def _flatten_source(node):
-    """The image a dense layer reads through flatten (and dropouts), or None."""
+    """The image whose flatten `node` reads, features still in PyTorch's C, H, W order; or None.
+
+    Looks back through feature-wise layers (dropout, batchnorm, activations), so a
+    batchnorm between flatten and dense is permuted too.
+    """
     x = node.input
-    while x.kind == "dropout":
+    while x.kind in _KEEPS_ORDER and isinstance(x.out, L.Vector):
         x = x.input
     if x.kind == "flatten" and isinstance(x.input.out, L.Image):
         return x.input.out
     return None
+
+
+def _chw_to_hwc(a, img, axis: int = -1):
+    """Reorder an axis of length C*H*W from PyTorch's C, H, W order to cnnc's H, W, C."""
+    a = np.moveaxis(a, axis, -1)
+    lead = a.shape[:-1]
+    a = a.reshape(*lead, img.c, img.h, img.w)
+    a = np.moveaxis(a, -3, -1).reshape(*lead, img.h * img.w * img.c)
+    return np.ascontiguousarray(np.moveaxis(a, -1, axis))
 
 
 def params_from_state_dict(net, state_dict) -> dict:
@@ -177,12 +194,13 @@ def _convert(node, prefix, g) -> dict:
         _check(node, prefix, "bias", b.shape, (n_out,))
         img = _flatten_source(node)
         if img is not None:  # torch's columns are in C, H, W order; cnnc's rows in H, W, C
-            w = w.reshape(n_out, img.c, img.h, img.w).transpose(0, 2, 3, 1).reshape(n_out, n_in)
+            w = _chw_to_hwc(w, img, axis=1)
         return {f"{name}.kernel": np.ascontiguousarray(w.T), f"{name}.bias": b.copy()}
     (c,) = node.params["gamma"]
+    img = _flatten_source(node) if isinstance(node.out, L.Vector) else None
     out = {}
     for suffix, theirs in (("gamma", "weight"), ("beta", "bias"), ("mean", "running_mean"), ("var", "running_var")):
         a = _need(node, prefix, g, theirs)
         _check(node, prefix, theirs, a.shape, (c,))
-        out[f"{name}.{suffix}"] = a.copy()
+        out[f"{name}.{suffix}"] = _chw_to_hwc(a, img) if img is not None else a.copy()
     return out
