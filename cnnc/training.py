@@ -66,6 +66,10 @@ def check_data(net, x, y) -> tuple:
         raise DataError(f"x must have shape (N, {h}, {w}, {c}) for this network, got {x.shape}")
     if x.shape[0] == 0:
         raise DataError("x holds no images")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 2 and y.shape == (x.shape[0], k):
+        raise DataError(f"y looks one-hot (shape {y.shape}); cnnc train wants class numbers: save y.argmax(1)")
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
         raise DataError(f"y must be a vector of {x.shape[0]} integer labels (one per image), got shape {y.shape}")
     if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):

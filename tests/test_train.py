@@ -82,6 +82,7 @@ BAD = {
     "label_range": (dict(x=np.zeros((4, 8, 8, 1), np.float32), y=np.array([0, 1, 2, 1])), "labels must be in 0..1"),
     "label_float": (dict(x=np.zeros((4, 8, 8, 1), np.float32), y=np.array([0, 0.5, 1, 1])), "integer class labels"),
     "label_count": (dict(x=np.zeros((4, 8, 8, 1), np.float32), y=np.array([0, 1, 1])), "one per image"),
+    "one_hot": (dict(x=np.zeros((4, 8, 8, 1), np.float32), y=np.eye(2)[[0, 1, 1, 0]]), "y.argmax(1)"),
     "nan": (dict(x=np.full((4, 8, 8, 1), np.nan, np.float32), y=np.array([0, 1, 1, 0])), "NaN"),
 }
 
