@@ -70,11 +70,9 @@ def to_dot(net) -> str:
              '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=11];',
              '  edge [fontname="Helvetica", fontsize=9, color="#555555"];']
     for n in net.nodes:
-        label = n.name if n.kind == "input" else f"{n.name}\n{statement(n)}"
-        if n.kind == "input":
-            label = f"input\n{n.out}"
+        label = f"input\n{n.out}" if n.kind == "input" else f"{n.name}\n{statement(n)}"
         extra = ""
-        if n.spec.role in ("join",) or n.kind == "residual":
+        if n.spec.role == "join" or n.kind == "residual":
             extra = ', shape=ellipse, fillcolor="#fbf1e6"'
         elif n.kind == "input" or n is net.output:
             extra = ', fillcolor="#e6f5ea"'
