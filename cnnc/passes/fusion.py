@@ -207,10 +207,10 @@ def format_plan(net) -> str:
     """The plan as a table: each kernel and the layers it holds."""
     p = plan(net)
     rows = [("kernel", "layers", "lines", "output")]
-    items = [(position_key(net, g.last), "k", g) for g in p.groups]
+    items = [(position_key(net, g.copy_into or g.last), "k", g) for g in p.groups]
     items += [(position_key(net, v), "v", v) for v in p.views]
     items += [(position_key(net, j), "j", j) for j in p.joins]
-    items.sort(key=lambda t: (t[0], t[1] != "k"))
+    items.sort(key=lambda t: (t[0], t[1] != "k", t[2].index if t[1] == "k" else 0))
     for _, what, x in items:
         if what == "k":
             lines = sorted({n.line for n in x.nodes} or {x.copy_into.line})
