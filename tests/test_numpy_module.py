@@ -117,3 +117,14 @@ def test_numpy_path_never_imports_torch_or_triton(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_residual_add_fuses_into_the_block_after_its_shortcut():
+    net = cnnc.parse("input 8x8x4\nresidual {\n conv 8 3x3 stride=2 padding=same relu\n conv 8 3x3 padding=same\n}"
+                     " shortcut { conv 8 1x1 stride=2 }\nrelu")
+    src = numpy_backend.generate(net)
+    assert "def layer_conv_2(s, x, skip):" in src          # the block's last conv adds the shortcut
+    fwd = src[src.index("def forward("):]
+    assert fwd.index("layer_conv_3(s,") < fwd.index("layer_conv_2(s,")   # the shortcut runs first
+    trace = cnnc.compile(net).trace(np.ones((1, 8, 8, 4), np.float32))
+    assert list(trace) == ["input", "conv_1", "conv_3", "relu_1"]

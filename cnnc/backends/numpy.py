@@ -102,7 +102,6 @@ class Group:
 def plan_groups(net) -> list:
     """Partition the layers (views excluded) into groups, in execution order."""
     folds = foldable_batchnorms(net)
-    order = {n.name: i for i, n in enumerate(net.nodes)}
     taken = set()
     groups = []
     for node in net.layers:
@@ -115,6 +114,8 @@ def plan_groups(net) -> list:
             if len(nxt) != 1 or g.last is net.output:
                 break
             n = nxt[0]
+            if n.name in taken:
+                break
             if n.kind == "batchnorm" and folds.get(n.name) == node.name and g.last is node:
                 g.bn = n
             elif n.spec.epilogue == "activation" and g.pool is None:
@@ -123,9 +124,11 @@ def plan_groups(net) -> list:
                 g.pool = n
             elif (n.kind == "residual" and node.spec.role == "anchor" and g.pool is None and g.res is None
                   and n.inputs[0] is not n.inputs[1]):
-                # the add joins the epilogue when the other operand already exists
+                # the add joins the epilogue unless the other operand needs this group's
+                # output; forward runs groups in the order of their last nodes, so a
+                # shortcut is computed before the block's last conv (as the triton plan does)
                 other = n.inputs[1] if n.inputs[0] is g.last else n.inputs[0]
-                if order[other.name] >= order[node.name]:
+                if _depends_on(other, g.nodes):
                     break
                 g.res, g.skip = n, other
             else:
@@ -134,6 +137,20 @@ def plan_groups(net) -> list:
             taken.add(n.name)
         groups.append(g)
     return groups
+
+
+def _depends_on(node, nodes) -> bool:
+    """Whether `node` is one of `nodes` or computed from one of them."""
+    targets = {id(n) for n in nodes}
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in targets:
+            return True
+        if id(n) not in seen:
+            seen.add(id(n))
+            stack.extend(n.inputs)
+    return False
 
 
 # --- emitting --------------------------------------------------------------------
