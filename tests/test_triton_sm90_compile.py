@@ -64,7 +64,7 @@ def _compile(net, precision):
         sig = {a: "constexpr" if a in consts else "i32" if a == "NB" else "*fp32" for a in fn.arg_names}
         where = {(fn.arg_names.index(a),): v for a, v in consts.items()}
         ck = triton.compile(ASTSource(fn, sig, constexprs=where), target=GPUTarget("cuda", 90, 32),
-                            options={"num_warps": ns["NUM_WARPS"], "num_stages": ns["NUM_STAGES"]})
+                            options={"num_warps": k.num_warps, "num_stages": ns["NUM_STAGES"]})
         out.append((k.name, ck))
     return out
 
@@ -93,3 +93,6 @@ def test_ieee_stays_in_fp32():
 def test_a_wide_softmax_row_compiles():
     (name, ck), = _compile(cnnc.parse(WIDE_SOFTMAX), "ieee")
     assert ck.metadata.shared <= 228 * 1024
+    # a 1000-way classifier: softmax fused into the dense, 16 x 1024 tile on 8 warps
+    (name, ck), = _compile(cnnc.parse("input 1x1x64; flatten; dense 1000 softmax"), "tf32")
+    assert ck.metadata.num_warps == 8 and ck.metadata.shared <= 228 * 1024

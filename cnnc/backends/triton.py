@@ -36,8 +36,11 @@ BLOCK_M = 64
 BLOCK_N_MAX = 64
 BLOCK_K_MAX = 32
 # Inductor once miscompiled non-1x1 conv templates with num_warps=8 (pytorch #173068):
-# every kernel here runs with this one tested configuration.
+# kernels run with 4 warps; only a tile of >= 16K accumulators (a softmax row of 1024
+# after a dense or 1x1 layer) gets 8, so that it does not spill registers. Both are
+# compiled for sm_90 by tests/test_triton_sm90_compile.py and run by the GPU tests.
 NUM_WARPS = 4
+NUM_WARPS_WIDE = 8
 NUM_STAGES = 2
 
 
@@ -165,6 +168,7 @@ class _Kernel:
         else:
             self.BN = min(_pow2(self.C), BLOCK_N_MAX)
             self.BM = BLOCK_M
+        self.num_warps = NUM_WARPS_WIDE if self.BM * self.BN >= 16384 else NUM_WARPS
         self.precision = precision
         self.residuals = [n for n in self.pre + self.post if n.spec.epilogue == "add"]
         self.plan = plan
@@ -405,6 +409,7 @@ def generate(net, precision: str = "ieee", **options) -> str:
     e.line("_sum = tl.standard._sum_combine")
     e.line("_max = tl.standard._elementwise_max")
     e.line(f"NUM_WARPS = {NUM_WARPS}")
+    e.line(f"NUM_WARPS_WIDE = {NUM_WARPS_WIDE}")
     e.line(f"NUM_STAGES = {NUM_STAGES}")
     e.blank()
     e.line("")
@@ -527,7 +532,8 @@ def _emit_forward(e: Emitter, net, plan, kernels) -> None:
                 e.line(f"{', '.join(args)}, n,")
                 for j in range(0, len(consts), 8):
                     e.line(", ".join(consts[j:j + 8]) + ",")
-                e.line("num_warps=NUM_WARPS, num_stages=NUM_STAGES)")
+                e.line(f"num_warps={'NUM_WARPS' if k.num_warps == NUM_WARPS else 'NUM_WARPS_WIDE'}, "
+                       f"num_stages=NUM_STAGES)")
             if k.g.copy_into is None:
                 with e.block("if trace is not None:"):
                     e.line(f"trace[{k.g.last.name!r}] = {view_expr(k.g.last)}")
