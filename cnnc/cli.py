@@ -9,7 +9,6 @@ Exit codes (SPEC §2): 0 ok, 1 errors in the program, 2 bad usage or an unreadab
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
@@ -25,14 +24,20 @@ class UsageError(Exception):
     """Bad usage or an unreadable file: exit 2."""
 
 
+def _hxwxc(text: str) -> "tuple | None":
+    try:
+        dims = tuple(int(p) for p in text.lower().split("x"))
+    except ValueError:
+        return None
+    return dims if len(dims) == 3 and min(dims) > 0 else None
+
+
 def input_shape_arg(text: str) -> tuple:
     """`--input HxWxC` as an argparse type."""
-    parts = text.lower().split("x")
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        dims = ()
-    if len(dims) != 3 or min(dims) <= 0:
+    dims = _hxwxc(text)
+    if dims is None:
+        import argparse
+
         raise argparse.ArgumentTypeError(f"expected HxWxC like 28x28x1, got '{text}'")
     return dims
 
@@ -56,6 +61,8 @@ def print_warnings(net) -> None:
 
 def _help_formatter(prog):
     """argparse's formatter with the terminal width found without `shutil` (3 ms of start-up)."""
+    import argparse
+
     try:
         width = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
@@ -66,24 +73,54 @@ def _help_formatter(prog):
     return argparse.HelpFormatter(prog, width=max(width - 2, 11))
 
 
+class _Args:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _plain_shapes_args(argv) -> "_Args | None":
+    """`cnnc shapes FILE [--json] [--input HxWxC]` read without argparse.
+
+    Building the argparse parser costs `cnnc shapes` about 8 ms of its ~45 ms (its
+    import and gettext look-ups; BENCHMARKS.md). Only the plain, well-formed spellings
+    are taken here; anything else (help, an error, an abbreviation) returns None
+    and goes through argparse as usual.
+    """
+    if not argv or argv[0] != "shapes":
+        return None
+    file, as_json, shape = None, False, None
+    rest = argv[1:]
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a == "--json" and not as_json:
+            as_json = True
+        elif (a == "--input" or a.startswith("--input=")) and shape is None:
+            if a == "--input":
+                i += 1
+                if i == len(rest):
+                    return None
+                a = "--input=" + rest[i]
+            shape = _hxwxc(a[len("--input="):])
+            if shape is None:
+                return None
+        elif a.startswith("-") or file is not None:
+            return None
+        else:
+            file = a
+        i += 1
+    if file is None:
+        return None
+    return _Args(command="shapes", file=file, json=as_json, input=shape)
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="cnnc", description="cnnc: a compiler for convolutional networks",
-                                     formatter_class=_help_formatter)
-    parser.add_argument("--version", action="version", version=f"cnnc {__import__('cnnc').__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    modules = {}
     argv = sys.argv[1:] if argv is None else list(argv)
-    # Import only the command asked for (each import costs start-up time); all of
-    # them when there is none, so that `cnnc --help` lists every command.
-    wanted = [argv[0]] if argv and argv[0] in COMMANDS else COMMANDS
-    for name in wanted:
-        mod = importlib.import_module(f"cnnc.commands.{name}")
-        p = sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0], description=mod.__doc__,
-                           formatter_class=_help_formatter)
-        mod.add_arguments(p)
-        modules[name] = mod
-    args = parser.parse_args(argv)
+    args = _plain_shapes_args(argv)
+    if args is not None:
+        modules = {"shapes": importlib.import_module("cnnc.commands.shapes")}
+    else:
+        args, modules = _parse_with_argparse(argv)
     try:
         return modules[args.command].run(args)
     except CnncError as e:
@@ -101,6 +138,27 @@ def main(argv=None) -> int:
             raise
         print(f"cnnc: internal error: {type(e).__name__}: {e} (set CNNC_DEBUG=1 for details)", file=sys.stderr)
         return 3
+
+
+def _parse_with_argparse(argv):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="cnnc", description="cnnc: a compiler for convolutional networks",
+                                     formatter_class=_help_formatter)
+    parser.add_argument("--version", action="version", version=f"cnnc {__import__('cnnc').__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    modules = {}
+    # Import only the command asked for (each import costs start-up time); all of
+    # them when there is none, so that `cnnc --help` lists every command.
+    wanted = [argv[0]] if argv and argv[0] in COMMANDS else COMMANDS
+    for name in wanted:
+        mod = importlib.import_module(f"cnnc.commands.{name}")
+        p = sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0], description=mod.__doc__,
+                           formatter_class=_help_formatter)
+        mod.add_arguments(p)
+        modules[name] = mod
+    return parser.parse_args(argv), modules
 
 
 def entry() -> None:

@@ -99,3 +99,23 @@ def test_shapes_of_every_example_via_cli():
     for path in sorted(EXAMPLES.glob("*.cnn")):
         rc, out, err = run_cnnc("shapes", str(path.relative_to(ROOT)))
         assert rc == 0 and "Total params:" in out and "Smallest input:" in out, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["shapes", "a.cnn"], ["shapes", "a.cnn", "--json"], ["shapes", "--json", "a.cnn"],
+    ["shapes", "a.cnn", "--input", "5x6x2"], ["shapes", "--input=5x6x2", "a.cnn", "--json"],
+    ["shapes", "a.cnn", "--input", "5x6"], ["shapes", "a.cnn", "--js"], ["shapes"], ["shapes", "a", "b"],
+    ["shapes", "a.cnn", "--input"], ["shapes", "-h"], ["compile", "a.cnn"], ["shapes", "a.cnn", "--json", "--json"],
+])
+def test_plain_shapes_arguments_read_as_argparse_reads_them(argv, capsys):
+    """The argparse-free fast path for `cnnc shapes` gives argparse's namespace, or defers to it."""
+    from cnnc.cli import _parse_with_argparse, _plain_shapes_args
+
+    fast = _plain_shapes_args(argv)
+    try:
+        slow = vars(_parse_with_argparse(argv)[0])
+    except SystemExit:
+        slow = None
+    if fast is not None:
+        assert vars(fast) == slow
+    capsys.readouterr()
