@@ -131,8 +131,8 @@ class _Builder:
                     break
         if name in self.seen:
             first = self.seen[name]
-            self.report.error(f"duplicate name '{name}' (first used at line {first.line}); names must be unique",
-                              line, col)
+            where = "it names the network's input" if first.kind == "input" else f"first used at line {first.line}"
+            self.report.error(f"duplicate name '{name}' ({where}); names must be unique", line, col)
         return name
 
     def add(self, node: Node) -> Node:
