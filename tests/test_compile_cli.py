@@ -116,3 +116,16 @@ def test_emit_onnx(tmp_path, capsys):
     assert code == 0, err
     assert out.splitlines() == ["wrote lenet.onnx"]
     assert (tmp_path / "lenet.onnx").stat().st_size > 100_000   # the weights are inside
+
+
+def test_export_follows_the_backends_weights_ext(tmp_path):
+    pytest.importorskip("safetensors")
+    from cnnc.runtime.export import export_module
+
+    model = cnnc.compile(LENET)
+    model.module.WEIGHTS_EXT = ".safetensors"   # e.g. what the triton module declares
+    written = export_module(model, tmp_path / "t.py")
+    assert [os.path.basename(p) for p in written] == ["t.py", "t.safetensors"]
+    other = cnnc.compile(LENET, seed=1)
+    other.load_weights(tmp_path / "t.safetensors")
+    np.testing.assert_array_equal(other.params["dense_2.kernel"], model.params["dense_2.kernel"])
