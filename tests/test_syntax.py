@@ -149,14 +149,35 @@ def test_driver_agrees_with_lark(words):
     assert _same(ours, theirs), (text, ours, theirs)
 
 
-@pytest.mark.parametrize("name", ["lenet.cnn", "resnet50.cnn", "inception.cnn", "cifar_resnet.cnn"])
+LABELLED = """input 8x8x1
+a: conv 8 3x3 relu; b : pool 2 stride=1
+r: residual { c: conv 8 3 padding=same } shortcut { conv 8 1 }
+k: concat { branch { relu } branch { d: dense 3 } }
+repeat 2 { e: relu }
+"""
+
+
+@pytest.mark.parametrize("name", ["lenet.cnn", "resnet50.cnn", "inception.cnn", "cifar_resnet.cnn", "labelled"])
 def test_driver_agrees_with_lark_on_examples(name):
     from conftest import EXAMPLES
 
-    text = (EXAMPLES / name).read_text()
-    assert _ours(text).statements == _lark_parse(text).statements
+    text = LABELLED if name == "labelled" else (EXAMPLES / name).read_text()
+    ours = _ours(text).statements
+    assert ours == _lark_parse(text).statements
+    if name == "labelled":
+        assert [s.name for s in ours] == [None, "a", "b", "r", None, "k", None]
 
 
 def test_ast_types():
     prog = parse_program("input 8x8x1\nresidual { relu }\n")
     assert isinstance(prog.statements[0], Layer) and isinstance(prog.statements[1], Block)
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(st.data())
+def test_driver_agrees_with_lark_on_generated_programs(data):
+    from test_fuzz import program  # programs with blocks, labels, options (mostly well formed)
+
+    text = data.draw(program)
+    ours, theirs = _ours(text), _lark_parse(text)
+    assert _same(ours, theirs), (text, ours, theirs)
