@@ -12,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import cnnc
 from cnnc.syntax import Block, Layer, parse_program
+from test_fuzz import program as fuzz_program
 
 STATEMENTS = {
     "conv 32 3x3": {"filters": 32, "kernel": (3, 3), "stride": (1, 1), "padding": "valid", "activation": "linear"},
@@ -174,10 +175,7 @@ def test_ast_types():
 
 
 @settings(derandomize=True, max_examples=150, deadline=None)
-@given(st.data())
-def test_driver_agrees_with_lark_on_generated_programs(data):
-    from test_fuzz import program  # programs with blocks, labels, options (mostly well formed)
-
-    text = data.draw(program)
+@given(fuzz_program)  # programs with blocks, labels, options (many well formed)
+def test_driver_agrees_with_lark_on_generated_programs(text):
     ours, theirs = _ours(text), _lark_parse(text)
     assert _same(ours, theirs), (text, ours, theirs)
