@@ -115,6 +115,8 @@ def test_bad_compile_arguments():
 
 def test_empty_batch(lenet):
     assert lenet(np.zeros((0, 28, 28, 1), np.float32)).shape == (0, 10)
+    resnet = cnnc.compile(os.path.join(ROOT, "examples", "cifar_resnet.cnn"))
+    assert resnet(np.zeros((0, 32, 32, 3), np.float32)).shape == (0, 10)
 
 
 @pytest.mark.parametrize("text", ["input 3x3x2", "input 3x3x2; dropout 0.5", "input 3x3x2; flatten",
