@@ -184,9 +184,9 @@ class _Builder:
             elif s.kind == "repeat":
                 x = self.repeat(s, x, copy)
             elif s.kind == "shortcut":
-                self.report.error("shortcut { ... } must follow a residual { ... } block", s.kind_line, s.kind_col)
+                self.statement_error(s, "shortcut { ... } must follow a residual { ... } block", s.kind_line, s.kind_col)
             elif s.kind == "branch":
-                self.report.error("branch { ... } belongs inside concat { ... }", s.kind_line, s.kind_col)
+                self.statement_error(s, "branch { ... } belongs inside concat { ... }", s.kind_line, s.kind_col)
             i += 1
         return x
 
@@ -271,10 +271,9 @@ class _Builder:
             if isinstance(b, Block) and b.kind == "branch":
                 outs.append(self.body(b.body, x, copy))
             else:
-                line, col = (b.kind_line, b.kind_col)
-                self.report.error("concat { ... } holds only branch { ... } blocks", line, col)
+                self.statement_error(b, "concat { ... } holds only branch { ... } blocks", b.kind_line, b.kind_col)
         if not outs:
-            self.report.error("concat needs at least one branch { ... }", s.kind_line, s.kind_col)
+            self.statement_error(s, "concat needs at least one branch { ... }", s.kind_line, s.kind_col)
             return x
         node = self.add(Node(name, spec, {}, outs, s.kind_line, s.kind_col))
         types = [o.out for o in outs]
