@@ -250,7 +250,7 @@ class _Builder:
         name = self.name_for("residual", s.name, s.line, s.col, copy)
         y = self.body(s.body, x, copy)
         sc = self.body(shortcut.body, x, copy) if shortcut is not None else x
-        node = self.add(Node(name, spec, {}, [y, sc], s.kind_line, s.kind_col))
+        node = self.add(Node(name, spec, {}, [y, sc], s.line, s.col))
         a, b = y.out, sc.out
         if a is None or b is None:
             return node
@@ -260,7 +260,7 @@ class _Builder:
         except ShapeError as e:
             hint = _shortcut_hint(a, b) if shortcut is None else \
                 "; make the block and the shortcut end in the same shape"
-            self.report.error(f"{name}: {e}{hint}", s.kind_line, s.kind_col)
+            self.report.error(f"{name}: {e}{hint}", s.line, s.col)
         return node
 
     def concat(self, s: Block, x: Node, copy) -> Node:
@@ -275,14 +275,14 @@ class _Builder:
         if not outs:
             self.statement_error(s, "concat needs at least one branch { ... }", s.kind_line, s.kind_col)
             return x
-        node = self.add(Node(name, spec, {}, outs, s.kind_line, s.kind_col))
+        node = self.add(Node(name, spec, {}, outs, s.line, s.col))
         types = [o.out for o in outs]
         if any(t is None for t in types):
             return node
         try:
             node.out = spec.join(types)
         except ShapeError as e:
-            self.report.error(f"{name}: {e}", s.kind_line, s.kind_col)
+            self.report.error(f"{name}: {e}", s.line, s.col)
         return node
 
     def repeat(self, s: Block, x: Node, copy) -> Node:

@@ -41,7 +41,7 @@ ERRORS = [
     ("residual mismatch", "input 8x8x4\nresidual { conv 8 3x3 padding=same }\n", 2, 1,
      ["residual_1", "8x8x8", "8x8x4", "shortcut { conv 8 1x1 }"]),
     ("residual shortcut mismatch", "input 8x8x4\nr: residual { conv 8 3 stride=2 padding=same } shortcut { conv 8 1 }\n",
-     2, 4, ["r:", "4x4x8", "8x8x8", "shortcut"]),
+     2, 1, ["r:", "4x4x8", "8x8x8", "shortcut"]),
     ("concat mismatch", "input 8x8x1\nconcat {\n branch { conv 2 3 }\n branch { conv 2 1 }\n}\n", 2, 1,
      ["concat_1", "6x6x2", "8x8x2", "height and width"]),
     ("duplicate name", "input 8x8x1\na: conv 2 1\nrelu\na: relu\n", 4, 1, ["duplicate name 'a'", "line 2"]),
