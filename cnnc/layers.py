@@ -401,7 +401,8 @@ class Concat(LayerKind):
             for i, t in enumerate(types[1:], 2):
                 if (t.h, t.w) != (first.h, first.w):
                     raise ShapeError(f"shapes do not agree: branches must match in height and width, but "
-                                     f"branch 1 gives {first} and branch {i} gives {t}")
+                                     f"branch 1 gives {first} and branch {i} gives {t}; give the branches "
+                                     f"the same strides and padding=same")
             return Image(first.h, first.w, sum(t.c for t in types))
         if all(isinstance(t, Vector) for t in types):
             return Vector(sum(t.n for t in types))
