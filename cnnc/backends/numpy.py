@@ -556,12 +556,13 @@ class _Gen:
                 (ph, pw) = pool["kernel"]
                 taps = [(i, j) for i in range(ph) for j in range(pw)]
                 e.line(f"xi = {src}")
-                e.comment(f"{g.pool.name} by tap: the conv at each of the {ph}x{pw} window offsets, "
-                          f"max-ed (before the bias and monotone activations: max commutes with them)")
+                e.comment(f"{g.pool.name} by tap: the conv at each of the {ph}x{pw} window offsets, max-ed")
+                e.comment("before the bias and activation (max commutes with both)")
                 geo = f"{kh}, {kw}, {sh * ph}, {sw * pw}, {out.h}, {out.w}"
                 e.line(f"y = _conv(xi, w, {geo})")
                 with e.block(f"for a, b in {tuple(taps[1:])!r}:"):
-                    e.line(f"np.maximum(y, _conv(xi, w, {geo}, a * {sh}, b * {sw}), out=y)")
+                    offs = ("a" if sh == 1 else f"a * {sh}") + ", " + ("b" if sw == 1 else f"b * {sw}")
+                    e.line(f"np.maximum(y, _conv(xi, w, {geo}, {offs}), out=y)")
                 early = True
             else:
                 e.line(f"y = _conv({src}, w, {kh}, {kw}, {sh}, {sw}, {oh}, {ow})")
