@@ -223,3 +223,72 @@ def test_min_input_random_programs(layers, h, w):
             cnnc.parse(text, input=(*best, 1))  # the size the error names does work
         return
     assert net.min_input() == _brute_min(text, (h, w, 1))
+
+
+def _torch_chain(net):
+    """The network's conv/pool chain as torch ops with all-ones weights (geometry only)."""
+    import torch
+    import torch.nn.functional as F
+
+    def run(x):
+        for n in net.layers:
+            (kh, kw), (sh, sw), p = n.attrs["kernel"], n.attrs["stride"], n.attrs["padding"]
+            assert p == "valid"
+            if n.kind == "conv":
+                x = F.conv2d(x, torch.ones(1, 1, kh, kw, dtype=x.dtype), stride=(sh, sw))
+            else:  # avg pooling: the same window as max pooling, and every tap gets gradient
+                x = F.avg_pool2d(x, (kh, kw), (sh, sw))
+        return x
+    return run
+
+
+window_layer = st.builds(lambda kind, k, s: f"{kind} 1 {k} stride={s}" if kind == "conv" else f"avgpool {k} stride={s}",
+                         st.sampled_from(["conv", "pool"]), st.sampled_from(["1", "2", "3", "2x3", "3x1"]),
+                         st.sampled_from(["1", "2", "2x1", "1x3"]))
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(st.lists(window_layer, min_size=1, max_size=4))
+def test_receptive_field_and_stride_by_gradient(layers):
+    """RF = the input rows/columns one output pixel depends on (gradient support);
+    cumulative stride = how far that support moves between neighbouring outputs."""
+    import torch
+
+    from cnnc.summary import receptive_fields
+
+    text = "input 40x40x1\n" + "\n".join(layers) + "\n"
+    net = cnnc.parse(text)
+    if net.output_shape[0] < 2 or net.output_shape[1] < 2:
+        return
+    run = _torch_chain(net)
+
+    def support(i, j):
+        x = torch.zeros(1, 1, 40, 40, dtype=torch.float64, requires_grad=True)
+        run(x)[0, 0, i, j].backward()
+        rows = torch.nonzero(x.grad[0, 0].abs().sum(1)).flatten()
+        cols = torch.nonzero(x.grad[0, 0].abs().sum(0)).flatten()
+        return int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max())
+
+    r0, r1, c0, c1 = support(0, 0)
+    (rf, jump) = receptive_fields(net)[net.layers[-1].name]
+    assert rf == (r1 - r0 + 1, c1 - c0 + 1)
+    assert jump == (support(1, 0)[0] - r0, support(0, 1)[2] - c0)
+
+
+def test_macs_against_torch_flop_counter():
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = cnnc.parse("input 20x18x3\nconv 8 3x5 stride=2x1 padding=1\npool 2\nconv 4 1 padding=same\n"
+                     "flatten\ndense 7\n")
+    c1, c2, d = net["conv_1"], net["conv_2"], net["dense_1"]
+    x = torch.zeros(1, 3, 20, 18)
+    with FlopCounterMode(display=False) as fc:
+        y = F.conv2d(x, torch.zeros(8, 3, 3, 5), stride=(2, 1), padding=1)
+        y = F.max_pool2d(y, 2)
+        y = F.conv2d(y, torch.zeros(4, 8, 1, 1))
+        y = F.linear(y.flatten(1), torch.zeros(7, y[0].numel()))
+    flops = fc.get_total_flops()
+    assert 2 * (c1.macs + c2.macs + d.macs) == flops
+    assert net.total_macs == c1.macs + c2.macs + d.macs
