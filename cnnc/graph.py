@@ -368,12 +368,16 @@ def _explicit_names(stmts, copies=(None,)) -> set:
 
 
 def _softmax_warnings(nodes, output, report: Reporter) -> None:
+    consumers: dict = {}
+    for m in nodes:
+        for i in m.inputs:
+            consumers.setdefault(id(i), []).append(m)
     for n in nodes:
         if n.activation == "softmax" and n is not output:
             # a trailing dropout or flatten after the softmax changes nothing
             tail = n
             while True:
-                nxt = [m for m in nodes if tail in m.inputs]
+                nxt = consumers.get(id(tail), [])
                 if len(nxt) == 1 and nxt[0].spec.role == "view":
                     tail = nxt[0]
                     continue
