@@ -8,7 +8,7 @@ input, so those rows show "all".
 
 from __future__ import annotations
 
-from .layers import Image, window
+from .layers import Image
 
 
 def receptive_fields(net) -> dict:
