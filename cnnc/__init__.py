@@ -5,7 +5,7 @@
     model = cnnc.compile(net, backend="numpy", seed=0)
 
 `import cnnc` and `cnnc.parse` load neither numpy, torch nor triton: the front end
-(syntax -> graph -> shapes) is pure Python plus lark.
+(syntax -> graph -> shapes) is pure Python: lark generated its parse tables (cnnc/parse_tables.py) but is not imported.
 """
 
 from __future__ import annotations
