@@ -5,7 +5,8 @@
     model = cnnc.compile(net, backend="numpy", seed=0)
 
 `import cnnc` and `cnnc.parse` load neither numpy, torch nor triton: the front end
-(syntax -> graph -> shapes) is pure Python: lark generated its parse tables (cnnc/parse_tables.py) but is not imported.
+(syntax -> graph -> shapes) is pure Python. Even lark is not imported: it generated
+the parse tables in cnnc/parse_tables.py.
 """
 
 from __future__ import annotations
