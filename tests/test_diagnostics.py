@@ -119,3 +119,26 @@ def test_a_wrong_statement_in_repeat_is_reported_once_with_its_layer_name():
 def test_warnings_are_in_source_order():
     net = cnnc.parse("input 11x11x1\nconv 4 3 softmax\npool 2\nflatten\ndense 2 softmax\n")
     assert [(w.line, w.col) for w in net.warnings] == [(2, 1), (3, 1)]
+
+
+DOC_PROGRAMS = {  # the programs behind the messages quoted in docs/language.md
+    "collapse.cnn": "input 10x10x1\nrepeat 5 { conv 8 3x3 }\n",
+    "dense.cnn": "input 28x28x1\nconv 32 3x3 relu\npool 2\ndense 10 softmax\n",
+    "res.cnn": "input 32x32x16\nresidual {\n  conv 32 3x3 stride=2 padding=same relu\n  conv 32 3x3 padding=same\n}\n",
+    "typo.cnn": "input 28x28x1\ncovn 32 3x3 relu\n",
+    "multi.cnn": "input 28x28x1\nconv 32 3x3 relu\npool 2\nc: conv 0 3x3\nc: relu\n",
+    "syn.cnn": "input 28x28x1\nconv 32 3x3 relu {\n",
+    "warn.cnn": "input 11x11x1\ndense_1: conv 4 3 softmax\npool 2\nflatten\ndense 2 softmax\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOC_PROGRAMS))
+def test_messages_quoted_in_the_docs_are_current(name):
+    from conftest import ROOT
+
+    doc = (ROOT / "docs" / "language.md").read_text()
+    try:
+        lines = [w.format() for w in cnnc.parse(DOC_PROGRAMS[name], filename=name).warnings]
+    except cnnc.CnncError as e:
+        lines = str(e).splitlines()
+    assert lines and all(line in doc for line in lines), lines
