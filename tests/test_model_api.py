@@ -127,3 +127,13 @@ def test_output_never_aliases_the_input(text):
     y = model(x)
     assert not np.shares_memory(x, y)
     np.testing.assert_array_equal(y.reshape(x.shape), x)
+
+
+def test_torch_tensor_into_the_numpy_backend(lenet):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(6).random((2, 28, 28, 1), dtype=np.float32)
+    y = lenet(torch.from_numpy(x))
+    assert isinstance(y, np.ndarray)
+    np.testing.assert_array_equal(y, lenet(x))
+    with pytest.raises(ValueError, match="add the batch axis"):
+        lenet(torch.zeros(28, 28, 1))

@@ -98,12 +98,14 @@ class Model:
     def _check_input(self, x):
         shape = tuple(self.module.INPUT_SHAPE)
         want = "(N, " + ", ".join(str(d) for d in shape) + ")"
-        if type(x).__module__.split(".")[0] == "torch":  # the backend's module converts tensors
+        if type(x).__module__.split(".")[0] == "torch":
             got = tuple(x.shape)
             if getattr(x.dtype, "is_complex", False):
                 raise ValueError(f"expected a real-valued tensor of shape {want}, got dtype {x.dtype}")
             _check_shape(got, shape, want)
-            return x
+            if self.backend != "numpy":  # the backend's module takes tensors (and returns them)
+                return x
+            x = x.detach().cpu().numpy()  # the numpy backend computes (and answers) in numpy
         try:
             a = np.asarray(x)
         except (ValueError, TypeError) as e:
