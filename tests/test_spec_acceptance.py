@@ -811,3 +811,199 @@ def test_triton_backend_lenet_batch1_interpreter_or_gpu(tmp_path):
         y = r.maxpool(r.conv(xx, "conv_1", 3, act="relu"), 2)
         return r.dense(r.flatten(y), "dense_1", "softmax")
     close(np.asarray(t(x)), to_nhwc(ref(Ref(params), nchw(x))))
+
+
+# ----------------------------------------------------------------------------- random programs
+
+class _Gen:
+    """Builds a random program text, its expected names/shapes/params/MACs and a torch reference."""
+
+    def __init__(self, seed):
+        import random
+        self.r = random.Random(seed)
+        self.counts = {}
+        self.lines = []
+        self.shapes = {}       # param name -> shape, network order
+        self.macs = 0
+        self.outs = {}         # layer name -> expected output shape
+
+    def name(self, kind):
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        return f"{kind}_{self.counts[kind]}"
+
+    def window_opts(self, shape, conv):
+        r = self.r
+        h, w, _ = shape
+        for _ in range(20):
+            k = (r.randint(1, 4), r.randint(1, 4))
+            s = (r.randint(1, 2), r.randint(1, 2))
+            p = r.choice(["valid", "same", 0, 1])
+            if not conv and isinstance(p, int) and 2 * p > min(k):
+                continue
+            oh, ow = out_size(h, k[0], s[0], p), out_size(w, k[1], s[1], p)
+            if oh >= 1 and ow >= 1:
+                return k, s, p, (oh, ow)
+        return (1, 1), (1, 1), "valid", (h, w)
+
+    def layer(self, shape, ops):
+        """One random statement on `shape`; appends a reference op; returns (text, new shape)."""
+        r = self.r
+        if len(shape) == 3:
+            kind = r.choice(["conv", "conv", "pool", "avgpool", "batchnorm", "act", "dropout"])
+        else:
+            kind = r.choice(["dense", "dense", "batchnorm", "act", "dropout"])
+        if kind == "conv":
+            f = r.randint(1, 5)
+            k, s, p, (oh, ow) = self.window_opts(shape, True)
+            act = r.choice([None, "relu", "sigmoid", "tanh", "linear"])
+            n = self.name("conv")
+            self.shapes[n + ".kernel"] = (k[0], k[1], shape[2], f)
+            self.shapes[n + ".bias"] = (f,)
+            self.macs += oh * ow * f * k[0] * k[1] * shape[2]
+            ops.append(lambda R, x, n=n, k=k, s=s, p=p, act=act: R.conv(x, n, k, s, p, act))
+            opt = r.choice(["", " activation="]) if act else ""
+            text = (f"conv {f} {k[0]}x{k[1]} stride={s[0]}x{s[1]} padding={p}"
+                    + ((" " + act if opt == "" else opt + act) if act else ""))
+            new = (oh, ow, f)
+        elif kind in ("pool", "avgpool"):
+            k, s, p, (oh, ow) = self.window_opts(shape, False)
+            n = self.name(kind)
+            fn = Ref.maxpool if kind == "pool" else Ref.avgpool
+            ops.append(lambda R, x, k=k, s=s, p=p, fn=fn: fn(x, k, s, p))
+            text = f"{kind} {k[0]}x{k[1]} stride={s[0]}x{s[1]} padding={p}"
+            new = (oh, ow, shape[2])
+        elif kind == "batchnorm":
+            n = self.name("batchnorm")
+            c = shape[-1]
+            for p in ("gamma", "beta", "mean", "var"):
+                self.shapes[f"{n}.{p}"] = (c,)
+            eps = r.choice([None, 0.01, 1e-5])
+            ops.append(lambda R, x, n=n, eps=eps: R.batchnorm(x, n, 0.001 if eps is None else eps))
+            text = "batchnorm" + ("" if eps is None else f" eps={eps}")
+            new = shape
+        elif kind == "act":
+            a = r.choice(["relu", "sigmoid", "tanh", "linear"])
+            n = self.name(a)
+            ops.append(lambda R, x, a=a: ACTS[a](x))
+            text, new = a, shape
+        elif kind == "dropout":
+            n = self.name("dropout")
+            ops.append(lambda R, x: x)
+            text, new = f"dropout {r.choice(['0', '0.25', '0.5'])}", shape
+        else:
+            u = r.randint(1, 6)
+            act = r.choice([None, "relu", "tanh"])
+            n = self.name("dense")
+            self.shapes[n + ".kernel"] = (shape[0], u)
+            self.shapes[n + ".bias"] = (u,)
+            self.macs += shape[0] * u
+            ops.append(lambda R, x, n=n, act=act: R.dense(x, n, act))
+            text, new = f"dense {u}" + (f" {act}" if act else ""), (u,)
+        self.outs[n] = new
+        return text, new
+
+    def program(self):
+        r = self.r
+        shape = (r.randint(5, 12), r.randint(5, 12), r.randint(1, 3))
+        lines = [f"input {shape[0]}x{shape[1]}x{shape[2]}"]
+        ops = []
+        for _ in range(r.randint(2, 5)):
+            choice = r.random()
+            if len(shape) == 3 and choice < 0.15:
+                n = self.name("residual")
+                inner = []
+                c = shape[2]
+                k = (r.choice([1, 3]), r.choice([1, 3]))
+                m1 = self.name("conv")
+                m2 = self.name("conv")
+                for m, cin in ((m1, c), (m2, c)):
+                    self.shapes[m + ".kernel"] = (k[0], k[1], cin, c)
+                    self.shapes[m + ".bias"] = (c,)
+                    self.macs += shape[0] * shape[1] * c * k[0] * k[1] * cin
+                    self.outs[m] = shape
+                self.outs[n] = shape
+                lines.append(f"residual {{ conv {c} {k[0]}x{k[1]} padding=same relu; "
+                             f"conv {c} {k[0]}x{k[1]} padding=same }}")
+                ops.append(lambda R, x, m1=m1, m2=m2, k=k: R.conv(R.conv(x, m1, k, 1, "same", "relu"),
+                                                                     m2, k, 1, "same") + x)
+            elif len(shape) == 3 and choice < 0.3:
+                n = self.name("concat")
+                fs = [r.randint(1, 3) for _ in range(r.randint(2, 3))]
+                branches, names = [], []
+                for f in fs:
+                    m = self.name("conv")
+                    names.append(m)
+                    self.shapes[m + ".kernel"] = (3, 3, shape[2], f)
+                    self.shapes[m + ".bias"] = (f,)
+                    self.macs += shape[0] * shape[1] * f * 9 * shape[2]
+                    self.outs[m] = (shape[0], shape[1], f)
+                    branches.append(f"branch {{ conv {f} 3 padding=same }}")
+                lines.append("concat { " + " ".join(branches) + " }")
+                shape = (shape[0], shape[1], sum(fs))
+                self.outs[n] = shape
+                ops.append(lambda R, x, names=names: torch.cat(
+                    [R.conv(x, m, 3, 1, "same") for m in names], dim=1))
+            elif len(shape) == 3 and choice < 0.4:
+                times = r.randint(1, 3)
+                body_ops = []
+                texts = []
+                for _ in range(times):
+                    t, shape2 = self.layer_same(shape, body_ops)
+                    texts.append(t)
+                lines.append(f"repeat {times} {{ {texts[0]} }}")
+                ops.extend(body_ops)
+            else:
+                t, shape = self.layer(shape, ops)
+                lines.append(t)
+        if len(shape) == 3:
+            if r.random() < 0.5:
+                self.outs[self.name("flatten")] = (shape[0] * shape[1] * shape[2],)
+                ops.append(lambda R, x: R.flatten(x))
+                lines.append("flatten")
+                shape = (shape[0] * shape[1] * shape[2],)
+            else:
+                self.outs[self.name("globalpool")] = (shape[2],)
+                ops.append(lambda R, x: R.globalpool(x))
+                lines.append("globalpool")
+                shape = (shape[2],)
+        n = self.name("dense")
+        self.shapes[n + ".kernel"] = (shape[0], 3)
+        self.shapes[n + ".bias"] = (3,)
+        self.macs += shape[0] * 3
+        self.outs[n] = (3,)
+        ops.append(lambda R, x, n=n: R.dense(x, n, "softmax"))
+        lines.append("dense 3 softmax")
+        sep = r.choice(["\n", "; "])
+        return sep.join(lines) + "\n", ops
+
+    def layer_same(self, shape, ops):
+        """A shape-keeping conv for repeat bodies (every copy gets the same text)."""
+        n = self.name("conv")
+        c = shape[2]
+        self.shapes[n + ".kernel"] = (3, 3, c, c)
+        self.shapes[n + ".bias"] = (c,)
+        self.macs += shape[0] * shape[1] * c * 9 * c
+        self.outs[n] = shape
+        ops.append(lambda R, x, n=n: R.conv(x, n, 3, 1, "same", "tanh"))
+        return f"conv {c} 3 padding=same tanh", shape
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_programs_shapes_params_and_numerics(seed, tmp_path):
+    g = _Gen(seed)
+    text, ops = g.program()
+    net = cnnc.parse(text)
+    assert net.param_shapes() == g.shapes, text
+    assert list(net.param_shapes()) == list(g.shapes), text
+    assert net.total_macs == g.macs, text
+    assert net.total_params == sum(math.prod(s) for s in g.shapes.values()), text
+    got_outs = {n.name: tuple(n.out.dims) for n in net.layers}
+    assert got_outs == {k: tuple(v) for k, v in g.outs.items()}, text
+
+    def ref(R, x):
+        for op in ops:
+            x = op(R, x)
+        return x
+    model, params = model_with(text, tmp_path, seed=seed)
+    x = np.random.default_rng(seed).standard_normal((2, *net.input_shape)).astype(np.float32)
+    close(model(x), to_nhwc(ref(Ref(params), nchw(x))))
