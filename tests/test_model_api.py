@@ -83,8 +83,11 @@ def test_params_are_read_only_and_set_params_checks(lenet):
         model.params["dense_2.bias"] = np.zeros(3)
     with pytest.raises(ValueError, match="no parameter 'dense_9.bias'"):
         model.params["dense_9.bias"] = np.zeros(3)
+    model.params.update({"dense_2.bias": np.ones(10)})
+    np.testing.assert_allclose(model(x), y0, rtol=1e-6)       # softmax is shift invariant
+    assert model.params["dense_2.bias"][0] == 1
     with pytest.raises(TypeError):
-        model.params.update({})
+        model.params.pop("dense_2.bias")
 
 
 def test_weights_argument_mapping(lenet):

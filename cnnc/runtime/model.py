@@ -39,10 +39,19 @@ class Params(dict):
     def __delitem__(self, name):
         raise TypeError("a model's parameters cannot be removed")
 
-    def _readonly(self, *a, **k):
-        raise TypeError("change a model's parameters with model.set_params(mapping)")
+    def update(self, *args, **kwargs):
+        """Replace some parameters (checked; re-prepares once)."""
+        new = dict(*args, **kwargs)
+        unknown = [k for k in new if k not in self]
+        if unknown:
+            raise W.WeightsError(f"no parameter '{unknown[0]}' in this network")
+        self._model.set_params({**self, **new})
 
-    update = setdefault = pop = popitem = clear = _readonly
+    def _fixed(self, *a, **k):
+        raise TypeError("a model's parameters cannot be added or removed; change them with "
+                        "model.params[name] = array or model.set_params(mapping)")
+
+    setdefault = pop = popitem = clear = _fixed
 
     def copy(self) -> dict:
         """A plain dict of writable copies."""
