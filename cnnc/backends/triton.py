@@ -41,6 +41,8 @@ BLOCK_K_MAX = 32
 # compiled for sm_90 by tests/test_triton_sm90_compile.py and run by the GPU tests.
 NUM_WARPS = 4
 NUM_WARPS_WIDE = 8
+# a conv over at least this many input channels gathers (kh, kw) windows channel slice by slice
+WINDOW_GATHER_MIN_CHANNELS = 16
 NUM_STAGES = 2
 
 
@@ -155,7 +157,20 @@ class _Kernel:
             self.out_owner, self.out_off = plan.storage(last)
         self.CT = _dims(self.out_owner.out)[2]
         self.softmax = any(n.activation == "softmax" for n in group.nodes)
-        self.BK = min(_pow2(self.K), BLOCK_K_MAX) if anchor is not None else 0
+        # how the GEMM's A tile is gathered: a 1x1 stride-1 conv (or dense) reads rows
+        # as they are; a window over >= 16 channels loops (kh, kw) then channel slices,
+        # so each slice is contiguous; fewer channels (the RGB or grey input) flatten
+        # the whole (kh, kw, cin) axis so that a 3x3x1 window is one 16-wide slice
+        self.gather = None
+        if anchor is not None:
+            if (self.KH, self.KW, self.SH, self.SW, self.PT, self.PL) == (1, 1, 1, 1, 0, 0):
+                self.gather = "pointwise"
+            elif self.CIN >= WINDOW_GATHER_MIN_CHANNELS:
+                self.gather = "window"
+            else:
+                self.gather = "flat"
+        kdim = self.CIN if self.gather == "window" else self.K
+        self.BK = min(_pow2(kdim), BLOCK_K_MAX) if anchor is not None else 0
         if self.softmax:
             # the whole channel row in one tile; fewer rows (and a thinner K slice) as it widens
             self.BN = _pow2(self.C)
@@ -274,8 +289,8 @@ class _Kernel:
             e.line("pooled = tl.full([BM, BN], 0.0, dtype=tl.float32)")
             if pad == "same":
                 e.line("count = tl.full([BM], 0.0, dtype=tl.float32)")
-        with e.block("for i in tl.static_range(PKH):"):
-            with e.block("for j in tl.static_range(PKW):"):
+        with e.block("for i in range(PKH):"):
+            with e.block("for j in range(PKW):"):
                 e.line("oh = ph * PSH - PPT + i")
                 e.line("ow = pw * PSW - PPL + j")
                 e.line("valid = mask_m & (oh >= 0) & (oh < OH) & (ow >= 0) & (ow < OW)")
@@ -306,28 +321,44 @@ class _Kernel:
                    "mask=valid[:, None] & mask_n[None, :], other=0.0)")
             return
         a = self.anchor
-        pointwise = (self.KH, self.KW, self.SH, self.SW, self.PT, self.PL) == (1, 1, 1, 1, 0, 0)
+        prec = self.precision
         e.line("acc = tl.full([BM, BN], 0.0, dtype=tl.float32)")
-        if pointwise:
-            e.line("src = ((img * IH + oh) * IW + ow) * CIN_T + CIN_OFF")
-        with e.block("for k0 in range(0, K, BK):"):
-            e.line("offs_k = k0 + tl.arange(0, BK)")
-            if pointwise:
-                e.line("a = tl.load(x_ptr + src[:, None] + offs_k[None, :], "
-                       "mask=valid[:, None] & (offs_k[None, :] < K), other=0.0)")
-            else:
-                e.comment("implicit GEMM: K runs over (kh, kw, cin), the Keras kernel order")
-                e.line("kh = offs_k // (KW * CIN)")
-                e.line("kw = (offs_k // CIN) % KW")
-                e.line("ci = offs_k % CIN")
-                e.line("ih = oh[:, None] * SH - PT + kh[None, :]")
-                e.line("iw = ow[:, None] * SW - PL + kw[None, :]")
-                e.line("a_mask = valid[:, None] & (offs_k[None, :] < K) & (ih >= 0) & (ih < IH) & (iw >= 0) & (iw < IW)")
-                e.line("a = tl.load(x_ptr + ((img[:, None] * IH + ih) * IW + iw) * CIN_T + CIN_OFF + ci[None, :], "
-                       "mask=a_mask, other=0.0)")
-            e.line("b = tl.load(w_ptr + offs_k[:, None] * C + offs_n[None, :], "
-                   "mask=(offs_k[:, None] < K) & mask_n[None, :], other=0.0)")
-            e.line(f'acc = tl.dot(a, b, acc, input_precision="{self.precision}")')
+        if self.gather == "window":
+            e.comment("implicit GEMM: K runs over (kh, kw, cin), the Keras kernel order")
+            with e.block("for kh in range(KH):"):
+                with e.block("for kw in range(KW):"):
+                    e.line("ih = oh * SH - PT + kh")
+                    e.line("iw = ow * SW - PL + kw")
+                    e.line("inside = valid & (ih >= 0) & (ih < IH) & (iw >= 0) & (iw < IW)")
+                    e.line("src = ((img * IH + ih) * IW + iw) * CIN_T + CIN_OFF")
+                    with e.block("for c0 in range(0, CIN, BK):"):
+                        e.line("offs_c = c0 + tl.arange(0, BK)")
+                        e.line("a = tl.load(x_ptr + src[:, None] + offs_c[None, :], "
+                               "mask=inside[:, None] & (offs_c[None, :] < CIN), other=0.0)")
+                        e.line("b = tl.load(w_ptr + ((kh * KW + kw) * CIN + offs_c)[:, None] * C + offs_n[None, :], "
+                               "mask=(offs_c[:, None] < CIN) & mask_n[None, :], other=0.0)")
+                        e.line(f'acc = tl.dot(a, b, acc, input_precision="{prec}")')
+        else:
+            if self.gather == "pointwise":
+                e.line("src = ((img * IH + oh) * IW + ow) * CIN_T + CIN_OFF")
+            with e.block("for k0 in range(0, K, BK):"):
+                e.line("offs_k = k0 + tl.arange(0, BK)")
+                if self.gather == "pointwise":
+                    e.line("a = tl.load(x_ptr + src[:, None] + offs_k[None, :], "
+                           "mask=valid[:, None] & (offs_k[None, :] < K), other=0.0)")
+                else:
+                    e.comment("implicit GEMM over a few channels: the whole (kh, kw, cin) axis in BK slices")
+                    e.line("kh = offs_k // (KW * CIN)")
+                    e.line("kw = (offs_k // CIN) % KW")
+                    e.line("ci = offs_k % CIN")
+                    e.line("ih = oh[:, None] * SH - PT + kh[None, :]")
+                    e.line("iw = ow[:, None] * SW - PL + kw[None, :]")
+                    e.line("a_mask = valid[:, None] & (offs_k[None, :] < K) & (ih >= 0) & (ih < IH) & (iw >= 0) & (iw < IW)")
+                    e.line("a = tl.load(x_ptr + ((img[:, None] * IH + ih) * IW + iw) * CIN_T + CIN_OFF + ci[None, :], "
+                           "mask=a_mask, other=0.0)")
+                e.line("b = tl.load(w_ptr + offs_k[:, None] * C + offs_n[None, :], "
+                       "mask=(offs_k[:, None] < K) & mask_n[None, :], other=0.0)")
+                e.line(f'acc = tl.dot(a, b, acc, input_precision="{prec}")')
         e.line("acc += tl.load(b_ptr + offs_n, mask=mask_n, other=0.0)[None, :]")
         _emit_activation(e, a.activation, a.name)
 
