@@ -1007,3 +1007,71 @@ def test_random_programs_shapes_params_and_numerics(seed, tmp_path):
     model, params = model_with(text, tmp_path, seed=seed)
     x = np.random.default_rng(seed).standard_normal((2, *net.input_shape)).astype(np.float32)
     close(model(x), to_nhwc(ref(Ref(params), nchw(x))))
+
+
+# ----------------------------------------------------------------------------- more language edges
+
+def test_name_rules():
+    net = cnnc.parse("input 6x6x1\n_x1: conv 2 3\nX9_: conv 2 1\nflatten")
+    assert [n.name for n in net.layers][:2] == ["_x1", "X9_"]
+    e = err_of("input 6x6x1\n1a: conv 2 3")
+    assert e.line == 2
+
+
+@pytest.mark.parametrize("text", ["INPUT 8x8x1\nflatten", "input 8x8x1\nconv 4 3 RELU",
+                                  "input 8x8x1\nFlatten", "input 8x8x1\nconv 4 3 Padding=same"])
+def test_keywords_are_lower_case(text):
+    e = err_of(text)
+    assert has_error_at(e, e.line)
+
+
+@pytest.mark.parametrize("rate,ok", [("0", True), ("0.999", True), ("0.5", True), ("1.0", False),
+                                     ("1", False), ("1.5", False), ("-0.1", False)])
+def test_dropout_rate_range(rate, ok):
+    text = f"input 4x4x1\nflatten\ndropout {rate}"
+    if ok:
+        assert tuple(cnnc.parse(text).output_shape) == (16,)
+    else:
+        e = err_of(text)
+        assert e.line == 3
+
+
+def test_error_place_after_semicolon_and_inside_block():
+    e = err_of("input 8x8x1; conv 4 3; dense 2")
+    assert e.line == 1 and e.col == 24 and has_error_at(e, 1, 24)
+    e = err_of("input 8x8x1\nresidual {\n  conv 1 3 padding=same\n  flatten\n  dense 0\n}")
+    assert e.line == 5 and e.col in (3, 9)     # the statement, or its bad argument
+    e = err_of("input 8x8x1\nrepeat 2 {\n  conv 2 3\n  conv 2 3 stride=0\n}")
+    assert e.line == 4
+
+
+def test_errors_name_the_file_given():
+    with pytest.raises(cnnc.CnncError) as info:
+        cnnc.parse("input 8x8x1\nconv 4 3\ndense 10", filename="nets/my net.cnn")
+    assert "nets/my net.cnn:3:1: error: " in str(info.value)
+
+
+def test_compile_without_input_statement_takes_input():
+    net = cnnc.parse("conv 2 3 relu\nglobalpool\ndense 2", input=(7, 5, 3))
+    m = cnnc.compile(net, seed=0)
+    assert m(np.zeros((4, 7, 5, 3), np.float32)).shape == (4, 2)
+    with pytest.raises(ValueError):
+        m(np.zeros((4, 7, 5, 2), np.float32))
+
+
+def test_wrong_channel_count_value_error(lenet_model):
+    with pytest.raises(ValueError) as info:
+        lenet_model(np.zeros((2, 28, 28, 3), np.float32))
+    assert re.search(r"28\D{1,3}28\D{1,3}1", str(info.value))
+
+
+def test_output_is_float32(lenet_model):
+    y = lenet_model(np.zeros((1, 28, 28, 1), np.float64))
+    assert np.asarray(y).dtype == np.float32
+
+
+def test_integer_input_values_are_used_exactly(tmp_path):
+    m, params = model_with("input 3x3x2\nconv 2 2", tmp_path, seed=2)
+    xi = np.arange(18, dtype=np.int64).reshape(1, 3, 3, 2) - 9
+    want = to_nhwc(Ref(params).conv(nchw(xi), "conv_1", 2))
+    close(m(xi), want)
