@@ -382,7 +382,7 @@ def test_collapse_error_names_layer_sizes_and_padding_same():
     e = err_of("input 8x8x1\nconv 4 3\nbig: conv 4 7x7")
     msg = str(e)
     assert e.line == 3 and e.col == 1 and has_error_at(e, 3, 1)
-    assert "big" in msg and "6x6" in msg and "padding=same" in msg
+    assert "big" in msg and "6x6" in msg and "0x0" in msg and "padding=same" in msg
 
 
 def test_collapse_by_pooling():

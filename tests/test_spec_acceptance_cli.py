@@ -294,3 +294,73 @@ def test_compile_bad_program_exit_1(tmp_path):
     rc, out, err = cnnc_cli("compile", p, cwd=tmp_path)
     assert rc == 1 and re.search(r"bad\.cnn:3:1: error: ", err + out)
     assert not (tmp_path / "bad.py").exists()
+
+
+BLOCKS = """input 8x8x3
+residual { conv 3 3 padding=same relu; conv 3 3 padding=same }
+concat { branch { conv 2 1 } branch { pool 3 stride=1 padding=same } }
+batchnorm
+globalpool
+dense 4
+"""
+
+
+def test_shapes_json_blocks(tmp_path):
+    p = tmp_path / "blocks.cnn"
+    p.write_text(BLOCKS)
+    rc, out, err = cnnc_cli("shapes", p, "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    rows = {r["name"]: r for r in d["layers"]}
+    want = {
+        "conv_1": ([8, 8, 3], 3 * 3 * 3 * 3 + 3, 64 * 3 * 9 * 3),
+        "conv_2": ([8, 8, 3], 3 * 3 * 3 * 3 + 3, 64 * 3 * 9 * 3),
+        "residual_1": ([8, 8, 3], 0, 0),
+        "conv_3": ([8, 8, 2], 3 * 2 + 2, 64 * 2 * 3),
+        "pool_1": ([8, 8, 3], 0, 0),
+        "concat_1": ([8, 8, 5], 0, 0),
+        "batchnorm_1": ([8, 8, 5], 4 * 5, 0),
+        "globalpool_1": ([5], 0, 0),
+        "dense_1": ([4], 5 * 4 + 4, 5 * 4),
+    }
+    assert {k: (r["output"], r["params"], r["macs"]) for k, r in rows.items() if k != "input"} == want
+    assert rows["residual_1"]["kind"] == "residual" and rows["concat_1"]["kind"] == "concat"
+    order = [r["name"] for r in d["layers"]]
+    pos = order.index
+    assert pos("conv_1") < pos("conv_2") < pos("residual_1") < pos("concat_1")
+    assert pos("conv_3") < pos("concat_1") and pos("pool_1") < pos("concat_1")
+    assert pos("concat_1") < pos("batchnorm_1") < pos("globalpool_1") < pos("dense_1") == len(order) - 1
+    assert d["total_params"] == sum(v[1] for v in want.values())
+    assert d["total_macs"] == sum(v[2] for v in want.values())
+    assert d["min_input"] == [1, 1] and d["output"] == [4] and d["input"] == [8, 8, 3]
+
+
+def test_stride_dropping_rows_warns(tmp_path):
+    p = tmp_path / "s.cnn"
+    p.write_text("input 8x9x1\nconv 2 3 stride=2\nflatten\n")     # 8 rows: windows cover 0..6, row 7 lost
+    rc, out, err = cnnc_cli("shapes", p)
+    assert rc == 0 and re.search(r"s\.cnn:2:\d+: warning: ", err + out), err
+
+
+def test_compile_input_option_and_bad_weights(lenet_file, tmp_path):
+    p = tmp_path / "noin.cnn"
+    p.write_text("conv 2 3 relu\nglobalpool\ndense 2\n")
+    rc, out, err = cnnc_cli("compile", p, "--input", "6x7x3", cwd=tmp_path)
+    assert rc == 0, err
+    code = ("import sys, numpy as np\nsys.path.insert(0, sys.argv[1])\nimport noin\n"
+            "print(noin.load()(np.zeros((3, 6, 7, 3), 'float32')).shape)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "(3, 2)", r.stderr
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{"conv_1.kernel": np.zeros((3, 3, 3, 3), np.float32)})
+    rc, out, err = cnnc_cli("compile", p, "--input", "6x7x3", "--weights", bad, "-o", tmp_path / "x.py",
+                            cwd=tmp_path)
+    assert rc != 0 and "conv_1.kernel" in err + out
+
+
+def test_garbage_file_no_traceback(tmp_path):
+    p = tmp_path / "g.cnn"
+    p.write_bytes(b"\xff\xfe\x00input 8x8x1\n\x80\x81")
+    rc, out, err = cnnc_cli("shapes", p)
+    assert rc in (1, 2)
