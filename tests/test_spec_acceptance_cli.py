@@ -364,3 +364,38 @@ def test_garbage_file_no_traceback(tmp_path):
     p.write_bytes(b"\xff\xfe\x00input 8x8x1\n\x80\x81")
     rc, out, err = cnnc_cli("shapes", p)
     assert rc in (1, 2)
+
+
+def test_numpy_backend_and_shapes_need_only_numpy(lenet_file, tmp_path):
+    """SPEC §4: the numpy backend needs only numpy. Block torch/triton imports and use everything."""
+    rc, out, err = cnnc_cli("compile", lenet_file, cwd=tmp_path)
+    assert rc == 0, err
+    code = (
+        "import sys\n"
+        "for m in ('torch', 'triton'):\n    sys.modules[m] = None\n"
+        "import numpy as np, cnnc\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import lenet\n"
+        "x = np.zeros((1, 28, 28, 1), 'float32')\n"
+        "assert lenet.load()(x).shape == (1, 10)\n"
+        "assert cnnc.compile(sys.argv[2], backend='numpy', seed=0)(x).shape == (1, 10)\n"
+        "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path), str(lenet_file)], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_compile_output_must_not_need_cwd_of_compile(lenet_file, tmp_path):
+    """The module finds its weights beside itself even after both move to another folder."""
+    a = tmp_path / "a"
+    a.mkdir()
+    rc, out, err = cnnc_cli("compile", lenet_file, cwd=a)
+    assert rc == 0, err
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    shutil.rmtree(a)
+    code = ("import sys, numpy as np\nsys.path.insert(0, sys.argv[1])\nimport lenet\n"
+            "print(lenet.load()(np.zeros((2, 28, 28, 1), 'float32')).shape)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(b)], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "(2, 10)", r.stderr
