@@ -1135,3 +1135,27 @@ def test_save_weights_safetensors_readable_by_safetensors(tmp_path):
     assert set(got) == set(m.params)
     for k in got:
         np.testing.assert_array_equal(got[k], m.params[k])
+
+
+def test_batch_independence_views_and_no_mutation(tmp_path):
+    text = "input 7x6x2\nconv 3 3 padding=same relu\nbatchnorm\npool 2 padding=same\nflatten\ndense 4 softmax"
+    m, params = model_with(text, tmp_path, seed=8)
+    base = np.random.default_rng(8).standard_normal((5, 7, 6, 4)).astype(np.float32)
+    x = base[:, :, :, ::2]                         # a non-contiguous view
+    keep = x.copy()
+    y = m(x)
+    np.testing.assert_array_equal(x, keep)
+    for i in range(5):
+        close(m(np.ascontiguousarray(x[i:i + 1])), np.asarray(y[i:i + 1], np.float64), rel=1e-5)
+    close(m(np.asfortranarray(x)), np.asarray(y, np.float64), rel=1e-5)
+
+
+def test_softmax_is_stable_for_large_logits(tmp_path):
+    m, params = model_with("input 2x2x1\nflatten\ndense 5 softmax", tmp_path, seed=3)
+    x = np.full((2, 2, 2, 1), 1e4, np.float32)
+    x[1] *= -1
+    y = np.asarray(m(x), np.float64)
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    want = to_nhwc(Ref(params).dense(Ref.flatten(nchw(x)), "dense_1", "softmax"))
+    close(y, want)
