@@ -1159,3 +1159,23 @@ def test_softmax_is_stable_for_large_logits(tmp_path):
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
     want = to_nhwc(Ref(params).dense(Ref.flatten(nchw(x)), "dense_1", "softmax"))
     close(y, want)
+
+
+def _accepts(text, shape):
+    try:
+        cnnc.parse(text, input=shape)
+        return True
+    except cnnc.CnncError:
+        return False
+
+
+@pytest.mark.parametrize("seed", range(0, 30, 3))
+def test_min_input_is_least_accepted_size_per_axis(seed):
+    """SPEC §2: min_input = least H (and least W) with no error; brute force with the language itself."""
+    g = _Gen(seed)
+    text, _ = g.program()
+    net = cnnc.parse(text)
+    H, W, C = net.input_shape
+    want_h = next(h for h in range(1, H + 1) if _accepts(text, (h, W, C)))
+    want_w = next(w for w in range(1, W + 1) if _accepts(text, (H, w, C)))
+    assert tuple(net.min_input()) == (want_h, want_w), text
