@@ -69,6 +69,23 @@ def _compile(net, precision):
     return out
 
 
+def _stack_bytes(ck) -> int:
+    """Bytes of stack (register spills) of a compiled kernel, from cuobjdump's resource usage."""
+    import os
+    import subprocess
+    import tempfile
+
+    tool = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    if not os.path.exists(tool):
+        pytest.skip("triton's cuobjdump is not installed")
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "k.cubin")
+        with open(path, "wb") as f:
+            f.write(ck.asm["cubin"])
+        out = subprocess.run([tool, "-res-usage", path], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"STACK:(\d+)", out).group(1))
+
+
 def _mma(ptx: str) -> set:
     return set(re.findall(r"\b(wgmma\.mma_async\S*|mma\.sync\S*)", ptx))
 
@@ -79,9 +96,17 @@ def test_every_kernel_kind_compiles_for_sm90_with_tf32():
     assert len(names) == 8 and any("copy" in n for n in names)
     for name, ck in kernels:
         assert ck.metadata.shared <= 228 * 1024, name   # fits an H100's shared memory per block
+        assert _stack_bytes(ck) == 0, f"{name} spills registers"
         ptx = ck.asm["ptx"]
         if "conv" in name or "dense" in name:
             assert any("tf32" in m for m in _mma(ptx)), f"{name}: tf32 GEMM not on the tensor cores"
+
+
+def test_a_vgg_sized_conv_with_an_overlapping_pool_does_not_spill():
+    # 64 -> 128 channels, 64x64 tile, pool windows evaluated in a loop (not unrolled)
+    (name, ck), = _compile(cnnc.parse("input 16x16x64; conv 128 3x3 padding=same relu; pool 3 stride=2 padding=same"),
+                           "tf32")
+    assert _stack_bytes(ck) == 0
 
 
 def test_ieee_stays_in_fp32():
@@ -96,3 +121,4 @@ def test_a_wide_softmax_row_compiles():
     # a 1000-way classifier: softmax fused into the dense, 16 x 1024 tile on 8 warps
     (name, ck), = _compile(cnnc.parse("input 1x1x64; flatten; dense 1000 softmax"), "tf32")
     assert ck.metadata.num_warps == 8 and ck.metadata.shared <= 228 * 1024
+    assert _stack_bytes(ck) == 0

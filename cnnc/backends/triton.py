@@ -35,14 +35,14 @@ PRECISIONS = ("ieee", "tf32")
 BLOCK_M = 64
 BLOCK_N_MAX = 64
 BLOCK_K_MAX = 32
-# Inductor once miscompiled non-1x1 conv templates with num_warps=8 (pytorch #173068):
-# kernels run with 4 warps; only a tile of >= 16K accumulators (a softmax row of 1024
-# after a dense or 1x1 layer) gets 8, so that it does not spill registers. Both are
-# compiled for sm_90 by tests/test_triton_sm90_compile.py and run by the GPU tests.
+# Kernels run with 4 warps. Two kinds get 8, because on 4 ptxas spills registers for
+# sm_90: a tile of >= 16K accumulators (a softmax row of 1024 after a dense) and a GEMM
+# with a fused pool. Inductor once miscompiled non-1x1 conv templates with num_warps=8
+# (pytorch #173068), so both configurations are compiled for sm_90 and checked for
+# spills by tests/test_triton_sm90_compile.py, and run against numpy by the GPU tests
+# (LeNet: conv + pool; ResNet50: conv + 3x3/2 pool and the 1000-way softmax).
 NUM_WARPS = 4
 NUM_WARPS_WIDE = 8
-# a conv over at least this many input channels gathers (kh, kw) windows channel slice by slice
-WINDOW_GATHER_MIN_CHANNELS = 16
 NUM_STAGES = 2
 
 
@@ -165,12 +165,14 @@ class _Kernel:
         if anchor is not None:
             if (self.KH, self.KW, self.SH, self.SW, self.PT, self.PL) == (1, 1, 1, 1, 0, 0):
                 self.gather = "pointwise"
-            elif self.CIN >= WINDOW_GATHER_MIN_CHANNELS:
+            elif self.CIN % 16 == 0:
                 self.gather = "window"
             else:
                 self.gather = "flat"
-        kdim = self.CIN if self.gather == "window" else self.K
-        self.BK = min(_pow2(kdim), BLOCK_K_MAX) if anchor is not None else 0
+        if self.gather == "window":
+            self.BK = BLOCK_K_MAX if self.CIN % BLOCK_K_MAX == 0 else 16   # a slice never straddles two taps
+        else:
+            self.BK = min(_pow2(self.K), BLOCK_K_MAX) if anchor is not None else 0
         if self.softmax:
             # the whole channel row in one tile; fewer rows (and a thinner K slice) as it widens
             self.BN = _pow2(self.C)
@@ -183,7 +185,10 @@ class _Kernel:
         else:
             self.BN = min(_pow2(self.C), BLOCK_N_MAX)
             self.BM = BLOCK_M
-        self.num_warps = NUM_WARPS_WIDE if self.BM * self.BN >= 16384 else NUM_WARPS
+        # a pool evaluates the GEMM in a loop while holding the pooled tile: on 4 warps ptxas
+        # spilled (sm_90, 64x64 tiles), on 8 it does not
+        wide = self.BM * self.BN >= 16384 or (self.pool is not None and anchor is not None)
+        self.num_warps = NUM_WARPS_WIDE if wide else NUM_WARPS
         self.precision = precision
         self.residuals = [n for n in self.pre + self.post if n.spec.epilogue == "add"]
         self.plan = plan
@@ -324,20 +329,19 @@ class _Kernel:
         prec = self.precision
         e.line("acc = tl.full([BM, BN], 0.0, dtype=tl.float32)")
         if self.gather == "window":
-            e.comment("implicit GEMM: K runs over (kh, kw, cin), the Keras kernel order")
-            with e.block("for kh in range(KH):"):
-                with e.block("for kw in range(KW):"):
-                    e.line("ih = oh * SH - PT + kh")
-                    e.line("iw = ow * SW - PL + kw")
-                    e.line("inside = valid & (ih >= 0) & (ih < IH) & (iw >= 0) & (iw < IW)")
-                    e.line("src = ((img * IH + ih) * IW + iw) * CIN_T + CIN_OFF")
-                    with e.block("for c0 in range(0, CIN, BK):"):
-                        e.line("offs_c = c0 + tl.arange(0, BK)")
-                        e.line("a = tl.load(x_ptr + src[:, None] + offs_c[None, :], "
-                               "mask=inside[:, None] & (offs_c[None, :] < CIN), other=0.0)")
-                        e.line("b = tl.load(w_ptr + ((kh * KW + kw) * CIN + offs_c)[:, None] * C + offs_n[None, :], "
-                               "mask=(offs_c[:, None] < CIN) & mask_n[None, :], other=0.0)")
-                        e.line(f'acc = tl.dot(a, b, acc, input_precision="{prec}")')
+            e.comment("implicit GEMM: K runs over (kh, kw, cin), the Keras kernel order; Cin is a multiple of BK,")
+            e.comment("so each BK slice is one tap (kh, kw) and contiguous channels")
+            with e.block("for k0 in range(0, K, BK):"):
+                e.line("tap = k0 // CIN")
+                e.line("ih = oh * SH - PT + tap // KW")
+                e.line("iw = ow * SW - PL + tap % KW")
+                e.line("inside = valid & (ih >= 0) & (ih < IH) & (iw >= 0) & (iw < IW)")
+                e.line("offs_c = k0 % CIN + tl.arange(0, BK)")
+                e.line("src = ((img * IH + ih) * IW + iw) * CIN_T + CIN_OFF")
+                e.line("a = tl.load(x_ptr + src[:, None] + offs_c[None, :], mask=inside[:, None], other=0.0)")
+                e.line("offs_k = k0 + tl.arange(0, BK)")
+                e.line("b = tl.load(w_ptr + offs_k[:, None] * C + offs_n[None, :], mask=mask_n[None, :], other=0.0)")
+                e.line(f'acc = tl.dot(a, b, acc, input_precision="{prec}")')
         else:
             if self.gather == "pointwise":
                 e.line("src = ((img * IH + oh) * IW + ow) * CIN_T + CIN_OFF")
