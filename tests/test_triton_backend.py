@@ -185,6 +185,15 @@ def test_names_that_look_like_code_stay_identifiers(tmp_path):
     check(text)
 
 
+def test_a_hostile_file_name_stays_in_a_comment():
+    from cnnc.backends.triton import generate
+
+    name = 'evil"""\nimport os; os.system("echo pwned")\n#.cnn'
+    src = generate(cnnc.parse("input 4x4x1; relu", filename=name))
+    compile(src, "<test>", "exec")          # still valid Python
+    assert "\nimport os; os.system" not in src
+
+
 def test_compiled_module_loads_and_matches_numpy(tmp_path):
     import subprocess
     import sys
