@@ -174,9 +174,11 @@ def test_generated_source_is_deterministic_and_commented():
     assert imports == {"json", "os", "torch", "triton"}
 
 
-def test_bad_precision_is_rejected():
+def test_bad_precision_and_unknown_options_are_rejected():
     with pytest.raises(ValueError, match="precision"):
         cnnc.compile(cnnc.parse("input 4x4x1; relu"), backend="triton", precision="fp8")
+    with pytest.raises(CnncError, match="no option 'device'"):
+        cnnc.compile(cnnc.parse("input 4x4x1; relu"), backend="triton", device="cuda")
 
 
 def test_names_that_look_like_code_stay_identifiers(tmp_path):

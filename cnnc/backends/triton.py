@@ -412,6 +412,10 @@ def generate(net, precision: str = "ieee", **options) -> str:
     from ..passes.fold import foldable_batchnorms
     from ..passes.fusion import plan as make_plan
 
+    if options:
+        raise CnncError(f"the triton backend takes no option '{next(iter(options))}' "
+                        f"(it takes precision='ieee' or 'tf32'; the device is CUDA when there is one)",
+                        1, 1, net.filename)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     plan = make_plan(net)
