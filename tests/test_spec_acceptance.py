@@ -1179,3 +1179,59 @@ def test_min_input_is_least_accepted_size_per_axis(seed):
     want_h = next(h for h in range(1, H + 1) if _accepts(text, (h, W, C)))
     want_w = next(w for w in range(1, W + 1) if _accepts(text, (H, w, C)))
     assert tuple(net.min_input()) == (want_h, want_w), text
+
+
+RESNET_SMALL = """# ResNet-20 style, as examples/cifar_resnet.cnn, on a small input
+input 8x8x3
+conv 16 3x3 padding=same; batchnorm; relu
+repeat 3 {
+  residual { conv 16 3x3 padding=same; batchnorm; relu; conv 16 3x3 padding=same; batchnorm }
+  relu
+}
+residual {
+  conv 32 3x3 stride=2 padding=same; batchnorm; relu
+  conv 32 3x3 padding=same; batchnorm
+} shortcut {
+  conv 32 1x1 stride=2; batchnorm
+}
+relu
+repeat 2 {
+  residual { conv 32 3x3 padding=same; batchnorm; relu; conv 32 3x3 padding=same; batchnorm }
+  relu
+}
+residual {
+  conv 64 3x3 stride=2 padding=same; batchnorm; relu
+  conv 64 3x3 padding=same; batchnorm
+} shortcut {
+  conv 64 1x1 stride=2; batchnorm
+}
+relu
+globalpool
+dense 10
+"""
+
+
+def test_resnet_with_shortcuts_and_batchnorm_matches_torch(tmp_path):
+    def ref(r, x):
+        count = {}
+
+        def name(kind):
+            count[kind] = count.get(kind, 0) + 1
+            return f"{kind}_{count[kind]}"
+
+        def cbn(y, k, s, p):
+            y = r.conv(y, name("conv"), k, s, p)
+            return r.batchnorm(y, name("batchnorm"))
+
+        def block(y, s):
+            return cbn(torch.relu(cbn(y, 3, s, "same")), 3, 1, "same")
+
+        y = torch.relu(cbn(x, 3, 1, "same"))
+        for stage, repeats in ((0, 3), (1, 2), (2, 0)):
+            if stage:
+                main = block(y, 2)
+                y = torch.relu(main + cbn(y, 1, 2, "valid"))
+            for _ in range(repeats):
+                y = torch.relu(block(y, 1) + y)
+        return r.dense(r.globalpool(y), name("dense"))      # logits: softmax would hide errors
+    _check(RESNET_SMALL, ref, tmp_path, (2, 8, 8, 3), small_var=False)
