@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (numpy + lark only) and run cnnc on every example: the main job.
+# The main job on the examples: set up (cnnc's core only: numpy + lark), check every
+# program with `cnnc shapes`, then compile LeNet with the numpy backend and run the module.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -9,3 +10,9 @@ for f in examples/*.cnn; do
   .venv/bin/cnnc shapes "$f"
   echo
 done
+out=$(mktemp -d)
+echo "== cnnc compile examples/lenet.cnn -o $out/lenet.py"
+.venv/bin/cnnc compile examples/lenet.cnn -o "$out/lenet.py"
+(cd "$out" && "$OLDPWD/.venv/bin/python" -c \
+  "import lenet, numpy as np; y = lenet.load()(np.zeros((2, 28, 28, 1), 'float32')); print('lenet.load()(x) ->', y.shape)")
+rm -rf "$out"
