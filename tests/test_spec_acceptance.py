@@ -568,24 +568,33 @@ def test_load_weights_wrong_name(tmp_path):
     assert "conv_9.kernel" in msg or "conv_2.kernel" in msg
 
 
-def test_load_weights_wrong_shape(tmp_path):
+def _save(path, arrs):
+    if str(path).endswith(".safetensors"):
+        pytest.importorskip("safetensors.numpy").save_file(arrs, str(path))
+    else:
+        np.savez(path, **arrs)
+
+
+@pytest.mark.parametrize("ext", ["npz", "safetensors"])
+def test_load_weights_wrong_shape(tmp_path, ext):
     m, arrs = _lenet_arrays()
     arrs["dense_1.kernel"] = np.zeros((64, 1600), np.float32)
-    np.savez(tmp_path / "w.npz", **arrs)
-    msg = _load_error(m, tmp_path / "w.npz")
+    _save(tmp_path / f"w.{ext}", arrs)
+    msg = _load_error(m, tmp_path / f"w.{ext}")
     assert "dense_1.kernel" in msg and re.search(r"1600\D{1,3}64", msg) and re.search(r"64\D{1,3}1600", msg)
 
 
-def test_load_weights_missing_and_extra(tmp_path):
+@pytest.mark.parametrize("ext", ["npz", "safetensors"])
+def test_load_weights_missing_and_extra(tmp_path, ext):
     m, arrs = _lenet_arrays()
     before = {k: np.array(v) for k, v in m.params.items()}
     missing = dict(arrs)
     del missing["dense_2.bias"]
-    np.savez(tmp_path / "missing.npz", **missing)
-    assert "dense_2.bias" in _load_error(m, tmp_path / "missing.npz")
+    _save(tmp_path / f"missing.{ext}", missing)
+    assert "dense_2.bias" in _load_error(m, tmp_path / f"missing.{ext}")
     extra = dict(arrs, **{"dense_3.kernel": np.zeros((3, 3), np.float32)})
-    np.savez(tmp_path / "extra.npz", **extra)
-    assert "dense_3.kernel" in _load_error(m, tmp_path / "extra.npz")
+    _save(tmp_path / f"extra.{ext}", extra)
+    assert "dense_3.kernel" in _load_error(m, tmp_path / f"extra.{ext}")
     for k in before:       # a refused file changes nothing
         np.testing.assert_array_equal(m.params[k], before[k])
 
@@ -1236,3 +1245,18 @@ def test_resnet_with_shortcuts_and_batchnorm_matches_torch(tmp_path):
                 y = torch.relu(block(y, 1) + y)
         return r.dense(r.globalpool(y), name("dense"))      # logits: softmax would hide errors
     _check(RESNET_SMALL, ref, tmp_path, (2, 8, 8, 3), small_var=False)
+
+
+@pytest.mark.parametrize("text", [
+    "input 8x8x1\n" + "residual { " * 300 + "relu" + " }" * 300,
+    "input 8x8x1\nrepeat 1000000 { relu }",
+    "input 8x8x1\n" + "repeat 1000 { " * 3 + "relu" + " }" * 3,
+    "input 8x8x1\n" + "(" * 5000,
+    "input 8x8x1\nconv 99999999999999999999999999 3",
+])
+def test_extreme_programs_never_escape_as_python_errors(text):
+    """SPEC §1: no error of a program ever shows a Python traceback (only CnncError escapes)."""
+    try:
+        cnnc.parse(text, filename="t.cnn")
+    except cnnc.CnncError as e:
+        assert re.search(r"t\.cnn:\d+:\d+: error: ", str(e))
