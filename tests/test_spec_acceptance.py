@@ -1260,3 +1260,14 @@ def test_extreme_programs_never_escape_as_python_errors(text):
         cnnc.parse(text, filename="t.cnn")
     except cnnc.CnncError as e:
         assert re.search(r"t\.cnn:\d+:\d+: error: ", str(e))
+
+
+def test_api_types(lenet_model):
+    net = cnnc.parse(LENET)
+    assert net.input_shape == (28, 28, 1) and isinstance(net.input_shape, tuple)
+    assert net.output_shape == (10,) and isinstance(net.output_shape, tuple)
+    assert isinstance(lenet_model.params, dict)
+    assert all(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in lenet_model.params.values())
+    e = err_of("input 8x8x1\nconv 0 3")
+    assert isinstance(e, Exception) and isinstance(e.line, int) and isinstance(e.col, int)
+    assert str(e).startswith("t.cnn:2:")
