@@ -8,6 +8,8 @@ Exit 0 when every group agrees, 1 when one diverges (or the program has errors).
 
 from __future__ import annotations
 
+import sys
+
 from ..cli import input_shape_arg, load_network, print_warnings
 
 # relative to the largest magnitude of the reference tensor
@@ -79,6 +81,12 @@ def compare(net, backend: str = "triton", seed: int = 0, batch: int = 2, precisi
     return {"groups": rows, "first_bad": first_bad, "tolerance": tol, "skipped": skipped}
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def run(args) -> int:
     from ..cli import UsageError
 
@@ -87,6 +95,10 @@ def run(args) -> int:
     net = load_network(args.file, args.input)
     print_warnings(net)
     shape = "x".join(str(d) for d in net.input_shape)
+    if net.total_macs * args.batch > 50_000_000 and not _has_cuda():
+        print(f"note: no CUDA GPU, so the triton kernels run in Triton's interpreter: "
+              f"{net.total_macs * args.batch:,} multiply-adds will take a while; "
+              f"--input with a smaller image (and --batch 1) checks the same kernels faster", file=sys.stderr)
     result = compare(net, args.backend, args.seed, args.batch, args.precision)
     rows, bad, tol = result["groups"], result["first_bad"], result["tolerance"]
     print(f"{args.file}: {args.backend} ({args.precision}) vs numpy on {args.batch}x{shape}, seed {args.seed}")
