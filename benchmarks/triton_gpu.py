@@ -18,6 +18,10 @@ run first checks that it agrees with cnnc's numpy backend.
 
 --tiny runs the same code path on the CPU at tiny sizes (Triton's interpreter;
 torch.compile is skipped there): it proves the script works, its numbers mean nothing.
+
+--ptxas needs no GPU either: it compiles one kernel per distinct configuration of the
+example networks for sm_90 (Triton's compiler and ptxas) and prints registers, spill
+bytes, shared memory and the MMA instruction each uses.
 """
 
 from __future__ import annotations
@@ -185,6 +189,35 @@ def tf32_peak(cuda: bool) -> "float | None":
     return 2 * n ** 3 / t
 
 
+def ptxas_report(precision: str) -> int:
+    """Registers, spills, shared memory and MMA instructions of the examples' kernels, for sm_90."""
+    import re
+
+    import cnnc
+    from cnnc.backends.triton import compile_for_gpu, resource_usage
+
+    root = os.path.dirname(HERE)
+    seen: set = set()
+    worst = 0
+    print(f"# sm_90, precision {precision}: one kernel per distinct (layers, warps, shared memory, MMA)")
+    for ex in ("lenet", "cifar_resnet", "inception", "vgg16", "resnet50"):
+        net = cnnc.parse_file(os.path.join(root, "examples", ex + ".cnn"))
+        for name, what, warps, ck in compile_for_gpu(net, precision, 90):
+            mma = sorted(set(re.findall(r"(wgmma\.mma_async\.\S*?\.m\d+n\d+k\d+|mma\.sync\S*)", ck.asm["ptx"])))
+            shape = re.sub(r"\w+_\d+", "L", what)
+            key = (shape, warps, ck.metadata.shared, tuple(mma))
+            if key in seen:
+                continue
+            seen.add(key)
+            use = resource_usage(ck) or {"registers": "?", "stack": "?"}
+            worst = max(worst, use["stack"] if isinstance(use["stack"], int) else 0)
+            print(f"{ex:13s} {name:16s} {what[:48]:48s} warps {warps}  regs {use['registers']:>3}  "
+                  f"spill {use['stack']:>3} B  shared {ck.metadata.shared // 1024:>3} KB  "
+                  f"{', '.join(m.split('.')[-1] for m in mma) or 'fp32 FMA'}", flush=True)
+    print(f"# {len(seen)} kernels; largest spill {worst} bytes")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true", help="CPU/interpreter, tiny sizes: checks the script runs")
@@ -193,7 +226,11 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=None, help="timed runs per measurement (default 50; tiny 1)")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile baselines")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    ap.add_argument("--ptxas", action="store_true",
+                    help="no timing: compile the examples' kernels for sm_90 and report registers and spills")
     args = ap.parse_args(argv)
+    if args.ptxas:
+        return ptxas_report(args.precision)
 
     import numpy as np
     import torch

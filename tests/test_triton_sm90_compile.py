@@ -9,7 +9,6 @@ shared memory). This test sees that, and that tf32 reaches the tensor cores
 
 from __future__ import annotations
 
-import linecache
 import re
 
 import pytest
@@ -32,58 +31,19 @@ WIDE_SOFTMAX = "input 1x1x5000; softmax"   # no anchor, one row of 8192 lanes pe
 
 def _compile(net, precision):
     """(kernel name, compiled kernel) for every group, compiled for sm_90."""
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
+    from cnnc.backends.triton import compile_for_gpu
 
-    from cnnc.backends.triton import _Kernel, generate
-    from cnnc.passes.fold import foldable_batchnorms
-    from cnnc.passes.fusion import plan
-
-    src = generate(net, precision=precision)
-    fake = f"<sm90 test {precision} {hash(src)}>"
-    linecache.cache[fake] = (len(src), None, src.splitlines(True), fake)
-    real = torch.cuda.is_available
-    torch.cuda.is_available = lambda: True   # decorate real (compiled) kernels, not interpreted ones
-    try:
-        ns = {"__name__": "cnnc_sm90_test"}
-        import os
-        saved = os.environ.pop("TRITON_INTERPRET", None)
-        try:
-            exec(compile(src, fake, "exec"), ns)
-        finally:
-            if saved is not None:
-                os.environ["TRITON_INTERPRET"] = saved
-    finally:
-        torch.cuda.is_available = real
-    p = plan(net)
-    out = []
-    for g in p.groups:
-        k = _Kernel(g, p, set(foldable_batchnorms(net)), precision)
-        fn = ns[k.name]
-        consts = dict(k.constexprs())
-        sig = {a: "constexpr" if a in consts else "i32" if a == "NB" else "*fp32" for a in fn.arg_names}
-        where = {(fn.arg_names.index(a),): v for a, v in consts.items()}
-        ck = triton.compile(ASTSource(fn, sig, constexprs=where), target=GPUTarget("cuda", 90, 32),
-                            options={"num_warps": k.num_warps, "num_stages": ns["NUM_STAGES"]})
-        out.append((k.name, ck))
-    return out
+    return [(name, ck) for name, _, _, ck in compile_for_gpu(net, precision, 90)]
 
 
 def _stack_bytes(ck) -> int:
-    """Bytes of stack (register spills) of a compiled kernel, from cuobjdump's resource usage."""
-    import os
-    import subprocess
-    import tempfile
+    """Bytes of stack (register spills) of a compiled kernel."""
+    from cnnc.backends.triton import resource_usage
 
-    tool = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
-    if not os.path.exists(tool):
+    usage = resource_usage(ck)
+    if usage is None:
         pytest.skip("triton's cuobjdump is not installed")
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "k.cubin")
-        with open(path, "wb") as f:
-            f.write(ck.asm["cubin"])
-        out = subprocess.run([tool, "-res-usage", path], capture_output=True, text=True, check=True).stdout
-    return int(re.search(r"STACK:(\d+)", out).group(1))
+    return usage["stack"]
 
 
 def _mma(ptx: str) -> set:
