@@ -181,7 +181,7 @@ def test_bad_precision_and_unknown_options_are_rejected():
         cnnc.compile(cnnc.parse("input 4x4x1; relu"), backend="triton", device="cuda")
 
 
-def test_names_that_look_like_code_stay_identifiers(tmp_path):
+def test_names_that_look_like_code_stay_identifiers():
     # layer names are validated identifiers; they appear in code only as identifiers or repr()
     text = "input 6x6x2; tl: conv 3 3x3; torch: relu; x: pool 2; os: flatten; state: dense 2"
     check(text)
