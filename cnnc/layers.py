@@ -298,6 +298,17 @@ class _Pool(_Window):
 class MaxPool(_Pool):
     keyword = "pool"
 
+    def infer(self, inp, attrs):
+        # max pooling never picks a padded pixel, so every window needs a real one:
+        # integer padding p must stay below the pool size (PyTorch asks p <= k/2)
+        p, k = attrs["padding"], attrs["kernel"]
+        if not isinstance(p, str) and p >= min(k):
+            raise ShapeError(f"pool padding {p} is not smaller than the pool size {k[0]}x{k[1]}: "
+                             f"windows at the border would hold only padding; use "
+                             + (f"padding={min(k) - 1} or less, or padding=same" if min(k) > 1
+                                else "padding=valid or padding=same"))
+        return super().infer(inp, attrs)
+
 
 class AvgPool(_Pool):
     keyword = "avgpool"

@@ -128,8 +128,9 @@ class Token:
 
 
 class _SyntaxError(Exception):
-    def __init__(self, token, expected=(), char=None):
+    def __init__(self, token, expected=(), char=None, statement=()):
         self.token, self.expected, self.char = token, expected, char
+        self.statement = statement  # the tokens of the statement the error is in
 
 
 _LEXER = None
@@ -153,6 +154,7 @@ def _drive(text: str):
     match = _lexer()
     ignore = frozenset(IGNORE)
     stack, values = [START], []
+    statement: list = []  # tokens since the last separator or brace, for error messages
     pos, n, line, line_start = 0, len(text), 1, 0
     while True:
         if pos < n:
@@ -179,10 +181,14 @@ def _drive(text: str):
             acts = STATES[stack[-1]]
             a = acts.get(tok.type)
             if a is None:
-                raise _SyntaxError(tok, [k for k in acts if k.isupper()])
+                raise _SyntaxError(tok, [k for k in acts if k.isupper()], statement=tuple(statement))
             if a >= 0:
                 stack.append(a)
                 values.append(tok)
+                if tok.type in ("_SEP", "LBRACE", "RBRACE"):
+                    statement.clear()
+                else:
+                    statement.append(tok)
                 break
             origin, size, mask, callback, expand1 = RULES[-1 - a]
             if size:
@@ -241,6 +247,28 @@ def _expected(names) -> str:
     return "; expected " + (", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0])
 
 
+def _unknown_block(statement):
+    """`repet 2 {`: the word before the `{` is a misspelt block keyword.
+
+    Returns (message, line, col) at that word, or None when the statement starts
+    with something that is not a plain word (then the generic message is clearer).
+    """
+    from .errors import closest
+    from .layers import BLOCKS, STATEMENTS
+
+    toks = list(statement)
+    if len(toks) >= 2 and toks[1].type == "COLON":
+        toks = toks[2:]
+    if not toks or toks[0].type != "NAME" or any(t.type not in ("NUMBER", "SIZE") for t in toks[1:]):
+        return None
+    word = toks[0]
+    if word.value in STATEMENTS:
+        return None
+    guess = closest(word.value, BLOCKS)
+    hint = f"; did you mean '{guess}'?" if guess else f"; blocks are {', '.join(BLOCKS)}"
+    return f"unknown statement '{word.value}' before '{{'{hint}", word.line, word.column
+
+
 def parse_program(text: str, filename: str = "<string>") -> Program:
     """Parse `text` into a Program, or raise CnncError at the offending token."""
     if not isinstance(text, str):
@@ -261,7 +289,11 @@ def parse_program(text: str, filename: str = "<string>") -> Program:
             line, col = tok.line, tok.column
             msg = f"syntax error: unexpected {_describe_token(tok)}{_expected(e.expected)}"
             if tok.type == "LBRACE":
-                msg += " (blocks are residual, shortcut, concat, branch and repeat N)"
+                unknown = _unknown_block(e.statement)
+                if unknown is not None:
+                    msg, line, col = unknown
+                else:
+                    msg += " (blocks are residual, shortcut, concat, branch and repeat N)"
         raise CnncError([Diagnostic("error", msg, line, col, filename)]) from None
     program.filename = filename
     return program

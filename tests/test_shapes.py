@@ -41,7 +41,9 @@ def test_valid_and_integer_padding_match_torch(nks, p, kind):
     for pad in ("valid", p):
         torch_p = 0 if pad == "valid" else p
         expect = _torch_out(kind, n, k, s, torch_p) if n + 2 * torch_p >= k else 0
-        src = f"input {n}x5x1\n{kind} {'2 ' if kind == 'conv' else ''}{k}x1 stride={s}x1 padding={pad}\n"
+        # a square window on a wide input: only H can collapse (and a max pool's padding
+        # stays below its window on both axes)
+        src = f"input {n}x40x1\n{kind} {'2 ' if kind == 'conv' else ''}{k}x{k} stride={s}x1 padding={pad}\n"
         if expect <= 0:
             e = errors_of(src)
             assert "collapses" in e.message and (e.line, e.col) == (2, 1)
@@ -90,7 +92,7 @@ def test_dropped_rows_brute_force_and_warning(nks, pad):
         return  # collapse is an error; k < s skips rows by design (documented, no warning)
     expect = _brute_dropped(n, k, s, top, bottom)
     assert dropped(n, k, s, pad) == expect
-    net = cnnc.parse(f"input {n}x3x1\npool {k}x1 stride={s}x1 padding={pad}\n")
+    net = cnnc.parse(f"input {n}x3x1\navgpool {k}x1 stride={s}x1 padding={pad}\n")
     warned = [w for w in net.warnings if "drops" in w.message]
     assert bool(warned) == (expect > 0)
     if expect:
