@@ -1130,8 +1130,6 @@ def test_standalone_softmax_not_last_warns_and_last_does_not():
     assert not net.warnings
 
 
-@pytest.mark.xfail(strict=False, reason="cnnc: max pool with integer padding >= kernel has windows of "
-                                       "padding only and returns -inf (PyTorch refuses such padding)")
 def test_maxpool_all_padding_window_is_error_or_finite():
     text = "input 4x4x1\npool 2 padding=2"
     try:
