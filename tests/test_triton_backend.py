@@ -110,6 +110,12 @@ FUSION_PATTERNS = [
     "input 6x6x2; flatten; concat { branch { dense 3 } branch { dense 4 relu } }; dense 2",
     # repeat
     "input 8x8x3; repeat 2 { residual { conv 3 3x3 padding=same; batchnorm; relu } }",
+    # globalpool groups writing into a vector concat; flattened views as concat branches (copied)
+    "input 6x6x3; conv 4 3 padding=same; concat { branch { globalpool } branch { conv 2 1; globalpool } }; dense 3 softmax",
+    "input 6x6x4; concat { branch { flatten } branch { conv 2 1; flatten } }; dense 4",
+    # a concat inside a residual, a residual reading a concat's buffer
+    "input 6x6x4; residual { concat { branch { conv 2 3 padding=same relu } branch { conv 2 1 } } }; relu",
+    "input 6x6x4; concat { branch { conv 2 1 } branch { conv 3 1 } }; residual { conv 5 3 padding=same }; avgpool 2 padding=same",
 ]
 
 
