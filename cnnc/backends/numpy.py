@@ -6,9 +6,9 @@ constants (INPUT_SHAPE, OUTPUT_SHAPE, PARAMS, WEIGHTS_EXT), a few helpers
 reshapes kernels), one `layer_*` function per layer or fused group, `forward`,
 and a small `Model` with `load(path=None)`.
 
-Fused groups. A conv/dense absorbs what follows it while each step has a single
-consumer: a batchnorm it can fold (passes/fold.py), activation layers, and for a
-conv one max pool. A conv group runs over the batch in chunks small enough for the
+Fused groups come from the planner (passes/fusion.py) under `NumpyPolicy`, which
+says what one numpy function can absorb: a batchnorm it can fold (passes/fold.py),
+activation layers, for a conv one max pool, and a residual add. A conv group runs over the batch in chunks small enough for the
 im2col matrix to stay in cache; within a chunk the max pool is taken *before* the
 bias and activation when these are monotone per channel (max commutes with them),
 which is exact and four times cheaper for a 2x2 pool. Any other layer is one
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from ..errors import CnncError
 from ..layers import Image, window
-from ..passes.fold import foldable_batchnorms
+from ..passes.fold import folds_into
+from ..passes.fusion import Policy, plan
 from .emitter import Emitter
 
 WEIGHTS_EXT = ".npz"
@@ -77,18 +78,54 @@ def statement_text(node) -> str:
 
 # --- grouping ------------------------------------------------------------------
 
-class Group:
-    """Nodes computed by one generated function; `head` reads the inputs."""
+class NumpyPolicy(Policy):
+    """What one generated numpy function absorbs (the planner in passes/fusion.py
+    decides the structure): a batchnorm only where it folds into the conv/dense
+    weights, activations until a pool, a max pool after a conv (computed by tap),
+    and a residual add after a conv/dense. Concat is an `np.concatenate`."""
 
-    def __init__(self, head):
-        self.head = head
+    concat_in_place = False
+
+    def absorbs(self, group, node) -> bool:
+        head, kind = group.nodes[0], node.spec.epilogue
+        if kind == "affine":
+            return len(group.nodes) == 1 and folds_into(head)
+        if kind == "activation":
+            return not group.has("pool")
+        if kind == "pool":
+            return head.kind == "conv" and node.kind == "pool" and not group.has("pool") and not group.has("add")
+        if kind == "add":
+            return head.spec.role == "anchor" and not group.has("pool") and not group.has("add")
+        return False
+
+
+NUMPY = NumpyPolicy()
+
+
+class Group:
+    """Nodes computed by one generated function, sorted into the parts the code
+    generator emits; `head` reads the inputs."""
+
+    def __init__(self, nodes):
+        self.nodes = list(nodes)
+        self.head = self.nodes[0]
         self.bn = None          # a folded batchnorm
         self.acts = []          # activation layers applied after the head
         self.pool = None        # a max pool fused into a conv group
         self.res = None         # a residual join fused into a conv/dense group ...
         self.skip = None        # ... and its other input, computed before the group
         self.post = []          # activation layers after the residual
-        self.nodes = [head]
+        for n in self.nodes[1:]:
+            kind = n.spec.epilogue
+            if kind == "affine":
+                self.bn = n
+            elif kind == "activation":
+                (self.post if self.res is not None else self.acts).append(n)
+            elif kind == "pool":
+                self.pool = n
+            elif kind == "add":
+                before = self.nodes[self.nodes.index(n) - 1]
+                self.res, self.skip = n, (n.inputs[1] if n.inputs[0] is before else n.inputs[0])
 
     @property
     def last(self):
@@ -100,57 +137,12 @@ class Group:
 
 
 def plan_groups(net) -> list:
-    """Partition the layers (views excluded) into groups, in execution order."""
-    folds = foldable_batchnorms(net)
-    taken = set()
-    groups = []
-    for node in net.layers:
-        if node.name in taken or node.spec.role == "view":
-            continue
-        g = Group(node)
-        taken.add(node.name)
-        while True:
-            nxt = net.consumers(g.last)
-            if len(nxt) != 1 or g.last is net.output:
-                break
-            n = nxt[0]
-            if n.name in taken:
-                break
-            if n.kind == "batchnorm" and folds.get(n.name) == node.name and g.last is node:
-                g.bn = n
-            elif n.spec.epilogue == "activation" and g.pool is None:
-                (g.post if g.res is not None else g.acts).append(n)
-            elif n.kind == "pool" and node.kind == "conv" and g.pool is None and g.res is None:
-                g.pool = n
-            elif (n.kind == "residual" and node.spec.role == "anchor" and g.pool is None and g.res is None
-                  and n.inputs[0] is not n.inputs[1]):
-                # the add joins the epilogue unless the other operand needs this group's
-                # output; forward runs groups in the order of their last nodes, so a
-                # shortcut is computed before the block's last conv (as the triton plan does)
-                other = n.inputs[1] if n.inputs[0] is g.last else n.inputs[0]
-                if _depends_on(other, g.nodes):
-                    break
-                g.res, g.skip = n, other
-            else:
-                break
-            g.nodes.append(n)
-            taken.add(n.name)
-        groups.append(g)
-    return groups
-
-
-def _depends_on(node, nodes) -> bool:
-    """Whether `node` is one of `nodes` or computed from one of them."""
-    targets = {id(n) for n in nodes}
-    stack, seen = [node], set()
-    while stack:
-        n = stack.pop()
-        if id(n) in targets:
-            return True
-        if id(n) not in seen:
-            seen.add(id(n))
-            stack.extend(n.inputs)
-    return False
+    """The numpy functions, in execution order: the planner's groups under NUMPY,
+    plus one per concat (which the planner leaves to the backend)."""
+    p = plan(net, NUMPY)
+    groups = [Group(g.nodes) for g in p.groups] + [Group([j]) for j in p.joins]
+    position = {n.name: i for i, n in enumerate(net.nodes)}
+    return sorted(groups, key=lambda g: position[g.last.name])
 
 
 # --- emitting --------------------------------------------------------------------

@@ -17,6 +17,11 @@ done by each generated module's `prepare` (it must run without cnnc) and by
 from __future__ import annotations
 
 
+def folds_into(anchor) -> bool:
+    """Can a batchnorm that alone reads `anchor`'s output fold into its weights?"""
+    return anchor.spec.role == "anchor" and anchor.activation == "linear"
+
+
 def foldable_batchnorms(net) -> dict:
     """{batchnorm name: anchor name} for every batchnorm that can be folded."""
     out = {}
@@ -24,8 +29,7 @@ def foldable_batchnorms(net) -> dict:
         if node.kind != "batchnorm":
             continue
         anchor = node.inputs[0]
-        if (anchor.spec.role == "anchor" and anchor.activation == "linear"
-                and net.consumers(anchor) == [node] and anchor is not net.output):
+        if folds_into(anchor) and net.consumers(anchor) == [node] and anchor is not net.output:
             out[node.name] = anchor.name
     return out
 

@@ -113,25 +113,62 @@ def _channels(node) -> int:
     return node.out.dims[-1]
 
 
-def _can_absorb(group: Group, node, consumers) -> bool:
+class Policy:
+    """What one backend's kernels can absorb. The planner owns the structure (single
+    consumers, execution order, concat slices); a backend only answers, for a group
+    and the epilogue node after it, "can my kernel for this group take that too?".
+
+    The default is the triton backend's: every epilogue flavour, one pool per group,
+    softmax while its width fits one tile, concat branches written in place.
+    """
+    concat_in_place = True
+
+    def absorbs(self, group: Group, node) -> bool:
+        last = group.nodes[-1]
+        if group.has("reduce"):
+            return False
+        kind = node.spec.epilogue
+        if kind in ("affine", "activation"):
+            return node.activation != "softmax" or _channels(node) <= SOFTMAX_MAX
+        if kind == "add":
+            return True
+        if kind == "pool":
+            return not group.has("pool") and isinstance(last.out, Image)
+        if kind == "reduce":
+            return isinstance(last.out, Image)
+        return False
+
+
+TRITON = Policy()
+
+
+def _can_absorb(group: Group, node, consumers, policy: Policy) -> bool:
+    """The structural rule every backend shares, then the backend's own say."""
     last = group.nodes[-1]
     if node.spec.role != "epilogue" or consumers[last.name] != [node] or node.inputs.count(last) != 1:
         return False
-    if group.has("reduce"):
+    # a join's other operand is read by the kernel, so it must not come from the group itself
+    if any(i is not last and _depends_on(i, group.nodes) for i in node.inputs):
         return False
-    kind = node.spec.epilogue
-    if kind in ("affine", "activation"):
-        return node.activation != "softmax" or _channels(node) <= SOFTMAX_MAX
-    if kind == "add":
-        return True
-    if kind == "pool":
-        return not group.has("pool") and isinstance(last.out, Image)
-    if kind == "reduce":
-        return isinstance(last.out, Image)
+    return policy.absorbs(group, node)
+
+
+def _depends_on(node, nodes) -> bool:
+    """Whether `node` is one of `nodes` or computed from one of them."""
+    targets = {id(n) for n in nodes}
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in targets:
+            return True
+        if id(n) not in seen:
+            seen.add(id(n))
+            stack.extend(n.inputs)
     return False
 
 
-def plan(net) -> Plan:
+def plan(net, policy: Policy = TRITON) -> Plan:
+    """Partition the network into groups (one kernel or generated function each)."""
     consumers: dict = {n.name: [] for n in net.nodes}
     for n in net.nodes:
         for i in dict.fromkeys(n.inputs):      # a node listed twice is one consumer
@@ -155,7 +192,7 @@ def plan(net) -> Plan:
         taken.add(n.name)
         while True:
             nxt = consumers[g.nodes[-1].name]
-            if len(nxt) == 1 and nxt[0].name not in taken and _can_absorb(g, nxt[0], consumers):
+            if len(nxt) == 1 and nxt[0].name not in taken and _can_absorb(g, nxt[0], consumers, policy):
                 g.nodes.append(nxt[0])
                 taken.add(nxt[0].name)
             else:
@@ -165,7 +202,7 @@ def plan(net) -> Plan:
     # concat: branches write into their slice of one buffer, or are copied there
     slices: dict = {}
     copies: list = []
-    for j in joins:
+    for j in (joins if policy.concat_in_place else ()):
         off = 0
         seen: set = set()
         for b in j.inputs:
