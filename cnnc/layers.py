@@ -522,3 +522,39 @@ USAGE = {
 def _usage_hint(kind: LayerKind) -> str:
     u = USAGE.get(kind.keyword)
     return f" (usage: {u})" if u else ""
+
+
+# --- how a layer reads back as a statement ----------------------------------------
+
+def _text(value, square_as_one: bool = True) -> str:
+    if isinstance(value, tuple):
+        if square_as_one and len(value) == 2 and value[0] == value[1]:
+            return str(value[0])
+        return "x".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def statement(node) -> str:
+    """The layer as a program would write it, from the kind's own declarations:
+    `conv 32 3x3 relu`, `pool 2 stride=1 padding=same`, `batchnorm eps=1e-05`.
+    Options at their defaults are left out. Joins name their inputs
+    (`residual: conv_2 + input`). Code comments, plans and pictures all use this."""
+    spec, a = node.spec, node.attrs or {}
+    if spec.role == "join" or spec.epilogue == "add":
+        sep = " + " if spec.epilogue == "add" else ", "
+        return f"{node.kind}: " + sep.join(i.name for i in node.inputs)
+    if isinstance(spec, Activation):
+        return node.kind
+    parts = [node.kind]
+    for p in spec.positional:
+        # a conv kernel reads 3x3 by habit; pool sizes and strides read 2
+        parts.append(_text(a.get(p.name), square_as_one=not isinstance(spec, Conv)))
+    for name, p in spec.options.items():
+        default = a.get("kernel") if isinstance(spec, _Pool) and name == "stride" else p.default
+        if name in a and a[name] != default:
+            parts.append(f"{name}={_text(a[name])}")
+    if spec.takes_activation and a.get("activation", "linear") != "linear":
+        parts.append(a["activation"])
+    return " ".join(parts)

@@ -22,41 +22,11 @@ import shutil
 import subprocess
 
 from . import layers as L
+from .layers import statement
 from .bridges import require
 
 
 # --- labels -------------------------------------------------------------------------
-
-def _size(pair) -> str:
-    a, b = pair
-    return str(a) if a == b else f"{a}x{b}"
-
-
-def statement(node) -> str:
-    """A short statement-like description: `conv 32 3x3 relu`, `pool 2 stride=1 padding=same`."""
-    a, kind = node.attrs, node.kind
-    parts = [kind]
-    if kind == "conv":
-        parts += [str(a["filters"]), f"{a['kernel'][0]}x{a['kernel'][1]}"]
-    elif kind in ("pool", "avgpool"):
-        parts.append(_size(a["kernel"]))
-    elif kind == "dense":
-        parts.append(str(a["units"]))
-    elif kind == "dropout":
-        parts.append(f"{a['rate']:g}")
-    elif kind == "batchnorm" and a.get("eps") != 0.001:
-        parts.append(f"eps={a['eps']:g}")
-    elif kind == "input":
-        return f"input {node.out}"
-    if kind in ("conv", "pool", "avgpool"):
-        if tuple(a["stride"]) != (tuple(a["kernel"]) if kind != "conv" else (1, 1)):
-            parts.append(f"stride={_size(a['stride'])}")
-        if a["padding"] != "valid":
-            parts.append(f"padding={a['padding']}")
-    if kind in ("conv", "dense") and node.activation != "linear":
-        parts.append(node.activation)
-    return " ".join(parts)
-
 
 def _dot_string(text: str) -> str:
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'

@@ -182,3 +182,22 @@ def test_ast_types():
 def test_driver_agrees_with_lark_on_generated_programs(text):
     ours, theirs = _ours(text), _lark_parse(text)
     assert _same(ours, theirs), (text, ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["lenet.cnn", "resnet50.cnn", "inception.cnn", "cifar_resnet.cnn"])
+def test_statement_text_reads_back_as_the_same_layer(name):
+    """layers.statement(node) -- what code comments, plans and pictures show -- parses
+    back into the same kind and attributes."""
+    from conftest import EXAMPLES
+
+    from cnnc.layers import statement
+
+    net = cnnc.parse((EXAMPLES / name).read_text())
+    for n in net.layers:
+        if n.spec.role == "join" or n.spec.epilogue == "add":
+            assert statement(n).startswith(f"{n.kind}: ") and all(i.name in statement(n) for i in n.inputs)
+            continue
+        dims = n.inputs[0].out.dims
+        head = f"input 1x1x{dims[0]}\nflatten" if len(dims) == 1 else "input " + "x".join(map(str, dims))
+        back = cnnc.parse(f"{head}\n{statement(n)}").layers[-1]
+        assert (back.kind, back.attrs) == (n.kind, n.attrs), statement(n)

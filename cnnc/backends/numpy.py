@@ -22,7 +22,7 @@ Layout: NHWC float32; kernels in Keras layout (KH, KW, Cin, Cout), flattened to
 from __future__ import annotations
 
 from ..errors import CnncError
-from ..layers import Image, window
+from ..layers import Image, statement, window
 from ..passes.fold import folds_into
 from ..passes.fusion import Policy, plan
 from .emitter import Emitter
@@ -36,44 +36,9 @@ CHUNK_BYTES = 1 << 20
 MONOTONE = ("relu", "sigmoid", "tanh", "linear")
 
 
-# --- how a statement reads (for the comment above its code) ---------------------
-
-def _size(p, square_as_one=False) -> str:
-    return str(p[0]) if square_as_one and p[0] == p[1] else f"{p[0]}x{p[1]}"
-
-
 def statement_text(node) -> str:
-    """The statement as cnnc would write it: `conv_1 = conv 32 3x3 relu`."""
-    a, k = node.attrs, node.kind
-    if k == "conv":
-        s = f"conv {a['filters']} {_size(a['kernel'])}"
-        if a["stride"] != (1, 1):
-            s += f" stride={_size(a['stride'], True)}"
-        if a["padding"] != "valid":
-            s += f" padding={a['padding']}"
-        if a["activation"] != "linear":
-            s += f" {a['activation']}"
-    elif k in ("pool", "avgpool"):
-        s = f"{k} {_size(a['kernel'], True)}"
-        if a["stride"] != a["kernel"]:
-            s += f" stride={_size(a['stride'], True)}"
-        if a["padding"] != "valid":
-            s += f" padding={a['padding']}"
-    elif k == "dense":
-        s = f"dense {a['units']}" + (f" {a['activation']}" if a["activation"] != "linear" else "")
-    elif k == "batchnorm":
-        s = f"batchnorm eps={a['eps']:g}"
-    elif k == "dropout":
-        s = f"dropout {a['rate']:g}"
-    elif k == "input":
-        s = f"input {node.out}"
-    elif k == "residual":
-        s = f"residual: {node.inputs[0].name} + {node.inputs[1].name}"
-    elif k == "concat":
-        s = "concat: " + ", ".join(i.name for i in node.inputs)
-    else:
-        s = k
-    return f"line {node.line}: {node.name} = {s}"
+    """`line 3: conv_1 = conv 32 3x3 relu`, for the comment above a layer's code."""
+    return f"line {node.line}: {node.name} = {statement(node)}"
 
 
 # --- grouping ------------------------------------------------------------------

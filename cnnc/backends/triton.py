@@ -25,7 +25,7 @@ branch writes straight into its slice of the concat buffer.
 from __future__ import annotations
 
 from ..errors import CnncError
-from ..layers import Image
+from ..layers import Image, statement
 from .emitter import Emitter, safe_comment
 
 WEIGHTS_EXT = ".safetensors"
@@ -60,28 +60,7 @@ def _dims(t) -> tuple:
 
 def statement_text(node) -> str:
     """`conv_1 = conv 32 3x3 relu`: the layer as a comment names it."""
-    a = node.attrs or {}
-    parts = [node.kind]
-
-    def size(v):
-        return f"{v[0]}x{v[1]}" if v[0] != v[1] else str(v[0])
-    if node.kind == "conv":
-        parts += [str(a["filters"]), f"{a['kernel'][0]}x{a['kernel'][1]}"]
-    elif node.kind in ("pool", "avgpool"):
-        parts.append(size(a["kernel"]))
-    elif node.kind == "dense":
-        parts.append(str(a["units"]))
-    elif node.kind == "dropout":
-        parts.append(f"{a['rate']:g}")
-    elif node.kind == "batchnorm":
-        parts.append(f"eps={a['eps']:g}")
-    if "stride" in a and a["stride"] != (1, 1) and not (node.kind in ("pool", "avgpool") and a["stride"] == a["kernel"]):
-        parts.append(f"stride={size(a['stride'])}")
-    if a.get("padding", "valid") != "valid":
-        parts.append(f"padding={a['padding']}")
-    if node.spec.takes_activation and a.get("activation", "linear") != "linear":
-        parts.append(a["activation"])
-    return f"{node.name} = {' '.join(parts)}"
+    return f"{node.name} = {statement(node)}"
 
 
 def _channel_total(plan, node) -> int:
