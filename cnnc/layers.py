@@ -255,6 +255,13 @@ class _Window(LayerKind):
     def geometry(self, attrs):
         return attrs["kernel"], attrs["stride"]
 
+    def pads(self, inp, attrs) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) padding on the image `inp`, per `window()`."""
+        k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
+        _, top, bottom = window(inp.h, k[0], s[0], p)
+        _, left, right = window(inp.w, k[1], s[1], p)
+        return top, bottom, left, right
+
     def dropped_edges(self, inp, attrs):
         k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
         return dropped(inp.h, k[0], s[0], p), dropped(inp.w, k[1], s[1], p)

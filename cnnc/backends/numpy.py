@@ -22,7 +22,7 @@ Layout: NHWC float32; kernels in Keras layout (KH, KW, Cin, Cout), flattened to
 from __future__ import annotations
 
 from ..errors import CnncError
-from ..layers import Image, statement, window
+from ..layers import Image, statement
 from ..passes.fold import folds_into
 from ..passes.fusion import Policy, plan
 from .emitter import Emitter
@@ -427,8 +427,8 @@ class _Gen:
         e, a = self.e, node.attrs
         inp = node.inputs[0].out
         (kh, kw), (sh, sw), p = a["kernel"], a["stride"], a["padding"]
-        oh, t, b = window(inp.h, kh, sh, p)
-        ow, l, r = window(inp.w, kw, sw, p)
+        oh, ow = node.out.h, node.out.w
+        t, b, l, r = node.spec.pads(inp, a)
         geo = f"{kh}, {kw}, {sh}, {sw}, {oh}, {ow}"
         if node.kind == "pool":
             if t or b or l or r:
@@ -486,9 +486,9 @@ class _Gen:
     def conv_group(self, g: Group):
         e, h, a = self.e, g.head, g.head.attrs
         inp = h.inputs[0].out
-        (kh, kw), (sh, sw), p = a["kernel"], a["stride"], a["padding"]
-        oh, t, b = window(inp.h, kh, sh, p)
-        ow, l, r = window(inp.w, kw, sw, p)
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        oh, ow = h.out.h, h.out.w
+        t, b, l, r = h.spec.pads(inp, a)
         plan = self.conv_plan(g)
         acts, by_tap = plan["acts"], plan["by_tap"]
         out = (g.pool or g.last).out

@@ -94,9 +94,7 @@ class _Kernel:
             if anchor.kind == "conv":
                 a = anchor.attrs
                 (self.KH, self.KW), (self.SH, self.SW) = a["kernel"], a["stride"]
-                from ..layers import window
-                _, self.PT, _ = window(self.IH, self.KH, self.SH, a["padding"])
-                _, self.PL, _ = window(self.IW, self.KW, self.SW, a["padding"])
+                self.PT, _, self.PL, _ = anchor.spec.pads(src.out, a)
             else:
                 self.KH = self.KW = self.SH = self.SW = 1
                 self.PT = self.PL = 0
@@ -122,9 +120,7 @@ class _Kernel:
         if self.pool is not None:
             a = self.pool.attrs
             (self.PKH, self.PKW), (self.PSH, self.PSW) = a["kernel"], a["stride"]
-            from ..layers import window
-            _, self.PPT, _ = window(self.OH, self.PKH, self.PSH, a["padding"])
-            _, self.PPL, _ = window(self.OW, self.PKW, self.PSW, a["padding"])
+            self.PPT, _, self.PPL, _ = self.pool.spec.pads(self.pool.inputs[0].out, a)
             self.PH, self.PW = _dims(self.pool.out)[:2]
         else:
             self.PH, self.PW = self.OH, self.OW

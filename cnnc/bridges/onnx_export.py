@@ -101,9 +101,7 @@ def _safe_graph_name(net) -> str:
 
 def _pads(node):
     """ONNX pads [top, left, bottom, right] of a conv/pool node."""
-    inp, a = node.input.out, node.attrs
-    _, t, b = L.window(inp.h, a["kernel"][0], a["stride"][0], a["padding"])
-    _, le, r = L.window(inp.w, a["kernel"][1], a["stride"][1], a["padding"])
+    t, b, le, r = node.spec.pads(node.input.out, node.attrs)
     return [t, le, b, r]
 
 

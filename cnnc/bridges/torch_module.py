@@ -32,11 +32,9 @@ def to_torch(model) -> "CnncModule":
     return CnncModule(model.network, model.params).eval()
 
 
-def window_pads(node, h: int, w: int) -> tuple:
-    """(left, right, top, bottom) padding of a conv/pool node on an h x w input (F.pad order)."""
-    k, s, p = node.attrs["kernel"], node.attrs["stride"], node.attrs["padding"]
-    _, top, bottom = L.window(h, k[0], s[0], p)
-    _, left, right = L.window(w, k[1], s[1], p)
+def window_pads(node) -> tuple:
+    """(left, right, top, bottom) padding of a conv/pool node (F.pad order)."""
+    top, bottom, left, right = node.spec.pads(node.input.out, node.attrs)
     return (left, right, top, bottom)
 
 
@@ -66,8 +64,7 @@ class Conv(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(_tensor(kernel).permute(3, 2, 0, 1).contiguous())
         self.bias = nn.Parameter(_tensor(bias))
-        inp = node.input.out
-        self.pads = window_pads(node, inp.h, inp.w)
+        self.pads = window_pads(node)
         self.stride = tuple(node.attrs["stride"])
         self.activation = node.activation
 
@@ -107,7 +104,7 @@ class Pool(nn.Module):
         self.kind = node.kind
         self.kernel = tuple(node.attrs["kernel"])
         self.stride = tuple(node.attrs["stride"])
-        self.pads = window_pads(node, inp.h, inp.w)
+        self.pads = window_pads(node)
         self.count_real_only = node.attrs["padding"] == "same"
         if self.kind == "avgpool" and self.count_real_only and any(self.pads):
             # how many real pixels each window covers (a constant of the shapes)
