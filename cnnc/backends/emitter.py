@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from ..layers import statement
+
 
 class Emitter:
     def __init__(self, indent: str = "    "):
@@ -60,6 +62,6 @@ def safe_comment(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in str(text).replace("\n", " ").replace("\r", " "))
 
 
-def py_literal(value) -> str:
-    """A Python literal for a value taken from user input (names, paths): repr is escaping."""
-    return repr(value)
+def source_line(node) -> str:
+    """`line 3: conv_1 = conv 32 3x3 relu`: the comment above a layer's generated code."""
+    return f"line {node.line}: {node.name} = {statement(node)}"

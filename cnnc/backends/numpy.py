@@ -22,10 +22,10 @@ Layout: NHWC float32; kernels in Keras layout (KH, KW, Cin, Cout), flattened to
 from __future__ import annotations
 
 from ..errors import CnncError
-from ..layers import Image, statement
+from ..layers import Image
 from ..passes.fold import folds_into
 from ..passes.fusion import Policy, plan
-from .emitter import Emitter
+from .emitter import Emitter, source_line
 
 WEIGHTS_EXT = ".npz"
 
@@ -34,11 +34,6 @@ WEIGHTS_EXT = ".npz"
 CHUNK_BYTES = 1 << 20
 
 MONOTONE = ("relu", "sigmoid", "tanh", "linear")
-
-
-def statement_text(node) -> str:
-    """`line 3: conv_1 = conv 32 3x3 relu`, for the comment above a layer's code."""
-    return f"line {node.line}: {node.name} = {statement(node)}"
 
 
 # --- grouping ------------------------------------------------------------------
@@ -372,7 +367,7 @@ class _Gen:
         args = ", ".join(self.param_names(g))
         with e.block(f"def {g.fn}(s, {args}):"):
             for n in g.nodes:
-                e.comment(statement_text(n))
+                e.comment(source_line(n))
             if h.kind == "conv":
                 self.conv_group(g)
                 return
@@ -556,22 +551,22 @@ class _Gen:
                     code = f"{src}.reshape({src}.shape[0], {node.out.n})"
                 else:
                     code = src
-                steps.append((node.inputs, node, code, node))
+                steps.append((node.inputs, node, code))
             elif node.name in by_last:
                 g = by_last[node.name]
                 ins = g.head.inputs + ([g.skip] if g.res is not None else [])
-                steps.append((ins, node, f"{g.fn}(s, {', '.join(self.v(i) for i in ins)})", g))
+                steps.append((ins, node, f"{g.fn}(s, {', '.join(self.v(i) for i in ins)})"))
         last_use = {}
-        for idx, (ins, _, _, _) in enumerate(steps):
+        for idx, (ins, _, _) in enumerate(steps):
             for i in ins:
                 last_use[i.name] = idx
         with e.block("def forward(state, x, trace=None):"):
             e.line('"""x: float32 (N, H, W, C) -> the output; `trace` (a dict) receives every node computed."""')
             e.line("s = state")
             e.line(f"if trace is not None: trace[{net.input.name!r}] = x")
-            for idx, (ins, node, code, what) in enumerate(steps):
+            for idx, (ins, node, code) in enumerate(steps):
                 if node.spec.role == "view":
-                    e.comment(statement_text(node) + (" (a view: no work)"))
+                    e.comment(source_line(node) + " (a view: no work)")
                 e.line(f"{self.v(node)} = {code}")
                 e.line(f"if trace is not None: trace[{node.name!r}] = {self.v(node)}")
                 dead = [i for i in dict.fromkeys(ins) if last_use.get(i.name) == idx

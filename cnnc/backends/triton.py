@@ -25,8 +25,8 @@ branch writes straight into its slice of the concat buffer.
 from __future__ import annotations
 
 from ..errors import CnncError
-from ..layers import Image, statement
-from .emitter import Emitter, safe_comment
+from ..layers import Image
+from .emitter import Emitter, source_line
 
 WEIGHTS_EXT = ".safetensors"
 PRECISIONS = ("ieee", "tf32")
@@ -56,11 +56,6 @@ def _pow2(n: int, lo: int = 16) -> int:
 def _dims(t) -> tuple:
     """(H, W, C) of an edge type; a vector is a 1x1xN image."""
     return (t.h, t.w, t.c) if isinstance(t, Image) else (1, 1, t.n)
-
-
-def statement_text(node) -> str:
-    """`conv_1 = conv 32 3x3 relu`: the layer as a comment names it."""
-    return f"{node.name} = {statement(node)}"
 
 
 def _channel_total(plan, node) -> int:
@@ -221,7 +216,7 @@ class _Kernel:
                 e.line(", ".join(consts[i:i + 6]) + ",")
         with e.block("):"):
             for n in (self.g.nodes or []):
-                e.comment(f"line {n.line}: {statement_text(n)}")
+                e.comment(source_line(n))
             if self.g.copy_into is not None:
                 e.comment(f"line {self.g.copy_into.line}: copy {self.src.name} into its slice of {self.g.copy_into.name}")
             e.line("pid_n = tl.program_id(1)")
@@ -619,7 +614,7 @@ def _emit_forward(e: Emitter, net, plan, kernels) -> None:
                 grid = f"(n, {-(-k.C // k.BN)})"
             else:
                 grid = f"(triton.cdiv(n * {k.PH * k.PW}, {k.BM}), {-(-k.C // k.BN)})"
-            e.comment(f"{k.name}: {safe_comment(k.g.describe())} (line{'s' if len(k.lines) > 1 else ''} "
+            e.comment(f"{k.name}: {k.g.describe()} (line{'s' if len(k.lines) > 1 else ''} "
                       f"{', '.join(map(str, k.lines))})")
             e.line(f"{k.name}[{grid}](")
             with e.indented():
