@@ -21,7 +21,6 @@ import os
 import shutil
 import subprocess
 
-from . import layers as L
 from .layers import statement
 from .bridges import require
 
@@ -42,7 +41,7 @@ def to_dot(net) -> str:
     for n in net.nodes:
         label = f"input\n{n.out}" if n.kind == "input" else f"{n.name}\n{statement(n)}"
         extra = ""
-        if n.spec.role == "join" or n.kind == "residual":
+        if n.spec.joins:
             extra = ', shape=ellipse, fillcolor="#fbf1e6"'
         elif n.kind == "input" or n is net.output:
             extra = ', fillcolor="#e6f5ea"'
@@ -175,8 +174,7 @@ def _draw_graph_matplotlib(net, path) -> None:
 
     for n in net.nodes:
         x, y = xy(n.name)
-        joins = n.spec.role == "join" or n.kind == "residual"
-        color = "#fbf1e6" if joins else ("#e6f5ea" if n.kind == "input" or n is net.output else "#eef3fb")
+        color = "#fbf1e6" if n.spec.joins else ("#e6f5ea" if n.kind == "input" or n is net.output else "#eef3fb")
         ax.add_patch(FancyBboxPatch((x - box_w / 2, y - box_h / 2), box_w, box_h,
                                     boxstyle="round,pad=0.02,rounding_size=0.1", fc=color, ec="#34495e", lw=0.8))
         text = f"input {n.out}" if n.kind == "input" else f"{n.name}\n{statement(n)}"
