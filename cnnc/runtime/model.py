@@ -19,7 +19,6 @@ import types
 
 import numpy as np
 
-from ..errors import CnncError
 from . import weights as W
 
 
@@ -64,14 +63,14 @@ class Params(dict):
 class Model:
     """A compiled network with its weights: `model(x)` runs it."""
 
-    def __init__(self, network, backend: str, source: str, module, params: dict):
+    def __init__(self, network, backend: str, source: str, module, params: dict, where: str = "initial weights"):
         self.network = network
         self.backend = backend
         self.source = source
         self.module = module
         self._params = None
         self._state = None
-        self.set_params(params, where="initial weights")
+        self.set_params(params, where=where)
 
     # -- parameters -------------------------------------------------------------
     @property
@@ -191,5 +190,4 @@ def compile_model(source, backend: str = "numpy", seed: int = 0, weights=None, i
         params, where = W.read_file(weights), os.fspath(weights)
     else:
         params, where = weights, "weights"
-    model = Model(net, backend, code, module, W.check_params(module.PARAMS, params, where))
-    return model
+    return Model(net, backend, code, module, params, where)
