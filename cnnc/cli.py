@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-from .errors import CnncError
+from .errors import CnncError, WeightsError
 
 COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps")
 
@@ -123,6 +123,9 @@ def main(argv=None) -> int:
         args, modules = _parse_with_argparse(argv)
     try:
         return modules[args.command].run(args)
+    except WeightsError as e:  # not a program error: it has no place in the program
+        print(f"cnnc: error: {e}", file=sys.stderr)
+        return EXIT_USAGE if e.unreadable else EXIT_PROGRAM
     except CnncError as e:
         print(str(e), file=sys.stderr)
         return EXIT_PROGRAM

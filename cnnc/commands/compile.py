@@ -43,7 +43,6 @@ def backend_options(args) -> dict:
 
 def run(args) -> int:
     from ..cli import UsageError, load_network, print_warnings
-    from ..errors import WeightsError
     from ..runtime.export import export_module
     from ..runtime.model import compile_model
 
@@ -61,13 +60,9 @@ def run(args) -> int:
         from ..passes.fusion import format_plan
         print(format_plan(net))
         return 0
-    try:
-        model = compile_model(net, backend=args.backend, seed=args.seed, weights=args.weights,
-                              **backend_options(args))
-    except WeightsError as e:
-        if e.unreadable:
-            raise UsageError(str(e)) from None
-        raise
+    # weights that cannot be read exit 2, weights that do not fit exit 1 (cli.main)
+    model = compile_model(net, backend=args.backend, seed=args.seed, weights=args.weights,
+                          **backend_options(args))
     try:
         if args.emit == "onnx":
             model.to_onnx(out)

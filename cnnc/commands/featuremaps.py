@@ -24,7 +24,6 @@ def run(args) -> int:
     from .. import compile as compile_model
     from ..bridges import MissingDependency
     from ..cli import load_network, print_warnings
-    from ..errors import WeightsError
     from ..layers import Image
     from ..pictures import draw_feature_maps, feature_maps, read_image
 
@@ -40,10 +39,7 @@ def run(args) -> int:
     if not isinstance(node.out, Image):
         raise UsageError(f"{args.layer} gives {node.out.describe()}, not an image with channels; "
                          f"pick a conv or pool layer")
-    try:
-        model = compile_model(net, backend="numpy", weights=args.weights)
-    except WeightsError as e:
-        raise UsageError(str(e)) from None
+    model = compile_model(net, backend="numpy", weights=args.weights)  # a WeightsError: cli.main
     try:
         x = read_image(args.image, net.input_shape)
         maps = feature_maps(model, x, args.layer)[0]

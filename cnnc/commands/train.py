@@ -34,7 +34,6 @@ def run(args) -> int:
     from .. import compile as compile_model
     from ..bridges import MissingDependency
     from ..cli import load_network, print_warnings
-    from ..errors import WeightsError
     from ..training import DataError, load_data, parse_augment, train
 
     if not args.output.endswith((".npz", ".safetensors")):
@@ -46,18 +45,12 @@ def run(args) -> int:
         if not os.path.exists(args.data):
             raise DataError(f"cannot read {args.data}: no such file")
         x, y = load_data(args.data, net)
-        try:
-            model = compile_model(net, backend="numpy", seed=args.seed, weights=args.weights)
-        except WeightsError as e:
-            raise UsageError(str(e)) from None
+        model = compile_model(net, backend="numpy", seed=args.seed, weights=args.weights)
         history = train(model, x, y, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                         augment_with=augment, val_split=args.val_split, seed=args.seed, progress=sys.stderr)
     except (DataError, MissingDependency) as e:
         raise UsageError(str(e)) from None
-    try:
-        model.save_weights(args.output)
-    except (OSError, WeightsError) as e:
-        raise UsageError(f"cannot write {args.output}: {e}") from None
+    model.save_weights(args.output)  # a WeightsError (cannot write) exits 2 in cli.main
     last = history[-1]
     val = f", validation accuracy {last['val_acc']:.4f}" if last["val_acc"] is not None else ""
     print(f"wrote {args.output} ({args.epochs} epoch(s), final loss {last['loss']:.4f}{val})")
