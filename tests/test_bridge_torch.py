@@ -224,12 +224,15 @@ def test_windows_match_numpy(kind, h, w, k, s, pad):
     np.testing.assert_allclose(got, model(x), rtol=1e-5, atol=1e-5)
 
 
-def test_state_dict_of_to_torch_module_round_trips(tmp_path):
-    """torch.save(module.state_dict()) and back: no flatten permute on cnnc's own dense kernels."""
-    model = random_model(PROGRAMS["lenet"])
+@pytest.mark.parametrize("text", [PROGRAMS["lenet"], "input 4x4x3; conv 2 1; flatten; batchnorm; relu; dense 3"],
+                         ids=["lenet", "flatten_batchnorm"])
+def test_state_dict_of_to_torch_module_round_trips(tmp_path, text):
+    """torch.save(module.state_dict()) and back: no flatten permute on cnnc's own dense kernels,
+    nor on a batchnorm right after a flatten."""
+    model = random_model(text)
     path = tmp_path / "m.pt"
     torch.save(model.to_torch().state_dict(), path)
-    other = random_model(PROGRAMS["lenet"], seed=5)
+    other = random_model(text, seed=5)
     other.load_torch(torch.load(path))
     for k, v in model.params.items():
         np.testing.assert_array_equal(other.params[k], v, err_msg=k)

@@ -60,10 +60,7 @@ def params_from_cnnc_state_dict(net, state_dict) -> dict:
     from .torch_module import CnncModule
 
     keys = CnncModule.layer_keys(net)
-    groups: dict = {}
-    for key, value in state_dict.items():
-        prefix, _, suffix = key.rpartition(".")
-        groups.setdefault(prefix, {})[suffix] = value
+    groups = _groups(state_dict)
     params: dict = {}
     for node in net.layers:
         if not node.params:
@@ -72,16 +69,18 @@ def params_from_cnnc_state_dict(net, state_dict) -> dict:
         if prefix not in groups:
             raise ValueError(f"{node.name}: the state_dict has no '{prefix}.*' entries "
                              f"(it has {', '.join(sorted(groups)) or 'none'})")
-        g = groups[prefix]
-        if node.kind == "dense":  # already in cnnc's (H, W, C) row order: no flatten permute
-            n_in, n_out = node.params["kernel"]
-            w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
-            _check(node, prefix, "weight", w.shape, (n_out, n_in))
-            _check(node, prefix, "bias", b.shape, (n_out,))
-            params.update({f"{node.name}.kernel": np.ascontiguousarray(w.T), f"{node.name}.bias": b.copy()})
-        else:
-            params.update(_convert(node, prefix, g))
+        # the module's flatten already gives cnnc's (H, W, C) order: nothing to permute
+        params.update(_convert(node, prefix, groups[prefix], torch_flatten=False))
     return {name: params[name] for name in net.param_shapes()}
+
+
+def _groups(state_dict) -> dict:
+    """prefix -> {suffix: value}: `a.b.weight` goes to groups["a.b"]["weight"], in state_dict order."""
+    groups: dict = {}
+    for key, value in state_dict.items():
+        prefix, _, suffix = key.rpartition(".")
+        groups.setdefault(prefix, {})[suffix] = value
+    return groups
 
 
 def _check_same_network(net, other) -> None:
@@ -103,12 +102,8 @@ def _numpy(t) -> np.ndarray:
 
 def torch_layers(state_dict) -> list:
     """[(kind, prefix, {suffix: array})] in state_dict order; kind is Conv2d, Linear or BatchNorm."""
-    groups: dict = {}
-    for key, value in state_dict.items():
-        prefix, _, suffix = key.rpartition(".")
-        groups.setdefault(prefix, {})[suffix] = value
     out = []
-    for prefix, g in groups.items():
+    for prefix, g in _groups(state_dict).items():
         if "running_mean" in g or "running_var" in g:
             out.append(("BatchNorm", prefix, g))
         elif "weight" in g and getattr(g["weight"], "ndim", len(np.shape(g["weight"]))) == 4:
@@ -179,7 +174,9 @@ def _check(node, prefix, what, got, want) -> None:
                          f"but {node.name} needs {tuple(want)}")
 
 
-def _convert(node, prefix, g) -> dict:
+def _convert(node, prefix, g, torch_flatten: bool = True) -> dict:
+    """cnnc params of `node` from torch layer `prefix`'s arrays `g`. `torch_flatten`: features
+    after a flatten are in PyTorch's C, H, W order (a plain network), so they are permuted."""
     name = node.name
     if node.kind == "conv":
         kh, kw, cin, cout = node.params["kernel"]
@@ -192,12 +189,12 @@ def _convert(node, prefix, g) -> dict:
         w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
         _check(node, prefix, "weight", w.shape, (n_out, n_in))
         _check(node, prefix, "bias", b.shape, (n_out,))
-        img = _flatten_source(node)
+        img = _flatten_source(node) if torch_flatten else None
         if img is not None:  # torch's columns are in C, H, W order; cnnc's rows in H, W, C
             w = _chw_to_hwc(w, img, axis=1)
         return {f"{name}.kernel": np.ascontiguousarray(w.T), f"{name}.bias": b.copy()}
     (c,) = node.params["gamma"]
-    img = _flatten_source(node) if isinstance(node.out, L.Vector) else None
+    img = _flatten_source(node) if torch_flatten and isinstance(node.out, L.Vector) else None
     out = {}
     for suffix, theirs in (("gamma", "weight"), ("beta", "bias"), ("mean", "running_mean"), ("var", "running_var")):
         a = _need(node, prefix, g, theirs)
