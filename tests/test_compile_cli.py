@@ -129,3 +129,12 @@ def test_export_follows_the_backends_weights_ext(tmp_path):
     other = cnnc.compile(LENET, seed=1)
     other.load_weights(tmp_path / "t.safetensors")
     np.testing.assert_array_equal(other.params["dense_2.kernel"], model.params["dense_2.kernel"])
+
+
+@pytest.mark.parametrize("missing", ["torch", "triton"])
+@pytest.mark.parametrize("args", [["compile", LENET, "--backend", "triton"], ["check", LENET]])
+def test_triton_backend_without_its_packages_says_what_to_install(tmp_path, capsys, monkeypatch, args, missing):
+    monkeypatch.setitem(sys.modules, missing, None)   # as if not installed
+    code, _, err = run(args, tmp_path, capsys)
+    assert code == 2 and "cnnc: error:" in err and f"needs {missing}" in err and "pip install 'cnnc[triton]'" in err, err
+    assert not (tmp_path / "lenet.py").exists()

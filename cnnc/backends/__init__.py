@@ -11,6 +11,10 @@ A backend is a module `cnnc.backends.NAME` with
         Each fusion group is one function/kernel, with a comment naming its source line.
         Output is deterministic: the same network and options give the same bytes.
 
+    REQUIRES: ((module, extra), ...)  (optional)
+        What the generated module imports beyond numpy, and the `pip install 'cnnc[extra]'`
+        that provides it; checked before the module runs, so a missing one is a clear error.
+
 The runtime (cnnc.runtime.model) execs the generated source for `cnnc.compile`,
 and `cnnc compile` writes the very same source to disk.
 """

@@ -29,6 +29,7 @@ from ..layers import Image
 from .emitter import Emitter, source_line
 
 WEIGHTS_EXT = ".safetensors"
+REQUIRES = (("torch", "triton"), ("triton", "triton"))   # what the generated module imports
 PRECISIONS = ("ieee", "tf32")
 
 # Tile sizes. tl.dot needs every block dim >= 16; small channel counts are masked up to 16.

@@ -38,11 +38,20 @@ class MissingDependency(UsageError, ImportError):
     """
 
 
-def require(module: str, extra: str):
-    """Import an optional dependency or fail with the pip command that installs it."""
+def require(module: str, extra: str, load: bool = True):
+    """Import an optional dependency or fail with the pip command that installs it.
+
+    `load=False` only checks that it is installed (None is returned): for code that
+    must import it itself, e.g. triton after setting TRITON_INTERPRET.
+    """
     import importlib
+    import importlib.util
 
     try:
+        if not load:
+            if importlib.util.find_spec(module) is None:
+                raise ImportError(module)
+            return None
         return importlib.import_module(module)
     except ImportError:
         raise MissingDependency(f"this needs {module.split('.')[0]}, which is not installed; "

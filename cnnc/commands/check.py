@@ -82,9 +82,9 @@ def compare(net, backend: str = "triton", seed: int = 0, batch: int = 2, precisi
 
 
 def _has_cuda() -> bool:
-    import torch
+    from ..bridges import require
 
-    return torch.cuda.is_available()
+    return require("torch", "triton").cuda.is_available()
 
 
 def run(args) -> int:

@@ -180,6 +180,11 @@ def compile_model(source, backend: str = "numpy", seed: int = 0, weights=None, i
     net = load_source(source, input)
     gen = get_backend(backend)
     code = gen.generate(net, **options)
+    if getattr(gen, "REQUIRES", ()):
+        from ..bridges import require
+
+        for name, extra in gen.REQUIRES:  # checked, not imported: the module imports them its own way
+            require(name, extra, load=False)
     module = exec_module(code, backend, net.filename)
     if weights is None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
