@@ -191,6 +191,11 @@ def test_names_that_look_like_code_stay_identifiers():
     # layer names are validated identifiers; they appear in code only as identifiers or repr()
     text = "input 6x6x2; tl: conv 3 3x3; torch: relu; x: pool 2; os: flatten; state: dense 2"
     check(text)
+    # names a fused epilogue shares with the kernel's own arguments (x_ptr, out_ptr, CIN_T),
+    # or with each other once upper-cased
+    check("input 5x5x2; conv 2 1; x: residual { conv 2 1 }; out: residual { conv 2 1 }; "
+          "cin: residual { conv 2 1 }; r: residual { conv 2 1 }; R: residual { conv 2 1 }; "
+          "conv 2 1; b: batchnorm; w: batchnorm")
 
 
 def test_a_hostile_file_name_stays_in_a_comment():

@@ -172,6 +172,11 @@ class _Kernel:
         ins.remove(self.g.nodes[idx - 1] if idx > 0 else self.g.source)
         return ins[0]
 
+    def arg(self, node) -> str:
+        """The stem of an epilogue node's kernel arguments: its place in the group (`e2`),
+        never its name, which could clash with x_ptr, CIN_T, ... or differ only in case."""
+        return f"e{self.g.nodes.index(node)}"
+
     # the kernel's pointer arguments, in order: (argument name, state key or tensor expr)
     def pointer_args(self) -> list:
         args = [("x_ptr", None)]
@@ -179,10 +184,10 @@ class _Kernel:
             args += [("w_ptr", f"{self.name}.w"), ("b_ptr", f"{self.name}.b")]
         for n in self.pre + self.post:
             if n.spec.epilogue == "affine":
-                args += [(f"{n.name}_scale", f"{self.name}.{n.name}.scale"),
-                         (f"{n.name}_shift", f"{self.name}.{n.name}.shift")]
+                args += [(f"{self.arg(n)}_scale", f"{self.name}.{n.name}.scale"),
+                         (f"{self.arg(n)}_shift", f"{self.name}.{n.name}.shift")]
             elif n.spec.epilogue == "add":
-                args.append((f"{n.name}_ptr", None))
+                args.append((f"{self.arg(n)}_ptr", None))
         args.append(("out_ptr", None))
         return args
 
@@ -198,8 +203,8 @@ class _Kernel:
         c += [("PH", self.PH), ("PW", self.PW), ("CT", self.CT), ("COFF", self.out_off)]
         for n in self.residuals:
             other = self.other_input(n)
-            c += [(f"{n.name.upper()}_T", _channel_total(self.plan, other)),
-                  (f"{n.name.upper()}_OFF", self.plan.storage(other)[1])]
+            c += [(f"{self.arg(n).upper()}_T", _channel_total(self.plan, other)),
+                  (f"{self.arg(n).upper()}_OFF", self.plan.storage(other)[1])]
         c += [("BM", self.BM), ("BN", self.BN)]
         if self.anchor is not None:
             c.append(("BK", self.BK))
@@ -341,15 +346,17 @@ class _Kernel:
         for n in ops:
             kind = n.spec.epilogue
             if kind == "affine":
-                e.line(f"acc = acc * tl.load({n.name}_scale + offs_n, mask=mask_n, other=0.0)[None, :] "
-                       f"+ tl.load({n.name}_shift + offs_n, mask=mask_n, other=0.0)[None, :]")
+                v = self.arg(n)
+                e.comment(f"{n.name}: batchnorm as x * scale + shift")
+                e.line(f"acc = acc * tl.load({v}_scale + offs_n, mask=mask_n, other=0.0)[None, :] "
+                       f"+ tl.load({v}_shift + offs_n, mask=mask_n, other=0.0)[None, :]")
             elif kind == "activation":
                 _emit_activation(e, n.activation, n.name)
             elif kind == "add":
-                u = n.name.upper()
+                v = self.arg(n)
                 e.comment(f"{n.name}: add {self.other_input(n).name}, read at the same position")
-                e.line(f"res = (((img * {H} + {h}) * {W} + {w}) * {u}_T + {u}_OFF)")
-                e.line(f"acc += tl.load({n.name}_ptr + res[:, None] + offs_n[None, :], "
+                e.line(f"res = (((img * {H} + {h}) * {W} + {w}) * {v.upper()}_T + {v.upper()}_OFF)")
+                e.line(f"acc += tl.load({v}_ptr + res[:, None] + offs_n[None, :], "
                        f"mask={valid}[:, None] & mask_n[None, :], other=0.0)")
 
 
@@ -608,7 +615,7 @@ def _emit_forward(e: Emitter, net, plan, kernels) -> None:
                 elif key is not None:
                     args.append(f"state[{key!r}]")
                 else:
-                    r = next(r for r in k.residuals if f"{r.name}_ptr" == p)
+                    r = next(r for r in k.residuals if f"{k.arg(r)}_ptr" == p)
                     args.append(buf(k.other_input(r)))
             consts = [f"{name}={value}" for name, value in k.constexprs()]
             if k.reduce:
