@@ -6,9 +6,10 @@ constants (INPUT_SHAPE, OUTPUT_SHAPE, PARAMS, WEIGHTS_EXT), a few helpers
 reshapes kernels), one `layer_*` function per layer or fused group, `forward`,
 and a small `Model` with `load(path=None)`.
 
-Fused groups come from the planner (passes/fusion.py) under `NumpyPolicy`, which
-says what one numpy function can absorb: a batchnorm it can fold (passes/fold.py),
-activation layers, for a conv one max pool, and a residual add. A conv group runs over the batch in chunks small enough for the
+Fused groups come from the shared planner (passes/fusion.py) under `NumpyPolicy`,
+which says what one numpy function can absorb: a batchnorm it can fold
+(passes/fold.py), activation layers, for a conv one max pool, and for a conv/dense
+a residual add. A conv group runs over the batch in chunks small enough for the
 im2col matrix to stay in cache; within a chunk the max pool is taken *before* the
 bias and activation when these are monotone per channel (max commutes with them),
 which is exact and four times cheaper for a 2x2 pool. Any other layer is one

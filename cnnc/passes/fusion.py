@@ -7,7 +7,8 @@ Rules (docs/triton.md explains them for users):
   * A group starts at an anchor (conv, dense) or, when nothing can absorb it, at
     an epilogue node (a pool on the input, a lone activation, ...).
   * It then absorbs the next node while the group's last node has that node as
-    its only consumer and the node is an epilogue the group can still take:
+    its only consumer and the node is an epilogue the backend's `Policy` lets the
+    group take. The default policy (the triton backend's; numpy's is narrower):
       affine (batchnorm), activation  always (softmax: its width must fit one block)
       add (residual)                   the other input is read in the epilogue
       pool (max/avg)                   one per group; the kernel computes the
@@ -15,7 +16,8 @@ Rules (docs/triton.md explains them for users):
       reduce (globalpool)              last in a group: the kernel loops over an
                                        image's pixels and sums in registers
   * Views (flatten, dropout) cost nothing: they alias their input's buffer.
-  * A concat costs nothing: each branch's last group writes straight into its
+  * A concat costs nothing under `Policy.concat_in_place` (the numpy backend
+    concatenates instead): each branch's last group writes straight into its
     channel slice of one buffer. A branch whose output has other consumers (or
     is the input, a view, or appears twice) is copied into its slice instead.
   * A group runs at the position of its last node, which is a valid order: every
