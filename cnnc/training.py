@@ -37,7 +37,11 @@ def parse_augment(text: "str | None") -> tuple:
     """`rotate,shift` -> ("rotate", "shift"); an unknown name is a DataError."""
     if not text:
         return ()
-    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    return _check_augmentations(t.strip() for t in text.split(",") if t.strip())
+
+
+def _check_augmentations(names) -> tuple:
+    names = tuple(names)
     for n in names:
         if n not in AUGMENTATIONS:
             raise DataError(f"unknown augmentation '{n}'; choose from {', '.join(AUGMENTATIONS)}")
@@ -208,9 +212,7 @@ def train(model, x, y, epochs: int = 10, batch_size: int = 32, lr: float = 1e-3,
 
 
 def _train(model, x, y, epochs, batch_size, lr, augment_with, val_split, seed, progress, verbose) -> list:
-    from .bridges import require
-
-    torch = require("torch", "torch")
+    import torch  # train() has checked that it is installed
     import torch.nn.functional as F
 
     from .bridges.torch_module import to_torch
@@ -220,10 +222,7 @@ def _train(model, x, y, epochs, batch_size, lr, augment_with, val_split, seed, p
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise DataError(f"epochs and batch size must be >= 1 and the learning rate > 0, "
                         f"got epochs={epochs}, batch size={batch_size}, lr={lr}")
-    kinds = tuple(augment_with)
-    for k in kinds:
-        if k not in AUGMENTATIONS:
-            raise DataError(f"unknown augmentation '{k}'; choose from {', '.join(AUGMENTATIONS)}")
+    kinds = _check_augmentations(augment_with)
     xt, yt, xv, yv = split(x, y, val_split, seed)
 
     torch.manual_seed(seed)
