@@ -246,9 +246,10 @@ def format_plan(net) -> str:
     """The plan as a table: each kernel and the layers it holds."""
     p = plan(net)
     rows = [("kernel", "layers", "lines", "output")]
-    items = [(position_key(net, g.copy_into or g.last), "k", g) for g in p.groups]
-    items += [(position_key(net, v), "v", v) for v in p.views]
-    items += [(position_key(net, j), "j", j) for j in p.joins]
+    position = {n.name: i for i, n in enumerate(net.nodes)}
+    items = [(position[(g.copy_into or g.last).name], "k", g) for g in p.groups]
+    items += [(position[v.name], "v", v) for v in p.views]
+    items += [(position[j.name], "j", j) for j in p.joins]
     items.sort(key=lambda t: (t[0], t[1] != "k", t[2].index if t[1] == "k" else 0))
     for _, what, x in items:
         if what == "k":
@@ -271,9 +272,3 @@ def format_plan(net) -> str:
     text.append(f"{p.kernels} kernel{'s' if p.kernels != 1 else ''} for {n_layers} layer{'s' if n_layers != 1 else ''}")
     return "\n".join(text)
 
-
-def position_key(net, node) -> int:
-    for i, n in enumerate(net.nodes):
-        if n is node:
-            return i
-    return len(net.nodes)
