@@ -42,6 +42,19 @@ def input_shape_arg(text: str) -> tuple:
     return dims
 
 
+def seed_arg(text: str) -> int:
+    """`--seed S` as an argparse type: numpy's generators take integers >= 0."""
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got '{text}'")
+    return seed
+
+
 def load_network(path: str, input_shape=None):
     """Parse a program file for a command; an unreadable file is a usage error."""
     from . import parse

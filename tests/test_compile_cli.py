@@ -96,7 +96,8 @@ def test_unreadable_or_bad_usage_exit_2(tmp_path, capsys, args):
 
 
 @pytest.mark.parametrize("args", [["compile"], ["compile", LENET, "--backend", "cuda"],
-                                  ["compile", LENET, "--input", "28x28"], ["compile", LENET, "--seed", "x"]])
+                                  ["compile", LENET, "--input", "28x28"], ["compile", LENET, "--seed", "x"],
+                                  ["compile", LENET, "--seed", "-1"], ["check", LENET, "--seed", "-1"]])
 def test_argparse_usage_exit_2(tmp_path, capsys, args):
     with pytest.raises(SystemExit) as e:
         run(args, tmp_path, capsys)

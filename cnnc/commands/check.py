@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import input_shape_arg, load_network, print_warnings
+from ..cli import input_shape_arg, load_network, print_warnings, seed_arg
 
 # relative to the largest magnitude of the reference tensor
 TOLERANCE = {"ieee": 1e-4, "tf32": 1e-2}
@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
     p.add_argument("file", metavar="FILE", help="a .cnn program")
     p.add_argument("--backend", choices=("triton",), default="triton", help="the backend to check against numpy")
     p.add_argument("--input", type=input_shape_arg, metavar="HxWxC", help="the input shape (smaller runs faster)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the weights and the input (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed for the weights and the input (default 0)")
     p.add_argument("--batch", type=int, default=2, help="images per run (default 2)")
     p.add_argument("--precision", choices=tuple(TOLERANCE), default="ieee",
                    help="tl.dot precision (tf32 is compared with a looser tolerance)")

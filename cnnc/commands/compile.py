@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ..cli import input_shape_arg
+from ..cli import input_shape_arg, seed_arg
 
 EMITS = ("module", "onnx")
 
@@ -21,7 +21,7 @@ def add_arguments(p) -> None:
                    help="the file to write (default: FILE's stem, .py, or .onnx with --emit onnx, here)")
     p.add_argument("--weights", metavar="W",
                    help="weights to bake in (.npz or .safetensors); default: fresh (seeded) initial weights")
-    p.add_argument("--seed", type=int, default=0, help="seed for the initial weights (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed for the initial weights (default 0)")
     p.add_argument("--input", type=input_shape_arg, metavar="HxWxC", help="the input shape, if the program has none")
     p.add_argument("--emit", choices=EMITS, default="module",
                    help="module: the Python module and its weights (default); onnx: an ONNX model")

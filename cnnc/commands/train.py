@@ -10,7 +10,7 @@ class; it is wrong for digits).
 
 from __future__ import annotations
 
-from ..cli import UsageError, input_shape_arg
+from ..cli import UsageError, input_shape_arg, seed_arg
 
 
 def add_arguments(p) -> None:
@@ -21,7 +21,7 @@ def add_arguments(p) -> None:
     p.add_argument("--lr", type=float, default=1e-3, metavar="LR", help="Adam's learning rate (default 0.001)")
     p.add_argument("--augment", metavar="LIST", help="comma-separated: rotate,shift,zoom,flip")
     p.add_argument("--val-split", type=float, default=0.1, metavar="F", help="fraction held out for validation (default 0.1)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed for initial weights, shuffling and augmentation (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, metavar="S", help="seed for initial weights, shuffling and augmentation (default 0)")
     p.add_argument("--weights", metavar="INIT", help="start from these weights (.npz or .safetensors) instead of fresh ones")
     p.add_argument("--input", type=input_shape_arg, metavar="HxWxC", help="the input shape, if the program has none")
     p.add_argument("-o", "--output", required=True, metavar="WEIGHTS", help="where to write the trained weights (.npz or .safetensors)")

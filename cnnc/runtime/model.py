@@ -189,6 +189,8 @@ def compile_model(source, backend: str = "numpy", seed: int = 0, weights=None, i
     if weights is None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an integer, got {seed!r}")
+        if seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed}")
         params = W.init_params(net, int(seed))
         where = "initial weights"
     elif isinstance(weights, (str, os.PathLike)):
