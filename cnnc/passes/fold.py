@@ -10,7 +10,8 @@ anchor's kernel is multiplied by `scale` (per output channel) and its bias becom
 is `linear` (an activation sits between the GEMM and the batchnorm otherwise).
 
 The decision lives here so every backend folds the same set; the arithmetic is
-done by each generated module's `prepare` (it must run without cnnc).
+done by each generated module's `prepare` (it must run without cnnc) and by
+`fold_arrays` below, for the PyTorch baseline of benchmarks/triton_gpu.py.
 """
 
 from __future__ import annotations
@@ -32,3 +33,12 @@ def foldable_batchnorms(net) -> dict:
             out[node.name] = anchor.name
     return out
 
+
+def fold_arrays(kernel, bias, gamma, beta, mean, var, eps):
+    """Folded (kernel, bias) in float64; the last kernel axis is the output channel."""
+    import numpy as np
+
+    scale = np.asarray(gamma, np.float64) / np.sqrt(np.asarray(var, np.float64) + eps)
+    k = np.asarray(kernel, np.float64) * scale
+    b = (np.asarray(bias, np.float64) - mean) * scale + beta
+    return k, b
