@@ -69,7 +69,6 @@ def torch_function(net, params, device):
     import torch
     import torch.nn.functional as F
 
-    from cnnc.layers import window
     from cnnc.passes.fold import fold_arrays, foldable_batchnorms
 
     folded = foldable_batchnorms(net)
@@ -98,10 +97,7 @@ def torch_function(net, params, device):
                 "softmax": lambda t: F.softmax(t, dim=1), "linear": lambda t: t}[a](x)
 
     def pads(n, x):
-        (kh, kw), (sh, sw), p = n.attrs["kernel"], n.attrs["stride"], n.attrs["padding"]
-        _, t, b = window(x.shape[2], kh, sh, p)
-        _, l, r = window(x.shape[3], kw, sw, p)
-        return t, b, l, r
+        return n.spec.pads(n.input.out, n.attrs)   # (top, bottom, left, right)
 
     def forward(x):
         vals = {net.input.name: x}
