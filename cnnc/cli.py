@@ -149,6 +149,10 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except MemoryError as e:  # e.g. --batch or --input far too large for this machine
+        print(f"cnnc: error: out of memory{': ' + str(e) if str(e) else ''}; try a smaller batch or input",
+              file=sys.stderr)
+        return EXIT_USAGE
     except Exception as e:  # a bug in cnnc, not in the program: short, no traceback unless asked
         if os.environ.get("CNNC_DEBUG"):
             raise

@@ -139,3 +139,14 @@ def test_triton_backend_without_its_packages_says_what_to_install(tmp_path, caps
     code, _, err = run(args, tmp_path, capsys)
     assert code == 2 and "cnnc: error:" in err and f"needs {missing}" in err and "pip install 'cnnc[triton]'" in err, err
     assert not (tmp_path / "lenet.py").exists()
+
+
+def test_out_of_memory_is_a_clear_error_not_an_internal_one(tmp_path, capsys, monkeypatch):
+    import cnnc.runtime.model as runtime_model
+
+    def too_big(*args, **kwargs):
+        raise MemoryError("Unable to allocate 584. GiB")
+
+    monkeypatch.setattr(runtime_model, "compile_model", too_big)
+    code, _, err = run(["compile", LENET], tmp_path, capsys)
+    assert code == 2 and "cnnc: error: out of memory: Unable to allocate 584. GiB" in err, err
