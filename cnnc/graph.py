@@ -10,7 +10,8 @@ unknown (because of an earlier error) is skipped rather than blamed.
 from __future__ import annotations
 
 from .errors import CnncError, Reporter, closest
-from .layers import ALIASES, BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, ShapeError, parse_args
+from .layers import (ALIASES, BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, ShapeError, parse_args,
+                     window)
 from .syntax import Block, Layer, Program
 
 
@@ -425,7 +426,6 @@ def _shortcut_hint(a, b) -> str:
     """For a residual without shortcut: a 1x1 conv shortcut that makes the input match the block."""
     if not (isinstance(a, Image) and isinstance(b, Image)):
         return "; the block must end in the shape it starts with"
-    from .layers import window
 
     def stride(n_in, n_out):
         for s in range(1, n_in + 1):

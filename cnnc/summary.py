@@ -8,7 +8,7 @@ input, so those rows show "all".
 
 from __future__ import annotations
 
-from .layers import Image
+from .layers import Image, ShapeError
 
 
 def receptive_fields(net) -> dict:
@@ -75,8 +75,6 @@ def _axis_ok(nodes, n_in: int, axis: int, relaxed: bool = False) -> bool:
 
 def accepts(nodes, shape) -> bool:
     """Does the whole graph take an input of `shape` (H, W, C) without a shape error?"""
-    from .layers import ShapeError
-
     out: dict = {}
     try:
         for n in nodes:

@@ -926,7 +926,6 @@ class _Gen:
             choice = r.random()
             if len(shape) == 3 and choice < 0.15:
                 n = self.name("residual")
-                inner = []
                 c = shape[2]
                 k = (r.choice([1, 3]), r.choice([1, 3]))
                 m1 = self.name("conv")

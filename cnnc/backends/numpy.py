@@ -388,7 +388,7 @@ class _Gen:
 
     def param_names(self, g):
         h = g.head
-        if h.kind in ("residual",):
+        if h.kind == "residual":
             return ["a", "b"]
         if h.kind == "concat":
             return ["*xs"]
