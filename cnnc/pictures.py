@@ -273,16 +273,8 @@ def read_image(path, shape) -> "object":
 
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
-    if ext == ".npy":
-        a = np.load(path, allow_pickle=False)
-    elif ext == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            if "x" in f.files:
-                a = f["x"]
-            elif len(f.files) == 1:
-                a = f[f.files[0]]
-            else:
-                raise ValueError(f"{path}: no array 'x' and more than one array ({', '.join(f.files)})")
+    if ext in (".npy", ".npz"):
+        a = _load_numpy_image(path, ext)
     elif ext in (".png", ".jpg", ".jpeg"):
         a = _pyplot().imread(path)
         if a.dtype == np.uint8:
@@ -307,3 +299,25 @@ def read_image(path, shape) -> "object":
     if a.shape[1:] != (h, w, c):
         raise ValueError(f"{path}: the image has shape {a.shape[1:]}, but the network takes {h}x{w}x{c}")
     return a
+
+
+def _load_numpy_image(path: str, ext: str):
+    """The array in an .npy, or `x` (or the only array) of an .npz; never unpickled."""
+    import numpy as np
+
+    from .runtime.weights import np_load_problem
+
+    try:
+        with open(path, "rb") as file:
+            f = np.load(file, allow_pickle=False)
+            if ext == ".npy" or not hasattr(f, "files"):
+                if hasattr(f, "files"):
+                    raise ValueError("an .npz archive, not one .npy array")
+                return f
+            if "x" in f.files:
+                return f["x"]
+            if len(f.files) == 1:
+                return f[f.files[0]]
+            raise ValueError(f"no array 'x' and more than one array ({', '.join(f.files)})")
+    except (ValueError, EOFError) as e:
+        raise ValueError(f"{path}: not a readable {ext} image ({np_load_problem(e, 'a numpy array file')})") from None

@@ -102,7 +102,9 @@ def load_data(path, net) -> tuple:
     except DataError:
         raise
     except (OSError, ValueError, EOFError) as e:
-        raise DataError(f"cannot read {path} as an .npz of arrays: {e}") from None
+        from .runtime.weights import np_load_problem
+
+        raise DataError(f"cannot read {path} as an .npz of arrays: {np_load_problem(e)}") from None
     return check_data(net, x, y)
 
 

@@ -148,3 +148,21 @@ def test_layout_routes_skip_edges_beside_the_boxes(program):
             for k, x in enumerate(via, pos[i.name][1] + 1):  # a skip edge's point never sits on a box
                 assert all(abs(x - bx) >= 1 - 1e-9 for bx in rows[k])
     assert any(routes.values())
+
+
+def test_read_image_refuses_what_is_not_a_plain_numpy_file(tmp_path):
+    from cnnc.pictures import read_image
+
+    junk = tmp_path / "junk.npy"
+    junk.write_bytes(b"not numpy at all")
+    with pytest.raises(ValueError, match="pickled data is never loaded") as e:
+        read_image(junk, (4, 4, 1))
+    assert "allow_pickle" not in str(e.value)   # numpy's advice to unpickle is not passed on
+    archive = tmp_path / "archive.npy"
+    with open(archive, "wb") as f:
+        np.savez(f, x=np.zeros((4, 4, 1)))
+    with pytest.raises(ValueError, match="an .npz archive"):
+        read_image(archive, (4, 4, 1))
+    good = tmp_path / "good.npz"
+    np.savez(good, x=np.ones((4, 4)))
+    assert read_image(good, (4, 4, 1)).shape == (1, 4, 4, 1)

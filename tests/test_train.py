@@ -141,3 +141,13 @@ def test_augmentations_keep_shape_and_flip_mirrors():
     for a, b in zip(x, flipped):  # each image is itself or its exact left-right mirror
         assert torch.allclose(a, b, atol=1e-5) or torch.allclose(torch.flip(a, [2]), b, atol=1e-5)
     assert not torch.allclose(flipped, x)
+
+
+def test_data_that_is_not_an_npz_never_suggests_unpickling(tmp_path, capsys):
+    net = tmp_path / "n.cnn"
+    net.write_text("input 4x4x1; flatten; dense 2")
+    data = tmp_path / "d.npz"
+    data.write_bytes(b"not an npz")
+    assert main(["train", str(net), "--data", str(data), "-o", str(tmp_path / "w.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "pickled data is never loaded" in err and "allow_pickle" not in err

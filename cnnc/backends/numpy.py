@@ -223,7 +223,9 @@ def read_weights(path):
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
     except Exception as e:
-        raise ValueError(f"{path}: not a readable .npz weights file ({e})") from None
+        # numpy's message for a non-.npz file suggests unpickling it: never pass that on
+        why = "not a zip of .npy arrays; pickled data is never loaded" if "pickle" in str(e) else e
+        raise ValueError(f"{path}: not a readable .npz weights file ({why})") from None
 
 
 def check_params(arrays, where="weights"):

@@ -98,8 +98,13 @@ def read_file(path) -> dict:
                 raise ValueError("a single .npy array, not an .npz archive")
             return {k: f[k] for k in f.files}
     except Exception as e:
-        why = "not a zip of .npy arrays; pickled data is never loaded" if "pickle" in str(e) else _short(e)
-        raise WeightsError(f"{p}: not a readable .npz weights file ({why})", unreadable=True) from None
+        raise WeightsError(f"{p}: not a readable .npz weights file ({np_load_problem(e)})", unreadable=True) from None
+
+
+def np_load_problem(e: Exception, what: str = "a zip of .npy arrays") -> str:
+    """Why np.load(..., allow_pickle=False) refused a file, in words. numpy's own message
+    for anything that is not .npy/.npz advises loading it with pickle: never pass that on."""
+    return f"not {what}; pickled data is never loaded" if "pickle" in str(e) else _short(e)
 
 
 def write_file(path, params: dict) -> None:
