@@ -151,3 +151,15 @@ def test_data_that_is_not_an_npz_never_suggests_unpickling(tmp_path, capsys):
     assert main(["train", str(net), "--data", str(data), "-o", str(tmp_path / "w.npz")]) == 2
     err = capsys.readouterr().err
     assert "pickled data is never loaded" in err and "allow_pickle" not in err
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    import cnnc.training
+
+    net = tmp_path / "n.cnn"
+    net.write_text("input 4x4x1; flatten; dense 2")
+    data = tmp_path / "d.npz"
+    np.savez(data, x=np.zeros((4, 4, 4, 1)), y=np.array([0, 1, 0, 1]))
+    monkeypatch.setattr(cnnc.training, "train", lambda *a, **k: pytest.fail("trained before checking -o"))
+    assert main(["train", str(net), "--data", str(data), "-o", str(tmp_path / "no" / "w.npz")]) == 2
+    assert "cnnc: error: cannot write" in capsys.readouterr().err

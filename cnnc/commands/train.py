@@ -38,6 +38,9 @@ def run(args) -> int:
 
     if not args.output.endswith((".npz", ".safetensors")):
         raise UsageError(f"-o {args.output}: the weights file must end in .npz or .safetensors")
+    folder = os.path.dirname(args.output) or "."
+    if not os.path.isdir(folder):  # found out before training, not after it
+        raise UsageError(f"cannot write {args.output}: no folder {folder}")
     net = load_network(args.file, args.input)
     print_warnings(net)
     try:
