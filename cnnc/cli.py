@@ -140,6 +140,8 @@ def main(argv=None) -> int:
         print(f"cnnc: error: {e}", file=sys.stderr)
         return EXIT_USAGE if e.unreadable else EXIT_PROGRAM
     except CnncError as e:
+        for w in e.warnings:
+            print(w.format(), file=sys.stderr)
         print(str(e), file=sys.stderr)
         return EXIT_PROGRAM
     except UsageError as e:

@@ -32,8 +32,11 @@ class CnncError(Exception):
     """An error in a cnnc program (or in how cnnc was called).
 
     `.line` and `.col` are 1-based and belong to the first error; `.diagnostics`
-    holds all of them, and `str(err)` is every error, one per line.
+    holds all of them, and `str(err)` is every error, one per line. `.warnings`
+    holds the program's warnings (the CLI prints them too).
     """
+
+    warnings: "list[Diagnostic]" = []
 
     def __init__(self, diagnostics: "list[Diagnostic] | str", line: int = 0, col: int = 0, filename: str = "<string>"):
         if isinstance(diagnostics, str):
@@ -70,7 +73,9 @@ class Reporter:
         errors = self.errors
         if errors:
             errors.sort(key=lambda d: (d.line, d.col))
-            raise CnncError(errors)
+            err = CnncError(errors)
+            err.warnings = self.warnings
+            raise err
 
 
 def closest(word: str, candidates) -> "str | None":

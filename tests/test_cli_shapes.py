@@ -119,3 +119,12 @@ def test_plain_shapes_arguments_read_as_argparse_reads_them(argv, capsys):
     if fast is not None:
         assert vars(fast) == slow
     capsys.readouterr()
+
+
+def test_warnings_are_printed_with_errors(tmp_path):
+    f = tmp_path / "w.cnn"
+    f.write_text("input 11x11x1\npool 2\nconv 8 9x9\n")
+    rc, out, err = run_cnnc("shapes", str(f))
+    assert rc == 1 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith(f"{f}:2:1: warning: pool_1") and lines[1].startswith(f"{f}:3:1: error: conv_1")
