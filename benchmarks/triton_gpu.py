@@ -232,7 +232,7 @@ def main(argv=None) -> int:
     import torch
 
     import cnnc
-    from cnnc.commands.check import random_params
+    from cnnc.runtime.weights import random_params
 
     cuda = torch.cuda.is_available() and not args.tiny
     if not cuda and not args.tiny:

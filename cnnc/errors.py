@@ -114,3 +114,9 @@ class WeightsError(CnncError, ValueError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class UsageError(Exception):
+    """Bad usage (a wrong option value, an output that would overwrite an input) or a file
+    that cannot be read: the CLI exits 2 with the message."""
+

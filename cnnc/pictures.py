@@ -22,7 +22,7 @@ import shutil
 import subprocess
 
 from .layers import statement
-from .bridges import require
+from .optional import require
 
 
 # --- labels -------------------------------------------------------------------------

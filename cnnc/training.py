@@ -200,7 +200,7 @@ def train(model, x, y, epochs: int = 10, batch_size: int = 32, lr: float = 1e-3,
     `threads`: torch threads while training (default: 1 for small networks, else
     torch's own setting); the previous setting is restored afterwards.
     """
-    from .bridges import require
+    from .optional import require
 
     torch = require("torch", "torch")
     before = torch.get_num_threads()

@@ -106,7 +106,8 @@ def test_concat_copies_a_branch_that_others_read():
     text = "input 6x6x2; c: conv 3 1x1; concat { branch { } branch { relu } }; residual { conv 6 1x1 } shortcut { }"
     assert groups(text) == [["c"], ["relu_1"], ["copy:c>concat_1"], ["conv_1", "residual_1"]]
     p = plan(cnnc.parse(text))
-    assert p.copy_offsets == {("concat_1", "c"): 0}
+    copies = [(g.source.name, g.copy_into.name, g.copy_offset) for g in p.groups if g.copy_into is not None]
+    assert copies == [("c", "concat_1", 0)]
     assert p.slices["relu_1"][1] == 3
 
 
@@ -174,3 +175,10 @@ def test_planner_imports_nothing_heavy():
             "print(any(m in sys.modules for m in ('torch', 'triton', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_same_branch_twice_fills_two_slices():
+    # concat { branch { } branch { } } once gave both copies the last offset: a slice stayed unwritten
+    p = plan(cnnc.parse("input 8x8x1; conv 4 3x3 padding=same relu; concat { branch { } branch { } branch { } }"))
+    copies = [(g.source.name, g.copy_offset) for g in p.groups if g.copy_into is not None]
+    assert copies == [("conv_1", 0), ("conv_1", 4), ("conv_1", 8)]

@@ -34,7 +34,8 @@ def check(text: str, batch: int = 2, seed: int = 0, input=None):
     trace, ref_trace = tri.trace(x), ref.trace(x)
     from cnnc.passes.fusion import plan
 
-    expected = {g.last.name for g in plan(net).groups if g.copy_into is None}
+    p = plan(net)
+    expected = {g.last.name for g in p.groups if g.copy_into is None} | {j.name for j in p.joins}
     assert set(trace) == expected, text
     # a value the numpy backend keeps inside one of its own groups comes from the torch reference
     every = {}
@@ -116,6 +117,11 @@ FUSION_PATTERNS = [
     # a concat inside a residual, a residual reading a concat's buffer
     "input 6x6x4; residual { concat { branch { conv 2 3 padding=same relu } branch { conv 2 1 } } }; relu",
     "input 6x6x4; concat { branch { conv 2 1 } branch { conv 3 1 } }; residual { conv 5 3 padding=same }; avgpool 2 padding=same",
+    # the same value in several slices: identity branches twice, three times, inside a residual
+    "input 8x8x1; conv 4 3x3 padding=same relu; concat { branch { } branch { } }",
+    "input 8x8x1; conv 4 3x3 padding=same relu; concat { branch { } branch { } branch { } }",
+    "input 8x8x1; conv 4 3x3 padding=same relu; residual { concat { branch { } branch { } }; conv 4 1x1 }",
+    "input 6x6x2; concat { branch { } branch { } }; conv 3 1x1",
 ]
 
 
@@ -127,6 +133,29 @@ def test_statement_matches_numpy(text):
 @pytest.mark.parametrize("text", FUSION_PATTERNS)
 def test_fusion_pattern_matches_numpy(text):
     check(text)
+
+
+@pytest.mark.parametrize("text", [
+    "input 4x4x2; relu; pool 2",
+    "input 6x6x2; conv 3 3x3 padding=same relu; pool 2; flatten; dense 4 softmax",
+    "input 6x6x2; pool 2 padding=same; globalpool",
+    "input 6x6x2; conv 3 1x1 tanh; avgpool 2; conv 2 1x1 sigmoid",
+])
+def test_nan_and_inf_propagate_as_in_numpy(text):
+    # relu and max pooling once dropped NaN (finite probabilities from a NaN pixel)
+    net = cnnc.parse(text)
+    params = random_params(net, 0)
+    tri = cnnc.compile(net, backend="triton", weights=params)
+    ref = cnnc.compile(net, backend="numpy", weights=params)
+    x = np.random.default_rng(1).standard_normal((3, *net.input_shape)).astype(np.float32)
+    x[0, 0, 0, 0] = np.nan
+    x[1, 1, 1, 0] = np.inf
+    x[2, 0, 1, 1] = -np.inf
+    got, want = tri(x), ref(x)
+    assert np.array_equal(np.isnan(got), np.isnan(want)), text
+    assert np.array_equal(np.isposinf(got), np.isposinf(want)) and np.array_equal(np.isneginf(got), np.isneginf(want))
+    fin = np.isfinite(want)
+    assert np.allclose(got[fin], want[fin], rtol=1e-4, atol=1e-5)
 
 
 def test_lenet_and_cifar_resnet_examples():

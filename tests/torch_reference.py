@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from cnnc.runtime.weights import random_params  # noqa: F401  (re-exported for the tests)
+
 
 def _same(n, k, s):
     out = math.ceil(n / s)
@@ -105,24 +107,6 @@ def reference(net, params: dict, x_nhwc: np.ndarray, trace: "dict | None" = None
     if trace is not None:
         trace.update(out)
     return out[net.output.name]
-
-
-def random_params(net, seed: int = 0) -> dict:
-    """Parameters with every array non-trivial (biases, batchnorm statistics), Keras layouts."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in net.param_shapes().items():
-        suffix = name.rsplit(".", 1)[1]
-        if suffix == "kernel":
-            fan_in = int(np.prod(shape[:-1]))
-            out[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
-        elif suffix == "var":
-            out[name] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
-        elif suffix == "gamma":
-            out[name] = rng.uniform(-1.5, 1.5, shape).astype(np.float32)  # negative too: folding must cope
-        else:
-            out[name] = (rng.standard_normal(shape) * 0.5).astype(np.float32)
-    return out
 
 
 def assert_close(got, ref, what=""):

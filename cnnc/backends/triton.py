@@ -123,7 +123,7 @@ class _Kernel:
         last = group.last if group.copy_into is None else group.source
         if group.copy_into is not None:
             owner, base = plan.storage(group.copy_into)
-            self.out_owner, self.out_off = owner, base + plan.copy_offsets[(group.copy_into.name, group.source.name)]
+            self.out_owner, self.out_off = owner, base + group.copy_offset
         else:
             self.out_owner, self.out_off = plan.storage(last)
         self.CT = _dims(self.out_owner.out)[2]
@@ -279,7 +279,7 @@ class _Kernel:
                 self.emit_ops(e, self.pre, "OH", "OW", "oh", "ow", "valid")
                 if kind == "pool":
                     e.comment("max pooling never picks a padded position")
-                    e.line("pooled = tl.where(valid[:, None], tl.maximum(pooled, acc), pooled)")
+                    e.line("pooled = tl.where(valid[:, None], tl.maximum(pooled, acc, propagate_nan=tl.PropagateNan.ALL), pooled)")
                 else:
                     e.line("pooled += tl.where(valid[:, None], acc, 0.0)")
                     if pad == "same":
@@ -364,7 +364,8 @@ def _emit_activation(e: Emitter, act: str, name: str) -> None:
     if act == "linear":
         return
     if act == "relu":
-        e.line("acc = tl.maximum(acc, 0.0)")
+        e.comment("NaN stays NaN (as in numpy and PyTorch): a NaN input must not vanish")
+        e.line("acc = tl.maximum(acc, 0.0, propagate_nan=tl.PropagateNan.ALL)")
     elif act == "sigmoid":
         e.line("acc = 1.0 / (1.0 + tl.exp(-acc))")
     elif act == "tanh":
@@ -596,6 +597,25 @@ def _emit_forward(e: Emitter, net, plan, kernels) -> None:
             reads[buf(node)] = i
     out_buf = buf(net.output)
 
+    # a concat is complete after the last kernel that writes into its buffer (its own
+    # branches, copies into it, and anything nested inside it): trace it there
+    def written(k):
+        return k.g.copy_into if k.g.copy_into is not None else k.g.last
+
+    def lives_in(node, join) -> bool:
+        while True:
+            if node is join:
+                return True
+            if node.name not in plan.slices:
+                return False
+            node = plan.slices[node.name][0]
+
+    join_done: dict = {}
+    for i, k in enumerate(kernels):
+        for j in plan.joins:
+            if lives_in(written(k), j):
+                join_done[j.name] = i
+
     with e.block("def _run(state, x, trace):"):
         e.line("n = x.shape[0]")
         e.line("dev = x.device")
@@ -631,9 +651,12 @@ def _emit_forward(e: Emitter, net, plan, kernels) -> None:
                     e.line(", ".join(consts[j:j + 8]) + ",")
                 e.line(f"num_warps={'NUM_WARPS' if k.num_warps == NUM_WARPS else 'NUM_WARPS_WIDE'}, "
                        f"num_stages=NUM_STAGES)")
-            if k.g.copy_into is None:
+            traced = [] if k.g.copy_into is not None else [k.g.last]
+            traced += [j for j in plan.joins if join_done.get(j.name) == i]
+            if traced:
                 with e.block("if trace is not None:"):
-                    e.line(f"trace[{k.g.last.name!r}] = {view_expr(k.g.last)}")
+                    for node in traced:
+                        e.line(f"trace[{node.name!r}] = {view_expr(node)}")
             dead = [b for b, last in reads.items() if last == i and b not in ("x", out_buf)]
             if dead:
                 e.line(f"del {', '.join(dead)}")

@@ -28,7 +28,7 @@ import os
 import numpy as np
 
 from .. import layers as L
-from . import require
+from ..optional import require
 
 _ACT_OP = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax"}
 

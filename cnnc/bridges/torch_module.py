@@ -20,7 +20,7 @@ Keras row order and the weights map one to one.
 from __future__ import annotations
 
 from .. import layers as L
-from . import require
+from ..optional import require
 
 torch = require("torch", "torch")
 nn = torch.nn

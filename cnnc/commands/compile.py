@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ..cli import input_shape_arg, seed_arg
+from .common import input_shape_arg, seed_arg
 
 EMITS = ("module", "onnx")
 
@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
 def backend_options(args) -> dict:
     """Options passed to the backend's generate(); backends that take some add them here."""
     if args.precision is not None:
-        from ..cli import UsageError
+        from .common import UsageError
         if args.backend != "triton":
             raise UsageError("--precision applies to --backend triton only")
         return {"precision": args.precision}
@@ -42,7 +42,7 @@ def backend_options(args) -> dict:
 
 
 def run(args) -> int:
-    from ..cli import UsageError, load_network, print_warnings
+    from .common import UsageError, load_network, print_warnings
     from ..runtime.export import export_module
     from ..runtime.model import compile_model
 

@@ -6,7 +6,7 @@ that `cnnc train` writes. The layer's output is computed by the numpy backend.
 
 from __future__ import annotations
 
-from ..cli import UsageError, input_shape_arg
+from .common import UsageError, input_shape_arg
 
 
 def add_arguments(p) -> None:
@@ -22,8 +22,8 @@ def run(args) -> int:
     import os
 
     from .. import compile as compile_model
-    from ..bridges import MissingDependency
-    from ..cli import load_network, print_warnings
+    from ..optional import MissingDependency
+    from .common import load_network, print_warnings
     from ..layers import Image
     from ..pictures import draw_feature_maps, feature_maps, read_image
 

@@ -6,7 +6,7 @@ renders it with Graphviz's `dot` when installed, else with matplotlib.
 
 from __future__ import annotations
 
-from ..cli import UsageError, input_shape_arg
+from .common import UsageError, input_shape_arg
 
 
 def add_arguments(p) -> None:
@@ -20,8 +20,8 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     import subprocess
 
-    from ..bridges import MissingDependency
-    from ..cli import load_network, print_warnings
+    from ..optional import MissingDependency
+    from .common import load_network, print_warnings
     from ..pictures import draw_graph
 
     net = load_network(args.file, args.input)

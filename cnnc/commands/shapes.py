@@ -7,7 +7,7 @@ Warnings go to stderr. With --json, the same as one JSON object on stdout.
 
 from __future__ import annotations
 
-from ..cli import input_shape_arg, load_network, print_warnings
+from .common import input_shape_arg, load_network, print_warnings
 
 
 def add_arguments(p) -> None:

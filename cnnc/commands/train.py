@@ -10,7 +10,7 @@ class; it is wrong for digits).
 
 from __future__ import annotations
 
-from ..cli import UsageError, input_shape_arg, seed_arg
+from .common import UsageError, input_shape_arg, seed_arg
 
 
 def add_arguments(p) -> None:
@@ -32,8 +32,8 @@ def run(args) -> int:
     import sys
 
     from .. import compile as compile_model
-    from ..bridges import MissingDependency
-    from ..cli import load_network, print_warnings
+    from ..optional import MissingDependency
+    from .common import load_network, print_warnings
     from ..training import DataError, load_data, parse_augment, train
 
     if not args.output.endswith((".npz", ".safetensors")):

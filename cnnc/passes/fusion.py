@@ -39,14 +39,17 @@ SOFTMAX_MAX = 1024
 class Group:
     """One kernel. `nodes` run in order; `nodes[0]` is the anchor if there is one.
 
-    A copy group (nodes empty) writes `source` into its slice of a concat buffer.
+    A copy group (nodes empty) writes `source` into channels `copy_offset`... of a
+    concat buffer. The offset belongs to the group, not to (concat, source): the same
+    source may fill several slices (`concat { branch { } branch { } }`).
     """
 
-    def __init__(self, index: int, nodes: list, source, copy_into=None):
+    def __init__(self, index: int, nodes: list, source, copy_into=None, copy_offset: int = 0):
         self.index = index
         self.nodes = nodes
         self.source = source                 # the node whose output the group reads
         self.copy_into = copy_into           # for a copy group: the concat node
+        self.copy_offset = copy_offset       # ... and the first channel of its slice
 
     def __repr__(self) -> str:
         return f"Group({self.index}, {self.describe()!r})"
@@ -74,19 +77,19 @@ class Group:
 
     def describe(self) -> str:
         if self.copy_into is not None:
-            return f"copy {self.source.name} into {self.copy_into.name}"
+            c = _channels(self.source)
+            return f"copy {self.source.name} into {self.copy_into.name}[{self.copy_offset}:{self.copy_offset + c}]"
         return " > ".join(_label(n) for n in self.nodes)
 
 
 class Plan:
-    def __init__(self, net, groups, views, joins, slices=None, group_of=None, copy_offsets=None):
+    def __init__(self, net, groups, views, joins, slices=None, group_of=None):
         self.net = net
         self.groups: list = groups            # execution order
         self.views: list = views              # free nodes (flatten, dropout)
         self.joins: list = joins              # concat nodes (no kernel)
         self.slices: dict = {} if slices is None else slices              # node name -> (concat node, channel offset)
         self.group_of: dict = {} if group_of is None else group_of        # node name -> Group
-        self.copy_offsets: dict = {} if copy_offsets is None else copy_offsets  # (concat, branch) -> offset
 
     def storage(self, node):
         """(owner node, channel offset): the buffer a node's output lives in.
@@ -218,13 +221,14 @@ def plan(net, policy: Policy = TRITON) -> Plan:
             off += _channels(b)
 
     order = [(position[g.last.name], 0, g) for g in groups]
-    order += [(position[j.name], k + 1, Group(0, [], b, copy_into=j)) for k, (j, b, _) in enumerate(copies)]
+    order += [(position[j.name], k + 1, Group(0, [], b, copy_into=j, copy_offset=off))
+              for k, (j, b, off) in enumerate(copies)]
     order.sort(key=lambda t: (t[0], t[1]))
     ordered = []
     for i, (_, _, g) in enumerate(order, 1):
         g.index = i
         ordered.append(g)
-    p = Plan(net, ordered, views, joins, slices, copy_offsets={(j.name, b.name): off for j, b, off in copies})
+    p = Plan(net, ordered, views, joins, slices)
     for g in ordered:
         for n in g.nodes:
             p.group_of[n.name] = g

@@ -181,7 +181,7 @@ def compile_model(source, backend: str = "numpy", seed: int = 0, weights=None, i
     gen = get_backend(backend)
     code = gen.generate(net, **options)
     if getattr(gen, "REQUIRES", ()):
-        from ..bridges import require
+        from ..optional import require
 
         for name, extra in gen.REQUIRES:  # checked, not imported: the module imports them its own way
             require(name, extra, load=False)

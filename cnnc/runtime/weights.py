@@ -43,6 +43,26 @@ def init_params(net, seed: int = 0) -> dict:
     return out
 
 
+def random_params(net, seed: int = 0) -> dict:
+    """Parameters with every array non-trivial, for checking backends against each other:
+    He-normal kernels, and biases and batchnorm statistics drawn too (gamma of both signs,
+    so batchnorm folding must cope), so that no epilogue is an identity. Keras layouts."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, shape in net.param_shapes().items():
+        suffix = name.rsplit(".", 1)[1]
+        if suffix == "kernel":
+            fan_in = int(np.prod(shape[:-1]))
+            out[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        elif suffix == "var":
+            out[name] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
+        elif suffix == "gamma":
+            out[name] = rng.uniform(-1.5, 1.5, shape).astype(np.float32)
+        else:
+            out[name] = (rng.standard_normal(shape) * 0.5).astype(np.float32)
+    return out
+
+
 def check_params(expected: dict, arrays, where: str = "weights") -> dict:
     """float32 copies of `arrays` in the order of `expected` (name -> shape).
 
