@@ -204,9 +204,9 @@ def test_generated_source_is_deterministic_and_commented():
     assert 'input_precision="ieee"' in a and "tf32" not in a.split("def prepare")[0].split("import triton")[1]
     tf = generate(net, precision="tf32")
     assert 'input_precision="tf32"' in tf and 'input_precision="ieee"' not in tf
-    # the module imports only torch and triton (plus the standard library)
+    # the module imports only numpy, torch and triton (plus the standard library; safetensors when it reads weights)
     imports = {line.split()[1].split(".")[0] for line in a.splitlines() if line.startswith(("import ", "from "))}
-    assert imports == {"json", "os", "torch", "triton"}
+    assert imports == {"os", "numpy", "torch", "triton"}
 
 
 def test_bad_precision_and_unknown_options_are_rejected():

@@ -26,6 +26,7 @@ from ..errors import CnncError
 from ..layers import Image
 from ..passes.fold import folds_into
 from ..passes.fusion import Policy, plan
+from . import carried
 from .emitter import Emitter, source_line
 
 WEIGHTS_EXT = ".npz"
@@ -106,177 +107,7 @@ def plan_groups(net) -> list:
     return sorted(groups, key=lambda g: position[g.last.name])
 
 
-# --- emitting --------------------------------------------------------------------
-
-HELPERS = '''\
-def _pad(x, top, bottom, left, right, value=0.0):
-    """x (N, H, W, C) with `value` rows/columns added around it."""
-    if not (top or bottom or left or right):
-        return x
-    n, h, w, c = x.shape
-    out = np.full((n, h + top + bottom, w + left + right, c), value, np.float32)
-    out[:, top:top + h, left:left + w, :] = x
-    return out
-
-
-def _tap(x, i, j, sh, sw, oh, ow):
-    """The (oh, ow) pixels that window offset (i, j) sees: a strided view, no copy."""
-    return x[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
-
-
-def _conv(x, w, kh, kw, sh, sw, oh, ow, top=0, left=0):
-    """Convolution of padded x (N, H, W, C) with w (KH*KW*C, F): im2col, then one GEMM.
-
-    Output pixel (a, b) is the window whose corner is x[top + a*sh, left + b*sw].
-    """
-    n, c = x.shape[0], x.shape[3]
-    x = x[:, top:, left:]
-    if kh == kw == 1:
-        cols = _tap(x, 0, 0, sh, sw, oh, ow).reshape(n * oh * ow, c)
-    elif c == 1:
-        # one channel: gather the taps as rows (K, M), contiguous writes; BLAS takes the transpose
-        cols = np.empty((kh * kw, n, oh, ow), np.float32)
-        for i in range(kh):
-            for j in range(kw):
-                cols[i * kw + j] = _tap(x, i, j, sh, sw, oh, ow)[..., 0]
-        cols = cols.reshape(kh * kw, n * oh * ow).T
-    else:
-        # im2col one kernel row at a time: the kw*c values under kernel row i are
-        # contiguous in x, so each output pixel copies one run of kw*c floats
-        if x.strides[2] != c * x.itemsize or x.strides[3] != x.itemsize:
-            x = np.ascontiguousarray(x)
-        s0, s1, s2, s3 = x.strides
-        cols = np.empty((n, oh, ow, kh, kw * c), np.float32)
-        for i in range(kh):
-            cols[:, :, :, i] = as_strided(x[:, i:], (n, oh, ow, kw * c), (s0, s1 * sh, s2 * sw, s3))
-        cols = cols.reshape(n * oh * ow, kh * kw * c)
-    return (cols @ w).reshape(n, oh, ow, w.shape[1])
-
-
-_ZERO_ROWS = {}
-
-
-def _relu(y):
-    """max(y, 0) in place, against a zero row as long as an image row: numpy
-    vectorizes that, and not a broadcast scalar 0."""
-    r = y.reshape(-1, y.shape[-1] * (y.shape[-2] if y.ndim == 4 else 1))
-    z = _ZERO_ROWS.get(r.shape[1])
-    if z is None:
-        z = _ZERO_ROWS[r.shape[1]] = np.zeros(r.shape[1], np.float32)
-    np.maximum(r, z, out=r)
-
-
-def _maxpool(x, kh, kw, sh, sw, oh, ow):
-    """Max over the windows of x (padded with -inf): np.maximum over strided views."""
-    out = _tap(x, 0, 0, sh, sw, oh, ow).copy()
-    for i in range(kh):
-        for j in range(kw):
-            if i or j:
-                np.maximum(out, _tap(x, i, j, sh, sw, oh, ow), out=out)
-    return out
-
-
-def _sumpool(x, kh, kw, sh, sw, oh, ow):
-    """Sum over the windows of x (padded with zeros)."""
-    out = _tap(x, 0, 0, sh, sw, oh, ow).copy()
-    for i in range(kh):
-        for j in range(kw):
-            if i or j:
-                out += _tap(x, i, j, sh, sw, oh, ow)
-    return out
-
-
-def _real_counts(n, k, s, lo, out):
-    """How many real (not padding) pixels each window holds along one axis."""
-    start = np.arange(out) * s - lo
-    return (np.minimum(start + k, n) - np.maximum(start, 0)).astype(np.float32)
-
-
-def _fold(kernel, bias, gamma, beta, mean, var, eps):
-    """Batchnorm after a conv/dense, folded into its kernel and bias (in float64)."""
-    scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
-    k = kernel.astype(np.float64) * scale
-    b = (bias.astype(np.float64) - mean) * scale + beta
-    return k.astype(np.float32), b.astype(np.float32)
-
-
-def _affine(gamma, beta, mean, var, eps):
-    """Batchnorm on its own as x * scale + shift."""
-    scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
-    return scale.astype(np.float32), (beta - mean * scale).astype(np.float32)
-'''
-
-MODULE_TAIL = '''\
-def read_weights(path):
-    """The arrays of a weights file (.npz, or .safetensors with the safetensors package)."""
-    if str(path).endswith(".safetensors"):
-        try:
-            from safetensors.numpy import load_file
-        except ImportError:
-            raise ValueError(f"{path}: reading .safetensors needs the safetensors package "
-                             f"(pip install safetensors)") from None
-        try:
-            return dict(load_file(str(path)))
-        except Exception as e:
-            raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except Exception as e:
-        # numpy's message for a non-.npz file suggests unpickling it: never pass that on
-        why = "not a zip of .npy arrays; pickled data is never loaded" if "pickle" in str(e) else e
-        raise ValueError(f"{path}: not a readable .npz weights file ({why})") from None
-
-
-def check_params(arrays, where="weights"):
-    """Every name of PARAMS with its shape, nothing else; float32 copies, in PARAMS order."""
-    for name, shape in PARAMS.items():
-        if name not in arrays:
-            raise ValueError(f"{where}: missing array '{name}' of shape {shape}")
-        a = np.asarray(arrays[name])
-        if a.dtype.kind not in "biuf":
-            raise ValueError(f"{where}: '{name}' holds {a.dtype}, expected real numbers")
-        if a.shape != shape:
-            raise ValueError(f"{where}: '{name}' has shape {a.shape}, expected {shape}")
-    extra = [k for k in arrays if k not in PARAMS]
-    if extra:
-        raise ValueError(f"{where}: unexpected array '{extra[0]}' (this network has no such parameter)")
-    return {name: np.array(arrays[name], dtype=np.float32) for name in PARAMS}
-
-
-def check_input(x):
-    """x as float32 (N, H, W, C), or a ValueError that names the expected shape."""
-    want = "(N, " + ", ".join(str(d) for d in INPUT_SHAPE) + ")"
-    a = np.asarray(x)
-    if a.dtype.kind not in "biuf":
-        raise ValueError(f"expected a real-valued array of shape {want}, got dtype {a.dtype}")
-    if a.shape[1:] != INPUT_SHAPE or a.ndim != len(INPUT_SHAPE) + 1:
-        hint = ": add the batch axis (x[None])" if a.shape == INPUT_SHAPE else ""
-        raise ValueError(f"expected an array of shape {want}, got {a.shape}{hint}")
-    return np.ascontiguousarray(a, dtype=np.float32)
-
-
-class Model:
-    """The network with its weights: model(x) -> y. After changing .params, call set_params."""
-
-    def __init__(self, params):
-        self.set_params(params)
-
-    def set_params(self, params):
-        self.params = check_params(params)
-        self.state = prepare(self.params)
-
-    def __call__(self, x):
-        return forward(self.state, check_input(x))
-
-
-def load(path=None):
-    """The model with the weights in `path` (default: the file beside this module)."""
-    if path is None:
-        path = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT
-    return Model(read_weights(path))
-'''
-
+# --- emitting ---------------------------------------------------------------------
 
 class _Gen:
     def __init__(self, net):
@@ -314,8 +145,7 @@ class _Gen:
         e.line("}")
         e.blank()
         e.line()
-        for line in HELPERS.splitlines():
-            e.line(line)
+        carried.emit(e, "numpy_ops")
         e.blank()
         e.line()
         self.prepare()
@@ -328,8 +158,17 @@ class _Gen:
         self.forward()
         e.blank()
         e.line()
-        for line in MODULE_TAIL.splitlines():
-            e.line(line)
+        carried.emit(e, "weights_io")
+        e.blank()
+        e.line()
+        carried.emit(e, "numpy_model")
+        e.blank()
+        e.line()
+        with e.block("def load(path=None):"):
+            e.line('"""The model with the weights in `path` (default: the file beside this module)."""')
+            with e.block("if path is None:"):
+                e.line("path = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT")
+            e.line("return Model(read_weights(path), PARAMS, INPUT_SHAPE, prepare, forward)")
         return e.source()
 
     def prepare(self):

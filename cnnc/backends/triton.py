@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from ..errors import CnncError
 from ..layers import Image
+from . import carried
 from .emitter import Emitter, source_line
 
 WEIGHTS_EXT = ".safetensors"
@@ -490,7 +491,7 @@ def generate(net, precision: str = "ieee", **options) -> str:
     e.line('"""')
     e.comment(f"source: {net.filename}")   # user text only ever in a comment (one line, printable)
     e.blank()
-    e.lines("import json", "import os", "", "import torch", "")
+    e.lines("import os", "", "import numpy as np", "import torch", "")
     e.comment("no CUDA GPU: run the same kernels in Triton's interpreter (must be set before @triton.jit)")
     with e.block('if not torch.cuda.is_available():'):
         e.line('os.environ["TRITON_INTERPRET"] = "1"')
@@ -666,99 +667,19 @@ def _emit_forward(e: Emitter, net, plan, kernels) -> None:
 
 
 def _emit_runtime(e: Emitter) -> None:
-    e.lines(*_RUNTIME.strip("\n").split("\n"))
-
-
-_RUNTIME = '''
-def _graphed(state, x):
-    """Replay a CUDA graph captured for this batch size (launch overhead paid once)."""
-    n = x.shape[0]
-    entry = state["graphs"].get(n)
-    if entry is None:
-        static_x = x.clone()
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            _run(state, static_x, None)  # compiles the kernels outside the capture
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            static_y = _run(state, static_x, None)
-        entry = state["graphs"][n] = (graph, static_x, static_y)
-    graph, static_x, static_y = entry
-    static_x.copy_(x)
-    graph.replay()
-    return static_y.clone()
-
-
-def forward(state, x, trace=None, cuda_graphs=True):
-    """x: (N, H, W, C), a numpy array or a torch tensor; returns the same type.
-
-    With `trace` a dict, each fusion group's output is stored under its last layer's name.
-    """
-    is_tensor = isinstance(x, torch.Tensor)
-    t = x if is_tensor else torch.as_tensor(x)
-    if t.dim() != 4 or tuple(t.shape[1:]) != INPUT_SHAPE:
-        raise ValueError(f"expected input of shape (N, {', '.join(map(str, INPUT_SHAPE))}), "
-                         f"got {tuple(t.shape)}")
-    if t.dtype == torch.bool or t.is_complex():
-        raise ValueError(f"expected real numbers, got {t.dtype}")
-    t = t.to(DEVICE, torch.float32).contiguous()
-    if t.shape[0] == 0:
-        y = torch.empty((0,) + OUTPUT_SHAPE, dtype=torch.float32, device=t.device)
-    elif DEVICE == "cuda" and trace is None and cuda_graphs:
-        y = _graphed(state, t)
-    else:
-        y = _run(state, t, trace)
-        if trace is not None:
-            for k in list(trace):
-                trace[k] = trace[k] if is_tensor else trace[k].detach().cpu().numpy()
-    if is_tensor:
-        return y.to(x.device)
-    return y.detach().cpu().numpy()
-
-
-def read_safetensors(path):
-    """name -> float32 tensor; the format parsed by hand (8-byte header size, JSON, raw bytes)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 8:
-        raise ValueError(f"{path}: not a safetensors file")
-    size = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + size].decode("utf-8"))
-    body = data[8 + size:]
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        if info.get("dtype") != "F32":
-            raise ValueError(f"{path}: {name} is {info.get('dtype')}, expected F32")
-        start, end = info["data_offsets"]
-        t = torch.frombuffer(bytearray(body[start:end]), dtype=torch.float32)
-        out[name] = t.reshape(tuple(info["shape"]))
-    return out
-
-
-class Loaded:
-    """The compiled network with its weights: call it on (N, H, W, C)."""
-
-    def __init__(self, params):
-        self.params = params
-        self.state = prepare(params)
-
-    def __call__(self, x):
-        return forward(self.state, x)
-
-
-def load(path=None):
-    """The model with the weights beside this module (or from `path`)."""
-    if path is None:
-        path = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT
-    params = read_safetensors(path)
-    for name, shape in PARAMS.items():
-        if name not in params:
-            raise ValueError(f"{path}: missing {name}")
-        if tuple(params[name].shape) != shape:
-            raise ValueError(f"{path}: {name} has shape {tuple(params[name].shape)}, expected {shape}")
-    return Loaded(params)
-'''
+    carried.emit(e, "weights_io")
+    e.line("")
+    e.line("")
+    carried.emit(e, "triton_runtime")
+    e.line("")
+    e.line("")
+    with e.block("def forward(state, x, trace=None, cuda_graphs=True):"):
+        e.line('"""x: (N, H, W, C), a numpy array or a torch tensor; returns the same type."""')
+        e.line("return run_forward(_run, state, x, INPUT_SHAPE, OUTPUT_SHAPE, DEVICE, trace, cuda_graphs)")
+    e.line("")
+    e.line("")
+    with e.block("def load(path=None):"):
+        e.line('"""The model with the weights beside this module (or from `path`)."""')
+        with e.block("if path is None:"):
+            e.line("path = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT")
+        e.line("return Loaded(read_weights(path), PARAMS, prepare, forward)")

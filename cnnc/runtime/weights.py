@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from ..backends.carried import weights_io as io
 from ..errors import WeightsError
 
 BN_INIT = {"gamma": 1.0, "beta": 0.0, "mean": 0.0, "var": 1.0}
@@ -67,28 +68,13 @@ def check_params(expected: dict, arrays, where: str = "weights") -> dict:
     """float32 copies of `arrays` in the order of `expected` (name -> shape).
 
     Every name must be there with its shape and real numbers; no extra names.
-    Raises WeightsError naming the first wrong array.
+    Raises WeightsError naming the first wrong array (the checks are those every
+    generated module carries: cnnc/backends/carried/weights_io.py).
     """
-    if not hasattr(arrays, "keys"):
-        raise WeightsError(f"{where}: expected a mapping of name -> array, got {type(arrays).__name__}")
-    for name, shape in expected.items():
-        if name not in arrays:
-            raise WeightsError(f"{where}: missing array '{name}' of shape {tuple(shape)}")
-        a = arrays[name]
-        if not isinstance(a, np.ndarray):
-            try:
-                a = np.asarray(a)
-            except Exception:
-                raise WeightsError(f"{where}: '{name}' is not an array ({type(arrays[name]).__name__})") from None
-        if a.dtype.kind not in "biuf":
-            raise WeightsError(f"{where}: '{name}' holds {a.dtype}, expected real numbers")
-        if tuple(a.shape) != tuple(shape):
-            raise WeightsError(f"{where}: '{name}' has shape {tuple(a.shape)}, expected {tuple(shape)}")
-    extra = [k for k in arrays.keys() if k not in expected]
-    if extra:
-        raise WeightsError(f"{where}: unexpected array '{extra[0]}': this network has no such parameter "
-                           f"(it has {', '.join(list(expected)[:4])}{', ...' if len(expected) > 4 else ''})")
-    return {name: np.array(arrays[name], dtype=np.float32) for name in expected}
+    try:
+        return io.check_params(expected, arrays, where)
+    except ValueError as e:
+        raise WeightsError(str(e)) from None
 
 
 def _format(path) -> str:
@@ -107,18 +93,11 @@ def read_file(path) -> dict:
     if not os.path.isfile(p):
         raise WeightsError(f"{p}: no such weights file", unreadable=True)
     if ext == ".safetensors":
-        load_file = _safetensors().load_file
-        try:
-            return dict(load_file(p))
-        except Exception as e:
-            raise WeightsError(f"{p}: not a readable safetensors file ({_short(e)})", unreadable=True) from None
+        _safetensors()  # a missing package is its own message
     try:
-        with np.load(p, allow_pickle=False) as f:
-            if not hasattr(f, "files"):
-                raise ValueError("a single .npy array, not an .npz archive")
-            return {k: f[k] for k in f.files}
-    except Exception as e:
-        raise WeightsError(f"{p}: not a readable .npz weights file ({np_load_problem(e)})", unreadable=True) from None
+        return io.read_weights(p)
+    except ValueError as e:
+        raise WeightsError(str(e), unreadable=True) from None
 
 
 def np_load_problem(e: Exception, what: str = "a zip of .npy arrays") -> str:
