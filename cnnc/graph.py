@@ -10,8 +10,8 @@ unknown (because of an earlier error) is skipped rather than blamed.
 from __future__ import annotations
 
 from .errors import CnncError, Reporter, closest
-from .layers import (ALIASES, BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, ShapeError, parse_args,
-                     window)
+from .layers import (ACTIVATION_NAMES, ALIASES, BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, Role,
+                     ShapeError, parse_args, window)
 from .syntax import Block, Layer, Program
 
 
@@ -62,6 +62,8 @@ class Network:
         self.warnings = warnings                # list[Diagnostic]
         self.filename = filename
         self.program = program                  # the AST, kept for min-input search
+        self._by_name = None
+        self._consumers = None
 
     @property
     def input(self) -> Node:
@@ -80,13 +82,23 @@ class Network:
         return self.output.out.dims
 
     def __getitem__(self, name: str) -> Node:
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise KeyError(name)
+        if self._by_name is None:
+            self._by_name = {n.name: n for n in self.nodes}
+        return self._by_name[name]
+
+    def consumer_map(self) -> dict:
+        """node name -> the nodes that read it, in execution order (a node listed twice
+        among another's inputs counts once)."""
+        if self._consumers is None:
+            out: dict = {n.name: [] for n in self.nodes}
+            for n in self.nodes:
+                for i in dict.fromkeys(n.inputs):
+                    out[i.name].append(n)
+            self._consumers = out
+        return self._consumers
 
     def consumers(self, node: Node) -> list[Node]:
-        return [n for n in self.nodes if node in n.inputs]
+        return self.consumer_map()[node.name]
 
     def param_shapes(self) -> dict:
         """"LAYER.kernel" -> shape, in network order (the keys of model.params)."""
@@ -95,6 +107,19 @@ class Network:
     @property
     def total_params(self) -> int:
         return sum(n.n_params for n in self.nodes)
+
+    @property
+    def trainable_params(self) -> int:
+        """Parameters that training changes (Keras's trainable weights: not batchnorm's mean and var)."""
+        total = 0
+        for n in self.nodes:
+            for suffix, shape in n.params.items():
+                if suffix not in n.spec.non_trainable:
+                    size = 1
+                    for d in shape:
+                        size *= d
+                    total += size
+        return total
 
     @property
     def total_macs(self) -> int:
@@ -210,11 +235,12 @@ class _Builder:
 
     def layer(self, s: Layer, x: Node, copy) -> Node:
         spec = KINDS.get(s.kind)
-        if spec is None or s.kind in ("residual", "concat"):
+        if spec is None or spec.joins:
             guess = ALIASES.get(s.kind.lower().replace("_", "")) or closest(s.kind, STATEMENTS + BLOCKS)
             hint = f"; did you mean '{guess}'?" if guess else f"; statements are {', '.join(STATEMENTS)}"
-            if s.kind.lower() in ("activation", "leakyrelu", "gelu", "elu", "selu", "swish", "silu", "prelu"):
-                hint = "; the activations are relu, sigmoid, tanh, softmax and linear, written alone or as ACT on conv/dense"
+            if s.kind.lower() in ("activation", "leakyrelu", "selu", "prelu"):
+                hint = (f"; the activations are {', '.join(ACTIVATION_NAMES)}, "
+                        f"written alone or as ACT on conv/dense")
             self.statement_error(s, f"unknown statement '{s.kind}'{hint}", s.kind_line, s.kind_col)
             # keep going without it, so that later statements still get checked
             return x
@@ -379,7 +405,7 @@ def _softmax_warnings(nodes, output, report: Reporter) -> None:
             tail = n
             while True:
                 nxt = consumers.get(id(tail), [])
-                if len(nxt) == 1 and nxt[0].spec.role == "view":
+                if len(nxt) == 1 and nxt[0].spec.role is Role.VIEW:
                     tail = nxt[0]
                     continue
                 break

@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 
-from .layers import statement
+from .layers import Role, statement
 from .optional import require
 
 
@@ -39,11 +39,11 @@ def to_dot(net) -> str:
              '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=11];',
              '  edge [fontname="Helvetica", fontsize=9, color="#555555"];']
     for n in net.nodes:
-        label = f"input\n{n.out}" if n.kind == "input" else f"{n.name}\n{statement(n)}"
+        label = f"input\n{n.out}" if n.spec.role is Role.INPUT else f"{n.name}\n{statement(n)}"
         extra = ""
         if n.spec.joins:
             extra = ', shape=ellipse, fillcolor="#fbf1e6"'
-        elif n.kind == "input" or n is net.output:
+        elif n.spec.role is Role.INPUT or n is net.output:
             extra = ', fillcolor="#e6f5ea"'
         lines.append(f"  {_dot_string(n.name)} [label={_dot_string(label)}{extra}];")
     for n in net.nodes:
@@ -174,10 +174,10 @@ def _draw_graph_matplotlib(net, path) -> None:
 
     for n in net.nodes:
         x, y = xy(n.name)
-        color = "#fbf1e6" if n.spec.joins else ("#e6f5ea" if n.kind == "input" or n is net.output else "#eef3fb")
+        color = "#fbf1e6" if n.spec.joins else ("#e6f5ea" if n.spec.role is Role.INPUT or n is net.output else "#eef3fb")
         ax.add_patch(FancyBboxPatch((x - box_w / 2, y - box_h / 2), box_w, box_h,
                                     boxstyle="round,pad=0.02,rounding_size=0.1", fc=color, ec="#34495e", lw=0.8))
-        text = f"input {n.out}" if n.kind == "input" else f"{n.name}\n{statement(n)}"
+        text = f"input {n.out}" if n.spec.role is Role.INPUT else f"{n.name}\n{statement(n)}"
         ax.text(x, y, text, ha="center", va="center", fontsize=7.5)
     for n in net.nodes:
         x1, y1 = xy(n.name)
@@ -229,7 +229,7 @@ def feature_maps(model, x, layer: str):
         if n.name not in keep:
             keep.add(n.name)
             stack.extend(n.inputs)
-    if node.kind == "input":
+    if node.spec.role is Role.INPUT:
         return np.asarray(x, dtype=np.float32)
     sub = Network([n for n in net.nodes if n.name in keep], node, [], net.filename, net.program)
     weights = {k: v for k, v in model.params.items() if k.rsplit(".", 1)[0] in keep}

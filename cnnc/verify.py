@@ -51,6 +51,7 @@ def compare(net, backend: str = "triton", seed: int = 0, batch: int = 2, precisi
     import numpy as np
 
     from . import compile as cnnc_compile
+    from .backends.triton_fusion import TRITON
     from .passes.fusion import plan
     from .runtime.weights import random_params
 
@@ -62,7 +63,7 @@ def compare(net, backend: str = "triton", seed: int = 0, batch: int = 2, precisi
     ref, got = ref_model.trace(x), got_model.trace(x)
     tol = TOLERANCE[precision]
     rows, skipped = [], []
-    p = plan(net)
+    p = plan(net, TRITON)
     for g in p.groups:
         lines = sorted({n.line for n in g.nodes} or {g.copy_into.line})
         if g.copy_into is not None:

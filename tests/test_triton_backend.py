@@ -32,9 +32,10 @@ def check(text: str, batch: int = 2, seed: int = 0, input=None):
     assert got.shape == (batch, *net.output_shape)
     assert_close(got, np.asarray(ref(x), np.float64), text)
     trace, ref_trace = tri.trace(x), ref.trace(x)
+    from cnnc.backends.triton_fusion import TRITON
     from cnnc.passes.fusion import plan
 
-    p = plan(net)
+    p = plan(net, TRITON)
     expected = {g.last.name for g in p.groups if g.copy_into is None} | {j.name for j in p.joins}
     assert set(trace) == expected, text
     # a value the numpy backend keeps inside one of its own groups comes from the torch reference

@@ -1,20 +1,22 @@
 """The numpy backend: the reference. Generates a self-contained Python module.
 
 The module needs only numpy (it never imports cnnc) and holds, in this order:
-constants (INPUT_SHAPE, OUTPUT_SHAPE, PARAMS, WEIGHTS_EXT), a few helpers
-(padding, im2col convolution, pooling), `prepare(params)` (folds batchnorm,
-reshapes kernels), one `layer_*` function per layer or fused group, `forward`,
-and a small `Model` with `load(path=None)`.
+constants (INPUT_SHAPE, OUTPUT_SHAPE, PARAMS, WEIGHTS_EXT), the array helpers every
+module carries (carried/numpy_ops.py), `prepare(params)` (folds batchnorm, reshapes
+kernels), one `layer_*` function per layer or fused group, `forward`, and the
+weights reader and `Model` (carried/weights_io.py, carried/numpy_model.py) with
+`load(path=None)`.
 
 Fused groups come from the shared planner (passes/fusion.py) under `NumpyPolicy`,
 which says what one numpy function can absorb: a batchnorm it can fold
 (passes/fold.py), activation layers, for a conv one max pool, and for a conv/dense
-a residual add. A conv group runs over the batch in chunks small enough for the
+a residual add. Each kind is computed by its entry in LOWERINGS (one per keyword):
+the group's head emits the code that makes `y`, every absorbed node an in-place
+step on it. The conv lowering runs over the batch in chunks small enough for the
 im2col matrix to stay in cache; within a chunk the max pool is taken *before* the
 bias and activation when these are monotone per channel (max commutes with them),
-which is exact and four times cheaper for a 2x2 pool. Any other layer is one
-function that may absorb the activation layers after it (e.g. residual + relu).
-Views (flatten, dropout) are a line in `forward`.
+which is exact and four times cheaper for a 2x2 pool. Views (flatten, dropout) are a
+line in `forward`.
 
 Layout: NHWC float32; kernels in Keras layout (KH, KW, Cin, Cout), flattened to
 (KH*KW*Cin, Cout) so an im2col row (i, j, c) meets the matching weight.
@@ -22,8 +24,10 @@ Layout: NHWC float32; kernels in Keras layout (KH, KW, Cin, Cout), flattened to
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from ..errors import CnncError
-from ..layers import Image
+from ..layers import ACTIVATIONS, Epilogue, Image, Role
 from ..passes.fold import folds_into
 from ..passes.fusion import Policy, plan
 from . import carried
@@ -35,29 +39,29 @@ WEIGHTS_EXT = ".npz"
 # stays in L2 with its GEMM output; measured best for LeNet at batch 256.
 CHUNK_BYTES = 1 << 20
 
-MONOTONE = ("relu", "sigmoid", "tanh", "linear")
-
 
 # --- grouping ------------------------------------------------------------------
 
 class NumpyPolicy(Policy):
     """What one generated numpy function absorbs (the planner in passes/fusion.py
     decides the structure): a batchnorm only where it folds into the conv/dense
-    weights, activations until a pool, a max pool after a conv (computed by tap),
-    and a residual add after a conv/dense. Concat is an `np.concatenate`."""
+    weights, activations until a pool, a pool where the head's lowering takes one
+    (a conv takes a max pool, computed by tap), and a residual add after a conv/dense.
+    Concat is an `np.concatenate`."""
 
     concat_in_place = False
 
     def absorbs(self, group, node) -> bool:
         head, kind = group.nodes[0], node.spec.epilogue
-        if kind == "affine":
-            return len(group.nodes) == 1 and folds_into(head)
-        if kind == "activation":
-            return not group.has("pool")
-        if kind == "pool":
-            return head.kind == "conv" and node.kind == "pool" and not group.has("pool") and not group.has("add")
-        if kind == "add":
-            return head.spec.role == "anchor" and not group.has("pool") and not group.has("add")
+        if kind is Epilogue.AFFINE:
+            return len(group.nodes) == 1 and node.spec.foldable and folds_into(head)
+        if kind is Epilogue.ACTIVATION:
+            return not group.has(Epilogue.POOL)
+        if kind is Epilogue.POOL:
+            return LOWERINGS[head.kind].takes_pool(node) and not group.has(Epilogue.POOL) \
+                and not group.has(Epilogue.ADD)
+        if kind is Epilogue.ADD:
+            return head.spec.role is Role.ANCHOR and not group.has(Epilogue.POOL) and not group.has(Epilogue.ADD)
         return False
 
 
@@ -79,13 +83,13 @@ class Group:
         self.post = []          # activation layers after the residual
         for n in self.nodes[1:]:
             kind = n.spec.epilogue
-            if kind == "affine":
+            if kind is Epilogue.AFFINE:
                 self.bn = n
-            elif kind == "activation":
+            elif kind is Epilogue.ACTIVATION:
                 (self.post if self.res is not None else self.acts).append(n)
-            elif kind == "pool":
+            elif kind is Epilogue.POOL:
                 self.pool = n
-            elif kind == "add":
+            elif kind is Epilogue.ADD:
                 before = self.nodes[self.nodes.index(n) - 1]
                 self.res, self.skip = n, (n.inputs[1] if n.inputs[0] is before else n.inputs[0])
 
@@ -97,6 +101,11 @@ class Group:
     def fn(self) -> str:
         return f"layer_{self.head.name}"
 
+    @property
+    def inputs(self) -> list:
+        """The nodes the group's function reads, in its parameter order."""
+        return self.head.inputs + ([self.skip] if self.res is not None else [])
+
 
 def plan_groups(net) -> list:
     """The numpy functions, in execution order: the planner's groups under NUMPY,
@@ -105,6 +114,237 @@ def plan_groups(net) -> list:
     groups = [Group(g.nodes) for g in p.groups] + [Group([j]) for j in p.joins]
     position = {n.name: i for i, n in enumerate(net.nodes)}
     return sorted(groups, key=lambda g: position[g.last.name])
+
+
+# --- lowerings: how each kind is computed --------------------------------------------
+
+class Lowering:
+    """How the numpy backend computes one kind.
+
+    prepare(gen, group)  lines of `prepare(params)` that put what the group's function
+                         reads into the state `s` (only for the group's head)
+    params(group)        the group function's parameters (the inputs it reads)
+    body(gen, group)     as the head: code that makes `y` from the parameters; returns
+                         whether y is a fresh array (else it may alias an input). The
+                         generator then applies the absorbed nodes, unless `whole`.
+    apply(gen, node, fresh)  as an absorbed node: change y in place; returns freshness
+    view(gen, node, src) for a view: the expression of its value in `forward`
+    """
+    whole = False   # body() emits the whole group (its epilogues too) and the return
+
+    def takes_pool(self, node) -> bool:
+        return False
+
+    def prepare(self, gen, group) -> None:
+        pass
+
+    def params(self, group) -> list:
+        return ["x", "skip"] if group.res is not None else ["x"]
+
+    def body(self, gen, group) -> bool:
+        raise CnncError(f"the numpy backend cannot compute {group.head.kind} ({group.head.name}) as a function",
+                        group.head.line, group.head.col)
+
+    def apply(self, gen, node, fresh) -> bool:
+        raise CnncError(f"the numpy backend cannot fuse {node.kind} ({node.name})", node.line, node.col)
+
+    def view(self, gen, node, src) -> str:
+        raise CnncError(f"the numpy backend has no view for {node.kind} ({node.name})", node.line, node.col)
+
+
+def _anchor_prepare(gen, group) -> None:
+    """An anchor's (KH*KW*Cin, Cout) matrix and bias, with a following batchnorm folded in."""
+    e, h = gen.e, group.head
+    cout = h.out.dims[-1]
+    k, b = f"p[{h.name + '.kernel'!r}]", f"p[{h.name + '.bias'!r}]"
+    if group.bn is not None:
+        bn = group.bn.name
+        e.comment(f"{h.name} with {bn} folded in")
+        e.line(f"w, b = _fold({k}, {b}, " + ", ".join(f"p[{bn + '.' + q!r}]" for q in
+               ("gamma", "beta", "mean", "var")) + f", {group.bn.attrs['eps']!r})")
+    else:
+        e.line(f"w, b = {k}, {b}")
+    e.line(f"s[{h.name + '.w'!r}] = np.ascontiguousarray(w.reshape(-1, {cout}))")
+
+
+class ConvLowering(Lowering):
+    """im2col + one GEMM per chunk of images, with the group's epilogues inside the chunk loop."""
+    whole = True
+
+    def takes_pool(self, node) -> bool:
+        return node.spec.reduce == "max"
+
+    def prepare(self, gen, group) -> None:
+        _anchor_prepare(gen, group)
+        width = self.plan(group)["bias_w"]
+        gen.e.comment(f"the bias repeated along an image row ({width} pixels): a long inner loop")
+        gen.e.line(f"s[{group.head.name + '.b'!r}] = np.tile(b, {width})")
+
+    @staticmethod
+    def plan(g: Group) -> dict:
+        h = g.head
+        acts = [h.activation] + [n.attrs["activation"] for n in g.acts]
+        monotone = all(ACTIVATIONS[a].monotone for a in acts)
+        pool = g.pool.attrs if g.pool is not None else None
+        # A max pool with disjoint, unpadded windows is computed by pool tap: the conv
+        # evaluated only where tap (i, j) of each window lands (stride sh*ph), then an
+        # elementwise max of contiguous arrays -- no strided pooling, no wasted rows.
+        by_tap = (pool is not None and monotone and pool["padding"] == "valid"
+                  and pool["kernel"] == pool["stride"])
+        early = pool is not None and monotone  # pool before the bias and activations
+        return {"acts": acts, "by_tap": by_tap, "early": early,
+                "bias_w": (g.pool.out.w if early else h.out.w)}
+
+    def body(self, gen, g: Group) -> bool:
+        e, h, a = gen.e, g.head, g.head.attrs
+        inp = h.inputs[0].out
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        oh, ow = h.out.h, h.out.w
+        t, b, l, r = h.spec.pads(inp, a)
+        plan = self.plan(g)
+        acts, by_tap = plan["acts"], plan["by_tap"]
+        out = (g.pool or g.last).out
+        pool = g.pool.attrs if g.pool is not None else None
+        rows = out.h * out.w if by_tap else oh * ow
+        step = max(1, CHUNK_BYTES // (rows * max(kh * kw * inp.c, out.c) * 4))
+        e.line(f"w, bias = s[{h.name + '.w'!r}], s[{h.name + '.b'!r}]")
+        e.line("n = x.shape[0]")
+        e.line(f"out = np.empty((n, {out.h}, {out.w}, {out.c}), np.float32)")
+        padded = bool(t or b or l or r)
+        if padded:
+            e.comment("one zero-padded buffer: each chunk overwrites its interior, the border stays 0")
+            e.line(f"xp = np.zeros((min(n, {step}), {inp.h + t + b}, {inp.w + l + r}, {inp.c}), np.float32)")
+        e.comment(f"{step} image(s) at a time: the im2col matrix stays in cache")
+        with e.block(f"for i in range(0, n, {step}):"):
+            src = f"x[i:i + {step}]"
+            if padded:
+                e.line(f"m = min({step}, n - i)")
+                e.line(f"xp[:m, {t}:{t + inp.h}, {l}:{l + inp.w}] = {src}")
+                src = "xp[:m]"
+            if by_tap:
+                (ph, pw) = pool["kernel"]
+                taps = [(i, j) for i in range(ph) for j in range(pw)]
+                e.line(f"xi = {src}")
+                e.comment(f"{g.pool.name} by tap: the conv at each of the {ph}x{pw} window offsets, max-ed")
+                e.comment("before the bias and activation (max commutes with both)")
+                geo = f"{kh}, {kw}, {sh * ph}, {sw * pw}, {out.h}, {out.w}"
+                e.line(f"y = _conv(xi, w, {geo})")
+                with e.block(f"for a, b in {tuple(taps[1:])!r}:"):
+                    offs = ("a" if sh == 1 else f"a * {sh}") + ", " + ("b" if sw == 1 else f"b * {sw}")
+                    e.line(f"np.maximum(y, _conv(xi, w, {geo}, {offs}), out=y)")
+                early = True
+            else:
+                e.line(f"y = _conv({src}, w, {kh}, {kw}, {sh}, {sw}, {oh}, {ow})")
+                early = plan["early"]
+                if early:
+                    e.comment("max pool first: max commutes with the bias and monotone activations")
+                    gen.pool(g.pool, "y", out="y")
+            e.line(f"r = y.reshape(-1, {plan['bias_w'] * h.out.c})")
+            e.line("r += bias")
+            fresh = True
+            for act in acts:
+                fresh = gen.activation(act, fresh)
+            if g.pool is not None and not early:
+                gen.pool(g.pool, "y", out="y")
+            if g.res is not None:
+                e.line(f"y += skip[i:i + {step}]")
+                for n in g.post:
+                    fresh = gen.activation(n.attrs["activation"], fresh)
+            e.line(f"out[i:i + {step}] = y")
+        e.line("return out")
+        return True
+
+
+class DenseLowering(Lowering):
+    def prepare(self, gen, group) -> None:
+        _anchor_prepare(gen, group)
+        gen.e.line(f"s[{group.head.name + '.b'!r}] = b")
+
+    def body(self, gen, g: Group) -> bool:
+        h = g.head
+        gen.e.line(f"y = x @ s[{h.name + '.w'!r}]")
+        gen.e.line(f"y += s[{h.name + '.b'!r}]")
+        return gen.activation(h.activation, True)
+
+
+class BatchNormLowering(Lowering):
+    """On its own (not folded): x * scale + shift, per channel."""
+
+    def prepare(self, gen, group) -> None:
+        h = group.head
+        gen.e.line(f"s[{h.name + '.scale'!r}], s[{h.name + '.shift'!r}] = _affine("
+                   + ", ".join(f"p[{h.name + '.' + q!r}]" for q in ("gamma", "beta", "mean", "var"))
+                   + f", {h.attrs['eps']!r})")
+
+    def body(self, gen, g: Group) -> bool:
+        h = g.head
+        gen.e.line(f"y = x * s[{h.name + '.scale'!r}]")
+        gen.e.line(f"y += s[{h.name + '.shift'!r}]")
+        return True
+
+
+class PoolLowering(Lowering):
+    def body(self, gen, g: Group) -> bool:
+        gen.pool(g.head, "x", out="y")
+        return True
+
+
+class GlobalPoolLowering(Lowering):
+    def body(self, gen, g: Group) -> bool:
+        gen.e.line("y = x.mean(axis=(1, 2), dtype=np.float32)")
+        return True
+
+
+class ResidualLowering(Lowering):
+    def params(self, group) -> list:
+        return ["a", "b"]
+
+    def body(self, gen, g: Group) -> bool:
+        gen.e.line("y = a + b")
+        return True
+
+    def apply(self, gen, node, fresh) -> bool:
+        gen.e.line("y += skip")  # the group's generator passes the other operand as `skip`
+        return True
+
+
+class ConcatLowering(Lowering):
+    def params(self, group) -> list:
+        return ["*xs"]
+
+    def body(self, gen, g: Group) -> bool:
+        gen.e.line("y = np.concatenate(xs, axis=-1)")
+        return True
+
+
+class ActivationLowering(Lowering):
+    def body(self, gen, g: Group) -> bool:
+        gen.e.line("y = x")
+        return gen.activation(g.head.attrs["activation"], False)
+
+    def apply(self, gen, node, fresh) -> bool:
+        return gen.activation(node.attrs["activation"], fresh)
+
+
+class FlattenLowering(Lowering):
+    def view(self, gen, node, src) -> str:
+        if isinstance(node.inputs[0].out, Image):
+            return f"{src}.reshape({src}.shape[0], {node.out.n})"
+        return src
+
+
+class IdentityLowering(Lowering):
+    def view(self, gen, node, src) -> str:
+        return src
+
+
+LOWERINGS: dict = {
+    "conv": ConvLowering(), "dense": DenseLowering(), "batchnorm": BatchNormLowering(),
+    "pool": PoolLowering(), "avgpool": PoolLowering(), "globalpool": GlobalPoolLowering(),
+    "residual": ResidualLowering(), "concat": ConcatLowering(),
+    "flatten": FlattenLowering(), "dropout": IdentityLowering(), "input": Lowering(),
+    **{name: ActivationLowering() for name in ACTIVATIONS},
+}
 
 
 # --- emitting ---------------------------------------------------------------------
@@ -178,96 +418,33 @@ class _Gen:
             e.line("p = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}")
             e.line("s = {}")
             for g in self.groups:
-                h = g.head
-                if h.spec.role == "anchor":
-                    cout = h.out.c if isinstance(h.out, Image) else h.out.n
-                    k, b = f"p[{h.name + '.kernel'!r}]", f"p[{h.name + '.bias'!r}]"
-                    if g.bn is not None:
-                        bn = g.bn.name
-                        e.comment(f"{h.name} with {bn} folded in")
-                        e.line(f"w, b = _fold({k}, {b}, " + ", ".join(f"p[{bn + '.' + q!r}]" for q in
-                               ("gamma", "beta", "mean", "var")) + f", {g.bn.attrs['eps']!r})")
-                    else:
-                        e.line(f"w, b = {k}, {b}")
-                    e.line(f"s[{h.name + '.w'!r}] = np.ascontiguousarray(w.reshape(-1, {cout}))")
-                    if h.kind == "conv":
-                        width = self.conv_plan(g)["bias_w"]
-                        e.comment(f"the bias repeated along an image row ({width} pixels): a long inner loop")
-                        e.line(f"s[{h.name + '.b'!r}] = np.tile(b, {width})")
-                    else:
-                        e.line(f"s[{h.name + '.b'!r}] = b")
-                elif h.kind == "batchnorm":
-                    e.line(f"s[{h.name + '.scale'!r}], s[{h.name + '.shift'!r}] = _affine("
-                           + ", ".join(f"p[{h.name + '.' + q!r}]" for q in ("gamma", "beta", "mean", "var"))
-                           + f", {h.attrs['eps']!r})")
+                LOWERINGS[g.head.kind].prepare(self, g)
             e.line("return s")
 
     # -- one group ------------------------------------------------------------
     def group(self, g: Group):
         e = self.e
-        h = g.head
-        args = ", ".join(self.param_names(g))
-        with e.block(f"def {g.fn}(s, {args}):"):
+        lowering = LOWERINGS[g.head.kind]
+        with e.block(f"def {g.fn}(s, {', '.join(lowering.params(g))}):"):
             for n in g.nodes:
                 e.comment(source_line(n))
-            if h.kind == "conv":
-                self.conv_group(g)
+            fresh = lowering.body(self, g)
+            if lowering.whole:
                 return
-            if h.kind == "dense":
-                e.line(f"y = x @ s[{h.name + '.w'!r}]")
-                e.line(f"y += s[{h.name + '.b'!r}]")
-                fresh = self.activation(h.activation, True)
-            else:
-                fresh = self.head_op(h)
-            for a in g.acts:
-                fresh = self.activation(a.attrs["activation"], fresh)
-            if g.res is not None:
-                e.line("y += skip")
-                for a in g.post:
-                    fresh = self.activation(a.attrs["activation"], fresh)
+            for n in g.nodes[1:]:
+                if n is not g.bn and n is not g.pool:
+                    fresh = LOWERINGS[n.kind].apply(self, n, fresh)
             e.line("return y" if fresh else "return y.copy()  # never hand out the caller's array")
 
-    def param_names(self, g):
-        h = g.head
-        if h.kind == "residual":
-            return ["a", "b"]
-        if h.kind == "concat":
-            return ["*xs"]
-        return ["x", "skip"] if g.res is not None else ["x"]
-
-    def head_op(self, h) -> bool:
-        """Code for a non-anchor head, reading x; returns whether y is a fresh array."""
-        e, a = self.e, h.attrs
-        k = h.kind
-        if k == "batchnorm":
-            e.line(f"y = x * s[{h.name + '.scale'!r}]")
-            e.line(f"y += s[{h.name + '.shift'!r}]")
-            return True
-        if k in ("pool", "avgpool"):
-            self.pool(h, "x", out="y")
-            return True
-        if k == "globalpool":
-            e.line("y = x.mean(axis=(1, 2), dtype=np.float32)")
-            return True
-        if k == "residual":
-            e.line("y = a + b")
-            return True
-        if k == "concat":
-            e.line("y = np.concatenate(xs, axis=-1)")
-            return True
-        if h.spec.epilogue == "activation":
-            e.line("y = x")
-            return self.activation(a["activation"], False)
-        raise CnncError(f"the numpy backend cannot compute {k} ({h.name})", h.line, h.col)
-
     def pool(self, node, src, out):
+        """A max/avg pool of `src` into `out` (padding per the registry's window rule)."""
         e, a = self.e, node.attrs
         inp = node.inputs[0].out
         (kh, kw), (sh, sw), p = a["kernel"], a["stride"], a["padding"]
         oh, ow = node.out.h, node.out.w
         t, b, l, r = node.spec.pads(inp, a)
         geo = f"{kh}, {kw}, {sh}, {sw}, {oh}, {ow}"
-        if node.kind == "pool":
+        if node.spec.reduce == "max":
             if t or b or l or r:
                 src = f"_pad({src}, {t}, {b}, {l}, {r}, -np.inf)"
             e.line(f"{out} = _maxpool({src}, {geo})")
@@ -283,121 +460,32 @@ class _Gen:
             e.line(f"{out} *= np.float32({1.0 / (kh * kw)!r})")
 
     def activation(self, act, fresh) -> bool:
-        """Apply `act` to y (in place when y is fresh); returns the new freshness."""
-        e = self.e
-        if act == "linear":
+        """Apply `act` to y (in place when y is fresh, else on a copy); returns the new freshness."""
+        lines = ACTIVATIONS[act].numpy
+        if not lines:
             return fresh
-        if act == "relu":
-            e.line("_relu(y)" if fresh else "y = np.maximum(y, 0)")
-        elif act == "tanh":
-            e.line("np.tanh(y, out=y)" if fresh else "y = np.tanh(y)")
-        elif act == "sigmoid":
-            e.comment("sigmoid(y) = (1 + tanh(y / 2)) / 2: no overflow for any y")
-            e.line("y = y * np.float32(0.5)" if not fresh else "y *= np.float32(0.5)")
-            e.line("np.tanh(y, out=y)")
-            e.line("y += np.float32(1.0)")
-            e.line("y *= np.float32(0.5)")
-        elif act == "softmax":
-            e.comment("softmax over the last axis (channels), shifted by the max so exp never overflows")
-            e.line("y = y - y.max(axis=-1, keepdims=True)" if not fresh else "y -= y.max(axis=-1, keepdims=True)")
-            e.line("np.exp(y, out=y)")
-            e.line("y /= y.sum(axis=-1, keepdims=True)")
-        else:
-            raise CnncError(f"unknown activation {act}", 1, 1)
-        return True
-
-    def conv_plan(self, g: Group) -> dict:
-        h = g.head
-        acts = [h.activation] + [n.attrs["activation"] for n in g.acts]
-        monotone = all(x in MONOTONE for x in acts)
-        pool = g.pool.attrs if g.pool is not None else None
-        # A max pool with disjoint, unpadded windows is computed by pool tap: the conv
-        # evaluated only where tap (i, j) of each window lands (stride sh*ph), then an
-        # elementwise max of contiguous arrays -- no strided pooling, no wasted rows.
-        by_tap = (pool is not None and monotone and pool["padding"] == "valid"
-                  and pool["kernel"] == pool["stride"])
-        early = pool is not None and monotone  # pool before the bias and activations
-        return {"acts": acts, "by_tap": by_tap, "early": early,
-                "bias_w": (g.pool.out.w if early else h.out.w)}
-
-    def conv_group(self, g: Group):
-        e, h, a = self.e, g.head, g.head.attrs
-        inp = h.inputs[0].out
-        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
-        oh, ow = h.out.h, h.out.w
-        t, b, l, r = h.spec.pads(inp, a)
-        plan = self.conv_plan(g)
-        acts, by_tap = plan["acts"], plan["by_tap"]
-        out = (g.pool or g.last).out
-        pool = g.pool.attrs if g.pool is not None else None
-        rows = out.h * out.w if by_tap else oh * ow
-        step = max(1, CHUNK_BYTES // (rows * max(kh * kw * inp.c, out.c) * 4))
-        e.line(f"w, bias = s[{h.name + '.w'!r}], s[{h.name + '.b'!r}]")
-        e.line("n = x.shape[0]")
-        e.line(f"out = np.empty((n, {out.h}, {out.w}, {out.c}), np.float32)")
-        padded = bool(t or b or l or r)
-        if padded:
-            e.comment("one zero-padded buffer: each chunk overwrites its interior, the border stays 0")
-            e.line(f"xp = np.zeros((min(n, {step}), {inp.h + t + b}, {inp.w + l + r}, {inp.c}), np.float32)")
-        e.comment(f"{step} image(s) at a time: the im2col matrix stays in cache")
-        with e.block(f"for i in range(0, n, {step}):"):
-            src = f"x[i:i + {step}]"
-            if padded:
-                e.line(f"m = min({step}, n - i)")
-                e.line(f"xp[:m, {t}:{t + inp.h}, {l}:{l + inp.w}] = {src}")
-                src = "xp[:m]"
-            if by_tap:
-                (ph, pw) = pool["kernel"]
-                taps = [(i, j) for i in range(ph) for j in range(pw)]
-                e.line(f"xi = {src}")
-                e.comment(f"{g.pool.name} by tap: the conv at each of the {ph}x{pw} window offsets, max-ed")
-                e.comment("before the bias and activation (max commutes with both)")
-                geo = f"{kh}, {kw}, {sh * ph}, {sw * pw}, {out.h}, {out.w}"
-                e.line(f"y = _conv(xi, w, {geo})")
-                with e.block(f"for a, b in {tuple(taps[1:])!r}:"):
-                    offs = ("a" if sh == 1 else f"a * {sh}") + ", " + ("b" if sw == 1 else f"b * {sw}")
-                    e.line(f"np.maximum(y, _conv(xi, w, {geo}, {offs}), out=y)")
-                early = True
+        if not fresh:
+            self.e.line("y = y.copy()")
+        for line in lines:
+            if line.startswith("# "):
+                self.e.comment(line[2:])
             else:
-                e.line(f"y = _conv({src}, w, {kh}, {kw}, {sh}, {sw}, {oh}, {ow})")
-                early = plan["early"]
-                if early:
-                    e.comment("max pool first: max commutes with the bias and monotone activations")
-                    self.pool(g.pool, "y", out="y")
-            e.line(f"r = y.reshape(-1, {plan['bias_w'] * h.out.c})")
-            e.line("r += bias")
-            fresh = True
-            for act in acts:
-                fresh = self.activation(act, fresh)
-            if g.pool is not None and not early:
-                self.pool(g.pool, "y", out="y")
-            if g.res is not None:
-                e.line(f"y += skip[i:i + {step}]")
-                for n in g.post:
-                    fresh = self.activation(n.attrs["activation"], fresh)
-            e.line(f"out[i:i + {step}] = y")
-        e.line("return out")
+                self.e.line(line)
+        return True
 
     # -- forward --------------------------------------------------------------
     def forward(self):
         e, net = self.e, self.net
         # each step: (nodes it reads, node it writes, code)
         steps = []
-        by_last = {}
-        for g in self.groups:
-            by_last[g.last.name] = g
+        by_last = {g.last.name: g for g in self.groups}
         for node in net.layers:
-            if node.spec.role == "view":
-                src = self.v(node.inputs[0])
-                if node.kind == "flatten" and isinstance(node.inputs[0].out, Image):
-                    code = f"{src}.reshape({src}.shape[0], {node.out.n})"
-                else:
-                    code = src
+            if node.spec.role is Role.VIEW:
+                code = LOWERINGS[node.kind].view(self, node, self.v(node.inputs[0]))
                 steps.append((node.inputs, node, code))
             elif node.name in by_last:
                 g = by_last[node.name]
-                ins = g.head.inputs + ([g.skip] if g.res is not None else [])
-                steps.append((ins, node, f"{g.fn}(s, {', '.join(self.v(i) for i in ins)})"))
+                steps.append((g.inputs, node, f"{g.fn}(s, {', '.join(self.v(i) for i in g.inputs)})"))
         last_use = {}
         for idx, (ins, _, _) in enumerate(steps):
             for i in ins:
@@ -406,17 +494,20 @@ class _Gen:
             e.line('"""x: float32 (N, H, W, C) -> the output; `trace` (a dict) receives every node computed."""')
             e.line("s = state")
             e.line(f"if trace is not None: trace[{net.input.name!r}] = x")
-            for idx, (ins, node, code) in enumerate(steps):
-                if node.spec.role == "view":
-                    e.comment(source_line(node) + " (a view: no work)")
-                e.line(f"{self.v(node)} = {code}")
-                e.line(f"if trace is not None: trace[{node.name!r}] = {self.v(node)}")
-                dead = [i for i in dict.fromkeys(ins) if last_use.get(i.name) == idx
-                        and i is not net.output and i is not net.input]
-                if dead:
-                    e.line("del " + ", ".join(self.v(i) for i in dead))
+            if steps:
+                e.comment("IEEE arithmetic as in PyTorch: NaN and inf flow through without warnings")
+            with e.block("with np.errstate(all='ignore'):") if steps else nullcontext():
+                for idx, (ins, node, code) in enumerate(steps):
+                    if node.spec.role is Role.VIEW:
+                        e.comment(source_line(node) + " (a view: no work)")
+                    e.line(f"{self.v(node)} = {code}")
+                    e.line(f"if trace is not None: trace[{node.name!r}] = {self.v(node)}")
+                    dead = [i for i in dict.fromkeys(ins) if last_use.get(i.name) == idx
+                            and i is not net.output and i is not net.input]
+                    if dead:
+                        e.line("del " + ", ".join(self.v(i) for i in dead))
             out, aliases = net.output, net.output
-            while aliases.spec.role == "view":
+            while aliases.spec.role is Role.VIEW:
                 aliases = aliases.inputs[0]
             if aliases is net.input:  # the output is the input (or a view of it): hand out a copy
                 e.line(f"return {self.v(out)}.copy()")

@@ -25,9 +25,10 @@ branch writes straight into its slice of the concat buffer.
 from __future__ import annotations
 
 from ..errors import CnncError
-from ..layers import Image
+from ..layers import ACTIVATIONS, Epilogue, Image, Role
 from . import carried
 from .emitter import Emitter, source_line
+from .triton_fusion import TRITON
 
 WEIGHTS_EXT = ".safetensors"
 REQUIRES = (("torch", "triton"), ("triton", "triton"))   # what the generated module imports
@@ -63,7 +64,7 @@ def _dims(t) -> tuple:
 def _channel_total(plan, node) -> int:
     """The channel stride of a node's output: its buffer's channels (a concat slice
     lives in a wider buffer); a view is read contiguously in its own shape."""
-    if node.spec.role == "view":
+    if node.spec.role is Role.VIEW:
         return _dims(node.out)[2]
     return _dims(plan.storage(node)[0].out)[2]
 
@@ -88,27 +89,19 @@ class _Kernel:
             nodes = nodes[1:]
             self.C = _dims(anchor.out)[2]
             self.OH, self.OW = _dims(anchor.out)[:2]
-            if anchor.kind == "conv":
-                a = anchor.attrs
-                (self.KH, self.KW), (self.SH, self.SW) = a["kernel"], a["stride"]
-                self.PT, _, self.PL, _ = anchor.spec.pads(src.out, a)
-            else:
-                self.KH = self.KW = self.SH = self.SW = 1
-                self.PT = self.PL = 0
-                # dense reads its input as one vector (a flatten is a view)
-                self.CIN, self.IH, self.IW = self.IH * self.IW * self.CIN, 1, 1
+            LOWERINGS[anchor.kind].geometry(self, anchor)
         else:
             self.C = self.CIN
             self.OH, self.OW = self.IH, self.IW
         self.K = self.KH * self.KW * self.CIN if anchor is not None else 0
         self.pool = group.pool
-        self.reduce = group.has("reduce")
+        self.reduce = group.has(Epilogue.REDUCE)
         self.pre, self.post = [], []
         seen_pool = False
         for n in nodes:
-            if n.spec.epilogue == "pool":
+            if n.spec.epilogue is Epilogue.POOL:
                 seen_pool = True
-            elif n.spec.epilogue == "reduce":
+            elif n.spec.epilogue is Epilogue.REDUCE:
                 pass
             elif n.name in folded:
                 continue
@@ -162,7 +155,7 @@ class _Kernel:
         wide = self.BM * self.BN >= 16384 or (self.pool is not None and anchor is not None)
         self.num_warps = NUM_WARPS_WIDE if wide else NUM_WARPS
         self.precision = precision
-        self.residuals = [n for n in self.pre + self.post if n.spec.epilogue == "add"]
+        self.residuals = [n for n in self.pre + self.post if n.spec.epilogue is Epilogue.ADD]
         self.plan = plan
         self.lines = sorted({n.line for n in group.nodes} or {group.copy_into.line})
 
@@ -184,10 +177,10 @@ class _Kernel:
         if self.anchor is not None:
             args += [("w_ptr", f"{self.name}.w"), ("b_ptr", f"{self.name}.b")]
         for n in self.pre + self.post:
-            if n.spec.epilogue == "affine":
+            if n.spec.epilogue is Epilogue.AFFINE:
                 args += [(f"{self.arg(n)}_scale", f"{self.name}.{n.name}.scale"),
                          (f"{self.arg(n)}_shift", f"{self.name}.{n.name}.shift")]
-            elif n.spec.epilogue == "add":
+            elif n.spec.epilogue is Epilogue.ADD:
                 args.append((f"{self.arg(n)}_ptr", None))
         args.append(("out_ptr", None))
         return args
@@ -262,10 +255,10 @@ class _Kernel:
             self.emit_anchor(e)
             self.emit_ops(e, self.pre, "OH", "OW", "oh", "ow", "valid")
             return
-        kind = self.pool.kind
+        is_max = self.pool.spec.reduce == "max"
         pad = self.pool.attrs["padding"]
         e.comment(f"{self.pool.name}: evaluate at each of the PKHxPKW window positions, reduce in registers")
-        if kind == "pool":
+        if is_max:
             e.line('pooled = tl.full([BM, BN], float("-inf"), dtype=tl.float32)')
         else:
             e.line("pooled = tl.full([BM, BN], 0.0, dtype=tl.float32)")
@@ -278,14 +271,14 @@ class _Kernel:
                 e.line("valid = mask_m & (oh >= 0) & (oh < OH) & (ow >= 0) & (ow < OW)")
                 self.emit_anchor(e)
                 self.emit_ops(e, self.pre, "OH", "OW", "oh", "ow", "valid")
-                if kind == "pool":
+                if is_max:
                     e.comment("max pooling never picks a padded position")
                     e.line("pooled = tl.where(valid[:, None], tl.maximum(pooled, acc, propagate_nan=tl.PropagateNan.ALL), pooled)")
                 else:
                     e.line("pooled += tl.where(valid[:, None], acc, 0.0)")
                     if pad == "same":
                         e.line("count += valid.to(tl.float32)")
-        if kind == "pool":
+        if is_max:
             e.comment("rows past the end hold -inf: zero them so later ops stay finite")
             e.line("acc = tl.where(mask_m[:, None], pooled, 0.0)")
         elif pad == "same":
@@ -346,14 +339,14 @@ class _Kernel:
     def emit_ops(self, e: Emitter, ops, H, W, h, w, valid) -> None:
         for n in ops:
             kind = n.spec.epilogue
-            if kind == "affine":
+            if kind is Epilogue.AFFINE:
                 v = self.arg(n)
                 e.comment(f"{n.name}: batchnorm as x * scale + shift")
                 e.line(f"acc = acc * tl.load({v}_scale + offs_n, mask=mask_n, other=0.0)[None, :] "
                        f"+ tl.load({v}_shift + offs_n, mask=mask_n, other=0.0)[None, :]")
-            elif kind == "activation":
+            elif kind is Epilogue.ACTIVATION:
                 _emit_activation(e, n.activation, n.name)
-            elif kind == "add":
+            elif kind is Epilogue.ADD:
                 v = self.arg(n)
                 e.comment(f"{n.name}: add {self.other_input(n).name}, read at the same position")
                 e.line(f"res = (((img * {H} + {h}) * {W} + {w}) * {v.upper()}_T + {v.upper()}_OFF)")
@@ -362,28 +355,50 @@ class _Kernel:
 
 
 def _emit_activation(e: Emitter, act: str, name: str) -> None:
-    if act == "linear":
-        return
-    if act == "relu":
-        e.comment("NaN stays NaN (as in numpy and PyTorch): a NaN input must not vanish")
-        e.line("acc = tl.maximum(acc, 0.0, propagate_nan=tl.PropagateNan.ALL)")
-    elif act == "sigmoid":
-        e.line("acc = 1.0 / (1.0 + tl.exp(-acc))")
-    elif act == "tanh":
-        e.comment("tanh: a series near 0 keeps the relative error small, (1-e)/(1+e) elsewhere")
-        e.line("ax = tl.abs(acc)")
-        e.line("ex = tl.exp(-2.0 * ax)")
-        e.line("big = (1.0 - ex) / (1.0 + ex)")
-        e.line("x2 = acc * acc")
-        e.line("small = ax * (1.0 - x2 / 3.0 + x2 * x2 * (2.0 / 15.0))")
-        e.line("acc = tl.where(acc < 0, -1.0, 1.0) * tl.where(ax < 0.0625, small, big)")
-    elif act == "softmax":
-        e.comment(f"{name}: softmax over the whole channel row (BN covers C)")
-        e.line('z = tl.where(mask_n[None, :], acc, float("-inf"))')
-        e.line("z = tl.exp(z - tl.reduce(z, 1, _max)[:, None])")
-        e.line("acc = z / tl.reduce(z, 1, _sum)[:, None]")
-    else:  # the registry declares no other activation
-        raise CnncError(f"{name}: the triton backend has no activation '{act}'", 1, 1)
+    """The activation's lines from the one table of activations (layers/activations.py)."""
+    for line in ACTIVATIONS[act].triton:
+        if line.startswith("# "):
+            e.comment(f"{name}: {line[2:]}")
+        else:
+            e.line(line)
+
+
+# --- lowerings: how each kind enters the one kernel template ------------------------
+
+class _Lowering:
+    """A kind's place in the kernel template. Anchors set the GEMM geometry of the
+    kernel (`geometry`); epilogues are emitted by their role (Epilogue flavour); views
+    and concat joins cost no kernel (the planner makes them aliases and slices)."""
+
+    def geometry(self, k, anchor) -> None:
+        raise CnncError(f"{anchor.name}: {anchor.kind} is not an anchor of the triton backend", anchor.line, anchor.col)
+
+
+class _WindowGEMM(_Lowering):
+    """conv: an implicit GEMM over (kh, kw, cin) windows."""
+
+    def geometry(self, k, anchor) -> None:
+        a = anchor.attrs
+        (k.KH, k.KW), (k.SH, k.SW) = a["kernel"], a["stride"]
+        k.PT, _, k.PL, _ = anchor.spec.pads(k.src.out, a)
+
+
+class _VectorGEMM(_Lowering):
+    """dense: the 1x1 case on a 1x1 image; its input is read as one vector (a flatten is a view)."""
+
+    def geometry(self, k, anchor) -> None:
+        k.KH = k.KW = k.SH = k.SW = 1
+        k.PT = k.PL = 0
+        k.CIN, k.IH, k.IW = k.IH * k.IW * k.CIN, 1, 1
+
+
+_IN_TEMPLATE = _Lowering()   # epilogues, views, joins: handled by role
+
+LOWERINGS: dict = {
+    "conv": _WindowGEMM(), "dense": _VectorGEMM(),
+    **{kind: _IN_TEMPLATE for kind in ("batchnorm", "pool", "avgpool", "globalpool", "residual", "concat",
+                                       "flatten", "dropout", "input", *ACTIVATIONS)},
+}
 
 
 # --- the module -------------------------------------------------------------------
@@ -394,7 +409,7 @@ def _plan_kernels(net, precision: str):
 
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    plan = make_plan(net)
+    plan = make_plan(net, TRITON)
     folded = set(foldable_batchnorms(net))
     return plan, [_Kernel(g, plan, folded, precision) for g in plan.groups], folded
 
@@ -545,7 +560,7 @@ def _emit_prepare(e: Emitter, net, kernels, folded) -> None:
                 e.line('raise ValueError(f"parameter {name} has shape {tuple(params[name].shape)}, expected {shape}")')
         e.line("state = {}")
         for k in kernels:
-            bn_ops = [n for n in k.pre + k.post if n.spec.epilogue == "affine"]
+            bn_ops = [n for n in k.pre + k.post if n.spec.epilogue is Epilogue.AFFINE]
             if k.anchor is None and not bn_ops:
                 continue
             e.comment(f"{k.name}")
@@ -574,7 +589,7 @@ def _emit_prepare(e: Emitter, net, kernels, folded) -> None:
 def _emit_forward(e: Emitter, net, plan, kernels) -> None:
     def buf(node):
         owner, _ = plan.storage(node)
-        return "x" if owner.spec.role == "input" else f"t_{owner.name}"
+        return "x" if owner.spec.role is Role.INPUT else f"t_{owner.name}"
 
     def shape_of(node):
         d = node.out.dims
@@ -585,7 +600,7 @@ def _emit_forward(e: Emitter, net, plan, kernels) -> None:
         owner, off = plan.storage(node)
         base = buf(node)
         c = node.out.dims[-1]
-        if owner is not node and owner.spec.role != "input" and node.spec.role != "view":
+        if owner is not node and owner.spec.role is not Role.INPUT and node.spec.role is not Role.VIEW:
             return f"{base}[..., {off}:{off + c}]"
         if node.out.dims != owner.out.dims:
             return f"{base}.reshape({shape_of(node)})"

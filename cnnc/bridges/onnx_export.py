@@ -3,7 +3,7 @@
 The graph takes and returns NHWC like cnnc (input `input`, shape (N, H, W, C),
 N symbolic); inside, one Transpose makes it NCHW for ONNX's Conv and pools, and
 `flatten` transposes back first so dense kernels keep cnnc's H, W, C row order.
-Every statement of SPEC §1 maps to standard operators (default opset 17):
+Every kind maps to standard operators (default opset 17), through LOWERINGS below:
 
   conv       Conv with explicit `pads` (TensorFlow `same` is asymmetric: the
              smaller half on top/left), then the activation
@@ -14,7 +14,9 @@ Every statement of SPEC §1 maps to standard operators (default opset 17):
   dense      Gemm (B is the Keras (in, out) kernel as is)
   batchnorm  BatchNormalization (inference form, epsilon from the program)
   dropout    Identity;  residual Add;  concat Concat on channels
-  ACT        Relu / Sigmoid / Tanh / Softmax(axis=1) / Identity
+  ACT        from the one table of activations (layers/activations.py): Relu, Clip (relu6),
+             LeakyRelu, Elu, Erf-based gelu, x * Sigmoid (silu), HardSigmoid, HardSwish,
+             Sigmoid, Tanh, Softmax(axis=1: channels), Identity
 
 Node and tensor names are the layer names (an activation fused into a conv or
 dense is a second node `NAME/relu`), initializers are `NAME.kernel` etc., so
@@ -29,9 +31,6 @@ import numpy as np
 
 from .. import layers as L
 from ..optional import require
-
-_ACT_OP = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax"}
-
 
 def to_onnx(model, path, opset: int = 17) -> str:
     """Write `model` as ONNX to `path`; returns the path. `onnx.checker` is run on the result."""
@@ -71,7 +70,7 @@ def build_model(net, params, opset: int = 17):
     tensors = {net.input.name: g.node("Transpose", [net.input.name], "input/nchw", "input/nchw", perm=[0, 3, 1, 2])}
     for node in net.layers:
         ins = [tensors[i.name] for i in node.inputs]
-        tensors[node.name] = _emit(g, node, ins, P)
+        tensors[node.name] = LOWERINGS[node.kind](g, node, ins, P)
 
     out_name = "output"
     while out_name in tensors:  # a layer may be called `output`
@@ -106,69 +105,94 @@ def _pads(node):
 
 
 def _act(g, x, act, output, node_name):
-    if act in _ACT_OP:
-        kw = {"axis": 1} if act == "softmax" else {}
-        return g.node(_ACT_OP[act], [x], output, node_name, **kw)
-    return x
+    """The activation `act` on x, as ONNX nodes (from the one table of activations)."""
+    if act in (None, "linear"):
+        return x
+    return L.ACTIVATIONS[act].onnx(g, x, output, node_name)
 
 
-def _emit(g, node, ins, P):
-    name, kind, a = node.name, node.kind, node.attrs
+def _anchor_out(node) -> str:
+    """An anchor's own output tensor: its name, or NAME/op when an activation follows."""
+    return node.name if node.activation in ("linear", None) else f"{node.name}/{node.kind}"
+
+
+def _conv(g, node, ins, P):
+    name, a = node.name, node.attrs
+    w = P[f"{name}.kernel"].transpose(3, 2, 0, 1)  # (KH, KW, Cin, Cout) -> (Cout, Cin, KH, KW)
+    out = g.node("Conv", [ins[0], g.init(f"{name}.kernel", w), g.init(f"{name}.bias", P[f"{name}.bias"])],
+                 _anchor_out(node), name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=_pads(node))
+    return _act(g, out, node.activation, name, f"{name}/{node.activation}")
+
+
+def _dense(g, node, ins, P):
+    name = node.name
+    out = g.node("Gemm", [ins[0], g.init(f"{name}.kernel", P[f"{name}.kernel"]),
+                          g.init(f"{name}.bias", P[f"{name}.bias"])], _anchor_out(node), name)
+    return _act(g, out, node.activation, name, f"{name}/{node.activation}")
+
+
+def _pool(g, node, ins, P):
+    name, a = node.name, node.attrs
     x = ins[0]
-    if kind == "conv":
-        w = P[f"{name}.kernel"].transpose(3, 2, 0, 1)  # (KH, KW, Cin, Cout) -> (Cout, Cin, KH, KW)
-        out = g.node("Conv", [x, g.init(f"{name}.kernel", w), g.init(f"{name}.bias", P[f"{name}.bias"])],
-                     name if node.activation in ("linear", None) else f"{name}/conv", name,
-                     kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=_pads(node))
-        return _act(g, out, node.activation, name, f"{name}/{node.activation}")
-    if kind == "dense":
-        out = g.node("Gemm", [x, g.init(f"{name}.kernel", P[f"{name}.kernel"]), g.init(f"{name}.bias", P[f"{name}.bias"])],
-                     name if node.activation in ("linear", None) else f"{name}/gemm", name)
-        return _act(g, out, node.activation, name, f"{name}/{node.activation}")
-    if kind in ("pool", "avgpool"):
-        pads = _pads(node)
-        kh, kw = a["kernel"]
-        if max(pads[0], pads[2]) >= kh or max(pads[1], pads[3]) >= kw:
-            # onnxruntime wants pads < kernel; wider integer padding becomes an explicit Pad
-            # (-inf for max pooling, zeros that count for average pooling: SPEC §1)
-            t, le, b, r = pads
-            fill = np.array(-np.inf if kind == "pool" else 0.0, dtype=np.float32)
-            x = g.node("Pad", [x, g.init(f"{name}/pads", np.array([0, 0, t, le, 0, 0, b, r], dtype=np.int64)),
-                               g.init(f"{name}/fill", fill)], f"{name}/pad", f"{name}/pad", mode="constant")
-            pads = [0, 0, 0, 0]
-            if kind == "pool":
-                # a window of padding only is -inf in cnnc; onnxruntime's MaxPool starts from the
-                # lowest float instead, so map that back
-                y = g.node("MaxPool", [x], f"{name}/max", f"{name}/max", kernel_shape=list(a["kernel"]),
-                           strides=list(a["stride"]))
-                lowest = g.init(f"{name}/lowest", np.array(np.finfo(np.float32).min, dtype=np.float32))
-                mask = g.node("Equal", [y, lowest], f"{name}/empty", f"{name}/empty")
-                return g.node("Where", [mask, g.init(f"{name}/-inf", np.array(-np.inf, dtype=np.float32)), y],
-                              name, name)
-        if kind == "pool":
-            return g.node("MaxPool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
-                          pads=pads)
-        return g.node("AveragePool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
-                      pads=pads, count_include_pad=0 if a["padding"] == "same" else 1)
-    if kind == "globalpool":
-        y = g.node("GlobalAveragePool", [x], f"{name}/pool", f"{name}/pool")
-        return g.node("Flatten", [y], name, name, axis=1)
-    if kind == "flatten":
-        if isinstance(node.input.out, L.Image):
-            x = g.node("Transpose", [x], f"{name}/nhwc", f"{name}/nhwc", perm=[0, 2, 3, 1])
-            return g.node("Flatten", [x], name, name, axis=1)
-        return g.node("Identity", [x], name, name)
-    if kind == "batchnorm":
-        ts = [g.init(f"{name}.{k}", P[f"{name}.{k}"]) for k in ("gamma", "beta", "mean", "var")]
-        return g.node("BatchNormalization", [x, *ts], name, name, epsilon=float(a["eps"]))
-    if kind == "dropout":
-        return g.node("Identity", [x], name, name)
-    if kind == "residual":
-        return g.node("Add", ins, name, name)
-    if kind == "concat":
-        return g.node("Concat", ins, name, name, axis=1)
-    if kind in L.ACTIVATIONS:
-        if kind == "linear":
-            return g.node("Identity", [x], name, name)
-        return _act(g, x, kind, name, name)
-    raise NotImplementedError(f"{name}: no ONNX form for '{kind}'")
+    is_max = node.spec.reduce == "max"
+    pads = _pads(node)
+    kh, kw = a["kernel"]
+    if max(pads[0], pads[2]) >= kh or max(pads[1], pads[3]) >= kw:
+        # onnxruntime wants pads < kernel; wider integer padding becomes an explicit Pad
+        # (-inf for max pooling, zeros that count for average pooling)
+        t, le, b, r = pads
+        fill = np.array(-np.inf if is_max else 0.0, dtype=np.float32)
+        x = g.node("Pad", [x, g.init(f"{name}/pads", np.array([0, 0, t, le, 0, 0, b, r], dtype=np.int64)),
+                           g.init(f"{name}/fill", fill)], f"{name}/pad", f"{name}/pad", mode="constant")
+        pads = [0, 0, 0, 0]
+        if is_max:
+            # a window of padding only is -inf in cnnc; onnxruntime's MaxPool starts from the
+            # lowest float instead, so map that back
+            y = g.node("MaxPool", [x], f"{name}/max", f"{name}/max", kernel_shape=list(a["kernel"]),
+                       strides=list(a["stride"]))
+            lowest = g.init(f"{name}/lowest", np.array(np.finfo(np.float32).min, dtype=np.float32))
+            mask = g.node("Equal", [y, lowest], f"{name}/empty", f"{name}/empty")
+            return g.node("Where", [mask, g.init(f"{name}/-inf", np.array(-np.inf, dtype=np.float32)), y],
+                          name, name)
+    if is_max:
+        return g.node("MaxPool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+                      pads=pads)
+    return g.node("AveragePool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+                  pads=pads, count_include_pad=0 if a["padding"] == "same" else 1)
+
+
+def _globalpool(g, node, ins, P):
+    y = g.node("GlobalAveragePool", [ins[0]], f"{node.name}/pool", f"{node.name}/pool")
+    return g.node("Flatten", [y], node.name, node.name, axis=1)
+
+
+def _flatten(g, node, ins, P):
+    name, x = node.name, ins[0]
+    if isinstance(node.input.out, L.Image):
+        x = g.node("Transpose", [x], f"{name}/nhwc", f"{name}/nhwc", perm=[0, 2, 3, 1])
+        return g.node("Flatten", [x], name, name, axis=1)
+    return g.node("Identity", [x], name, name)
+
+
+def _batchnorm(g, node, ins, P):
+    ts = [g.init(f"{node.name}.{k}", P[f"{node.name}.{k}"]) for k in ("gamma", "beta", "mean", "var")]
+    return g.node("BatchNormalization", [ins[0], *ts], node.name, node.name, epsilon=float(node.attrs["eps"]))
+
+
+def _identity(g, node, ins, P):
+    return g.node("Identity", [ins[0]], node.name, node.name)
+
+
+def _activation(g, node, ins, P):
+    return L.ACTIVATIONS[node.kind].onnx(g, ins[0], node.name, node.name)   # linear: an Identity node
+
+
+# how each kind becomes ONNX nodes: (graph, node, input tensors, params) -> output tensor
+LOWERINGS: dict = {
+    "conv": _conv, "dense": _dense, "pool": _pool, "avgpool": _pool, "globalpool": _globalpool,
+    "flatten": _flatten, "batchnorm": _batchnorm, "dropout": _identity,
+    "residual": lambda g, node, ins, P: g.node("Add", ins, node.name, node.name),
+    "concat": lambda g, node, ins, P: g.node("Concat", ins, node.name, node.name, axis=1),
+    "input": None,   # the graph's input itself (transposed to NCHW in build_model)
+    **{name: _activation for name in L.ACTIVATIONS},
+}

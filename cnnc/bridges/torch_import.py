@@ -116,8 +116,12 @@ def torch_layers(state_dict) -> list:
     return out
 
 
-# vector layers that act feature by feature: they keep PyTorch's C, H, W feature order
-_KEEPS_ORDER = ("dropout", "batchnorm", *L.ACTIVATIONS)
+def _feature_wise(node) -> bool:
+    """A layer that acts feature by feature (dropout, batchnorm, activations): on a vector
+    it keeps PyTorch's C, H, W feature order."""
+    spec = node.spec
+    return (spec.role is L.Role.VIEW and not spec.makes_vector) or \
+        spec.epilogue in (L.Epilogue.AFFINE, L.Epilogue.ACTIVATION)
 
 
 def _flatten_source(node):
@@ -127,9 +131,9 @@ def _flatten_source(node):
     batchnorm between flatten and dense is permuted too.
     """
     x = node.input
-    while x.kind in _KEEPS_ORDER and isinstance(x.out, L.Vector):
+    while _feature_wise(x) and isinstance(x.out, L.Vector):
         x = x.input
-    if x.kind == "flatten" and isinstance(x.input.out, L.Image):
+    if x.spec.role is L.Role.VIEW and x.spec.makes_vector and isinstance(x.input.out, L.Image):
         return x.input.out
     return None
 
@@ -148,7 +152,7 @@ def params_from_state_dict(net, state_dict) -> dict:
     theirs: dict = {"Conv2d": [], "Linear": [], "BatchNorm": []}
     for kind, prefix, g in torch_layers(state_dict):
         theirs[kind].append((prefix, g))
-    mine = {k: [n for n in net.layers if n.kind == kind] for kind, k in _KIND_OF.items()}
+    mine = {k: [n for n in net.layers if _KIND_OF.get(n.kind) == k] for k in _KIND_OF.values()}
     for kind, k in _KIND_OF.items():
         if len(mine[k]) != len(theirs[k]):
             names = ", ".join(n.name for n in mine[k]) or "none"
@@ -177,22 +181,32 @@ def _check(node, prefix, what, got, want) -> None:
 def _convert(node, prefix, g, torch_flatten: bool = True) -> dict:
     """cnnc params of `node` from torch layer `prefix`'s arrays `g`. `torch_flatten`: features
     after a flatten are in PyTorch's C, H, W order (a plain network), so they are permuted."""
+    return _CONVERT[node.kind](node, prefix, g, torch_flatten)
+
+
+def _from_conv2d(node, prefix, g, torch_flatten) -> dict:
     name = node.name
-    if node.kind == "conv":
-        kh, kw, cin, cout = node.params["kernel"]
-        w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
-        _check(node, prefix, "weight", w.shape, (cout, cin, kh, kw))
-        _check(node, prefix, "bias", b.shape, (cout,))
-        return {f"{name}.kernel": np.ascontiguousarray(w.transpose(2, 3, 1, 0)), f"{name}.bias": b.copy()}
-    if node.kind == "dense":
-        n_in, n_out = node.params["kernel"]
-        w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
-        _check(node, prefix, "weight", w.shape, (n_out, n_in))
-        _check(node, prefix, "bias", b.shape, (n_out,))
-        img = _flatten_source(node) if torch_flatten else None
-        if img is not None:  # torch's columns are in C, H, W order; cnnc's rows in H, W, C
-            w = _chw_to_hwc(w, img, axis=1)
-        return {f"{name}.kernel": np.ascontiguousarray(w.T), f"{name}.bias": b.copy()}
+    kh, kw, cin, cout = node.params["kernel"]
+    w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
+    _check(node, prefix, "weight", w.shape, (cout, cin, kh, kw))
+    _check(node, prefix, "bias", b.shape, (cout,))
+    return {f"{name}.kernel": np.ascontiguousarray(w.transpose(2, 3, 1, 0)), f"{name}.bias": b.copy()}
+
+
+def _from_linear(node, prefix, g, torch_flatten) -> dict:
+    name = node.name
+    n_in, n_out = node.params["kernel"]
+    w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
+    _check(node, prefix, "weight", w.shape, (n_out, n_in))
+    _check(node, prefix, "bias", b.shape, (n_out,))
+    img = _flatten_source(node) if torch_flatten else None
+    if img is not None:  # torch's columns are in C, H, W order; cnnc's rows in H, W, C
+        w = _chw_to_hwc(w, img, axis=1)
+    return {f"{name}.kernel": np.ascontiguousarray(w.T), f"{name}.bias": b.copy()}
+
+
+def _from_batchnorm(node, prefix, g, torch_flatten) -> dict:
+    name = node.name
     (c,) = node.params["gamma"]
     img = _flatten_source(node) if torch_flatten and isinstance(node.out, L.Vector) else None
     out = {}
@@ -201,3 +215,7 @@ def _convert(node, prefix, g, torch_flatten: bool = True) -> dict:
         _check(node, prefix, theirs, a.shape, (c,))
         out[f"{name}.{suffix}"] = _chw_to_hwc(a, img) if img is not None else a.copy()
     return out
+
+
+# how each kind with weights reads them from a torch layer of the family in _KIND_OF
+_CONVERT = {"conv": _from_conv2d, "dense": _from_linear, "batchnorm": _from_batchnorm}

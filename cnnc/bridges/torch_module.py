@@ -40,15 +40,10 @@ def window_pads(node) -> tuple:
 
 def activate(x, name: str):
     """An activation on a tensor whose axis 1 is channels/units (softmax over it, as Keras's last axis)."""
-    if name == "relu":
-        return F.relu(x)
-    if name == "sigmoid":
-        return torch.sigmoid(x)
-    if name == "tanh":
-        return torch.tanh(x)
-    if name == "softmax":
-        return F.softmax(x, dim=1)
-    return x
+    return _ACTIVATION_MODULES[name](x)
+
+
+_ACTIVATION_MODULES = {name: a.torch(nn) for name, a in L.ACTIVATIONS.items()}
 
 
 def _tensor(array):
@@ -101,12 +96,12 @@ class Pool(nn.Module):
     def __init__(self, node):
         super().__init__()
         inp = node.input.out
-        self.kind = node.kind
+        self.is_max = node.spec.reduce == "max"
         self.kernel = tuple(node.attrs["kernel"])
         self.stride = tuple(node.attrs["stride"])
         self.pads = window_pads(node)
         self.count_real_only = node.attrs["padding"] == "same"
-        if self.kind == "avgpool" and self.count_real_only and any(self.pads):
+        if not self.is_max and self.count_real_only and any(self.pads):
             # how many real pixels each window covers (a constant of the shapes)
             ones = F.pad(torch.ones(1, 1, inp.h, inp.w), self.pads)
             area = self.kernel[0] * self.kernel[1]
@@ -116,7 +111,7 @@ class Pool(nn.Module):
             self.scale = None
 
     def forward(self, x):
-        if self.kind == "pool":
+        if self.is_max:
             if any(self.pads):
                 x = F.pad(x, self.pads, value=float("-inf"))
             return F.max_pool2d(x, self.kernel, self.stride)
@@ -127,7 +122,61 @@ class Pool(nn.Module):
 
 
 _PROBE = nn.ModuleDict()  # instance attributes (`training`) count too
-_MODULE_KINDS = ("conv", "dense", "pool", "avgpool", "batchnorm", "dropout")
+
+
+def _batchnorm(node, p):
+    c = node.params["gamma"][0]
+    bn = (nn.BatchNorm2d if isinstance(node.out, L.Image) else nn.BatchNorm1d)(c, eps=node.attrs["eps"])
+    with torch.no_grad():
+        bn.weight.copy_(_tensor(p["gamma"]))
+        bn.bias.copy_(_tensor(p["beta"]))
+        bn.running_mean.copy_(_tensor(p["mean"]))
+        bn.running_var.copy_(_tensor(p["var"]))
+    return bn
+
+
+def _call(module, args, skip_softmax):
+    return module(args[0])
+
+
+def _call_anchor(module, args, skip_softmax):
+    return module(args[0], skip_softmax)
+
+
+def _flatten(args):
+    x = args[0]
+    return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1) if x.dim() == 4 else x
+
+
+def _activation(node):
+    def apply(args, skip_softmax):
+        return args[0] if skip_softmax else activate(args[0], node.kind)
+    return apply
+
+
+class Lowering:
+    """How a kind runs in torch: `make(node, params)` builds its nn.Module (None for kinds
+    without one); `run(module, args, skip_softmax)` applies it, or `plain(node)` gives a
+    function (args, skip_softmax) for kinds without a module."""
+
+    def __init__(self, make=None, run=_call, plain=None):
+        self.make, self.run, self.plain = make, run, plain
+
+
+LOWERINGS: dict = {
+    "conv": Lowering(lambda node, p: Conv(node, p["kernel"], p["bias"]), _call_anchor),
+    "dense": Lowering(lambda node, p: Dense(node, p["kernel"], p["bias"]), _call_anchor),
+    "pool": Lowering(lambda node, p: Pool(node)),
+    "avgpool": Lowering(lambda node, p: Pool(node)),
+    "batchnorm": Lowering(_batchnorm),
+    "dropout": Lowering(lambda node, p: nn.Dropout(node.attrs["rate"])),
+    "globalpool": Lowering(plain=lambda node: lambda args, skip: args[0].mean(dim=(2, 3))),
+    "flatten": Lowering(plain=lambda node: lambda args, skip: _flatten(args)),
+    "residual": Lowering(plain=lambda node: lambda args, skip: args[0] + args[1]),
+    "concat": Lowering(plain=lambda node: lambda args, skip: torch.cat(args, dim=1)),
+    "input": Lowering(),
+    **{name: Lowering(plain=_activation) for name in L.ACTIVATIONS},
+}
 
 
 def _module_key(name: str, taken: set) -> str:
@@ -156,29 +205,11 @@ class CnncModule(nn.Module):
     def layer_keys(network) -> dict:
         """Layer name -> its key in `.layers` (and in the state_dict, `layers.KEY.weight`)."""
         taken: set = set()
-        return {n.name: _module_key(n.name, taken) for n in network.layers if n.kind in _MODULE_KINDS}
+        return {n.name: _module_key(n.name, taken) for n in network.layers if LOWERINGS[n.kind].make is not None}
 
     @staticmethod
     def _make(node, params):
-        p = {k: params[f"{node.name}.{k}"] for k in node.params}
-        if node.kind == "conv":
-            return Conv(node, p["kernel"], p["bias"])
-        if node.kind == "dense":
-            return Dense(node, p["kernel"], p["bias"])
-        if node.kind in ("pool", "avgpool"):
-            return Pool(node)
-        if node.kind == "batchnorm":
-            c = node.params["gamma"][0]
-            bn = (nn.BatchNorm2d if isinstance(node.out, L.Image) else nn.BatchNorm1d)(c, eps=node.attrs["eps"])
-            with torch.no_grad():
-                bn.weight.copy_(_tensor(p["gamma"]))
-                bn.bias.copy_(_tensor(p["beta"]))
-                bn.running_mean.copy_(_tensor(p["mean"]))
-                bn.running_var.copy_(_tensor(p["var"]))
-            return bn
-        if node.kind == "dropout":
-            return nn.Dropout(node.attrs["rate"])
-        return None
+        return LOWERINGS[node.kind].make(node, {k: params[f"{node.name}.{k}"] for k in node.params})
 
     def module(self, name: str):
         """The submodule of layer `name` (None for layers without one)."""
@@ -223,23 +254,10 @@ class CnncModule(nn.Module):
         return values
 
     def _apply(self, node, args, skip_softmax: bool):
-        x = args[0]
-        kind = node.kind
-        if kind in ("conv", "dense"):
-            return self.module(node.name)(x, skip_softmax)
-        if kind in ("pool", "avgpool", "batchnorm", "dropout"):
-            return self.module(node.name)(x)
-        if kind == "globalpool":
-            return x.mean(dim=(2, 3))
-        if kind == "flatten":
-            return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1) if x.dim() == 4 else x
-        if kind == "residual":
-            return args[0] + args[1]
-        if kind == "concat":
-            return torch.cat(args, dim=1)
-        if kind in L.ACTIVATIONS:
-            return x if skip_softmax else activate(x, kind)
-        raise NotImplementedError(f"{node.name}: no PyTorch form for '{kind}'")
+        lowering = LOWERINGS[node.kind]
+        if lowering.make is not None:
+            return lowering.run(self.module(node.name), args, skip_softmax)
+        return lowering.plain(node)(args, skip_softmax)
 
     def keras_params(self) -> dict:
         """The weights in cnnc's names and Keras layouts (float32 numpy), network order."""
@@ -248,20 +266,24 @@ class CnncModule(nn.Module):
             if not node.params:
                 continue
             mod = self.module(node.name)
-            if node.kind == "batchnorm":
-                arrays = {"gamma": mod.weight.detach(), "beta": mod.bias.detach(),
-                          "mean": mod.running_mean.detach(), "var": mod.running_var.detach()}
-            else:
-                arrays = mod.keras()
+            arrays = _keras_arrays(mod)
             for k in node.params:
                 out[f"{node.name}.{k}"] = arrays[k].cpu().contiguous().numpy().astype("float32", copy=True)
         return out
 
 
+def _keras_arrays(mod) -> dict:
+    """A module's weights by Keras suffix (kernel, bias, gamma, ...)."""
+    if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+        return {"gamma": mod.weight.detach(), "beta": mod.bias.detach(),
+                "mean": mod.running_mean.detach(), "var": mod.running_var.detach()}
+    return mod.keras()
+
+
 def _final_softmax(network):
     """The node whose softmax makes the output (looking through trailing dropout/flatten), or None."""
     tail = network.output
-    while tail.spec.role == "view" and tail.inputs:
+    while tail.spec.role is L.Role.VIEW and tail.inputs:
         tail = tail.input
     return tail if tail.activation == "softmax" else None
 

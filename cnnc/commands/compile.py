@@ -57,8 +57,9 @@ def run(args) -> int:
     net = load_network(args.file, args.input)
     print_warnings(net)
     if args.plan:
+        from ..backends.triton_fusion import TRITON
         from ..passes.fusion import format_plan
-        print(format_plan(net))
+        print(format_plan(net, TRITON))
         return 0
     # weights that cannot be read exit 2, weights that do not fit exit 1 (cli.main)
     model = compile_model(net, backend=args.backend, seed=args.seed, weights=args.weights,

@@ -27,8 +27,9 @@ def run(args) -> int:
 
         print(json.dumps(summary_dict(net), indent=2))
     else:
+        from ..backends.triton_fusion import TRITON
         from ..passes.fusion import kernel_column
 
         # which triton kernel computes each layer (see `cnnc compile --plan`)
-        print(format_table(net, extra={"kernel": kernel_column(net)}))
+        print(format_table(net, extra={"kernel": kernel_column(net, TRITON)}))
     return 0

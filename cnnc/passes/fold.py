@@ -16,17 +16,19 @@ done by each generated module's `prepare` (it must run without cnnc) and by
 
 from __future__ import annotations
 
+from ..layers import Role
+
 
 def folds_into(anchor) -> bool:
     """Can a batchnorm that alone reads `anchor`'s output fold into its weights?"""
-    return anchor.spec.role == "anchor" and anchor.activation == "linear"
+    return anchor.spec.role is Role.ANCHOR and anchor.spec.folds_affine and anchor.activation == "linear"
 
 
 def foldable_batchnorms(net) -> dict:
     """{batchnorm name: anchor name} for every batchnorm that can be folded."""
     out = {}
     for node in net.layers:
-        if node.kind != "batchnorm":
+        if not node.spec.foldable:
             continue
         anchor = node.inputs[0]
         if folds_into(anchor) and net.consumers(anchor) == [node] and anchor is not net.output:

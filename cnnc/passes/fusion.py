@@ -1,20 +1,16 @@
 """The fusion planner: which layers share one kernel.
 
 Pure Python over the typed graph; it reads only the fusion roles declared in
-cnnc/layers.py (anchor, epilogue + its flavour, view, join), never layer names.
+cnnc/layers/roles.py (anchor, epilogue + its flavour, view, join), never layer names.
 
 Rules (docs/triton.md explains them for users):
   * A group starts at an anchor (conv, dense) or, when nothing can absorb it, at
     an epilogue node (a pool on the input, a lone activation, ...).
   * It then absorbs the next node while the group's last node has that node as
     its only consumer and the node is an epilogue the backend's `Policy` lets the
-    group take. The default policy (the triton backend's; numpy's is narrower):
-      affine (batchnorm), activation  always (softmax: its width must fit one block)
-      add (residual)                   the other input is read in the epilogue
-      pool (max/avg)                   one per group; the kernel computes the
-                                       anchor at each window position
-      reduce (globalpool)              last in a group: the kernel loops over an
-                                       image's pixels and sums in registers
+    group take (backends/triton_fusion.py and backends/numpy.py declare theirs).
+    A residual's add may join only if its other operand is not computed by the
+    group itself (the kernel reads that operand).
   * Views (flatten, dropout) cost nothing: they alias their input's buffer.
   * A concat costs nothing under `Policy.concat_in_place` (the numpy backend
     concatenates instead): each branch's last group writes straight into its
@@ -27,12 +23,7 @@ Rules (docs/triton.md explains them for users):
 
 from __future__ import annotations
 
-from ..layers import Image
-
-# softmax is fused into a group when its whole channel row fits one tile of this many
-# lanes (a GEMM tile 16 rows x 1024 channels still fits a GPU's registers and shared memory)
-SOFTMAX_MAX = 1024
-
+from ..layers import Epilogue, Role
 
 # Plain classes, not dataclasses: `cnnc shapes` imports this module for its kernel
 # column, and `import dataclasses` alone costs it ~15 ms of start-up (BENCHMARKS.md).
@@ -56,7 +47,7 @@ class Group:
 
     @property
     def anchor(self):
-        return self.nodes[0] if self.nodes and self.nodes[0].spec.role == "anchor" else None
+        return self.nodes[0] if self.nodes and self.nodes[0].spec.role is Role.ANCHOR else None
 
     @property
     def last(self):
@@ -68,12 +59,12 @@ class Group:
             return f"k{self.index}_copy_{self.source.name}"
         return f"k{self.index}_{self.nodes[0].name}"
 
-    def has(self, epilogue: str) -> bool:
-        return any(n.spec.epilogue == epilogue for n in self.nodes)
+    def has(self, epilogue: Epilogue) -> bool:
+        return any(n.spec.epilogue is epilogue for n in self.nodes)
 
     @property
     def pool(self):
-        return next((n for n in self.nodes if n.spec.epilogue == "pool"), None)
+        return next((n for n in self.nodes if n.spec.epilogue is Epilogue.POOL), None)
 
     def describe(self) -> str:
         if self.copy_into is not None:
@@ -96,7 +87,7 @@ class Plan:
 
         Views alias their input; nodes placed in a concat live in its buffer.
         """
-        if node.spec.role == "view":
+        if node.spec.role is Role.VIEW:
             return self.storage(node.inputs[0])
         if node.name in self.slices:
             j, off = self.slices[node.name]
@@ -123,61 +114,49 @@ class Policy:
     consumers, execution order, concat slices); a backend only answers, for a group
     and the epilogue node after it, "can my kernel for this group take that too?".
 
-    The default is the triton backend's: every epilogue flavour, one pool per group,
-    softmax while its width fits one tile, concat branches written in place.
+    The base policy absorbs nothing and concatenates joins itself; each backend
+    declares its own (backends/numpy.py NumpyPolicy, backends/triton.py TritonPolicy).
     """
-    concat_in_place = True
+    concat_in_place = False
 
     def absorbs(self, group: Group, node) -> bool:
-        last = group.nodes[-1]
-        if group.has("reduce"):
-            return False
-        kind = node.spec.epilogue
-        if kind in ("affine", "activation"):
-            return node.activation != "softmax" or _channels(node) <= SOFTMAX_MAX
-        if kind == "add":
-            return True
-        if kind == "pool":
-            return not group.has("pool") and isinstance(last.out, Image)
-        if kind == "reduce":
-            return isinstance(last.out, Image)
         return False
 
 
-TRITON = Policy()
-
-
-def _can_absorb(group: Group, node, consumers, policy: Policy) -> bool:
+def _can_absorb(group: Group, node, consumers, position, policy: Policy) -> bool:
     """The structural rule every backend shares, then the backend's own say."""
     last = group.nodes[-1]
-    if node.spec.role != "epilogue" or consumers[last.name] != [node] or node.inputs.count(last) != 1:
+    if node.spec.role is not Role.EPILOGUE or consumers[last.name] != [node] or node.inputs.count(last) != 1:
         return False
     # a join's other operand is read by the kernel, so it must not come from the group itself
-    if any(i is not last and _depends_on(i, group.nodes) for i in node.inputs):
+    if any(i is not last and _depends_on(i, group.nodes, position) for i in node.inputs):
         return False
     return policy.absorbs(group, node)
 
 
-def _depends_on(node, nodes) -> bool:
-    """Whether `node` is one of `nodes` or computed from one of them."""
+def _depends_on(node, nodes, position) -> bool:
+    """Whether `node` is one of `nodes` or computed from one of them.
+
+    Nodes are in execution order, so nothing that runs before the first of `nodes` can
+    depend on them: the walk stops there, and a residual's shortcut (almost always the
+    block's input) is answered at once. That keeps planning linear in the layers.
+    """
+    first = min(position[n.name] for n in nodes)
     targets = {id(n) for n in nodes}
     stack, seen = [node], set()
     while stack:
         n = stack.pop()
         if id(n) in targets:
             return True
-        if id(n) not in seen:
+        if id(n) not in seen and position[n.name] > first:
             seen.add(id(n))
             stack.extend(n.inputs)
     return False
 
 
-def plan(net, policy: Policy = TRITON) -> Plan:
+def plan(net, policy: Policy) -> Plan:
     """Partition the network into groups (one kernel or generated function each)."""
-    consumers: dict = {n.name: [] for n in net.nodes}
-    for n in net.nodes:
-        for i in dict.fromkeys(n.inputs):      # a node listed twice is one consumer
-            consumers[i.name].append(n)
+    consumers = net.consumer_map()
     position = {n.name: i for i, n in enumerate(net.nodes)}
 
     groups: list = []
@@ -185,19 +164,19 @@ def plan(net, policy: Policy = TRITON) -> Plan:
     taken: set = set()
     for n in net.nodes:
         role = n.spec.role
-        if n.name in taken or role == "input":
+        if n.name in taken or role is Role.INPUT:
             continue
-        if role == "view":
+        if role is Role.VIEW:
             views.append(n)
             continue
-        if role == "join":
+        if role is Role.JOIN:
             joins.append(n)
             continue
         g = Group(0, [n], n.inputs[0])
         taken.add(n.name)
         while True:
             nxt = consumers[g.nodes[-1].name]
-            if len(nxt) == 1 and nxt[0].name not in taken and _can_absorb(g, nxt[0], consumers, policy):
+            if len(nxt) == 1 and nxt[0].name not in taken and _can_absorb(g, nxt[0], consumers, position, policy):
                 g.nodes.append(nxt[0])
                 taken.add(nxt[0].name)
             else:
@@ -210,9 +189,12 @@ def plan(net, policy: Policy = TRITON) -> Plan:
     for j in (joins if policy.concat_in_place else ()):
         off = 0
         seen: set = set()
+        counts: dict = {}
         for b in j.inputs:
-            in_place = (b.spec.role not in ("view", "input") and consumers[b.name] == [j]
-                        and b.name not in seen and j.inputs.count(b) == 1)
+            counts[b.name] = counts.get(b.name, 0) + 1
+        for b in j.inputs:
+            in_place = (b.spec.role not in (Role.VIEW, Role.INPUT) and consumers[b.name] == [j]
+                        and b.name not in seen and counts[b.name] == 1)
             if in_place:
                 slices[b.name] = (j, off)
             else:
@@ -235,9 +217,9 @@ def plan(net, policy: Policy = TRITON) -> Plan:
     return p
 
 
-def kernel_column(net) -> dict:
+def kernel_column(net, policy: Policy) -> dict:
     """{layer name: kernel} for the `kernel` column of `cnnc shapes`."""
-    p = plan(net)
+    p = plan(net, policy)
     col = {n: f"k{g.index}" for n, g in p.group_of.items()}
     for v in p.views:
         col[v.name] = "view"
@@ -246,9 +228,9 @@ def kernel_column(net) -> dict:
     return col
 
 
-def format_plan(net) -> str:
+def format_plan(net, policy: Policy) -> str:
     """The plan as a table: each kernel and the layers it holds."""
-    p = plan(net)
+    p = plan(net, policy)
     rows = [("kernel", "layers", "lines", "output")]
     position = {n.name: i for i, n in enumerate(net.nodes)}
     items = [(position[(g.copy_into or g.last).name], "k", g) for g in p.groups]

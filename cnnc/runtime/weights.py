@@ -18,46 +18,54 @@ import numpy as np
 from ..backends.carried import weights_io as io
 from ..errors import WeightsError
 
-BN_INIT = {"gamma": 1.0, "beta": 0.0, "mean": 0.0, "var": 1.0}
 FORMATS = (".npz", ".safetensors")
 SAFETENSORS_HINT = "pip install safetensors  (or: pip install 'cnnc[safetensors]')"
 
 
+def _fans(shape) -> tuple:
+    """Keras's fan_in, fan_out: a kernel's last two axes times its receptive field."""
+    if len(shape) < 2:
+        return shape[0], shape[0]
+    field = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return shape[-2] * field, shape[-1] * field
+
+
+def _each_param(net):
+    """(name, shape, the kind's initializer for it, suffix) in network order."""
+    for n in net.nodes:
+        for suffix, shape in n.params.items():
+            yield f"{n.name}.{suffix}", tuple(shape), n.spec.initializer(suffix), suffix
+
+
 def init_params(net, seed: int = 0) -> dict:
-    """Fresh float32 parameters for `net`, in network order."""
+    """Fresh float32 parameters for `net`, in network order: each kind's Keras default
+    (glorot_uniform kernels, zero biases, batchnorm's ones and zeros)."""
     rng = np.random.default_rng(seed)
     out = {}
-    for name, shape in net.param_shapes().items():
-        suffix = name.rsplit(".", 1)[1]
-        if suffix == "kernel":
-            if len(shape) == 4:
-                kh, kw, cin, cout = shape
-                fan_in, fan_out = kh * kw * cin, kh * kw * cout
-            else:
-                fan_in, fan_out = shape
+    for name, shape, init, _ in _each_param(net):
+        if init == "glorot_uniform":
+            fan_in, fan_out = _fans(shape)
             limit = np.sqrt(6.0 / (fan_in + fan_out))
             out[name] = rng.uniform(-limit, limit, size=shape).astype(np.float32)
-        elif suffix == "bias":
-            out[name] = np.zeros(shape, np.float32)
         else:
-            out[name] = np.full(shape, BN_INIT[suffix], np.float32)
+            out[name] = np.full(shape, 1.0 if init == "ones" else 0.0, np.float32)
     return out
 
 
 def random_params(net, seed: int = 0) -> dict:
     """Parameters with every array non-trivial, for checking backends against each other:
     He-normal kernels, and biases and batchnorm statistics drawn too (gamma of both signs,
-    so batchnorm folding must cope), so that no epilogue is an identity. Keras layouts."""
+    so batchnorm folding must cope; variances positive), so that no epilogue is an
+    identity. Keras layouts."""
     rng = np.random.default_rng(seed)
     out = {}
-    for name, shape in net.param_shapes().items():
-        suffix = name.rsplit(".", 1)[1]
-        if suffix == "kernel":
-            fan_in = int(np.prod(shape[:-1]))
+    for name, shape, init, suffix in _each_param(net):
+        if init == "glorot_uniform":
+            fan_in, _ = _fans(shape)
             out[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
         elif suffix == "var":
             out[name] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
-        elif suffix == "gamma":
+        elif init == "ones":
             out[name] = rng.uniform(-1.5, 1.5, shape).astype(np.float32)
         else:
             out[name] = (rng.standard_normal(shape) * 0.5).astype(np.float32)

@@ -1,0 +1,102 @@
+"""Argument parsers for layer statements: each turns one written Value (`32`, `3x3`,
+`same`, `0.5`) into a Python value or raises ArgError with a message in the program's
+terms. Kinds declare their arguments as `Param`s built from these."""
+
+from __future__ import annotations
+
+from ..records import FrozenRecord
+
+
+class ArgError(Exception):
+    pass
+
+
+class Param(FrozenRecord):
+    """A declared argument: `name` (also the attrs key), `parse` (Value -> python value,
+    raises ArgError), whether it is `required`, its `default`."""
+    __slots__ = ("name", "parse", "required", "default")
+    _defaults = {"required": True, "default": None}
+
+
+def _is_int(text: str) -> bool:
+    t = text.lstrip("+-")
+    return t.isdigit()
+
+
+def _int(v, what: str) -> int:
+    if v.kind != "number" or not _is_int(v.text):
+        raise ArgError(f"{what} must be a positive integer, got '{v.text}'")
+    n = int(v.text)
+    if n <= 0:
+        raise ArgError(f"{what} must be a positive integer, got {n}")
+    return n
+
+
+def count(what: str):
+    return lambda v: _int(v, what)
+
+
+def pair(what: str):
+    """`3` or `3x5` (height x width), both positive."""
+    def parse(v):
+        if v.kind == "number" and _is_int(v.text):
+            n = int(v.text)
+            if n <= 0:
+                raise ArgError(f"{what} must be positive, got {n}")
+            return (n, n)
+        if v.kind == "size":
+            parts = [int(p) for p in v.text.split("x")]
+            if len(parts) != 2:
+                raise ArgError(f"{what} is height x width (like 3x3) or one number, got '{v.text}'")
+            if min(parts) <= 0:
+                raise ArgError(f"{what} must be positive, got {v.text}")
+            return tuple(parts)
+        raise ArgError(f"{what} must be a size like 3x3 or 3, got '{v.text}'")
+    return parse
+
+
+def padding(v):
+    if v.kind == "word" and v.text in ("valid", "same"):
+        return v.text
+    if v.kind == "number" and _is_int(v.text) and int(v.text) >= 0:
+        return int(v.text)
+    raise ArgError(f"padding must be valid, same or a number of pixels >= 0, got '{v.text}'")
+
+
+def choice(what: str, words: tuple):
+    """One of a few words."""
+    def parse(v):
+        if v.kind == "word" and v.text in words:
+            return v.text
+        raise ArgError(f"{what} must be one of {', '.join(words)}, got '{v.text}'")
+    return parse
+
+
+def decimal(what: str, lo: float, hi: float, lo_closed: bool, hi_closed: bool):
+    def parse(v):
+        try:
+            x = float(v.text)
+        except ValueError:
+            x = None
+        if v.kind != "number" or x is None or x != x:
+            raise ArgError(f"{what} must be a decimal number, got '{v.text}'")
+        ok_lo = x >= lo if lo_closed else x > lo
+        ok_hi = x <= hi if hi_closed else x < hi
+        if not (ok_lo and ok_hi):
+            interval = ("[" if lo_closed else "(") + f"{lo:g}, " + (f"{hi:g}" if hi != float("inf") else "inf") + ("]" if hi_closed else ")")
+            raise ArgError(f"{what} must be in {interval}, got {v.text}")
+        return x
+    return parse
+
+
+def input_shape(v):
+    if v.kind == "size":
+        parts = [int(p) for p in v.text.split("x")]
+        if len(parts) == 3:
+            if min(parts) <= 0:
+                raise ArgError(f"input sizes must be positive, got {v.text}")
+            return tuple(parts)
+        if len(parts) == 2 and min(parts) > 0:
+            raise ArgError(f"input is height x width x channels, got {v.text}; "
+                           f"write {v.text}x1 for grayscale or {v.text}x3 for RGB")
+    raise ArgError(f"input is height x width x channels like 28x28x1, got '{v.text}'")

@@ -1,0 +1,155 @@
+"""What every layer kind declares (`LayerKind`), and the sliding-window arithmetic that
+convolution and pooling share."""
+
+from __future__ import annotations
+
+from .roles import Role
+from .types import CollapseError, Image, ShapeError, Vector
+
+
+def window(n: int, k: int, s: int, padding) -> tuple[int, int, int]:
+    """Output size and (top/left, bottom/right) padding of a window along one axis.
+
+    `padding` is "valid", "same" (TensorFlow: out = ceil(n/s), the smaller half of
+    the padding on top/left) or an int p (p on both sides, as in PyTorch).
+    """
+    if padding == "valid":
+        return (n - k) // s + 1, 0, 0
+    if padding == "same":
+        out = -(-n // s)
+        total = max((out - 1) * s + k - n, 0)
+        return out, total // 2, total - total // 2
+    p = int(padding)
+    return (n + 2 * p - k) // s + 1, p, p
+
+
+def dropped(n: int, k: int, s: int, padding) -> int:
+    """Real rows (or columns) at the bottom/right that no window reaches.
+
+    Only when windows touch or overlap (k >= s): a 1x1 stride-2 conv skips every
+    other row by design, which is not "dropping the edge". Padding rows that no
+    window reaches are not real pixels and are not counted.
+    """
+    if padding == "same" or k < s:
+        return 0
+    p = 0 if padding == "valid" else int(padding)
+    span = n + 2 * p - k
+    return max(span % s - p, 0) if span >= 0 else 0
+
+
+_DEFAULT_INIT = {"kernel": "glorot_uniform", "bias": "zeros", "gamma": "ones", "beta": "zeros",
+                 "mean": "zeros", "var": "ones"}
+
+
+class LayerKind:
+    """One kind of layer. Subclasses declare, as class attributes and methods:
+
+    keyword      the statement word (`conv`)
+    role         fusion role (roles.Role); `epilogue` its flavour (roles.Epilogue) when EPILOGUE
+    positional   Params in written order; `options` key=value Params by name
+    takes_activation   a bare ACT word or activation=ACT sets attrs["activation"]
+    on           "image", "vector" or "any": what input it needs
+    makes_vector image in, vector out (flatten, globalpool)
+    joins        a block's join node: its shape rule is `join`, not `infer`
+    usage        the statement's synopsis, for error hints
+    foldable     an affine epilogue that folds into the weights of an anchor before it (batchnorm)
+    folds_affine an anchor whose kernel's last axis is its output channel, with a bias, so that
+                 a per-channel affine map after it folds into kernel and bias (conv, dense)
+    non_trainable  suffixes of `params` that training does not change (batchnorm's mean, var)
+    initializers   suffix -> Keras initializer name, for fresh weights (see `initializer`)
+    and the rules: shape (`spatial` per axis + `channels`, or `infer`), `params` (shapes in
+    Keras layouts), `macs`, `geometry`, `dropped_edges`.
+    """
+    keyword: str = ""
+    role: Role = Role.EPILOGUE
+    epilogue = None
+    positional: tuple = ()
+    options: dict = {}
+    takes_activation = False
+    on = "any"
+    makes_vector = False
+    joins = False
+    usage: "str | None" = None
+    foldable = False
+    folds_affine = False
+    non_trainable: tuple = ()
+    initializers: dict = {}
+
+    def defaults(self, attrs: dict) -> None:
+        """Fill in defaults that depend on other arguments (a pool's stride is its size)."""
+
+    # Shape rule. Image kinds override `spatial` (one axis) and `channels`.
+    def spatial(self, n: int, axis: int, attrs: dict) -> int:
+        return n
+
+    def channels(self, c: int, attrs: dict) -> int:
+        return c
+
+    def infer(self, inp, attrs):
+        if self.on == "image" and not isinstance(inp, Image):
+            raise ShapeError(f"{self.keyword} needs an image HxWxC but gets {inp.describe()}; "
+                             f"it must come before flatten, globalpool and dense")
+        if self.on == "vector" and not isinstance(inp, Vector):
+            raise ShapeError(f"{self.keyword} needs a vector but gets {inp.describe()}; "
+                             f"add flatten or globalpool before it")
+        if isinstance(inp, Image):
+            h, w = self.spatial(inp.h, 0, attrs), self.spatial(inp.w, 1, attrs)
+            if h <= 0 or w <= 0:
+                raise CollapseError(self.collapse_message(inp, h, w, attrs))
+            return Image(h, w, self.channels(inp.c, attrs))
+        return inp
+
+    def collapse_message(self, inp, h, w, attrs) -> str:
+        return f"the image collapses: {inp} in gives {max(h, 0)}x{max(w, 0)} out"
+
+    def join(self, types: list, sides=None):
+        """The output type of a join node (residual, concat) from its inputs' types."""
+        raise NotImplementedError(self.keyword)
+
+    def params(self, inp, out, attrs) -> dict:
+        """Parameter shapes, by suffix (`kernel`, `bias`, ...), in Keras layouts."""
+        return {}
+
+    def initializer(self, suffix: str) -> str:
+        """Keras's default initializer of a parameter: "glorot_uniform", "zeros" or "ones"."""
+        return self.initializers.get(suffix) or _DEFAULT_INIT.get(suffix, "glorot_uniform")
+
+    def macs(self, inp, out, attrs) -> int:
+        return 0
+
+    def geometry(self, attrs):
+        """(kernel, stride) per axis for receptive-field arithmetic."""
+        return (1, 1), (1, 1)
+
+    def dropped_edges(self, inp, attrs) -> tuple[int, int]:
+        """Rows and columns this layer silently drops (for the warning)."""
+        return 0, 0
+
+
+class Window(LayerKind):
+    """Conv and pooling share the sliding-window rule."""
+    on = "image"
+
+    def spatial(self, n, axis, attrs):
+        return window(n, attrs["kernel"][axis], attrs["stride"][axis], attrs["padding"])[0]
+
+    def geometry(self, attrs):
+        return attrs["kernel"], attrs["stride"]
+
+    def pads(self, inp, attrs) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) padding on the image `inp`, per `window()`."""
+        k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
+        _, top, bottom = window(inp.h, k[0], s[0], p)
+        _, left, right = window(inp.w, k[1], s[1], p)
+        return top, bottom, left, right
+
+    def dropped_edges(self, inp, attrs):
+        k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
+        return dropped(inp.h, k[0], s[0], p), dropped(inp.w, k[1], s[1], p)
+
+    def collapse_message(self, inp, h, w, attrs):
+        k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
+        stride = s[0] if s[0] == s[1] else f"{s[0]}x{s[1]}"
+        return (f"the image collapses: {self.keyword} {k[0]}x{k[1]} (stride {stride}, padding {p}) "
+                f"turns {inp} into {max(h, 0)}x{max(w, 0)}x{self.channels(inp.c, attrs)}; "
+                f"use padding=same or a smaller kernel or stride, or a larger input")
