@@ -32,6 +32,7 @@ from ..passes.fold import folds_into
 from ..passes.fusion import Policy, plan
 from . import carried
 from .emitter import Emitter, source_line
+from .pending import require_lowerings
 
 WEIGHTS_EXT = ".npz"
 
@@ -519,4 +520,5 @@ def generate(net, **options) -> str:
     """The source of the numpy module for `net` (deterministic)."""
     if options:
         raise CnncError(f"the numpy backend takes no option '{next(iter(options))}'", 1, 1, net.filename)
+    require_lowerings(net, LOWERINGS, "numpy backend")
     return _Gen(net).module()

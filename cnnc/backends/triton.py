@@ -28,6 +28,7 @@ from ..errors import CnncError
 from ..layers import ACTIVATIONS, Epilogue, Image, Role
 from . import carried
 from .emitter import Emitter, source_line
+from .pending import require_lowerings
 from .triton_fusion import TRITON
 
 WEIGHTS_EXT = ".safetensors"
@@ -409,6 +410,7 @@ def _plan_kernels(net, precision: str):
 
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    require_lowerings(net, LOWERINGS, "triton backend")
     plan = make_plan(net, TRITON)
     folded = set(foldable_batchnorms(net))
     return plan, [_Kernel(g, plan, folded, precision) for g in plan.groups], folded

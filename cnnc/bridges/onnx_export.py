@@ -30,6 +30,7 @@ import os
 import numpy as np
 
 from .. import layers as L
+from ..backends.pending import require_lowerings
 from ..optional import require
 
 def to_onnx(model, path, opset: int = 17) -> str:
@@ -63,6 +64,7 @@ class _Graph:
 def build_model(net, params, opset: int = 17):
     """The ONNX ModelProto of `net` with `params` (float32, Keras layouts)."""
     onnx = require("onnx", "onnx")
+    require_lowerings(net, LOWERINGS, "ONNX export")
     g = _Graph(onnx)
     helper = onnx.helper
     P = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}

@@ -20,6 +20,7 @@ Keras row order and the weights map one to one.
 from __future__ import annotations
 
 from .. import layers as L
+from ..backends.pending import require_lowerings
 from ..optional import require
 
 torch = require("torch", "torch")
@@ -193,6 +194,7 @@ class CnncModule(nn.Module):
 
     def __init__(self, network, params):
         super().__init__()
+        require_lowerings(network, LOWERINGS, "PyTorch bridge")
         self.network = network
         self.layers = nn.ModuleDict()
         self.keys: dict = self.layer_keys(network)   # layer name -> key in self.layers
