@@ -111,8 +111,9 @@ def test_pickled_object_array_is_refused(tmp_path, model):
     arrays = {k: v for k, v in _good(model).items()}
     arrays["dense_1.bias"] = np.array([{"evil": 1}, None, 3], dtype=object)
     path = _npz(tmp_path / "w.npz", arrays)  # savez pickles object arrays
-    with pytest.raises(WeightsError, match="not a readable .npz"):
+    with pytest.raises(WeightsError, match="'dense_1.bias' holds Python objects .pickled data is never loaded") as e:
         model.load_weights(path)
+    assert e.value.unreadable
 
 
 def test_corrupt_and_missing_files(tmp_path, model):
@@ -165,3 +166,204 @@ def test_npz_is_a_plain_zip_of_npy(tmp_path, model):
     model.save_weights(path)
     with zipfile.ZipFile(path) as z:
         assert sorted(z.namelist()) == sorted(f"{k}.npy" for k in model.params)
+
+
+# --- hardening: every file is checked from its directory before any array is read ---
+
+def _npy_bytes(shape, dtype="<f4", data=b""):
+    """An .npy member whose header declares `shape` and which holds only `data`."""
+    import io
+
+    f = io.BytesIO()
+    np.lib.format.write_array_header_1_0(f, {"descr": dtype, "fortran_order": False, "shape": tuple(shape)})
+    return f.getvalue() + data
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("member, message", [
+    ("zz_bomb", "unexpected array 'zz_bomb'"),        # an extra name
+    ("dense_1.kernel", r"'dense_1.kernel' has shape \(65536, 16384\)"),   # an expected name, a huge shape
+])
+def test_a_huge_declared_array_is_refused_before_it_is_read(tmp_path, model, member, message):
+    """A 4 GiB array declared in a few bytes (a zip bomb's effect) costs no memory: names and
+    shapes come from the zip directory and the .npy headers, never from reading the arrays."""
+    path = tmp_path / "w.npz"
+    good = _good(model)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for k, v in good.items():
+            if k != member:
+                buf = __import__("io").BytesIO()
+                np.save(buf, v)
+                z.writestr(k + ".npy", buf.getvalue())
+        z.writestr(member + ".npy", _npy_bytes((65536, 16384), data=b"\0" * 4096))   # declares 4 GiB
+    assert path.stat().st_size < 10_000
+    errors = []
+
+    def load():
+        with pytest.raises(WeightsError, match=message) as e:
+            model.load_weights(path)
+        errors.append(e.value)
+    assert _peak_bytes(load) < 5_000_000
+    assert not errors[0].unreadable      # it is a file that does not fit: exit 1 in the CLI
+
+
+def test_an_extra_member_that_is_not_an_array_is_refused(tmp_path, model):
+    path = tmp_path / "w.npz"
+    np.savez(path, **_good(model))
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("notes.txt", "hello")
+    with pytest.raises(WeightsError, match="member 'notes.txt' is not an .npy array"):
+        model.load_weights(path)
+
+
+def test_a_truncated_array_is_a_clear_error(tmp_path, model):
+    path = tmp_path / "w.npz"
+    good = _good(model)
+    with zipfile.ZipFile(path, "w") as z:
+        for k, v in good.items():
+            z.writestr(k + ".npy", _npy_bytes(v.shape, data=v.tobytes()[:-4]) if k == "conv_1.kernel"
+                       else _npy_bytes(v.shape, data=v.tobytes()))
+    with pytest.raises(WeightsError, match="array 'conv_1.kernel' cannot be read") as e:
+        model.load_weights(path)
+    assert e.value.unreadable
+
+
+@pytest.mark.parametrize("value, message", [
+    (np.nan, r"'conv_1.bias' holds 1 NaN or infinite value\(s\) \(the first at index \(2,\)\)"),
+    (np.inf, r"'conv_1.bias' holds 1 NaN or infinite value"),
+    (1e300, r"'conv_1.bias' holds values too large for float32 \(largest magnitude 1e\+300"),
+])
+@pytest.mark.parametrize("via", ["file", "set_params"])
+def test_weights_that_are_not_finite_in_float32_are_an_error(tmp_path, model, value, message, via):
+    import warnings
+
+    arrays = {k: v.astype(np.float64) for k, v in _good(model).items()}
+    arrays["conv_1.bias"][2] = value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # numpy's overflow warning must not leak either
+        with pytest.raises(WeightsError, match=message):
+            if via == "file":
+                model.load_weights(_npz(tmp_path / "w.npz", arrays))
+            else:
+                model.set_params(arrays)
+
+
+def test_a_folder_and_a_renamed_npy_are_named_for_what_they_are(tmp_path, model):
+    (tmp_path / "w.npz").mkdir()
+    with pytest.raises(WeightsError, match="is a folder, not a weights file") as e:
+        model.load_weights(tmp_path / "w.npz")
+    assert e.value.unreadable
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    (tmp_path / "one.npy").rename(tmp_path / "one.npz")
+    with pytest.raises(WeightsError, match="a single .npy array, not an .npz archive") as e:
+        model.load_weights(tmp_path / "one.npz")
+    assert e.value.unreadable and "context manager" not in str(e.value)
+
+
+def test_bfloat16_tensors_are_widened_not_refused(tmp_path, model):
+    torch = pytest.importorskip("torch")
+    bf16 = {k: torch.from_numpy(v).to(torch.bfloat16) for k, v in _good(model).items()}
+    want = {k: v.float().numpy() for k, v in bf16.items()}
+    model.set_params(bf16)
+    for k in want:
+        np.testing.assert_array_equal(model.params[k], want[k])
+    pytest.importorskip("safetensors")
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in bf16.items()}, tmp_path / "w.safetensors")
+    other = cnnc.compile(cnnc.parse(TEXT), seed=5)
+    other.load_weights(tmp_path / "w.safetensors")
+    for k in want:
+        np.testing.assert_array_equal(other.params[k], want[k])
+
+
+# --- bad safetensors files: the same clear ValueError from the library and from generated modules ---
+
+def _safetensors_file(path, header, data=b"", raw=None, length=None):
+    import json
+    import struct
+
+    h = raw if raw is not None else json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(h) if length is None else length) + h + data)
+    return path
+
+
+def _entries(model, **change):
+    """A correct header for `model`'s parameters, with entries replaced by `change`."""
+    header, offset = {}, 0
+    for k, v in _good(model).items():
+        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [offset, offset + v.nbytes]}
+        offset += v.nbytes
+    for k, v in change.items():
+        header[k.replace("__", ".")] = v
+    return header, b"\0" * offset
+
+
+def _bad_safetensors(model, tmp_path):
+    h, data = _entries(model)
+    first = next(iter(h))
+    n = h[first]["data_offsets"][1]
+    yield "negative offset", {**h, first: {**h[first], "data_offsets": [-4, n]}}, data, {}
+    second = list(h)[1]
+    yield "overlapping offsets", {**h, second: {**h[second], "data_offsets": [0, h[second]["data_offsets"][1] -
+                                                                             h[second]["data_offsets"][0]]}}, data, {}
+    yield "extra tensor", {**h, "zz_extra": {"dtype": "F32", "shape": [1], "data_offsets": [len(data), len(data) + 4]}}, \
+        data + b"\0" * 4, {}
+    yield "unknown dtype", {**h, first: {**h[first], "dtype": "X9"}}, data, {}
+    yield "complex dtype", {**h, first: {**h[first], "dtype": "C64", "shape": [n // 8]}}, data, {}
+    yield "size mismatch", {**h, first: {**h[first], "shape": [1, 2, 3]}}, data, {}
+    yield "truncated data", h, data[:-8], {}
+    yield "not JSON", None, data, {"raw": b"{garbage"}
+    yield "not an object", None, data, {"raw": b"[1, 2]"}
+    yield "huge header length", h, data, {"length": 2 ** 62}
+    yield "empty", None, b"", {"raw": b""}
+
+
+def _bad_cases():
+    return ["negative offset", "overlapping offsets", "extra tensor", "unknown dtype", "complex dtype",
+            "size mismatch", "truncated data", "not JSON", "not an object", "huge header length", "empty"]
+
+
+@pytest.fixture(scope="module")
+def generated_modules():
+    """The numpy and the triton backend's generated modules for TEXT (executed, as `import` would)."""
+    pytest.importorskip("safetensors")
+    net = cnnc.parse(TEXT)
+    mods = {"numpy": cnnc.compile(net, backend="numpy").module}
+    try:
+        import triton  # noqa: F401
+        mods["triton"] = cnnc.compile(net, backend="triton").module
+    except ImportError:
+        pass
+    return mods
+
+
+@pytest.mark.parametrize("case", _bad_cases())
+def test_bad_safetensors_are_a_clear_value_error_everywhere(tmp_path, model, generated_modules, case):
+    header, data, kw = next((h, d, k) for name, h, d, k in _bad_safetensors(model, tmp_path) if name == case)
+    path = _safetensors_file(tmp_path / "w.safetensors", header, data, **kw)
+    with pytest.raises(WeightsError) as lib:
+        model.load_weights(path)
+    assert str(path) in str(lib.value)
+    if case == "extra tensor":
+        assert "unexpected array 'zz_extra'" in str(lib.value) and not lib.value.unreadable
+    elif case == "complex dtype":
+        assert "holds C64, which cnnc cannot read" in str(lib.value)
+    else:
+        assert "not a readable safetensors file" in str(lib.value) and lib.value.unreadable
+    for backend, mod in generated_modules.items():
+        with pytest.raises(ValueError) as gen:
+            mod.load(str(path))
+        assert type(gen.value).__name__ in ("ValueError", "UnreadableWeights"), backend
+        assert str(gen.value) == str(lib.value), backend

@@ -91,7 +91,7 @@ class Model:
 
     def load_weights(self, path) -> None:
         """Read parameters from `path` (.npz or .safetensors), checking every name and shape."""
-        self.set_params(W.read_file(path), where=os.fspath(path))
+        self.set_params(W.read_file(path, self.module.PARAMS), where=os.fspath(path))
 
     # -- running ----------------------------------------------------------------
     def __call__(self, x):
@@ -178,6 +178,7 @@ def compile_model(source, backend: str = "numpy", seed: int = 0, weights=None, i
     from ..backends import get_backend
 
     net = load_source(source, input)
+    W.check_sizes(net.param_shapes())  # before generating code for a network no machine can hold
     gen = get_backend(backend)
     code = gen.generate(net, **options)
     if getattr(gen, "REQUIRES", ()):
@@ -194,7 +195,7 @@ def compile_model(source, backend: str = "numpy", seed: int = 0, weights=None, i
         params = W.init_params(net, int(seed))
         where = "initial weights"
     elif isinstance(weights, (str, os.PathLike)):
-        params, where = W.read_file(weights), os.fspath(weights)
+        params, where = W.read_file(weights, net.param_shapes()), os.fspath(weights)
     else:
         params, where = weights, "weights"
     return Model(net, backend, code, module, params, where)

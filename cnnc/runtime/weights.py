@@ -6,7 +6,10 @@ biases 0, batchnorm gamma 1, beta 0, mean 0, var 1. Kernels are drawn from
 np.random.default_rng(seed) in network order, so a seed reproduces them.
 
 Files are never unpickled: .npz is read with allow_pickle=False, and safetensors
-holds raw tensors by design.
+holds raw tensors by design. A file is checked against the network by every array's
+name, shape and dtype from its directory before any array is read (so a zip bomb
+costs nothing), and every value must be finite and fit in float32. Files are written
+atomically (cnnc/runtime/files.py).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def _each_param(net):
 def init_params(net, seed: int = 0) -> dict:
     """Fresh float32 parameters for `net`, in network order: each kind's Keras default
     (glorot_uniform kernels, zero biases, batchnorm's ones and zeros)."""
+    check_sizes(net.param_shapes())
     rng = np.random.default_rng(seed)
     out = {}
     for name, shape, init, _ in _each_param(net):
@@ -57,6 +61,7 @@ def random_params(net, seed: int = 0) -> dict:
     He-normal kernels, and biases and batchnorm statistics drawn too (gamma of both signs,
     so batchnorm folding must cope; variances positive), so that no epilogue is an
     identity. Keras layouts."""
+    check_sizes(net.param_shapes())
     rng = np.random.default_rng(seed)
     out = {}
     for name, shape, init, suffix in _each_param(net):
@@ -75,14 +80,31 @@ def random_params(net, seed: int = 0) -> dict:
 def check_params(expected: dict, arrays, where: str = "weights") -> dict:
     """float32 copies of `arrays` in the order of `expected` (name -> shape).
 
-    Every name must be there with its shape and real numbers; no extra names.
-    Raises WeightsError naming the first wrong array (the checks are those every
-    generated module carries: cnnc/backends/carried/weights_io.py).
+    Every name must be there with its shape and finite real numbers that fit in float32;
+    no extra names. Raises WeightsError naming the first wrong array (the checks are those
+    every generated module carries: cnnc/backends/carried/weights_io.py).
     """
     try:
         return io.check_params(expected, arrays, where)
+    except io.UnreadableWeights as e:  # an array of a file that turned out unreadable
+        raise WeightsError(str(e), unreadable=True) from None
     except ValueError as e:
         raise WeightsError(str(e)) from None
+
+
+def check_sizes(shapes: dict) -> None:
+    """WeightsError when a parameter array is too large to exist on any machine (more bytes than
+    an address space holds), before anything is allocated; a merely large one is numpy's
+    MemoryError when it is allocated."""
+    import sys
+
+    for name, shape in shapes.items():
+        n = 1
+        for d in shape:
+            n *= int(d)
+        if n * 8 > sys.maxsize:  # float64 while drawing, float32 kept
+            raise WeightsError(f"{name} would hold {n:,} numbers ({n * 4:.3g} bytes as float32): "
+                               f"far more than any machine's memory; make the layer smaller")
 
 
 def _format(path) -> str:
@@ -94,18 +116,24 @@ def _format(path) -> str:
     return ext
 
 
-def read_file(path) -> dict:
-    """The arrays in a weights file, by name; WeightsError(unreadable=True) if it cannot be read."""
+def read_file(path, expected: "dict | None" = None):
+    """The arrays of a weights file; WeightsError(unreadable=True) if it cannot be read.
+
+    With `expected` (name -> shape, e.g. `net.param_shapes()`), every name, shape and dtype is
+    checked from the file's directory before any array is read, and the checked float32 arrays
+    are returned (WeightsError naming the first misfit). Without it, every array is read.
+    """
     ext = _format(path)
     p = os.fspath(path)
-    if not os.path.isfile(p):
-        raise WeightsError(f"{p}: no such weights file", unreadable=True)
-    if ext == ".safetensors":
+    if ext == ".safetensors" and os.path.isfile(p):
         _safetensors()  # a missing package is its own message
     try:
-        return io.read_weights(p)
+        arrays = io.read_weights(p)
+        if expected is None:
+            return {k: arrays[k] for k in arrays.keys()}
     except ValueError as e:
         raise WeightsError(str(e), unreadable=True) from None
+    return check_params(expected, arrays, p)
 
 
 def np_load_problem(e: Exception, what: str = "a zip of .npy arrays") -> str:
@@ -115,15 +143,24 @@ def np_load_problem(e: Exception, what: str = "a zip of .npy arrays") -> str:
 
 
 def write_file(path, params: dict) -> None:
+    """Write `params` as float32 to `path` (.npz or .safetensors), atomically: a failure
+    leaves an existing file as it was."""
+    from .files import write_atomic
+
     ext = _format(path)
     p = os.fspath(path)
     arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in params.items()}
-    try:
-        if ext == ".safetensors":
-            _safetensors().save_file(arrays, p)
-        else:
-            with open(p, "wb") as f:  # a file object: np.savez would append .npz to odd names
+    if ext == ".safetensors":
+        st = _safetensors()
+
+        def write(tmp):
+            st.save_file(arrays, tmp)
+    else:
+        def write(tmp):
+            with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to odd names
                 np.savez(f, **arrays)
+    try:
+        write_atomic(p, write)
     except OSError as e:
         raise WeightsError(f"{p}: cannot write weights ({e.strerror or e})", unreadable=True) from None
 
