@@ -4,7 +4,7 @@ passes in its own `_run` (the kernel launches), shapes and device."""
 
 import torch
 
-from .weights_io import check_params
+from .weights_io import check_input, check_params
 
 # --- carried: everything below is inlined into generated modules ---
 
@@ -30,18 +30,28 @@ def run_graphed(run, state, x):
     return static_y.clone()
 
 
+def _is_integer(dtype):
+    return not dtype.is_floating_point and not dtype.is_complex and dtype != torch.bool
+
+
 def run_forward(run, state, x, input_shape, output_shape, device, trace=None, cuda_graphs=True):
     """x: (N, H, W, C), a numpy array or a torch tensor; returns the same type.
 
     With `trace` a dict, each fusion group's output is stored under its last layer's name.
     """
     is_tensor = isinstance(x, torch.Tensor)
-    t = x if is_tensor else torch.as_tensor(x)
+    if is_tensor:
+        # the same rule as numpy's check_input: any real dtype (bool included), computed in float32
+        if x.is_complex() or not (x.dtype.is_floating_point or x.dtype == torch.bool or _is_integer(x.dtype)):
+            raise ValueError(f"expected a real-valued tensor of shape (N, {', '.join(map(str, input_shape))}), "
+                             f"got dtype {x.dtype}")
+        t = x
+    else:
+        t = torch.from_numpy(check_input(x, input_shape))
     if t.dim() != 4 or tuple(t.shape[1:]) != tuple(input_shape):
-        raise ValueError(f"expected input of shape (N, {', '.join(map(str, input_shape))}), "
-                         f"got {tuple(t.shape)}")
-    if t.dtype == torch.bool or t.is_complex():
-        raise ValueError(f"expected real numbers, got {t.dtype}")
+        hint = ": add the batch axis (x[None])" if tuple(t.shape) == tuple(input_shape) else ""
+        raise ValueError(f"expected an array of shape (N, {', '.join(map(str, input_shape))}), "
+                         f"got {tuple(t.shape)}{hint}")
     t = t.to(device, torch.float32).contiguous()
     if t.shape[0] == 0:
         y = torch.empty((0,) + tuple(output_shape), dtype=torch.float32, device=t.device)
