@@ -4,7 +4,9 @@ Each subcommand lives in cnnc/commands/NAME.py with `add_arguments(parser)` and
 `run(args) -> exit code`; those modules import nothing heavy at the top, so
 `cnnc shapes` stays fast and never loads numpy, torch or triton.
 
-Exit codes (SPEC §2): 0 ok, 1 errors in the program, 2 bad usage or an unreadable file.
+Exit codes: 0 ok, 1 errors in the program (or weights that do not fit it), 2 bad usage
+or a file that cannot be read or written. Every exception that reaches `main` is one
+of those with a one-line message; 3 ("internal error") is left for a bug in cnnc.
 """
 
 from __future__ import annotations
@@ -13,16 +15,31 @@ import importlib
 import os
 import sys
 
-from .commands.common import _hxwxc
-from .errors import CnncError, UsageError, WeightsError  # noqa: F401  (UsageError: for callers of main)
+from .commands.common import STDIN, _hxwxc
+from .errors import CnncError, UsageError, WeightsError
 
 COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps")
 
-EXIT_OK, EXIT_PROGRAM, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+
+EPILOG = """\
+examples:
+  cnnc shapes examples/lenet.cnn              every layer's shape, parameters and MACs
+  echo 'input 8x8x1; conv 4 3x3' | cnnc shapes -      a program from standard input
+  cnnc compile examples/lenet.cnn -o lenet.py        lenet.py (numpy) and its weights lenet.npz
+  cnnc compile examples/lenet.cnn --backend triton   fused Triton kernels, weights in .safetensors
+  cnnc check examples/lenet.cnn --input 12x12x1      the Triton kernels against numpy, group by group
+  cnnc graph examples/lenet.cnn -o lenet.svg         the network as a picture
+
+Each command has its own help: cnnc COMMAND --help. Exit codes: 0 ok, 1 errors in the
+program, 2 bad usage or an unreadable file. The full reference is README.md and docs/
+(language.md, numpy.md, triton.md, bridges.md) in cnnc's source tree.
+"""
 
 
 def _help_formatter(prog):
-    """argparse's formatter with the terminal width found without `shutil` (3 ms of start-up)."""
+    """argparse's formatter (descriptions and examples kept as written) with the terminal
+    width found without `shutil` (3 ms of start-up)."""
     import argparse
 
     try:
@@ -32,7 +49,7 @@ def _help_formatter(prog):
             width = os.get_terminal_size(sys.__stdout__.fileno()).columns
         except (AttributeError, ValueError, OSError):
             width = 80
-    return argparse.HelpFormatter(prog, width=max(width - 2, 11))
+    return argparse.RawDescriptionHelpFormatter(prog, width=max(width - 2, 11))
 
 
 class _Args:
@@ -41,7 +58,7 @@ class _Args:
 
 
 def _plain_shapes_args(argv) -> "_Args | None":
-    """`cnnc shapes FILE [--json] [--input HxWxC]` read without argparse.
+    """`cnnc shapes FILE [--json] [--input HxWxC] [-q] [--werror]` read without argparse.
 
     Building the argparse parser costs `cnnc shapes` about 8 ms of its ~45 ms (its
     import and gettext look-ups; BENCHMARKS.md). Only the plain, well-formed spellings
@@ -50,13 +67,17 @@ def _plain_shapes_args(argv) -> "_Args | None":
     """
     if not argv or argv[0] != "shapes":
         return None
-    file, as_json, shape = None, False, None
+    file, as_json, shape, quiet, werror = None, False, None, False, False
     rest = argv[1:]
     i = 0
     while i < len(rest):
         a = rest[i]
         if a == "--json" and not as_json:
             as_json = True
+        elif a in ("-q", "--quiet"):
+            quiet = True
+        elif a == "--werror":
+            werror = True
         elif (a == "--input" or a.startswith("--input=")) and shape is None:
             if a == "--input":
                 i += 1
@@ -66,68 +87,124 @@ def _plain_shapes_args(argv) -> "_Args | None":
             shape = _hxwxc(a[len("--input="):])
             if shape is None:
                 return None
-        elif a.startswith("-") or file is not None:
+        elif (a.startswith("-") and a != STDIN) or file is not None:
             return None
         else:
             file = a
         i += 1
     if file is None:
         return None
-    return _Args(command="shapes", file=file, json=as_json, input=shape)
+    return _Args(command="shapes", file=file, json=as_json, input=shape, quiet=quiet, werror=werror)
+
+
+def _unknown_command(argv) -> "str | None":
+    """The message for a command that does not exist (with a did-you-mean), or None."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    if word is None or word in COMMANDS:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"the commands are {', '.join(COMMANDS)}"
+    return f"unknown command '{word}'; {hint} (cnnc --help lists them)"
 
 
 def main(argv=None) -> int:
+    from .commands import common
+
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _plain_shapes_args(argv)
     if args is not None:
         modules = {"shapes": importlib.import_module("cnnc.commands.shapes")}
     else:
+        unknown = _unknown_command(argv)
+        if unknown:
+            common.error(unknown)
+            return EXIT_USAGE
         args, modules = _parse_with_argparse(argv)
+    common.set_warnings(args.quiet, args.werror)
     try:
-        return modules[args.command].run(args)
+        if args.quiet:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # the libraries' warnings too
+                code = modules[args.command].run(args)
+        else:
+            code = modules[args.command].run(args)
+        sys.stdout.flush()   # a full disk or a closed pipe is found here, not at exit
+        return code
     except WeightsError as e:  # not a program error: it has no place in the program
-        print(f"cnnc: error: {e}", file=sys.stderr)
+        common.print_diagnostics(e.warnings)
+        common.error(str(e))
         return EXIT_USAGE if e.unreadable else EXIT_PROGRAM
     except CnncError as e:
-        for w in e.warnings:
-            print(w.format(), file=sys.stderr)
-        print(str(e), file=sys.stderr)
+        common.print_diagnostics(e.warnings)
+        common.print_diagnostics(e.diagnostics)
         return EXIT_PROGRAM
     except UsageError as e:
-        print(f"cnnc: error: {e}", file=sys.stderr)
+        common.error(str(e))
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `cnnc shapes x | head`: the reader has what it wanted
+        _discard_stdout()
         return EXIT_OK
     except MemoryError as e:  # e.g. --batch or --input far too large for this machine
-        print(f"cnnc: error: out of memory{': ' + str(e) if str(e) else ''}; try a smaller batch or input",
-              file=sys.stderr)
+        common.error(f"out of memory{': ' + str(e) if str(e) else ''}; try a smaller batch or input")
+        return EXIT_USAGE
+    except OSError as e:  # a file or stream that cannot be read or written (a full disk, /dev/full)
+        _discard_stdout()
+        what = os.fsdecode(e.filename) if e.filename else "cannot write the output"
+        common.error(f"{what}: {e.strerror or e}")
         return EXIT_USAGE
     except Exception as e:  # a bug in cnnc, not in the program: short, no traceback unless asked
         if os.environ.get("CNNC_DEBUG"):
             raise
-        print(f"cnnc: internal error: {type(e).__name__}: {e} (set CNNC_DEBUG=1 for details)", file=sys.stderr)
-        return 3
+        common.error(f"internal error: {type(e).__name__}: {e} (a bug in cnnc; set CNNC_DEBUG=1 for details)")
+        return EXIT_BUG
+
+
+def _discard_stdout() -> None:
+    """After stdout failed, send what is still buffered to /dev/null, so that Python's own
+    flush at exit does not fail again with a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _add_common_options(p, top: bool) -> None:
+    """-q and --werror, before or after the command (`cnnc -q shapes x`, `cnnc shapes x -q`)."""
+    import argparse
+
+    given = {} if top else {"default": argparse.SUPPRESS}
+    p.add_argument("-q", "--quiet", action="store_true", help="print no warnings and no notes", **given)
+    p.add_argument("--werror", action="store_true",
+                   help="treat the program's warnings as errors (exit 1, nothing written)", **given)
 
 
 def _parse_with_argparse(argv):
     import argparse
 
     parser = argparse.ArgumentParser(prog="cnnc", description="cnnc: a compiler for convolutional networks",
-                                     formatter_class=_help_formatter)
-    parser.add_argument("--version", action="version", version=f"cnnc {__import__('cnnc').__version__}")
+                                     epilog=EPILOG, formatter_class=_help_formatter)
+    parser.add_argument("-V", "--version", action="version", version=f"cnnc {__import__('cnnc').__version__}")
+    _add_common_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     modules = {}
     # Import only the command asked for (each import costs start-up time); all of
     # them when there is none, so that `cnnc --help` lists every command.
-    wanted = [argv[0]] if argv and argv[0] in COMMANDS else COMMANDS
+    given = [a for a in argv if a in COMMANDS]
+    wanted = given[:1] or COMMANDS
     for name in wanted:
         mod = importlib.import_module(f"cnnc.commands.{name}")
         p = sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0], description=mod.__doc__,
                            formatter_class=_help_formatter)
         mod.add_arguments(p)
+        _add_common_options(p, top=False)
         modules[name] = mod
     return parser.parse_args(argv), modules
 

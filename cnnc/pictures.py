@@ -63,31 +63,34 @@ GRAPH_FORMATS = (".dot", ".svg", ".png")
 def draw_graph(net, path, use_graphviz: "bool | None" = None) -> list:
     """Write the graph picture to `path` (.dot, .svg or .png); returns the files written.
 
-    The DOT text is always written (beside an .svg/.png as NAME.dot). Rendering uses
-    Graphviz's `dot` when it is on PATH (or `use_graphviz=True`), else matplotlib.
+    .dot is the DOT text itself; .svg/.png are rendered by Graphviz's `dot` when it is on
+    PATH (or `use_graphviz=True`), else by matplotlib, without writing any other file. The
+    file is written atomically, and the same network gives the same bytes.
     """
+    from .runtime.files import write_atomic
+
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in GRAPH_FORMATS:
         raise ValueError(f"{path}: the graph picture is .svg, .png or .dot, got '{ext or 'no extension'}'")
     dot_text = to_dot(net)
-    dot_path = path if ext == ".dot" else os.path.splitext(path)[0] + ".dot"
-    with open(dot_path, "w", encoding="utf-8") as f:
-        f.write(dot_text)
-    written = [dot_path]
     if ext == ".dot":
-        return written
+        def write(tmp):
+            with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+                f.write(dot_text)
+        write_atomic(path, write)
+        return [path]
     dot_exe = shutil.which("dot")
     if use_graphviz is None:
         use_graphviz = dot_exe is not None
     if use_graphviz:
         if dot_exe is None:
             raise FileNotFoundError("Graphviz's `dot` is not installed (apt install graphviz, brew install graphviz)")
-        subprocess.run([dot_exe, f"-T{ext[1:]}", "-o", path, dot_path], check=True, capture_output=True)
+        write_atomic(path, lambda tmp: subprocess.run([dot_exe, f"-T{ext[1:]}", "-o", tmp], input=dot_text.encode(),
+                                                      check=True, capture_output=True))
     else:
         _draw_graph_matplotlib(net, path)
-    written.append(path)
-    return written
+    return [path]
 
 
 def layout(net) -> tuple:
@@ -149,6 +152,28 @@ def _pyplot():
     return plt
 
 
+# What matplotlib would put in a file that changes from run to run (the date, random ids).
+_NO_DATES = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}, "png": {}}
+
+
+def _save(fig, path, dpi) -> None:
+    """fig written to `path` atomically, byte for byte the same for the same picture: no
+    date in the metadata, SVG ids from a fixed salt instead of random ones."""
+    import matplotlib
+
+    from .runtime.files import write_atomic
+
+    path = os.fspath(path)
+    fmt = os.path.splitext(path)[1].lower().lstrip(".")
+    try:
+        with matplotlib.rc_context({"svg.hashsalt": "cnnc"}):
+            write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt, metadata=_NO_DATES.get(fmt)))
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
 def _draw_graph_matplotlib(net, path) -> None:
     plt = _pyplot()
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -200,8 +225,7 @@ def _draw_graph_matplotlib(net, path) -> None:
     ax.set_title(os.path.basename(str(net.filename or "")), fontsize=9)
     fig.tight_layout()
     dpi = min(150, int(60000 / max(fig_h, fig_w)))  # keep very deep networks under matplotlib's size limit
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    _save(fig, path, dpi)
 
 
 # --- feature maps ------------------------------------------------------------------
@@ -258,25 +282,35 @@ def draw_feature_maps(maps, path, title: str = "", cmap: str = "viridis") -> Non
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(os.fspath(path), dpi=110)
-    plt.close(fig)
+    _save(fig, path, 110)
 
 
 def read_image(path, shape) -> "object":
     """One image as float32 (1, H, W, C) for a network input `shape` (H, W, C).
 
-    .npy: an array (H, W, C), (H, W) or (1, H, W, C); .npz: the array `x` (its first
-    image) or the only array; .png/.jpg: read with matplotlib (values in [0, 1]; RGBA
-    loses alpha; RGB becomes gray when the network takes one channel).
+    .npy: an array (H, W, C), (H, W) or (N, H, W, C) (its first image); .npz: the array
+    `x` or the only array, the same way; .png/.jpg: read with matplotlib (values in [0, 1];
+    RGBA loses alpha; RGB becomes gray when the network takes one channel). A numpy file's
+    shape is checked from its header and only the first image is read, so a large data set
+    (or a file that only declares one) costs one image of memory. ValueError when the file
+    is not such an image.
     """
     import numpy as np
 
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a folder, not an image")
     if ext in (".npy", ".npz"):
-        a = _load_numpy_image(path, ext)
+        a = _load_numpy_image(path, ext, tuple(shape))
     elif ext in (".png", ".jpg", ".jpeg"):
-        a = _pyplot().imread(path)
+        plt = _pyplot()
+        if not os.path.exists(path):
+            raise FileNotFoundError(2, "no such file", path)
+        try:
+            a = plt.imread(path)
+        except Exception as e:  # PIL says SyntaxError, OSError or its own errors for a file that is no image
+            raise ValueError(f"{path}: not a readable {ext[1:].upper()} image ({_first_line(e)})") from None
         if a.dtype == np.uint8:
             a = a / 255.0
         if a.ndim == 3 and a.shape[2] == 4:
@@ -301,23 +335,76 @@ def read_image(path, shape) -> "object":
     return a
 
 
-def _load_numpy_image(path: str, ext: str):
-    """The array in an .npy, or `x` (or the only array) of an .npz; never unpickled."""
-    import numpy as np
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
 
-    from .runtime.weights import np_load_problem
+
+def _load_numpy_image(path: str, ext: str, shape: tuple):
+    """The first image of the array in an .npy, or of `x` (or the only array) of an .npz.
+
+    The array's shape and dtype come from its header; only one image is read. Never unpickled.
+    """
+    import zipfile
 
     try:
-        with open(path, "rb") as file:
-            f = np.load(file, allow_pickle=False)
-            if ext == ".npy" or not hasattr(f, "files"):
-                if hasattr(f, "files"):
+        if ext == ".npy":
+            with open(path, "rb") as f:
+                if zipfile.is_zipfile(f):
                     raise ValueError("an .npz archive, not one .npy array")
-                return f
-            if "x" in f.files:
-                return f["x"]
-            if len(f.files) == 1:
-                return f[f.files[0]]
-            raise ValueError(f"no array 'x' and more than one array ({', '.join(f.files)})")
-    except (ValueError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable {ext} image ({np_load_problem(e, 'a numpy array file')})") from None
+                f.seek(0)
+                return _first_image(f, path, shape)
+        with zipfile.ZipFile(path) as z:
+            names = [n[:-4] for n in z.namelist() if n.endswith(".npy")]
+            if "x" in names:
+                name = "x"
+            elif len(names) == 1:
+                name = names[0]
+            else:
+                raise ValueError(f"no array 'x' and not one array but {len(names)} ({', '.join(names[:5])})")
+            with z.open(name + ".npy") as f:
+                return _first_image(f, path, shape)
+    except ValueError as e:
+        if str(e).startswith(path + ":"):
+            raise
+        raise ValueError(f"{path}: not a readable {ext} image ({_numpy_problem(e)})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        why = "not a zip of .npy arrays" if isinstance(e, zipfile.BadZipFile) else _first_line(e)
+        raise ValueError(f"{path}: not a readable {ext} image ({why})") from None
+
+
+def _numpy_problem(e: Exception) -> str:
+    """numpy's words for a file that is not .npy advise unpickling it: never pass that on."""
+    if "pickle" in str(e) or "magic string" in str(e):
+        return "not a numpy array file; pickled data is never loaded"
+    return _first_line(e)
+
+
+def _first_image(f, path: str, shape: tuple):
+    """The first image of the .npy stream `f`, its header checked against `shape` (H, W, C)."""
+    import numpy as np
+
+    from .backends.carried.weights_io import npy_header
+
+    dims, fortran, dtype = npy_header(f)
+    h, w, c = shape
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise ValueError(f"{path}: the image holds {dtype}, expected numbers")
+    ok = (len(dims) == 4 and dims[1:] == (h, w, c)) or (len(dims) == 3 and dims == (h, w, c)) \
+        or (len(dims) == 2 and dims == (h, w) and c == 1)
+    if not ok:
+        raise ValueError(f"{path}: the image has shape {dims}, but the network takes {h}x{w}x{c}")
+    if len(dims) == 4 and dims[0] == 0:
+        raise ValueError(f"{path}: holds no images (shape {dims})")
+    count = h * w * c if len(dims) != 2 else h * w
+    if fortran and len(dims) == 4 and dims[0] > 1:  # the first image is not contiguous: read them all
+        count *= dims[0]
+    data = f.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise ValueError(f"{path}: the array is cut short (a truncated file)")
+    a = np.frombuffer(data, dtype=dtype, count=count)
+    if fortran and len(dims) == 4 and dims[0] > 1:
+        return a.reshape(dims, order="F")[:1]
+    return a.reshape(dims[-3:] if len(dims) == 4 else dims, order="F" if fortran else "C")

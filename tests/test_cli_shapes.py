@@ -1,4 +1,4 @@
-"""`cnnc shapes`: the table, --json as SPEC §2 fixes it, exit codes, and what it imports."""
+"""`cnnc shapes`: the table, --json, exit codes, and what it imports."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_json_blocks_and_input_override(tmp_path):
     (["shapes"], 2, "required"),
     (["shapes", "examples/lenet.cnn", "--input", "28x28"], 2, "HxWxC"),
     (["shapes", "examples/lenet.cnn", "--bogus"], 2, "unrecognized"),
-    (["nosuchcommand"], 2, "invalid choice"),
+    (["nosuchcommand"], 2, "unknown command 'nosuchcommand'"),
 ])
 def test_exit_codes(tmp_path, args, code, fragment):
     bad = tmp_path / "bad.cnn"

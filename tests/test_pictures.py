@@ -1,5 +1,6 @@
 """`cnnc graph` and `cnnc featuremaps` write valid files; the DOT holds the whole DAG with its shapes."""
 
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -45,9 +46,10 @@ def test_dot_has_every_node_and_shaped_edge(program):
 def test_graph_command_writes_valid_files(tmp_path, capsys, ext):
     out = tmp_path / f"net{ext}"
     assert main(["graph", str(EXAMPLES / "inception.cnn"), "-o", str(out), "--renderer", "auto"]) == 0
-    assert "wrote" in capsys.readouterr().out
-    dot = tmp_path / "net.dot"
-    parse_dot(dot.read_text())  # DOT always written
+    assert capsys.readouterr().out == f"wrote {out}\n"
+    assert os.listdir(tmp_path) == [out.name]   # only the file asked for
+    if ext == ".dot":
+        parse_dot(out.read_text())
     if ext == ".png":
         assert out.read_bytes()[:8] == PNG
     if ext == ".svg":
@@ -128,7 +130,8 @@ def test_missing_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch):
     rc = main(["graph", str(EXAMPLES / "lenet.cnn"), "-o", str(tmp_path / "net.png"), "--renderer", "matplotlib"])
     err = capsys.readouterr().err
     assert rc == 2 and "pip install 'cnnc[pictures]'" in err and "Traceback" not in err
-    assert (tmp_path / "net.dot").exists()  # the DOT is still written
+    assert "-o NAME.dot writes the DOT text without it" in err
+    assert not os.listdir(tmp_path)
 
 
 @pytest.mark.parametrize("program", ["inception.cnn", "cifar_resnet.cnn"])
@@ -166,3 +169,115 @@ def test_read_image_refuses_what_is_not_a_plain_numpy_file(tmp_path):
     good = tmp_path / "good.npz"
     np.savez(good, x=np.ones((4, 4)))
     assert read_image(good, (4, 4, 1)).shape == (1, 4, 4, 1)
+
+
+def test_graph_never_writes_or_replaces_a_dot_it_was_not_asked_for(tmp_path, capsys):
+    dot = tmp_path / "g.dot"
+    dot.write_text("my own notes")
+    assert main(["graph", str(EXAMPLES / "lenet.cnn"), "-o", str(tmp_path / "g.svg"), "--renderer", "matplotlib"]) == 0
+    assert dot.read_text() == "my own notes"
+    assert sorted(os.listdir(tmp_path)) == ["g.dot", "g.svg"]
+
+
+def test_graph_pictures_are_the_same_bytes_every_time(tmp_path, capsys):
+    """No date, no random ids: the same network draws the same file (docs/images stay unchanged)."""
+    import time
+
+    files = []
+    for k in range(2):
+        out = tmp_path / f"g{k}.svg"
+        assert main(["graph", str(EXAMPLES / "inception.cnn"), "-o", str(out), "--renderer", "matplotlib"]) == 0
+        files.append(out.read_bytes())
+        time.sleep(1.1 - k)   # a date in seconds would differ
+    assert files[0] == files[1]
+
+
+@pytest.mark.parametrize("ext", [".svg", ".pdf"])
+def test_feature_map_pictures_are_the_same_bytes_every_time(tmp_path, ext):
+    import time
+
+    from cnnc.pictures import draw_feature_maps
+
+    maps = np.random.default_rng(0).random((6, 6, 4)).astype(np.float32)
+    draw_feature_maps(maps, tmp_path / f"a{ext}", title="t")
+    time.sleep(1.1)
+    draw_feature_maps(maps, tmp_path / f"b{ext}", title="t")
+    assert (tmp_path / f"a{ext}").read_bytes() == (tmp_path / f"b{ext}").read_bytes()
+    assert sorted(os.listdir(tmp_path)) == [f"a{ext}", f"b{ext}"]   # no temporary file left
+
+
+def _featuremaps(trained, image, out="m.png"):
+    tmp, net, weights, _, _ = trained
+    return main(["featuremaps", str(net), "--weights", str(weights), "--image", str(image), "--layer", "conv_1",
+                 "-o", str(tmp / out) if "/" not in out else out])
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a png at all", "not a readable PNG image"),
+    (PNG + b"\0" * 10, "not a readable PNG image"),
+])
+def test_featuremaps_a_png_that_is_not_one_is_a_clear_error(trained, capsys, content, message):
+    tmp = trained[0]
+    fake = tmp / "fake.png"
+    fake.write_bytes(content)
+    assert _featuremaps(trained, fake) == 2
+    err = capsys.readouterr().err
+    assert message in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("shape, message", [
+    ((0, 8, 8, 1), "holds no images"),
+    ((3, 9, 9, 1), "the image has shape (3, 9, 9, 1), but the network takes 8x8x1"),
+])
+def test_featuremaps_an_empty_batch_is_a_clear_error(trained, capsys, shape, message):
+    tmp = trained[0]
+    np.save(tmp / "batch.npy", np.zeros(shape, np.float32))
+    assert _featuremaps(trained, tmp / "batch.npy") == 2
+    assert message in capsys.readouterr().err
+
+
+def test_featuremaps_reads_one_image_of_a_large_batch(trained, capsys):
+    """Only the first image is read: a file that declares a huge batch costs one image of memory."""
+    import io
+    import zipfile
+
+    tmp, _, _, model, img = trained
+    f = io.BytesIO()
+    np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (2 ** 28, 8, 8, 1)})
+    with zipfile.ZipFile(tmp / "data.npz", "w") as z:
+        z.writestr("x.npy", f.getvalue() + img.astype(np.float32).tobytes())
+        z.writestr("y.npy", b"")
+    from cnnc.pictures import read_image
+
+    np.testing.assert_array_equal(read_image(tmp / "data.npz", (8, 8, 1)), img[None])
+
+
+@pytest.mark.parametrize("what", ["program", "weights", "image"])
+def test_featuremaps_refuses_to_write_over_an_input(trained, capsys, what, tmp_path):
+    import shutil
+
+    tmp, net, weights, _, _ = trained
+    # copies with a picture's extension, so that only the input rule stops them
+    prog, w, image = tmp_path / "n.cnn", tmp_path / "w.npz", tmp_path / "one.png"
+    shutil.copy(net, prog)
+    cnnc.compile(str(net), seed=0).save_weights(w)
+    import matplotlib.pyplot as plt
+    plt.imsave(image, np.zeros((8, 8)), cmap="gray")
+    target = {"program": tmp_path / "n.png", "weights": tmp_path / "w.png", "image": image}[what]
+    if what == "program":
+        os.symlink(prog, target)
+    if what == "weights":
+        os.symlink(w, target)
+    before = target.read_bytes()
+    rc = main(["featuremaps", str(prog), "--weights", str(w), "--image", str(image), "--layer", "conv_1",
+               "-o", str(target)])
+    assert rc == 2 and f"is the {what}; refusing to overwrite it" in capsys.readouterr().err
+    assert target.read_bytes() == before
+
+
+def test_graph_refuses_to_write_over_its_program(tmp_path, capsys):
+    prog = tmp_path / "net.dot"
+    prog.write_text("input 8x8x1; conv 2 3x3")
+    assert main(["graph", str(prog), "-o", str(prog)]) == 2
+    assert "is the program; refusing to overwrite it" in capsys.readouterr().err
+    assert prog.read_text() == "input 8x8x1; conv 2 3x3"

@@ -33,10 +33,31 @@ from .. import layers as L
 from ..backends.pending import require_lowerings
 from ..optional import require
 
+# An ONNX file is one protobuf message, and protobuf cannot serialize one of 2 GiB or more.
+PROTOBUF_LIMIT = 2 ** 31 - 1
+
+
+class ModelTooLarge(ValueError):
+    """The network is too large for one ONNX file (protobuf's 2 GiB limit)."""
+
+
+def _check_size(nbytes: int) -> None:
+    if nbytes > PROTOBUF_LIMIT:
+        raise ModelTooLarge(f"the network needs {nbytes / 2 ** 30:.2f} GiB as ONNX, more than the "
+                            f"{PROTOBUF_LIMIT / 2 ** 30:.2f} GiB one ONNX file can hold (protobuf's limit); "
+                            f"compile it as a module instead")
+
+
 def to_onnx(model, path, opset: int = 17) -> str:
-    """Write `model` as ONNX to `path`; returns the path. `onnx.checker` is run on the result."""
+    """Write `model` as ONNX to `path`; returns the path. `onnx.checker` is run on the result.
+
+    ModelTooLarge (a ValueError) when it would pass protobuf's 2 GiB: found from the weights
+    before the model is built, and from the built model's exact size before it is written.
+    """
     onnx = require("onnx", "onnx")
+    _check_size(sum(int(np.asarray(a).size) * 4 for a in model.params.values()))
     proto = build_model(model.network, model.params, opset)
+    _check_size(proto.ByteSize())
     onnx.checker.check_model(proto)
     path = os.fspath(path)
     onnx.save(proto, path)

@@ -1,13 +1,25 @@
-"""What every subcommand shares: argument types, reading a program, printing warnings.
+"""What every subcommand shares: argument types, reading a program, printing diagnostics.
 
 Commands import this module, never cnnc.cli (which imports the commands).
+
+Warnings: each is printed once per command, on stderr; `-q/--quiet` prints none and
+`--werror` makes them errors (exit 1 before anything is written). cnnc.cli sets the
+mode with `set_warnings` from the command line. Diagnostics are coloured only on a
+terminal, and never when NO_COLOR is set.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ..errors import UsageError
+
+STDIN = "-"             # a program read from standard input
+STDIN_NAME = "<stdin>"  # ... and how its diagnostics name it
+
+_mode = {"quiet": False, "werror": False}
+_printed: set = set()
 
 
 def _hxwxc(text: str) -> "tuple | None":
@@ -41,18 +53,107 @@ def seed_arg(text: str) -> int:
     return seed
 
 
+def input_file(path):
+    """An input path as refuse_overwriting_inputs takes it: None for standard input."""
+    return None if path in (None, STDIN) else path
+
+
 def load_network(path: str, input_shape=None):
-    """Parse a program file for a command; an unreadable file is a usage error."""
+    """Parse a program file (`-`: standard input) for a command; an unreadable file is a usage error."""
     from .. import parse
 
+    name = STDIN_NAME if path == STDIN else path
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        if path == STDIN:
+            text = sys.stdin.buffer.read().decode("utf-8")
+        else:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
     except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-    return parse(text, input=input_shape, filename=path)
+        raise UsageError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        return parse(text, input=input_shape, filename=name)
+    except (ValueError, OverflowError, RecursionError) as e:
+        # cnnc.parse reports a program's mistakes as CnncError; anything else that escapes it is
+        # still about this program (a number or a nesting too large to handle): say so, exit 1
+        from ..errors import CnncError
+
+        raise CnncError(f"this program cannot be read: {_first_line(e)}", 1, 1, name) from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:300]
+
+
+# --- diagnostics ------------------------------------------------------------------
+
+def set_warnings(quiet: bool = False, werror: bool = False) -> None:
+    """How this command treats the program's warnings (see the module's docstring)."""
+    _mode.update(quiet=bool(quiet), werror=bool(werror))
+    _printed.clear()
 
 
 def print_warnings(net) -> None:
-    for w in net.warnings:
-        print(w.format(), file=sys.stderr)
+    """Print the program's warnings (each once); with --werror they are errors (CnncError)."""
+    if _mode["werror"] and net.warnings:
+        from ..errors import CnncError, Diagnostic
+
+        raise CnncError([Diagnostic("error", f"{w.message} [--werror]", w.line, w.col, w.filename)
+                         for w in net.warnings])
+    print_diagnostics(net.warnings)
+
+
+def print_diagnostics(diagnostics) -> None:
+    """Diagnostics on stderr, coloured on a terminal; warnings once each, none with --quiet."""
+    for d in diagnostics:
+        text = d.format()
+        if d.severity == "warning":
+            if _mode["quiet"] or text in _printed:
+                continue
+            _printed.add(text)
+        print(colour(text), file=sys.stderr)
+
+
+def error(message: str) -> None:
+    """`cnnc: error: MESSAGE` on stderr."""
+    print(colour(f"cnnc: error: {message}"), file=sys.stderr)
+
+
+def note(message: str) -> None:
+    """`note: MESSAGE` on stderr (none with --quiet)."""
+    if not _mode["quiet"]:
+        print(colour(f"note: {message}"), file=sys.stderr)
+
+
+def use_colour(stream=None) -> bool:
+    """Colour only on a terminal, never when NO_COLOR is set (no-color.org) or TERM is dumb."""
+    stream = sys.stderr if stream is None else stream
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+_BOLD, _RESET = "\033[1m", "\033[0m"
+_SEVERITY = {"error:": "\033[1;31m", "warning:": "\033[1;35m", "note:": "\033[1;36m"}
+
+
+def colour(line: str, stream=None) -> str:
+    """A diagnostic line coloured as compilers do (the place bold, the severity red, magenta
+    or cyan) when `use_colour(stream)`; unchanged otherwise."""
+    if not use_colour(stream):
+        return line
+    found = []
+    for word in _SEVERITY:
+        at = 0 if line.startswith(word) else line.find(" " + word) + 1
+        if at or line.startswith(word):
+            found.append((at, word))
+    if not found:
+        return line
+    at, word = min(found)  # the first severity word is the line's own
+    head = line[:at].rstrip()
+    head = f"{_BOLD}{head}{_RESET} " if head else ""
+    return f"{head}{_SEVERITY[word]}{word}{_RESET}{line[at + len(word):]}"

@@ -1,8 +1,12 @@
 """Check a program and print every layer's shape, parameters and multiply-adds.
 
 Prints a table (name, kind, output shape, parameters, MACs, receptive field,
-cumulative stride), the totals and the smallest input the network accepts.
-Warnings go to stderr. With --json, the same as one JSON object on stdout.
+cumulative stride, the Triton kernel), the totals and the smallest input the
+network accepts. Warnings go to stderr. With --json, the same as one JSON object.
+
+    cnnc shapes examples/lenet.cnn
+    cnnc shapes net.cnn --input 64x64x3 --json
+    echo 'input 8x8x1; conv 4 3x3; pool 2' | cnnc shapes -
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from .common import input_shape_arg, load_network, print_warnings
 
 
 def add_arguments(p) -> None:
-    p.add_argument("file", metavar="FILE", help="a .cnn program")
+    p.add_argument("file", metavar="FILE", help="a .cnn program (- reads standard input)")
     p.add_argument("--input", type=input_shape_arg, metavar="HxWxC",
                    help="the input shape, for a program without an input statement (or to try another size)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

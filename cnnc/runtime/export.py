@@ -4,31 +4,44 @@ The module is the backend's generated source, byte for byte what `cnnc.compile`
 executes; its `load()` reads `<module stem><WEIGHTS_EXT>` from its own folder. A
 backend module may declare WEIGHTS_EXT (default ".npz"); the weights are written in
 that format, so this file knows nothing about any particular backend.
+
+The module and its weights are written together (cnnc/runtime/files.py): both or
+neither, so a new module never sits beside old weights it was not written with.
 """
 
 from __future__ import annotations
 
 import os
 
-from ..errors import WeightsError
+from . import weights as W
+from .files import write_together
+
+
+def weights_ext(model_or_backend) -> str:
+    """The weights format of a Model's module, or of a backend module (its WEIGHTS_EXT)."""
+    module = getattr(model_or_backend, "module", model_or_backend)
+    return getattr(module, "WEIGHTS_EXT", ".npz")
 
 
 def weights_path_for(module_path, model) -> str:
-    ext = getattr(model.module, "WEIGHTS_EXT", ".npz")
-    return os.path.splitext(os.fspath(module_path))[0] + ext
+    return os.path.splitext(os.fspath(module_path))[0] + weights_ext(model)
 
 
-def export_module(model, path) -> list:
-    """Write `path` (a .py file) and its weights file; returns the paths written.
+def export_module(model, path, write_weights: bool = True) -> list:
+    """Write `path` (a .py file) and, unless `write_weights` is False (the weights file beside
+    it is kept as it is), its weights file; returns the paths written.
 
-    Raises OSError when a file cannot be written.
+    Raises OSError (or WeightsError) when a file cannot be written; then nothing changed.
     """
     path = os.fspath(path)
-    wpath = weights_path_for(path, model)
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(model.source)
-    try:
-        model.save_weights(wpath)
-    except WeightsError as e:
-        raise OSError(str(e)) from None
-    return [path, wpath]
+
+    def module(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(model.source)
+
+    items = [(path, module)]
+    if write_weights:
+        wpath = weights_path_for(path, model)
+        items.append((wpath, W.writer(wpath, model.params)))
+    write_together(items)
+    return [p for p, _ in items]

@@ -142,23 +142,30 @@ def np_load_problem(e: Exception, what: str = "a zip of .npy arrays") -> str:
     return f"not {what}; pickled data is never loaded" if "pickle" in str(e) else _short(e)
 
 
-def write_file(path, params: dict) -> None:
-    """Write `params` as float32 to `path` (.npz or .safetensors), atomically: a failure
-    leaves an existing file as it was."""
-    from .files import write_atomic
-
+def writer(path, params: dict):
+    """`write(tmp)`: writes `params` as float32 in the format of `path` (.npz or .safetensors)
+    to the file `tmp`, for cnnc.runtime.files' atomic writes."""
     ext = _format(path)
-    p = os.fspath(path)
     arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in params.items()}
     if ext == ".safetensors":
         st = _safetensors()
 
         def write(tmp):
-            st.save_file(arrays, tmp)
+            st.save_file(arrays, os.fspath(tmp))
     else:
         def write(tmp):
             with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to odd names
                 np.savez(f, **arrays)
+    return write
+
+
+def write_file(path, params: dict) -> None:
+    """Write `params` as float32 to `path` (.npz or .safetensors), atomically: a failure
+    leaves an existing file as it was."""
+    from .files import write_atomic
+
+    p = os.fspath(path)
+    write = writer(p, params)
     try:
         write_atomic(p, write)
     except OSError as e:

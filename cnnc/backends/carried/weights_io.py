@@ -106,7 +106,8 @@ class _NpzArchive(_Archive):
                     if not m.endswith(".npy"):
                         raise UnreadableWeights(f"{path}: member '{m}' is not an .npy array")
                     with z.open(m) as f:
-                        headers[m[:-4]] = _npy_header(f)
+                        shape, _, dtype = npy_header(f)
+                        headers[m[:-4]] = (shape, dtype)
         except UnreadableWeights:
             raise
         except Exception as e:
@@ -125,16 +126,16 @@ class _NpzArchive(_Archive):
             return np.lib.format.read_array(f, allow_pickle=False)
 
 
-def _npy_header(f):
-    """(shape, dtype) from the header of an .npy stream, reading only the header."""
+def npy_header(f):
+    """(shape, fortran_order, dtype) from the header of an .npy stream, reading only the header."""
     version = np.lib.format.read_magic(f)
     if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
     elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
     else:
         raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
-    return tuple(shape), dtype
+    return tuple(shape), fortran, dtype
 
 
 class _SafetensorsArchive(_Archive):
@@ -228,11 +229,10 @@ def check_params(expected, arrays, where="weights"):
     header = getattr(arrays, "header", None)
     names = list(arrays.keys())
     present = set(names)
-    for name, shape in expected.items():
+    loaded = {}
+    for name, shape in expected.items():  # the first misfit in network order is the one named
         if name not in present:
             raise ValueError(f"{where}: missing array '{name}' of shape {tuple(shape)}")
-    loaded = {}
-    for name, shape in expected.items():
         if header is not None:
             got_shape, dtype = header(name)
         else:
