@@ -1,4 +1,4 @@
-"""`cnnc compile` (SPEC §2): files written, exit codes, and the done-criterion import."""
+"""`cnnc compile`: files written, exit codes, the import of what it writes, and nothing lost."""
 
 from __future__ import annotations
 
@@ -150,3 +150,170 @@ def test_out_of_memory_is_a_clear_error_not_an_internal_one(tmp_path, capsys, mo
     monkeypatch.setattr(runtime_model, "compile_model", too_big)
     code, _, err = run(["compile", LENET], tmp_path, capsys)
     assert code == 2 and "cnnc: error: out of memory: Unable to allocate 584. GiB" in err, err
+
+
+# --- nothing lost: weights beside the output, inputs, all-or-none writes ---------------
+
+SMALL = "input 8x8x1\nconv 4 3x3 relu\nflatten\ndense 3\n"
+
+
+def _write(tmp_path, name, text=SMALL):
+    (tmp_path / name).write_text(text)
+    return name
+
+
+def test_weights_beside_the_output_are_kept_when_they_fit(tmp_path, capsys):
+    _write(tmp_path, "net.cnn")
+    trained = cnnc.compile(cnnc.parse(SMALL), seed=42)
+    trained.save_weights(tmp_path / "net.npz")
+    before = (tmp_path / "net.npz").read_bytes()
+    code, out, err = run(["compile", "net.cnn"], tmp_path, capsys)
+    assert code == 0, err
+    assert out.splitlines() == ["wrote net.py",
+                                "kept net.npz (its weights fit the program; --force replaces them with fresh initial weights)"]
+    assert (tmp_path / "net.npz").read_bytes() == before
+    module = cnnc.runtime.model.exec_module((tmp_path / "net.py").read_text(), "numpy", "net")
+    loaded = module.load(str(tmp_path / "net.npz"))
+    np.testing.assert_array_equal(loaded.params["conv_1.kernel"], trained.params["conv_1.kernel"])
+
+
+def test_weights_beside_the_output_that_do_not_fit_are_never_replaced(tmp_path, capsys):
+    _write(tmp_path, "net.cnn", SMALL.replace("conv 4", "conv 5"))
+    cnnc.compile(cnnc.parse(SMALL), seed=42).save_weights(tmp_path / "net.npz")
+    before = (tmp_path / "net.npz").read_bytes()
+    code, out, err = run(["compile", "net.cnn"], tmp_path, capsys)
+    assert code == 2 and out == ""
+    assert "net.npz exists and does not fit net.cnn ('conv_1.kernel' has shape (3, 3, 1, 4), expected (3, 3, 1, 5))" in err
+    assert "--weights W" in err and "--force" in err
+    assert (tmp_path / "net.npz").read_bytes() == before and not (tmp_path / "net.py").exists()
+    # --seed asks for fresh weights: refused too, while the file is there
+    code, _, err = run(["compile", "net.cnn", "--seed", "3"], tmp_path, capsys)
+    assert code == 2 and "--seed asks for fresh initial weights" in err
+    assert (tmp_path / "net.npz").read_bytes() == before
+    # an unreadable file there is not replaced either
+    (tmp_path / "net.npz").write_bytes(b"someone's notes")
+    code, _, err = run(["compile", "net.cnn"], tmp_path, capsys)
+    assert code == 2 and "refusing to replace it" in err and (tmp_path / "net.npz").read_bytes() == b"someone's notes"
+    # --force says so
+    code, out, _ = run(["compile", "net.cnn", "--force", "--seed", "3"], tmp_path, capsys)
+    assert code == 0 and out.splitlines() == ["wrote net.py", "wrote net.npz"]
+    with np.load(tmp_path / "net.npz") as f:
+        np.testing.assert_array_equal(f["conv_1.kernel"],
+                                      cnnc.compile(cnnc.parse(_read(tmp_path / "net.cnn")), seed=3).params["conv_1.kernel"])
+
+
+def _read(path):
+    return path.read_text()
+
+
+def test_weights_given_that_are_the_file_beside_the_output_are_kept(tmp_path, capsys):
+    _write(tmp_path, "net.cnn")
+    cnnc.compile(cnnc.parse(SMALL), seed=1).save_weights(tmp_path / "net.npz")
+    before = (tmp_path / "net.npz").read_bytes()
+    code, out, err = run(["compile", "net.cnn", "--weights", "net.npz"], tmp_path, capsys)
+    assert code == 0, err
+    assert out.splitlines() == ["wrote net.py", "kept net.npz (the weights given)"]
+    assert (tmp_path / "net.npz").read_bytes() == before
+
+
+@pytest.mark.parametrize("program, args, what", [
+    ("net.py", [], "program"),                                 # the default output is the program itself
+    ("net.onnx", ["--emit", "onnx"], "program"),
+    ("net.npz", ["-o", "net.py"], "program"),                  # the weights beside the output
+    ("net.cnn", ["-o", "w.py", "--weights", "other.npz", "--backend", "numpy"], None),
+])
+def test_an_output_that_is_an_input_is_refused(tmp_path, capsys, program, args, what):
+    _write(tmp_path, program)
+    cnnc.compile(cnnc.parse(SMALL), seed=1).save_weights(tmp_path / "other.npz")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code, _, err = run(["compile", program, *args], tmp_path, capsys)
+    if what is None:
+        assert code == 0, err
+        return
+    assert code == 2 and f"is the {what}; refusing to overwrite it" in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_module_and_weights_are_written_both_or_neither(tmp_path, capsys, monkeypatch):
+    import cnnc.runtime.weights as W
+
+    _write(tmp_path, "net.cnn")
+    (tmp_path / "net.py").write_text("old module")
+    real = W.writer
+
+    def failing_writer(path, params):
+        def write(tmp):
+            real(path, params)(tmp)
+            raise OSError(28, "No space left on device")
+        return write
+    monkeypatch.setattr(W, "writer", failing_writer)
+    code, out, err = run(["compile", "net.cnn", "--force"], tmp_path, capsys)
+    assert code == 2 and "cannot write net.py: No space left on device" in err
+    assert (tmp_path / "net.py").read_text() == "old module"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.cnn", "net.py"]
+
+
+@pytest.mark.parametrize("output, message", [
+    ("out_dir.py", "it is a folder"),
+    ("missing/net.py", "no folder missing"),
+])
+def test_outputs_are_checked_before_the_work(tmp_path, capsys, monkeypatch, output, message):
+    import cnnc.runtime.model as runtime_model
+
+    (tmp_path / "out_dir.py").mkdir()
+    _write(tmp_path, "net.cnn")
+    monkeypatch.setattr(runtime_model, "compile_model", lambda *a, **k: pytest.fail("compiled before checking"))
+    code, _, err = run(["compile", "net.cnn", "-o", output], tmp_path, capsys)
+    assert code == 2 and message in err
+
+
+@pytest.mark.parametrize("output, message", [
+    (".py", "the module has no name; choose another name, e.g. -o net.py"),
+    ("class.py", "`import class` is not valid Python"),
+    ("my-net.py", "`import my-net` is not valid Python, so the module could not be imported; "
+                  "choose another name, e.g. -o my_net.py"),
+    ("numpy.py", "a module named 'numpy' would shadow the module numpy"),
+    ("torch.py", "would shadow the module torch"),
+    ("os.py", "would shadow the module os"),
+    ("sub/json.py", "choose another name, e.g. -o sub/json_net.py"),
+])
+def test_a_module_that_cannot_be_imported_as_named_is_refused(tmp_path, capsys, output, message):
+    (tmp_path / "sub").mkdir()
+    _write(tmp_path, "net.cnn")
+    code, out, err = run(["compile", "net.cnn", "-o", output], tmp_path, capsys)
+    assert code == 2 and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.cnn", "sub"] and not os.listdir(tmp_path / "sub")
+
+
+def test_a_program_named_as_no_module_needs_o(tmp_path, capsys):
+    _write(tmp_path, "my-net.cnn")
+    code, _, err = run(["compile", "my-net.cnn"], tmp_path, capsys)
+    assert code == 2 and "my-net.py: `import my-net` is not valid Python" in err and "-o my_net.py" in err
+    code, out, err = run(["compile", "my-net.cnn", "-o", "my_net.py"], tmp_path, capsys)
+    assert code == 0, err
+
+
+def test_program_from_standard_input(tmp_path, capsys, monkeypatch):
+    import io
+
+    _write(tmp_path, "x")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(SMALL.encode())))
+    code, _, err = run(["compile", "-"], tmp_path, capsys)
+    assert code == 2 and "name the output with -o" in err
+    code, out, err = run(["compile", "-", "-o", "net.py"], tmp_path, capsys)
+    assert code == 0 and out.splitlines() == ["wrote net.py", "wrote net.npz"], err
+
+
+@pytest.mark.parametrize("limit", ["weights", "model"])
+def test_onnx_past_protobufs_limit_is_a_clear_error(tmp_path, capsys, monkeypatch, limit):
+    """The 2 GiB limit, lowered: below LeNet's weights (found before building), or between its
+    weights and the built model's size (found before writing)."""
+    pytest.importorskip("onnx")
+    import cnnc.bridges.onnx_export as E
+
+    weights = sum(a.size * 4 for a in cnnc.compile(LENET).params.values())
+    monkeypatch.setattr(E, "PROTOBUF_LIMIT", weights - 1 if limit == "weights" else weights + 100)
+    code, out, err = run(["compile", LENET, "--emit", "onnx", "-o", "m.onnx"], tmp_path, capsys)
+    assert code == 2 and out == ""
+    assert "GiB one ONNX file can hold (protobuf's limit); compile it as a module instead" in err
+    assert not os.listdir(tmp_path)
