@@ -106,6 +106,8 @@ def test_shapes_of_every_example_via_cli():
     ["shapes", "a.cnn", "--input", "5x6x2"], ["shapes", "--input=5x6x2", "a.cnn", "--json"],
     ["shapes", "a.cnn", "--input", "5x6"], ["shapes", "a.cnn", "--js"], ["shapes"], ["shapes", "a", "b"],
     ["shapes", "a.cnn", "--input"], ["shapes", "-h"], ["compile", "a.cnn"], ["shapes", "a.cnn", "--json", "--json"],
+    ["shapes", "-"], ["shapes", "-", "-q"], ["shapes", "--quiet", "a.cnn", "--werror"], ["-q", "shapes", "a.cnn"],
+    ["shapes", "a.cnn", "-"],
 ])
 def test_plain_shapes_arguments_read_as_argparse_reads_them(argv, capsys):
     """The argparse-free fast path for `cnnc shapes` gives argparse's namespace, or defers to it."""
