@@ -37,6 +37,9 @@ def run(args) -> int:
         raise UsageError(f"--batch must be positive, got {args.batch}")
     net = load_network(args.file, args.input)
     print_warnings(net)
+    from ..runtime.model import check_sizes
+
+    check_sizes(net)  # before the input is drawn or anything compiled
     shape = "x".join(str(d) for d in net.input_shape)
     if net.total_macs * args.batch > 50_000_000 and not _has_cuda():
         print(f"note: no CUDA GPU, so the triton kernels run in Triton's interpreter: "

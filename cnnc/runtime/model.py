@@ -174,11 +174,33 @@ def exec_module(source: str, backend: str, filename: str):
     return mod
 
 
+def check_sizes(net) -> None:
+    """A CnncError at the layer whose parameters or output (for one image) could not exist on
+    any machine: more bytes than an address space holds. Checked before code is generated or
+    anything allocated; a merely large network is numpy's MemoryError when it is allocated."""
+    import sys
+
+    from ..errors import CnncError
+
+    for n in net.nodes:
+        count = 1
+        for d in n.out.dims:
+            count *= int(d)
+        if count * 8 > sys.maxsize:
+            raise CnncError(f"{n.name}: its output {n.out} holds {count:,} numbers per image, far more than "
+                            f"any machine's memory", n.line, n.col, net.filename)
+        for suffix, shape in n.params.items():
+            try:
+                W.check_sizes({f"{n.name}.{suffix}": shape})
+            except W.WeightsError as e:
+                raise CnncError(str(e), n.line, n.col, net.filename) from None
+
+
 def compile_model(source, backend: str = "numpy", seed: int = 0, weights=None, input=None, **options) -> Model:
     from ..backends import get_backend
 
     net = load_source(source, input)
-    W.check_sizes(net.param_shapes())  # before generating code for a network no machine can hold
+    check_sizes(net)  # before generating code for a network no machine can hold
     gen = get_backend(backend)
     code = gen.generate(net, **options)
     if getattr(gen, "REQUIRES", ()):
