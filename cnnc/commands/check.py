@@ -4,18 +4,19 @@ The numpy backend is the reference. Weights are random but seeded (biases and
 batchnorm statistics too, so every epilogue matters), the input is seeded noise;
 each kernel's output is compared with the numpy backend's value of the same layer.
 Exit 0 when every group agrees, 1 when one diverges (or the program has errors).
+
+    cnnc check examples/lenet.cnn
+    cnnc check examples/resnet50.cnn --input 32x32x3 --batch 1    # smaller runs faster
 """
 
 from __future__ import annotations
 
-import sys
-
 from ..verify import TOLERANCE, compare
-from .common import input_shape_arg, load_network, print_warnings, seed_arg
+from .common import input_shape_arg, load_network, note, print_warnings, seed_arg
 
 
 def add_arguments(p) -> None:
-    p.add_argument("file", metavar="FILE", help="a .cnn program")
+    p.add_argument("file", metavar="FILE", help="a .cnn program (- reads standard input)")
     p.add_argument("--backend", choices=("triton",), default="triton", help="the backend to check against numpy")
     p.add_argument("--input", type=input_shape_arg, metavar="HxWxC", help="the input shape (smaller runs faster)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed for the weights and the input (default 0)")
@@ -42,9 +43,9 @@ def run(args) -> int:
     check_sizes(net)  # before the input is drawn or anything compiled
     shape = "x".join(str(d) for d in net.input_shape)
     if net.total_macs * args.batch > 50_000_000 and not _has_cuda():
-        print(f"note: no CUDA GPU, so the triton kernels run in Triton's interpreter: "
-              f"{net.total_macs * args.batch:,} multiply-adds will take a while; "
-              f"--input with a smaller image (and --batch 1) checks the same kernels faster", file=sys.stderr)
+        note(f"no CUDA GPU, so the triton kernels run in Triton's interpreter: "
+             f"{net.total_macs * args.batch:,} multiply-adds will take a while; "
+             f"--input with a smaller image (and --batch 1) checks the same kernels faster")
     result = compare(net, args.backend, args.seed, args.batch, args.precision)
     rows, bad, tol = result["rows"], result["first_bad"], result["tolerance"]
     print(f"{args.file}: {args.backend} ({args.precision}) vs numpy on {args.batch}x{shape}, seed {args.seed}")
