@@ -211,7 +211,7 @@ def _dtype_problem(dtype):
         return f"holds {dtype}, which cnnc cannot read (expected float or integer numbers)"
     if dtype.hasobject:
         return "holds Python objects (pickled data is never loaded)"
-    if dtype.kind not in "biuf":
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating) or dtype == np.bool_):
         return f"holds {dtype}, expected real numbers"
     return None
 
