@@ -24,12 +24,12 @@ EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 
 EPILOG = """\
 examples:
-  cnnc shapes examples/lenet.cnn              every layer's shape, parameters and MACs
-  echo 'input 8x8x1; conv 4 3x3' | cnnc shapes -      a program from standard input
-  cnnc compile examples/lenet.cnn -o lenet.py        lenet.py (numpy) and its weights lenet.npz
-  cnnc compile examples/lenet.cnn --backend triton   fused Triton kernels, weights in .safetensors
-  cnnc check examples/lenet.cnn --input 12x12x1      the Triton kernels against numpy, group by group
-  cnnc graph examples/lenet.cnn -o lenet.svg         the network as a picture
+  cnnc shapes examples/lenet.cnn                    shapes, parameters, MACs
+  echo 'input 8x8x1; conv 4 3x3' | cnnc shapes -    a program from stdin
+  cnnc compile examples/lenet.cnn -o lenet.py       lenet.py and lenet.npz
+  cnnc compile examples/lenet.cnn --backend triton  fused Triton kernels
+  cnnc check examples/lenet.cnn --input 12x12x1     Triton against numpy
+  cnnc graph examples/lenet.cnn -o lenet.svg        a picture of the graph
 
 Each command has its own help: cnnc COMMAND --help. Exit codes: 0 ok, 1 errors in the
 program, 2 bad usage or an unreadable file. The full reference is README.md and docs/
