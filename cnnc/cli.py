@@ -31,9 +31,10 @@ examples:
   cnnc check examples/lenet.cnn --input 12x12x1     Triton against numpy
   cnnc graph examples/lenet.cnn -o lenet.svg        a picture of the graph
 
-Each command has its own help: cnnc COMMAND --help. Exit codes: 0 ok, 1 errors in the
-program, 2 bad usage or an unreadable file. The full reference is README.md and docs/
-(language.md, numpy.md, triton.md, bridges.md) in cnnc's source tree.
+Each command has its own help: cnnc COMMAND --help. Exit codes: 0 ok, 1 errors
+in the program, 2 bad usage or a file that cannot be read or written. The full
+reference is README.md and docs/ (language.md, numpy.md, triton.md, bridges.md)
+in cnnc's source tree.
 """
 
 
