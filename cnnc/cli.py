@@ -21,6 +21,7 @@ from .errors import CnncError, UsageError, WeightsError
 COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps")
 
 EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+_state = {"stdout_failed": False}
 
 EPILOG = """\
 examples:
@@ -149,15 +150,17 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `cnnc shapes x | head`: the reader has what it wanted
-        _discard_stdout()
+        _state["stdout_failed"] = True
         return EXIT_OK
     except MemoryError as e:  # e.g. --batch or --input far too large for this machine
         common.error(f"out of memory{': ' + str(e) if str(e) else ''}; try a smaller batch or input")
         return EXIT_USAGE
     except OSError as e:  # a file or stream that cannot be read or written (a full disk, /dev/full)
-        _discard_stdout()
-        what = os.fsdecode(e.filename) if e.filename else "cannot write the output"
-        common.error(f"{what}: {e.strerror or e}")
+        if e.filename:
+            common.error(f"{os.fsdecode(e.filename)}: {e.strerror or e}")
+        else:  # files are written by name (and say so): a nameless one is stdout
+            _state["stdout_failed"] = True
+            common.error(f"cannot write the output: {e.strerror or e}")
         return EXIT_USAGE
     except Exception as e:  # a bug in cnnc, not in the program: short, no traceback unless asked
         if os.environ.get("CNNC_DEBUG"):
@@ -168,7 +171,8 @@ def main(argv=None) -> int:
 
 def _discard_stdout() -> None:
     """After stdout failed, send what is still buffered to /dev/null, so that Python's own
-    flush at exit does not fail again with a traceback."""
+    flush at exit does not fail again with a traceback (for the `cnnc` process only: a
+    program that calls main() keeps its stdout)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -211,4 +215,7 @@ def _parse_with_argparse(argv):
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    if _state["stdout_failed"]:
+        _discard_stdout()
+    sys.exit(code)
