@@ -6,7 +6,8 @@ examples/ (what a fresh clone has), with the environment's `cnnc` and `python` f
 - a block with `$ COMMAND` lines is a transcript: each command runs in bash and prints
   (stdout and stderr together) exactly the lines below it. A here-document
   (`cat > f <<'EOF'` ... `EOF`) is part of its command.
-- a ```python block of `>>>` lines is a doctest (Python's doctest runs it).
+- a ```python block is pasted into `python`: it must run, and print exactly the block
+  right after the line `<!-- output of the block above -->` (nothing, if there is none).
 - any other block is a program listing, and must parse without errors.
 - a block right after the line `<!-- not executed: REASON -->` is skipped: the set-up
   commands (this test runs in the environment they make) and measured figures.
@@ -14,7 +15,6 @@ examples/ (what a fresh clone has), with the environment's `cnnc` and `python` f
 
 from __future__ import annotations
 
-import doctest
 import os
 import re
 import shutil
@@ -29,16 +29,19 @@ import cnnc
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 NOT_EXECUTED = re.compile(r"<!-- not executed: (.+?) -->")
+OUTPUT = "<!-- output of the block above -->"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.M | re.S)
 
 
 def blocks(text: str) -> list:
-    """[(line, language, body, reason it is not executed or None)] of every fenced block."""
+    """[(line, language, body, mark)] of every fenced block; mark is the line above the fence
+    when it is a marker (`not executed: REASON`, `output`), else None."""
     out = []
     for m in FENCE.finditer(text):
-        before = text[:m.start()].rstrip("\n").rsplit("\n", 1)[-1]
-        skip = NOT_EXECUTED.fullmatch(before.strip())
-        out.append((text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2), skip and skip.group(1)))
+        before = text[:m.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
+        skip = NOT_EXECUTED.fullmatch(before)
+        mark = skip.group(1) if skip else "output" if before == OUTPUT else None
+        out.append((text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2), mark))
     return out
 
 
@@ -65,11 +68,18 @@ def transcript(body: str) -> list:
 
 def kind(language: str, body: str) -> str:
     if language == "python":
-        return "doctest"
+        return "python"
     if any(line.startswith("$ ") for line in body.splitlines()):
         return "transcript"
     assert language in ("", "cnn"), f"a ```{language} block that is neither a transcript nor marked not executed"
     return "listing"
+
+
+def _run(command, cwd, stdin=None):
+    """What `command` prints (stdout and stderr together), as lines without trailing blanks."""
+    p = subprocess.run(command, input=stdin, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=300)
+    return [ln.rstrip() for ln in p.stdout.splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -86,47 +96,47 @@ def _env():
     return env
 
 
-def test_the_readme_runs_as_shown(scratch, monkeypatch):
+def test_the_readme_runs_as_shown(scratch):
     cnnc_script = Path(sys.executable).with_name("cnnc")
     if not cnnc_script.exists():
         pytest.skip("no cnnc console script beside this Python (not installed in an environment)")
     found = blocks(README.read_text(encoding="utf-8"))
-    ran = {"transcript": 0, "doctest": 0, "listing": 0}
-    for line, language, body, skipped in found:
-        if skipped:
-            assert skipped.strip(), f"README.md:{line}: say why the block is not executed"
+    ran = {"transcript": 0, "python": 0, "listing": 0}
+    for k_block, (line, language, body, mark) in enumerate(found):
+        if mark == "output":
+            continue   # compared with the block above it
+        if mark:
+            assert mark.strip(), f"README.md:{line}: say why the block is not executed"
             continue
         k = kind(language, body)
         ran[k] += 1
         where = f"README.md:{line}"
         if k == "listing":
             cnnc.parse(body, filename=where)   # raises CnncError on a program error
-        elif k == "doctest":
-            monkeypatch.chdir(scratch)
-            test = doctest.DocTestParser().get_doctest(body, {}, where, str(README), line)
-            runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-            result = runner.run(test, out=lambda s: pytest.fail(f"{where}: the Python example printed otherwise:\n{s}"))
-            assert result.attempted > 0 and result.failed == 0
+        elif k == "python":
+            following = found[k_block + 1] if k_block + 1 < len(found) else None
+            expected = following[2].splitlines() if following and following[3] == "output" else []
+            got = _run(["python", "-"], scratch, stdin=body)
+            assert got == [ln.rstrip() for ln in expected], (
+                f"{where}: the Python printed\n" + "\n".join(got) + "\ninstead of\n" + "\n".join(expected))
         else:
             for command, expected in transcript(body):
-                p = subprocess.run(["bash", "-c", command], cwd=scratch, env=_env(), stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, timeout=300)
-                got = [ln.rstrip() for ln in p.stdout.splitlines()]
+                got = _run(["bash", "-c", command], scratch)
                 assert got == [ln.rstrip() for ln in expected], (
                     f"{where}: `{command}` printed\n" + "\n".join(got) + "\ninstead of\n" + "\n".join(expected))
     # the README has each kind, and every set-up block is marked
-    assert ran["transcript"] >= 4 and ran["doctest"] == 1 and ran["listing"] >= 2, ran
+    assert ran["transcript"] >= 4 and ran["python"] == 1 and ran["listing"] >= 2, ran
 
 
 def test_set_up_and_measured_blocks_are_marked_and_files_read_are_written_first():
     found = blocks(README.read_text(encoding="utf-8"))
-    skipped = [body for _, _, body, reason in found if reason]
+    skipped = [body for _, _, body, mark in found if mark and mark != "output"]
     assert any("scripts/examples.sh" in b and "scripts/test.sh" in b for b in skipped)
     assert any("digits.py" in b for b in skipped)
     # a transcript reads no file of its own that no earlier transcript wrote (a fresh clone has examples/)
     written: set = set()
-    for _, language, body, reason in found:
-        if reason or kind(language, body) != "transcript":
+    for _, language, body, mark in found:
+        if mark or kind(language, body) != "transcript":
             continue
         for command, _ in transcript(body):
             for name in re.findall(r"(?<![\w/.-])([\w-]+\.cnn)\b", command):
@@ -137,5 +147,7 @@ def test_set_up_and_measured_blocks_are_marked_and_files_read_are_written_first(
 def test_the_transcript_reader():
     steps = transcript("$ cat > a.cnn <<'EOF'\ninput 8x8x1\nEOF\n$ cnnc shapes a.cnn\nline 1\nline 2\n")
     assert steps == [("cat > a.cnn <<'EOF'\ninput 8x8x1\nEOF", []), ("cnnc shapes a.cnn", ["line 1", "line 2"])]
-    text = "x\n<!-- not executed: set-up -->\n```sh\nscripts/test.sh\n```\n\n```\n$ ls\n```\n"
-    assert [(lang, reason) for _, lang, _, reason in blocks(text)] == [("sh", "set-up"), ("", None)]
+    text = ("x\n<!-- not executed: set-up -->\n```sh\nscripts/test.sh\n```\n\n```\n$ ls\n```\n"
+            "```python\nprint(1)\n```\n<!-- output of the block above -->\n```\n1\n```\n")
+    assert [(lang, mark) for _, lang, _, mark in blocks(text)] == [("sh", "set-up"), ("", None), ("python", None),
+                                                                   ("", "output")]
