@@ -317,3 +317,12 @@ def test_onnx_past_protobufs_limit_is_a_clear_error(tmp_path, capsys, monkeypatc
     assert code == 2 and out == ""
     assert "GiB one ONNX file can hold (protobuf's limit); compile it as a module instead" in err
     assert not os.listdir(tmp_path)
+
+
+def test_onnx_with_fresh_weights_beside_a_weights_file_says_so(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    _write(tmp_path, "net.cnn")
+    cnnc.compile(cnnc.parse(SMALL), seed=42).save_weights(tmp_path / "net.npz")
+    code, out, err = run(["compile", "net.cnn", "--emit", "onnx"], tmp_path, capsys)
+    assert code == 0 and out == "wrote net.onnx\n"
+    assert "note: net.onnx holds fresh initial weights (seed 0), not those of net.npz; --weights net.npz" in err

@@ -122,6 +122,20 @@ def _existing_weights(wpath: str, net, args) -> dict:
                          f"with fresh weights ({fix})") from None
 
 
+def _note_weights_beside(out: str, args) -> None:
+    """An ONNX file made with fresh weights while trained ones may lie beside it: say so."""
+    from .common import note
+
+    if args.weights is not None:
+        return
+    for ext in (".npz", ".safetensors"):
+        beside = os.path.splitext(out)[0] + ext
+        if os.path.isfile(beside):
+            note(f"{out} holds fresh initial weights (seed {args.seed or 0}), not those of {beside}; "
+                 f"--weights {beside} bakes those in")
+            return
+
+
 def run(args) -> int:
     from ..backends import get_backend
     from ..runtime import files
@@ -167,6 +181,7 @@ def run(args) -> int:
             except ModelTooLarge as e:
                 raise UsageError(str(e)) from None
             written = [out]
+            _note_weights_beside(out, args)
         else:
             written = export_module(model, out, write_weights=not keep)
     except OSError as e:
