@@ -1,6 +1,6 @@
 """The typed layer graph: a DAG whose every edge carries Image(h, w, c) or Vector(n).
 
-`build(program)` walks the AST once: it names every node (SPEC §1 naming rule,
+`build(program)` walks the AST once: it names every node (KIND_N, counted per kind,
 `repeat` unrolled), turns blocks into real structure (a `residual` add node, a
 `concat` node), checks arguments against the layer registry and infers every
 shape. Errors are collected, not thrown one at a time: a node whose input is
