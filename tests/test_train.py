@@ -163,3 +163,249 @@ def test_an_output_that_cannot_be_written_is_refused_before_training(tmp_path, c
     monkeypatch.setattr(cnnc.training, "train", lambda *a, **k: pytest.fail("trained before checking -o"))
     assert main(["train", str(net), "--data", str(data), "-o", str(tmp_path / "no" / "w.npz")]) == 2
     assert "cnnc: error: cannot write" in capsys.readouterr().err
+
+
+# -- options: adam/sgd, schedules, early stopping, the test set -----------------------------
+
+def test_schedules_set_the_learning_rate_of_each_epoch():
+    from cnnc.training import Options
+
+    def rates(schedule, epochs=8, optimizer="adam", lr=None):
+        o = Options(epochs=epochs, schedule=schedule, optimizer=optimizer, lr=lr).checked()
+        return [o.lr_at(e) for e in range(1, epochs + 1)]
+
+    assert rates("none") == [0.001] * 8
+    assert rates("none", optimizer="sgd") == [0.01] * 8            # Keras's SGD default
+    # step: /10 after half the epochs, /100 after three quarters
+    assert rates("step", lr=1.0) == pytest.approx([1, 1, 1, 1, 0.1, 0.1, 0.01, 0.01])
+    cos = rates("cosine", lr=1.0)                                  # CosineAnnealingLR(T_max=8), per epoch
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(torch.optim.SGD([torch.zeros(1)], lr=1.0), T_max=8)
+    want = []
+    for _ in range(8):
+        want.append(sched.get_last_lr()[0])
+        sched.optimizer.step()
+        sched.step()
+    assert cos == pytest.approx(want) and cos[0] == 1.0 and cos[-1] > 0
+
+
+@pytest.mark.parametrize("optimizer, state_key, momentum", [("adam", "exp_avg", None), ("sgd", "momentum_buffer", 0.9)])
+def test_optimizer_choice_reaches_torch(files, monkeypatch, optimizer, state_key, momentum):
+
+    tmp, net, _, x, y = files
+    made = []
+    real = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer]
+
+    def spy(params, **kw):
+        made.append(kw)
+        opt = real(params, **kw)
+        made.append(opt)
+        return opt
+    monkeypatch.setattr(torch.optim, {"adam": "Adam", "sgd": "SGD"}[optimizer], spy)
+    model = cnnc.compile(str(net), seed=0)
+    hist = cnnc.training.train(model, x, y, epochs=2, optimizer=optimizer, schedule="cosine", verbose=False,
+                               device="cpu")
+    kw, opt = made
+    assert kw.get("momentum") == momentum
+    assert [h["lr"] for h in hist] == pytest.approx([kw["lr"], kw["lr"] / 2])   # cosine over 2 epochs
+    assert all(state_key in s for s in opt.state.values()) and opt.state
+
+
+def test_early_stopping_keeps_the_best_epoch(files):
+    from cnnc.training import evaluate, split
+
+    tmp, net, _, x, y = files
+    model = cnnc.compile(str(net), seed=0)
+    hist = cnnc.training.train(model, x, y, epochs=40, lr=0.05, val_split=0.25, patience=2, verbose=False,
+                               device="cpu")
+    losses = [h["val_loss"] for h in hist]
+    assert hist.stopped_early and len(hist) < 40
+    best = int(np.argmin(losses)) + 1
+    assert hist.best_epoch == best and len(hist) == best + 2       # two epochs without improvement, then stop
+    _, _, xv, yv = split(x, y, 0.25, 0)
+    assert evaluate(model, xv, yv, device="cpu")["loss"] == pytest.approx(losses[best - 1], rel=1e-5)
+
+
+def test_cli_options_early_stopping_and_test_set(files, capsys):
+    tmp, net, data, x, y = files
+    test = tmp / "test.npz"
+    xt, yt = synthetic(40, seed=5)
+    np.savez(test, x=xt, y=yt)
+    out = tmp / "w.safetensors"
+    rc = main(["train", str(net), "--data", str(data), "--test", str(test), "--epochs", "40", "--optimizer", "sgd",
+               "--lr", "0.2", "--schedule", "step", "--patience", "2", "--val-split", "0.25", "--device", "cpu",
+               "--threads", "1", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "early stopping after epoch" in captured.err
+    acc = float(captured.out.split("test accuracy ")[1].split()[0])
+    model = cnnc.compile(str(net), weights=str(out))
+    assert acc == pytest.approx(float((model(xt).argmax(1) == yt).mean()), abs=1e-4)   # the weights written
+    assert acc >= 0.9
+
+
+def test_patience_needs_a_validation_set(files, capsys):
+    tmp, net, data, _, _ = files
+    assert main(["train", str(net), "--data", str(data), "--patience", "2", "--val-split", "0", "-o",
+                 str(tmp / "w.npz")]) == 2
+    assert "validation split" in capsys.readouterr().err
+
+
+def test_training_is_deterministic_for_a_seed(files):
+    tmp, net, _, x, y = files
+    runs = []
+    for _ in range(2):
+        model = cnnc.compile(str(net), seed=3)
+        cnnc.training.train(model, x, y, epochs=2, augment_with=("rotate", "shift"), seed=3, verbose=False,
+                            device="cpu", threads=1)
+        runs.append({k: v.tobytes() for k, v in model.params.items()})
+    assert runs[0] == runs[1]
+
+
+def test_progress_bar_is_tqdm_on_a_terminal_only(files):
+    import io
+
+    tmp, net, _, x, y = files
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    pytest.importorskip("tqdm")
+    for stream, bar in ((Terminal(), True), (io.StringIO(), False)):
+        cnnc.training.train(cnnc.compile(str(net)), x, y, epochs=1, progress=stream, device="cpu")
+        text = stream.getvalue()
+        assert "epoch 1/1: loss" in text
+        assert ("img/s" in text or "100%" in text) == bar and ("\r" in text) == bar
+
+
+# -- nonsense numbers, non-finite training, files that must not be lost ----------------------
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--lr", "inf", "learning rate must be a finite number > 0"),
+    ("--lr", "nan", "learning rate must be a finite number > 0"),
+    ("--lr", "0", "learning rate must be a finite number > 0"),
+    ("--lr", "-0.1", "learning rate must be a finite number > 0"),
+    ("--epochs", "0", "epochs must be a whole number >= 1"),
+    ("--batch-size", "0", "batch size must be a whole number >= 1"),
+    ("--val-split", "1", "validation split"),
+    ("--val-split", "nan", "validation split"),
+    ("--val-split", "-0.5", "validation split"),
+    ("--patience", "0", "patience must be"),
+    ("--threads", "0", "threads must be"),
+])
+def test_nonsense_numbers_are_usage_errors_before_training(files, capsys, monkeypatch, flag, value, message):
+    tmp, net, data, _, _ = files
+    monkeypatch.setattr(cnnc.training, "train", lambda *a, **k: pytest.fail("trained with a nonsense option"))
+    rc = main(["train", str(net), "--data", str(data), flag, value, "-o", str(tmp / "w.npz")])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+    assert not (tmp / "w.npz").exists()
+
+
+def test_a_diverging_run_stops_with_exit_1_and_writes_nothing(files, capsys):
+    tmp, net, data, _, _ = files
+    init = tmp / "init.npz"
+    cnnc.compile(str(net), seed=0).save_weights(init)
+    before = init.read_bytes()
+    rc = main(["train", str(net), "--data", str(data), "--epochs", "3", "--lr", "1e30", "--weights", str(init),
+               "--checkpoint", str(tmp / "c.npz"), "-o", str(init)])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "diverged in epoch 1" in err and "NaN or infinite" in err and "Traceback" not in err
+    assert init.read_bytes() == before                      # the init weights, which -o named, untouched
+    assert sorted(p.name for p in tmp.iterdir()) == ["data.npz", "init.npz", "net.cnn"]
+
+
+def test_the_api_raises_training_error_and_keeps_the_weights(files):
+    tmp, net, _, x, y = files
+    model = cnnc.compile(str(net), seed=0)
+    before = {k: v.copy() for k, v in model.params.items()}
+    with pytest.raises(cnnc.training.TrainingError, match="diverged"):
+        cnnc.training.train(model, x, y, epochs=2, lr=1e30, verbose=False, device="cpu")
+    assert all(np.array_equal(before[k], v) for k, v in model.params.items())
+
+
+def test_output_may_be_the_init_weights_continuing_training_in_place(files, capsys):
+    tmp, net, data, x, y = files
+    w = tmp / "w.npz"
+    cnnc.compile(str(net), seed=0).save_weights(w)
+    loss0 = cross_entropy(cnnc.compile(str(net), weights=str(w))(x), y)
+    assert main(["train", str(net), "--data", str(data), "--epochs", "2", "--lr", "0.01", "--weights", str(w),
+                 "-o", str(w)]) == 0, capsys.readouterr().err
+    assert cross_entropy(cnnc.compile(str(net), weights=str(w))(x), y) < loss0 - 0.05
+    assert sorted(p.name for p in tmp.iterdir()) == ["data.npz", "net.cnn", "w.npz"]   # no temporary left
+
+
+@pytest.mark.parametrize("case, message", [
+    ("o_is_data", "is the training data; refusing to overwrite it"),
+    ("o_is_test", "is the test data; refusing"),
+    ("o_is_program", "is the program; refusing"),
+    ("o_is_resume", "is the checkpoint to resume from; refusing"),
+    ("checkpoint_is_data", "is the training data; refusing"),
+    ("checkpoint_is_weights", "is the initial weights (--weights); refusing"),
+    ("checkpoint_is_o", "is also the checkpoint"),
+    ("checkpoint_folder_missing", "cannot write"),
+    ("checkpoint_not_npz", "a checkpoint is an .npz file"),
+    ("resume_and_weights", "give one"),
+])
+def test_outputs_that_would_destroy_inputs_are_refused_before_training(files, capsys, monkeypatch, case, message):
+    tmp, net, data, _, _ = files
+    prog = tmp / "prog.npz"                                  # a program whose name a weights file could take
+    prog.write_text(NET)
+    test, w, ckpt = tmp / "test.npz", tmp / "w.npz", tmp / "c.npz"
+    np.savez(test, x=np.zeros((2, 8, 8, 1)), y=np.array([0, 1]))
+    cnnc.compile(str(net), seed=0).save_weights(w)
+    ckpt.write_bytes(b"a checkpoint")
+    argv = {"o_is_data": ["--data", data, "-o", data],
+            "o_is_test": ["--data", data, "--test", test, "-o", test],
+            "o_is_program": ["--data", data, "-o", prog],
+            "o_is_resume": ["--data", data, "--resume", ckpt, "-o", ckpt],
+            "checkpoint_is_data": ["--data", data, "--checkpoint", data, "-o", tmp / "out.npz"],
+            "checkpoint_is_weights": ["--data", data, "--weights", w, "--checkpoint", w, "-o", tmp / "out.npz"],
+            "checkpoint_is_o": ["--data", data, "--checkpoint", tmp / "out.npz", "-o", tmp / "out.npz"],
+            "checkpoint_folder_missing": ["--data", data, "--checkpoint", tmp / "no" / "c.npz", "-o", tmp / "o.npz"],
+            "checkpoint_not_npz": ["--data", data, "--checkpoint", tmp / "c.safetensors", "-o", tmp / "o.npz"],
+            "resume_and_weights": ["--data", data, "--resume", ckpt, "--weights", w, "-o", tmp / "o.npz"],
+            }[case]
+    program = prog if case == "o_is_program" else net
+    snapshot = {p.name: p.read_bytes() for p in tmp.iterdir()}
+    monkeypatch.setattr(cnnc.training, "train", lambda *a, **k: pytest.fail("trained before refusing"))
+    rc = main(["train", str(program), *map(str, argv)])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err, err
+    assert {p.name: p.read_bytes() for p in tmp.iterdir()} == snapshot
+
+
+@pytest.mark.parametrize("case, message", [
+    ("truncated", "damaged or truncated .npz"),
+    ("truncated_member", "damaged or truncated .npz"),
+    ("npy", "a single .npy array, not an .npz"),
+    ("folder", "it is a folder"),
+    ("pickled", "x must be numeric, got dtype object"),   # refused from the header, never unpickled
+    ("wrong_shape_header", "(N, 8, 8, 1)"),
+])
+def test_unreadable_data_is_exit_2_never_an_internal_error(files, capsys, case, message):
+    tmp, net, data, x, y = files
+    bad = tmp / "bad.npz"
+    whole = data.read_bytes()
+    if case == "truncated":
+        bad.write_bytes(whole[:len(whole) // 2])
+    elif case == "truncated_member":                         # the zip directory intact, a member cut short
+        import zipfile
+        with zipfile.ZipFile(data) as z, zipfile.ZipFile(bad, "w") as out:
+            out.writestr("y.npy", z.read("y.npy"))
+            out.writestr("x.npy", z.read("x.npy")[:200])
+    elif case == "npy":
+        bad = tmp / "x.npy"
+        np.save(bad, x)
+    elif case == "folder":
+        bad = tmp / "folder.npz"
+        bad.mkdir()
+    elif case == "pickled":
+        np.savez(bad, x=np.array([object()] * 4, dtype=object), y=y[:4])
+    elif case == "wrong_shape_header":
+        np.savez(bad, x=np.zeros((3, 28, 28, 1), np.float32), y=np.zeros(3, int))
+    rc = main(["train", str(net), "--data", str(bad), "--epochs", "1", "-o", str(tmp / "w.npz")])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert message in err and "internal error" not in err and "Traceback" not in err
