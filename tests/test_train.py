@@ -382,7 +382,7 @@ def test_outputs_that_would_destroy_inputs_are_refused_before_training(files, ca
     ("npy", "a single .npy array, not an .npz"),
     ("folder", "it is a folder"),
     ("pickled", "x must be numeric, got dtype object"),   # refused from the header, never unpickled
-    ("wrong_shape_header", "(N, 8, 8, 1)"),
+    ("wrong_shape_header", "must have shape (N, 8, 8, 1) for this network, got (1000000, 28, 28, 1)"),
 ])
 def test_unreadable_data_is_exit_2_never_an_internal_error(files, capsys, case, message):
     tmp, net, data, x, y = files
@@ -403,8 +403,16 @@ def test_unreadable_data_is_exit_2_never_an_internal_error(files, capsys, case, 
         bad.mkdir()
     elif case == "pickled":
         np.savez(bad, x=np.array([object()] * 4, dtype=object), y=y[:4])
-    elif case == "wrong_shape_header":
-        np.savez(bad, x=np.zeros((3, 28, 28, 1), np.float32), y=np.zeros(3, int))
+    elif case == "wrong_shape_header":              # 3 GB announced, 16 bytes there: refused from the header
+        import io
+        import zipfile
+        from numpy.lib import format as npy
+        header, labels = io.BytesIO(), io.BytesIO()
+        npy.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**6, 28, 28, 1)})
+        np.save(labels, np.zeros(10**6, np.int64))
+        with zipfile.ZipFile(bad, "w") as out:
+            out.writestr("x.npy", header.getvalue() + bytes(16))
+            out.writestr("y.npy", labels.getvalue())
     rc = main(["train", str(net), "--data", str(bad), "--epochs", "1", "-o", str(tmp / "w.npz")])
     err = capsys.readouterr().err
     assert rc == 2, err
