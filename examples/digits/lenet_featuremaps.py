@@ -114,7 +114,11 @@ def main(argv=None) -> int:
                     "-o", os.path.join(out, "lenet_conv1_featuremaps.png")])
     if rc:
         return rc
-    return cnnc_main(["graph", LENET, "-o", os.path.join(out, "lenet_graph.svg"), "--renderer", "matplotlib"])
+    for picture in ("lenet_graph.svg", "lenet_graph.dot"):
+        rc = cnnc_main(["graph", LENET, "-o", os.path.join(out, picture), "--renderer", "matplotlib"])
+        if rc:
+            return rc
+    return 0
 
 
 if __name__ == "__main__":
