@@ -96,7 +96,8 @@ def _plain_shapes_args(argv) -> "_Args | None":
         i += 1
     if file is None:
         return None
-    return _Args(command="shapes", file=file, json=as_json, input=shape, quiet=quiet, werror=werror)
+    return _Args(command="shapes", file=file, json=as_json, input=shape, quiet=quiet, werror=werror,
+                 batch=None, device_memory=None)
 
 
 def _unknown_command(argv) -> "str | None":

@@ -1,28 +1,49 @@
 """Diagnostics: every problem in a program is reported at its source position.
 
-A `Diagnostic` is one message (error or warning) with a place; `CnncError` carries
+A `Diagnostic` is one message (error or warning) with a place, in two parts: what is
+wrong (`message`) and, when there is one, how to fix it (`hint`). `CnncError` carries
 one or more error diagnostics and formats as the compiler would print them:
 
-    lenet.cnn:4:1: error: conv_2: ...
+    lenet.cnn:4:1: error: conv_2: ...; HINT
+
+Messages are written `WHAT; HINT` throughout cnnc (the layer registry's shape errors,
+argument errors, the checker's own): a Diagnostic made from such a text keeps the part
+before the first "; " as its message and the rest as its hint, so `--json` can give
+both while the printed line stays what was written.
 """
 
 from __future__ import annotations
 
 
 class Diagnostic:
-    __slots__ = ("severity", "message", "line", "col", "filename")
+    __slots__ = ("severity", "message", "line", "col", "filename", "hint")
 
-    def __init__(self, severity: str, message: str, line: int, col: int, filename: str = "<string>"):
+    def __init__(self, severity: str, message: str, line: int, col: int, filename: str = "<string>",
+                 hint: "str | None" = None):
+        if hint is None:
+            message, _, rest = message.partition("; ")
+            hint = rest or None
         self.severity = severity  # "error" or "warning"
         self.message = message
+        self.hint = hint
         self.line = line
         self.col = col
         self.filename = filename
 
+    @property
+    def text(self) -> str:
+        """The message with its hint, as printed."""
+        return f"{self.message}; {self.hint}" if self.hint else self.message
+
     def format(self) -> str:
-        return f"{self.filename}:{self.line}:{self.col}: {self.severity}: {self.message}"
+        return f"{self.filename}:{self.line}:{self.col}: {self.severity}: {self.text}"
 
     __str__ = format
+
+    def to_dict(self) -> dict:
+        """The diagnostic for `--json`: file, line, col, severity, message, hint (or None)."""
+        return {"file": self.filename, "line": self.line, "col": self.col, "severity": self.severity,
+                "message": self.message, "hint": self.hint}
 
     def __repr__(self) -> str:
         return f"Diagnostic({self.format()!r})"
@@ -44,7 +65,7 @@ class CnncError(Exception):
         self.diagnostics = list(diagnostics)
         first = self.diagnostics[0]
         self.line, self.col, self.filename = first.line, first.col, first.filename
-        self.message = first.message
+        self.message = first.text   # with its hint: the whole first error as printed
         super().__init__("\n".join(d.format() for d in self.diagnostics))
 
 

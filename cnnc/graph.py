@@ -18,9 +18,9 @@ from .syntax import Block, Layer, Program
 class Node:
     """One layer (or block join) of the network."""
 
-    __slots__ = ("name", "kind", "spec", "attrs", "inputs", "out", "line", "col", "params", "macs")
+    __slots__ = ("name", "kind", "spec", "attrs", "inputs", "out", "line", "col", "params", "macs", "depth")
 
-    def __init__(self, name, spec: LayerKind, attrs, inputs, line, col):
+    def __init__(self, name, spec: LayerKind, attrs, inputs, line, col, depth: int = 0):
         self.name: str = name
         self.kind: str = spec.keyword
         self.spec = spec
@@ -30,6 +30,7 @@ class Node:
         self.line, self.col = line, col
         self.params: dict = {}          # suffix -> shape, e.g. {"kernel": (3, 3, 1, 32)}
         self.macs: int = 0
+        self.depth = depth              # how many residual/concat blocks it is inside (for the table)
 
     @property
     def input(self) -> "Node":
@@ -43,6 +44,18 @@ class Node:
             for d in shape:
                 n *= d
             total += n
+        return total
+
+    @property
+    def n_trainable(self) -> int:
+        """Parameters training changes (all but the kind's `non_trainable` ones)."""
+        total = 0
+        for suffix, shape in self.params.items():
+            if suffix not in self.spec.non_trainable:
+                n = 1
+                for d in shape:
+                    n *= d
+                total += n
         return total
 
     @property
@@ -111,15 +124,7 @@ class Network:
     @property
     def trainable_params(self) -> int:
         """Parameters that training changes (Keras's trainable weights: not batchnorm's mean and var)."""
-        total = 0
-        for n in self.nodes:
-            for suffix, shape in n.params.items():
-                if suffix not in n.spec.non_trainable:
-                    size = 1
-                    for d in shape:
-                        size *= d
-                    total += size
-        return total
+        return sum(n.n_trainable for n in self.nodes)
 
     @property
     def total_macs(self) -> int:
@@ -129,8 +134,47 @@ class Network:
         from .summary import min_input
         return min_input(self)
 
+    def summary(self, batch: "int | None" = None, device_memory: "int | str | None" = None) -> str:
+        """The table `cnnc shapes` prints (Keras's `model.summary()`); `print(net)` shows it.
+
+        `batch` adds each layer's output memory and the peak memory of a forward pass at that
+        batch; `device_memory` (bytes, or a size such as "80GB") the largest batch that fits
+        on a GPU of that size.
+        """
+        from .summary import format_table
+
+        return format_table(self, batch=_batch(batch), device_memory=_device_memory(device_memory, batch))
+
+    def __str__(self) -> str:
+        return self.summary()
+
     def __repr__(self) -> str:
         return f"<Network {self.filename}: {self.input_shape} -> {self.output_shape}, {len(self.layers)} layers>"
+
+
+def _batch(batch):
+    if batch is None:
+        return None
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    return batch
+
+
+def _device_memory(size, batch):
+    if size is None:
+        return None
+    if batch is None:
+        raise ValueError("device_memory needs a batch (summary(batch=..., device_memory=...))")
+    if isinstance(size, str):
+        from .memory import parse_size
+
+        value = parse_size(size)
+        if value is None:
+            raise ValueError(f"device_memory must be a size such as '80GB' or a number of bytes, got {size!r}")
+        return value
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"device_memory must be a positive number of bytes or a size such as '80GB', got {size!r}")
+    return size
 
 
 class _Builder:
@@ -144,6 +188,7 @@ class _Builder:
         self.input_override = input_shape
         self.parsed: dict = {}     # id(Layer statement) -> its attrs (None: wrong, reported)
         self.collapses: list = []  # (diagnostic index) of "image collapses" errors, for the min-input hint
+        self.depth = 0             # blocks (residual, shortcut, concat branches) around the current statement
 
     # -- naming ---------------------------------------------------------------
     def name_for(self, kind: str, label, line, col, copy) -> str:
@@ -248,7 +293,7 @@ class _Builder:
             self.statement_error(s, "input must be the first statement (and appear once)", s.kind_line, s.kind_col)
             return x
         name = self.name_for(s.kind, s.name, s.line, s.col, copy)
-        node = self.add(Node(name, spec, self.attrs(spec, s, name), [x], s.line, s.col))
+        node = self.add(Node(name, spec, self.attrs(spec, s, name), [x], s.line, s.col, self.depth))
         self.infer(node)
         return node
 
@@ -275,9 +320,11 @@ class _Builder:
     def residual(self, s: Block, shortcut: "Block | None", x: Node, copy) -> Node:
         spec = KINDS["residual"]
         name = self.name_for("residual", s.name, s.line, s.col, copy)
+        self.depth += 1
         y = self.body(s.body, x, copy)
         sc = self.body(shortcut.body, x, copy) if shortcut is not None else x
-        node = self.add(Node(name, spec, {}, [y, sc], s.line, s.col))
+        self.depth -= 1
+        node = self.add(Node(name, spec, {}, [y, sc], s.line, s.col, self.depth))
         a, b = y.out, sc.out
         if a is None or b is None:
             return node
@@ -294,15 +341,17 @@ class _Builder:
         spec = KINDS["concat"]
         name = self.name_for("concat", s.name, s.line, s.col, copy)
         outs = []
+        self.depth += 1
         for b in s.body:
             if isinstance(b, Block) and b.kind == "branch":
                 outs.append(self.body(b.body, x, copy))
             else:
                 self.statement_error(b, "concat { ... } holds only branch { ... } blocks", b.kind_line, b.kind_col)
+        self.depth -= 1
         if not outs:
             self.statement_error(s, "concat needs at least one branch { ... }", s.kind_line, s.kind_col)
             return x
-        node = self.add(Node(name, spec, {}, outs, s.line, s.col))
+        node = self.add(Node(name, spec, {}, outs, s.line, s.col, self.depth))
         types = [o.out for o in outs]
         if any(t is None for t in types):
             return node
@@ -445,7 +494,11 @@ def _add_min_input_hint(b: _Builder, report: Reporter) -> None:
         return
     for i in b.collapses:
         d = report.diagnostics[i]
-        d.message += f" (the smallest input this network accepts is {best[0]}x{best[1]})"
+        note = f" (the smallest input this network accepts is {best[0]}x{best[1]})"
+        if d.hint:
+            d.hint += note
+        else:
+            d.message += note
 
 
 def _shortcut_hint(a, b) -> str:

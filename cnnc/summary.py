@@ -145,37 +145,71 @@ def min_input(net, limit: int = 4096) -> "tuple[int, int] | None":
     return min_input_of(net.nodes, net.input_shape, limit)
 
 
-def rows(net) -> list[dict]:
-    """One dict per layer in execution order: what --json and the table show."""
+def rows(net, batch: "int | None" = None) -> list[dict]:
+    """One dict per layer in execution order: every column of the table, as --json gives it.
+    `batch` adds `activation_bytes` (the layer's output at that batch, float32)."""
+    from .backends.triton_fusion import TRITON
+    from .passes.fusion import kernel_column
+
     rf = receptive_fields(net)
+    kernels = kernel_column(net, TRITON)
     out = []
     for n in net.layers:
         r = rf.get(n.name)
-        out.append({
+        row = {
             "name": n.name,
             "kind": n.kind,
             "output": list(n.out.dims),
             "params": n.n_params,
+            "trainable_params": n.n_trainable,
             "macs": n.macs,
             "activation": n.attrs.get("activation") if n.spec.takes_activation else None,
             "receptive_field": list(r[0]) if r else None,
             "stride": list(r[1]) if r else None,
+            "kernel": kernels.get(n.name),
             "line": n.line,
             "inputs": [i.name for i in n.inputs],
-        })
+            "depth": n.depth,
+        }
+        if batch is not None:
+            row["activation_bytes"] = 4 * batch * _count(n.out.dims)
+        out.append(row)
     return out
 
 
-def summary_dict(net) -> dict:
-    return {
+def _count(dims) -> int:
+    size = 1
+    for d in dims:
+        size *= d
+    return size
+
+
+def summary_dict(net, batch: "int | None" = None, device_memory: "int | None" = None) -> dict:
+    """What `cnnc shapes --json` prints for a valid program (memory with a batch)."""
+    data = {
+        "file": net.filename,
+        "ok": True,
         "input": list(net.input_shape),
         "output": list(net.output_shape),
         "total_params": net.total_params,
+        "trainable_params": net.trainable_params,
+        "non_trainable_params": net.total_params - net.trainable_params,
         "total_macs": net.total_macs,
         "min_input": list(min_input(net) or []) or None,
-        "layers": rows(net),
-        "warnings": [d.format() for d in net.warnings],
+        "layers": rows(net, batch),
+        "diagnostics": [d.to_dict() for d in net.warnings],
     }
+    if batch is not None:
+        from .memory import summary
+
+        data["memory"] = summary(net, batch, device_memory)
+    return data
+
+
+def error_dict(err, filename: str) -> dict:
+    """What `cnnc shapes --json` prints for a program with errors: every diagnostic."""
+    found = sorted(list(err.warnings) + list(err.diagnostics), key=lambda d: (d.line, d.col))
+    return {"file": filename, "ok": False, "diagnostics": [d.to_dict() for d in found]}
 
 
 def _size(dims) -> str:
@@ -189,22 +223,51 @@ def _human(n: int) -> str:
     return str(n)
 
 
-def format_table(net, extra: "dict[str, dict] | None" = None) -> str:
-    """A Keras-summary-like table. `extra` adds columns: {title: {layer name: text}}."""
-    data = summary_dict(net)
-    head = ["layer", "kind", "output", "params", "MACs", "RF", "stride"]
-    extra = extra or {}
-    head += list(extra)
-    table = [head, ["input", "input", _size(data["input"]), "0", "0", "1x1", "1x1"] + ["" for _ in extra]]
-    for r in data["layers"]:
+def _decimal_bytes(n: int) -> str:
+    """A device size as it was given: 80 GB, 141 GB, 512 MB (decimal units)."""
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
+
+
+def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None" = None,
+                 device_memory: "int | None" = None) -> str:
+    """A Keras-summary-like table (what `cnnc shapes` prints and `net.summary()` returns).
+
+    Layers inside a block are indented, one step per level; `connected to` names a layer's
+    inputs when they are not simply the row above (a shortcut, a branch, a join), and is
+    left out for a network that is a straight line. `batch` adds a memory column and the
+    memory totals; `device_memory` (bytes) the largest batch the Triton backend fits in it.
+    `extra` adds columns: {title: {layer name: text}}.
+    """
+    from .memory import human_bytes
+
+    data = summary_dict(net, batch, device_memory)
+    extra = dict(extra or {})
+    layers = data["layers"]
+    previous = [net.input.name] + [r["name"] for r in layers[:-1]]
+    connected = {r["name"]: ", ".join(r["inputs"]) for r, prev in zip(layers, previous) if r["inputs"] != [prev]}
+    memory = batch is not None
+    head = ["layer", "kind", "output", "params", "MACs"] + (["memory"] if memory else []) + ["RF", "stride", "kernel"]
+    head += list(extra) + (["connected to"] if connected else [])
+    first = ["input", "input", _size(data["input"]), "0", "0"]
+    if memory:
+        first.append(human_bytes(4 * batch * _count(data["input"])))
+    table = [head, first + ["1x1", "1x1", ""] + ["" for _ in extra] + ([""] if connected else [])]
+    for r in layers:
         kind = r["kind"] + (f" {r['activation']}" if r["activation"] not in (None, "linear") else "")
-        row = [r["name"], kind, _size(r["output"]), f"{r['params']:,}", f"{r['macs']:,}",
-               _size(r["receptive_field"]) if r["receptive_field"] else "all",
-               _size(r["stride"]) if r["stride"] else "-"]
+        row = ["  " * r["depth"] + r["name"], kind, _size(r["output"]), f"{r['params']:,}", f"{r['macs']:,}"]
+        if memory:
+            row.append(human_bytes(r["activation_bytes"]))
+        row += [_size(r["receptive_field"]) if r["receptive_field"] else "all",
+                _size(r["stride"]) if r["stride"] else "-", r["kernel"] or ""]
         row += [col.get(r["name"], "") for col in extra.values()]
+        if connected:
+            row.append(connected.get(r["name"], ""))
         table.append(row)
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    right = {3, 4}
+    right = {3, 4, 5} if memory else {3, 4}
 
     def fmt(row):
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
@@ -212,10 +275,32 @@ def format_table(net, extra: "dict[str, dict] | None" = None) -> str:
     rule = "-" * len(fmt(head))
     lines = [fmt(head), rule] + [fmt(r) for r in table[1:]] + [rule]
     mi = data["min_input"]
+    total, trainable = data["total_params"], data["trainable_params"]
     lines += [
         f"Input: {_size(data['input'])}   Output: {_size(data['output'])}",
-        f"Total params: {data['total_params']:,}",
+        f"Total params: {total:,} ({human_bytes(4 * total)})",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {total - trainable:,}",
         f"Total MACs: {data['total_macs']:,} ({_human(data['total_macs'])} per image)",
         f"Smallest input: {_size(mi) if mi else 'none'} (H x W)",
     ]
+    if memory:
+        m = data["memory"]
+        lines.append(f"Memory at batch {batch:,} (float32): peak of a forward pass {human_bytes(m['peak_bytes'])} "
+                     f"(numpy), {human_bytes(m['triton_peak_bytes'])} (triton buffers), "
+                     f"beyond the weights and the input")
+        if device_memory is not None:
+            lines.append(_fits_line(m, device_memory, human_bytes))
     return "\n".join(lines)
+
+
+def _fits_line(m: dict, device_memory: int, human_bytes) -> str:
+    """Whether the batch fits on the GPU, and the largest batch that does."""
+    on = f"On a GPU with {_decimal_bytes(device_memory)}"
+    takes = (f"batch {m['batch']:,} takes {human_bytes(m['device_bytes'])} with the triton backend "
+             f"(weights {human_bytes(m['params_bytes'])})")
+    if m["max_batch"] == 0:
+        return (f"{on}: {takes}; not even one image fits: shrink the input, or downsample early "
+                f"(a stride or a pool in the first layers)")
+    verdict = "fits" if m["device_bytes"] <= device_memory else "does not fit"
+    return f"{on}: {takes} and {verdict}; the largest batch that fits is {m['max_batch']:,}"

@@ -117,6 +117,69 @@ def plan_groups(net) -> list:
     return sorted(groups, key=lambda g: position[g.last.name])
 
 
+# --- what the generated code allocates (the lowerings' scratch) -----------------------
+
+# numpy runs an in-place ufunc with a broadcast operand (`r += bias`, `_relu`'s zero row)
+# through a buffer of this many elements (np.getbufsize()), plus its iterator's bookkeeping
+UFUNC_BUFFER = 8192
+UFUNC_OVERHEAD = 1104
+
+
+def ufunc_buffer(elements: int) -> int:
+    """Bytes numpy holds while an in-place float32 ufunc with a broadcast operand runs."""
+    return 4 * min(elements, UFUNC_BUFFER) + UFUNC_OVERHEAD
+
+
+def activation_scratch(act: str, elements: int, rows: int) -> int:
+    """Bytes an activation's numpy lines hold beyond y (its `numpy_scratch` in the table)."""
+    per_element, per_row, buffered = ACTIVATIONS[act].numpy_scratch
+    return per_element * elements + per_row * rows + (ufunc_buffer(elements) if buffered else 0)
+
+
+def _elements(t) -> int:
+    size = 1
+    for d in t.dims:
+        size *= d
+    return size
+
+
+def _im2col_bytes(m, c, h, w, kh, kw, sh, sw, oh, ow) -> int:
+    """The matrix `_conv` builds for m images (h x w x c, padded) -- none when a 1x1
+    convolution's strided pixels reshape to rows as a view (numpy's rule: each axis's
+    stride is the next one's stride times its size, size-1 axes aside)."""
+    if kh == kw == 1:
+        axes = [(size, stride) for size, stride in ((m, h * w * c), (oh, sh * w * c), (ow, sw * c)) if size > 1]
+        if all(a[1] == b[1] * b[0] for a, b in zip(axes, axes[1:])):
+            return 0
+        return 4 * m * oh * ow * c
+    return 4 * m * oh * ow * kh * kw * c
+
+
+def _pool_scratch(node, n: int) -> int:
+    """What `_Gen.pool` holds besides its output: the padded copy of its input (or the
+    window counts of an average over real pixels), and the ufunc buffer of its
+    `np.maximum(out, tap, out=out)` / `out += tap` over the strided taps."""
+    inp = node.inputs[0].out
+    (kh, kw) = node.attrs["kernel"]
+    t, b, l, r = node.spec.pads(inp, node.attrs)
+    buffered = ufunc_buffer(n * _elements(node.out))
+    padded = 4 * n * (inp.h + t + b) * (inp.w + l + r) * inp.c if (t or b or l or r) else 0
+    if node.spec.reduce == "avg" and node.attrs["padding"] == "same" and padded:
+        padded = max(padded, 8 * node.out.h * node.out.w)
+    return padded + (buffered if kh * kw > 1 else 0)
+
+
+def group_scratch(g, n: int) -> int:
+    """The most bytes the group's function holds at once besides its inputs and its result."""
+    head = LOWERINGS[g.head.kind]
+    most = head.scratch(g, n)
+    if not head.whole:
+        for node in g.nodes[1:]:
+            if node is not g.bn and node is not g.pool:
+                most = max(most, LOWERINGS[node.kind].apply_scratch(node, n))
+    return most
+
+
 # --- lowerings: how each kind is computed --------------------------------------------
 
 class Lowering:
@@ -130,11 +193,35 @@ class Lowering:
                          generator then applies the absorbed nodes, unless `whole`.
     apply(gen, node, fresh)  as an absorbed node: change y in place; returns freshness
     view(gen, node, src) for a view: the expression of its value in `forward`
+
+    and what the code it emits allocates, so that `cnnc shapes --batch` can say how much
+    memory a forward pass takes without running it (cnnc/memory.py adds up the lifetimes):
+
+    scratch(group, n)    as the head, for a batch of n: the most bytes the group's function
+                         holds at one moment besides its inputs and the array it returns
+                         (which the caller counts, whole, from the moment it exists): im2col
+                         matrices, padded copies, per-chunk results, an activation's
+                         temporaries, numpy's ufunc buffer (`ufunc_buffer`) for an in-place
+                         operation with a broadcast operand. For a `whole` lowering this
+                         covers the whole group; otherwise the generator's group takes the
+                         largest of it and each absorbed node's `apply_scratch`.
+    apply_scratch(node, n)  as an absorbed node: the bytes its in-place step holds beyond y.
+
+    Both are plain arithmetic on shapes (no numpy: `cnnc shapes` never imports it). The
+    defaults (0) fit code that allocates nothing but its result (`y = a + b`,
+    `np.concatenate`). tests/test_memory.py checks every kind against tracemalloc: a new
+    lowering declares its scratch, and a new kind adds a program there.
     """
     whole = False   # body() emits the whole group (its epilogues too) and the return
 
     def takes_pool(self, node) -> bool:
         return False
+
+    def scratch(self, group, n: int) -> int:
+        return 0
+
+    def apply_scratch(self, node, n: int) -> int:
+        return 0
 
     def prepare(self, gen, group) -> None:
         pass
@@ -193,7 +280,11 @@ class ConvLowering(Lowering):
         by_tap = (pool is not None and monotone and pool["padding"] == "valid"
                   and pool["kernel"] == pool["stride"])
         early = pool is not None and monotone  # pool before the bias and activations
-        return {"acts": acts, "by_tap": by_tap, "early": early,
+        out = (g.pool or g.last).out
+        rows = out.h * out.w if by_tap else h.out.h * h.out.w
+        kh, kw = h.attrs["kernel"]
+        step = max(1, CHUNK_BYTES // (rows * max(kh * kw * h.inputs[0].out.c, out.c) * 4))
+        return {"acts": acts, "by_tap": by_tap, "early": early, "step": step,
                 "bias_w": (g.pool.out.w if early else h.out.w)}
 
     def body(self, gen, g: Group) -> bool:
@@ -206,8 +297,7 @@ class ConvLowering(Lowering):
         acts, by_tap = plan["acts"], plan["by_tap"]
         out = (g.pool or g.last).out
         pool = g.pool.attrs if g.pool is not None else None
-        rows = out.h * out.w if by_tap else oh * ow
-        step = max(1, CHUNK_BYTES // (rows * max(kh * kw * inp.c, out.c) * 4))
+        step = plan["step"]
         e.line(f"w, bias = s[{h.name + '.w'!r}], s[{h.name + '.b'!r}]")
         e.line("n = x.shape[0]")
         e.line(f"out = np.empty((n, {out.h}, {out.w}, {out.c}), np.float32)")
@@ -255,11 +345,66 @@ class ConvLowering(Lowering):
         e.line("return out")
         return True
 
+    def scratch(self, g: Group, n: int) -> int:
+        """What body() allocates besides `out`, phase by phase. Per chunk of m images:
+        the padded buffer, the im2col matrix with the GEMM result, the pool and the
+        activations' temporaries -- and the previous chunk's arrays, which `y` and `r`
+        keep alive until they are rebound. The first two chunks bound every other."""
+        h, a = g.head, g.head.attrs
+        inp = h.inputs[0].out
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        t, b, l, r = h.spec.pads(inp, a)
+        plan = self.plan(g)
+        step, by_tap, early = plan["step"], plan["by_tap"], plan["early"]
+        out = (g.pool or g.last).out
+        f = h.out.c
+        hp, wp = inp.h + t + b, inp.w + l + r
+        padded = 4 * min(n, step) * hp * wp * inp.c if (t or b or l or r) else 0
+
+        def acts(y_elems, names) -> int:
+            return max([activation_scratch(x, y_elems, y_elems // f) for x in names] + [0])
+
+        def phases(m: int, prev: int) -> int:
+            """The busiest moment of a chunk of m images after a chunk of `prev`."""
+            if by_tap:
+                (ph, pw) = g.pool.attrs["kernel"]
+                y = 4 * m * out.h * out.w * f
+                cols = _im2col_bytes(m, inp.c, hp, wp, kh, kw, sh * ph, sw * pw, out.h, out.w)
+                old = 4 * prev * out.h * out.w * f
+                taps = old + cols + y + (y if ph * pw > 1 else 0)
+                return max(taps, y + ufunc_buffer(y // 4), y + acts(y // 4, plan["acts"]))
+            conv = 4 * m * h.out.h * h.out.w * f
+            cols = _im2col_bytes(m, inp.c, hp, wp, kh, kw, sh, sw, h.out.h, h.out.w)
+            if g.pool is None:
+                old = 4 * prev * h.out.h * h.out.w * f
+                post = acts(conv // 4, [x.attrs["activation"] for x in g.post])
+                return max(old + cols + conv, conv + ufunc_buffer(conv // 4),
+                           conv + acts(conv // 4, plan["acts"]), conv + post)
+            pooled = 4 * m * out.h * out.w * f
+            pool_pad = _pool_scratch(g.pool, m)
+            if early:   # y = pool(y) before the bias: the previous chunk lives on in `r`
+                old = 4 * prev * out.h * out.w * f
+                return max(old + cols + conv, old + conv + pool_pad + pooled,
+                           pooled + ufunc_buffer(pooled // 4), pooled + acts(pooled // 4, plan["acts"]))
+            # the pool after the activations: `r` keeps the conv result, `y` the pooled one
+            old = 4 * prev * (h.out.h * h.out.w + out.h * out.w) * f
+            return max(old + cols + conv, conv + ufunc_buffer(conv // 4), conv + acts(conv // 4, plan["acts"]),
+                       conv + pool_pad + pooled)
+
+        busiest = phases(min(n, step), 0)
+        if n > step:
+            busiest = max(busiest, phases(min(step, n - step), step))
+        return padded + busiest
+
 
 class DenseLowering(Lowering):
     def prepare(self, gen, group) -> None:
         _anchor_prepare(gen, group)
         gen.e.line(f"s[{group.head.name + '.b'!r}] = b")
+
+    def scratch(self, g: Group, n: int) -> int:
+        units = n * g.head.out.n
+        return max(ufunc_buffer(units), activation_scratch(g.head.activation, units, n))
 
     def body(self, gen, g: Group) -> bool:
         h = g.head
@@ -283,17 +428,27 @@ class BatchNormLowering(Lowering):
         gen.e.line(f"y += s[{h.name + '.shift'!r}]")
         return True
 
+    def scratch(self, g: Group, n: int) -> int:
+        return ufunc_buffer(n * _elements(g.head.out))
+
 
 class PoolLowering(Lowering):
     def body(self, gen, g: Group) -> bool:
         gen.pool(g.head, "x", out="y")
         return True
 
+    def scratch(self, g: Group, n: int) -> int:
+        return _pool_scratch(g.head, n)
+
 
 class GlobalPoolLowering(Lowering):
     def body(self, gen, g: Group) -> bool:
         gen.e.line("y = x.mean(axis=(1, 2), dtype=np.float32)")
         return True
+
+    def scratch(self, g: Group, n: int) -> int:
+        # numpy's reduction over two axes buffers up to four operand blocks
+        return 16 * min(n * g.head.out.n, UFUNC_BUFFER) + UFUNC_OVERHEAD
 
 
 class ResidualLowering(Lowering):
@@ -325,6 +480,13 @@ class ActivationLowering(Lowering):
 
     def apply(self, gen, node, fresh) -> bool:
         return gen.activation(node.attrs["activation"], fresh)
+
+    def scratch(self, g: Group, n: int) -> int:
+        return self.apply_scratch(g.head, n)
+
+    def apply_scratch(self, node, n: int) -> int:
+        elems = n * _elements(node.out)
+        return activation_scratch(node.attrs["activation"], elems, elems // node.out.dims[-1])
 
 
 class FlattenLowering(Lowering):
@@ -479,18 +641,12 @@ class _Gen:
         e, net = self.e, self.net
         # each step: (nodes it reads, node it writes, code)
         steps = []
-        by_last = {g.last.name: g for g in self.groups}
-        for node in net.layers:
-            if node.spec.role is Role.VIEW:
-                code = LOWERINGS[node.kind].view(self, node, self.v(node.inputs[0]))
-                steps.append((node.inputs, node, code))
-            elif node.name in by_last:
-                g = by_last[node.name]
-                steps.append((g.inputs, node, f"{g.fn}(s, {', '.join(self.v(i) for i in g.inputs)})"))
-        last_use = {}
-        for idx, (ins, _, _) in enumerate(steps):
-            for i in ins:
-                last_use[i.name] = idx
+        for ins, node, g in forward_steps(net, self.groups):
+            if g is None:
+                steps.append((ins, node, LOWERINGS[node.kind].view(self, node, self.v(node.inputs[0]))))
+            else:
+                steps.append((ins, node, f"{g.fn}(s, {', '.join(self.v(i) for i in g.inputs)})"))
+        last_use = last_uses(steps)
         with e.block("def forward(state, x, trace=None):"):
             e.line('"""x: float32 (N, H, W, C) -> the output; `trace` (a dict) receives every node computed."""')
             e.line("s = state")
@@ -514,6 +670,29 @@ class _Gen:
                 e.line(f"return {self.v(out)}.copy()")
             else:
                 e.line(f"return {self.v(out)}")
+
+
+def forward_steps(net, groups) -> list:
+    """What `forward` does, in order: (nodes it reads, node it writes, its group -- None
+    for a view, a line that aliases its input). cnnc/memory.py follows the same steps."""
+    steps = []
+    by_last = {g.last.name: g for g in groups}
+    for node in net.layers:
+        if node.spec.role is Role.VIEW:
+            steps.append((node.inputs, node, None))
+        elif node.name in by_last:
+            g = by_last[node.name]
+            steps.append((g.inputs, node, g))
+    return steps
+
+
+def last_uses(steps) -> dict:
+    """node name -> the index of the last step that reads it (forward deletes it there)."""
+    last = {}
+    for idx, (ins, _, _) in enumerate(steps):
+        for i in ins:
+            last[i.name] = idx
+    return last
 
 
 def generate(net, **options) -> str:

@@ -8,7 +8,11 @@ Each entry says how one activation is computed
   torch   nn -> the torch.nn module (so `print(model.to_torch())` shows ReLU, GELU, ...)
   onnx    (g, x, out, name) -> out: the ONNX nodes, through the exporter's graph builder
 and the facts the passes need: `monotone` (non-decreasing, so max pooling commutes with it)
-and `keras` (the Keras 3 names it stands for). Semantics are Keras 3's: leaky_relu's slope
+and `keras` (the Keras 3 names it stands for); `numpy_scratch` = (bytes per element, bytes
+per row, buffered) is what the numpy lines hold beyond y while they run (float64 copies,
+masks, a keepdims reduction per row; `buffered`: numpy's ufunc buffer for an in-place
+operation with a broadcast operand), for the memory estimate of `cnnc shapes --batch`
+(tests/test_memory.py measures every entry). Semantics are Keras 3's: leaky_relu's slope
 is 0.2, gelu is exact (erf), hard_sigmoid is relu6(x + 3) / 6, softmax runs over the last
 axis (channels on an image, per pixel). NaN stays NaN in every backend.
 """
@@ -21,7 +25,8 @@ _NAN = "propagate_nan=tl.PropagateNan.ALL"
 
 
 class Activation(FrozenRecord):
-    __slots__ = ("name", "numpy", "triton", "torch", "onnx", "monotone", "keras")
+    __slots__ = ("name", "numpy", "triton", "torch", "onnx", "monotone", "keras", "numpy_scratch")
+    _defaults = {"numpy_scratch": (0, 0, False)}
 
 
 def _onnx_op(op, **attrs):
@@ -59,22 +64,26 @@ _TABLE = (
     Activation("linear", numpy=(), triton=(), torch=lambda nn: nn.Identity(),
                onnx=_onnx_op("Identity"), monotone=True, keras=("linear",)),
     Activation("relu", numpy=("_relu(y)",), triton=(f"acc = tl.maximum(acc, 0.0, {_NAN})",),
-               torch=lambda nn: nn.ReLU(), onnx=_onnx_op("Relu"), monotone=True, keras=("relu",)),
+               torch=lambda nn: nn.ReLU(), onnx=_onnx_op("Relu"), monotone=True, keras=("relu",),
+               numpy_scratch=(0, 0, True)),
     Activation("relu6", numpy=("np.clip(y, 0, 6, out=y)",),
                triton=(f"acc = tl.minimum(tl.maximum(acc, 0.0, {_NAN}), 6.0, {_NAN})",),
                torch=lambda nn: nn.ReLU6(), onnx=_onnx_clip(0.0, 6.0), monotone=True, keras=("relu6",)),
     Activation("leaky_relu", numpy=("np.multiply(y, np.float32(0.2), out=y, where=y < 0)",),
                triton=("acc = tl.where(acc < 0, acc * 0.2, acc)",),
                torch=lambda nn: nn.LeakyReLU(0.2), onnx=_onnx_op("LeakyRelu", alpha=0.2), monotone=True,
-               keras=("leaky_relu",)),
+               keras=("leaky_relu",), numpy_scratch=(1, 0, False)),
     Activation("elu", numpy=("np.expm1(y, out=y, where=y < 0)",),
                triton=("acc = tl.where(acc > 0, acc, tl.exp(acc) - 1.0)",),
-               torch=lambda nn: nn.ELU(), onnx=_onnx_op("Elu", alpha=1.0), monotone=True, keras=("elu",)),
+               torch=lambda nn: nn.ELU(), onnx=_onnx_op("Elu", alpha=1.0), monotone=True, keras=("elu",),
+               numpy_scratch=(1, 0, False)),
     Activation("gelu", numpy=("_gelu(y)",),
                triton=("acc = 0.5 * acc * (1.0 + tl.erf(acc * 0.7071067811865476))",),
-               torch=lambda nn: nn.GELU(), onnx=_onnx_gelu, monotone=False, keras=("gelu",)),
+               torch=lambda nn: nn.GELU(), onnx=_onnx_gelu, monotone=False, keras=("gelu",),
+               numpy_scratch=(73, 0, False)),
     Activation("silu", numpy=("y *= _sigmoid(y)",), triton=("acc = acc / (1.0 + tl.exp(-acc))",),
-               torch=lambda nn: nn.SiLU(), onnx=_onnx_silu, monotone=False, keras=("silu", "swish")),
+               torch=lambda nn: nn.SiLU(), onnx=_onnx_silu, monotone=False, keras=("silu", "swish"),
+               numpy_scratch=(8, 0, False)),
     Activation("hard_sigmoid", numpy=("y += np.float32(3.0)", "np.clip(y, 0, 6, out=y)", "y /= np.float32(6.0)"),
                triton=(f"acc = tl.minimum(tl.maximum(acc + 3.0, 0.0, {_NAN}), 6.0, {_NAN}) / 6.0",),
                torch=lambda nn: nn.Hardsigmoid(), onnx=_onnx_op("HardSigmoid", alpha=1.0 / 6, beta=0.5),
@@ -82,7 +91,7 @@ _TABLE = (
     Activation("hard_swish", numpy=("y *= np.clip(y + np.float32(3.0), 0, 6) / np.float32(6.0)",),
                triton=(f"acc = acc * (tl.minimum(tl.maximum(acc + 3.0, 0.0, {_NAN}), 6.0, {_NAN}) / 6.0)",),
                torch=lambda nn: nn.Hardswish(), onnx=_onnx_op("HardSwish"), monotone=False,
-               keras=("hard_swish", "hard_silu")),
+               keras=("hard_swish", "hard_silu"), numpy_scratch=(8, 0, False)),
     Activation("sigmoid",
                numpy=("# sigmoid(y) = (1 + tanh(y / 2)) / 2: no overflow for any y",
                       "y *= np.float32(0.5)", "np.tanh(y, out=y)", "y += np.float32(1.0)", "y *= np.float32(0.5)"),
@@ -102,7 +111,7 @@ _TABLE = (
                        "z = tl.exp(z - tl.reduce(z, 1, _max)[:, None])",
                        "acc = z / tl.reduce(z, 1, _sum)[:, None]"),
                torch=lambda nn: nn.Softmax(dim=1), onnx=_onnx_op("Softmax", axis=1), monotone=False,
-               keras=("softmax",)),
+               keras=("softmax",), numpy_scratch=(0, 4, True)),
 )
 
 # name -> Activation; the written aliases `swish` and `hard_silu` name the same functions

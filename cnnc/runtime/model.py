@@ -123,6 +123,11 @@ class Model:
         _check_shape(a.shape, shape, want)
         return np.ascontiguousarray(a, dtype=np.float32)
 
+    def summary(self, batch: "int | None" = None, device_memory=None) -> str:
+        """The network's table, as `cnnc shapes` prints it (Keras's `model.summary()`);
+        `batch` and `device_memory` add memory as in `Network.summary`."""
+        return self.network.summary(batch=batch, device_memory=device_memory)
+
     # -- bridges (implemented in cnnc/bridges) ----------------------------------
     def to_torch(self):
         from ..bridges.torch_module import to_torch
