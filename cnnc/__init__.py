@@ -22,10 +22,15 @@ def parse(text: str, input=None, filename: str = "<string>"):
 
     `input=(H, W, C)` supplies (or overrides) the program's `input` statement.
     """
+    from .errors import Reporter
     from .graph import build
     from .syntax import parse_program
 
-    return build(parse_program(text, filename), input_shape=input)
+    report = Reporter(filename)   # syntax errors first, then the graph's: all reported together
+    program = parse_program(text, filename, report)
+    if program is None:
+        report.raise_if_errors()
+    return build(program, input_shape=input, report=report)
 
 
 def parse_file(path, input=None):

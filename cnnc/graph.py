@@ -211,6 +211,15 @@ class _Builder:
         self.nodes.append(node)
         return node
 
+    def broken(self, s) -> bool:
+        """A placeholder for a statement with a syntax error (already reported)."""
+        return isinstance(s, Layer) and (s.kind_line, s.kind_col) in self.program.broken
+
+    def unknown(self, x: Node, line, col) -> Node:
+        """What follows a statement that could not be read: a node of unknown shape, so that
+        later layers are checked for their own mistakes but not blamed for its."""
+        return Node("?", KINDS["input"], None, [x], line, col, self.depth)
+
     # -- statements -------------------------------------------------------------
     def build(self) -> Node:
         stmts = list(self.program.statements)
@@ -222,16 +231,19 @@ class _Builder:
         first = stmts[0] if stmts else None
         shape = None
         line, col = (first.line, first.col) if first else (1, 1)
+        given = isinstance(first, Layer) and (first.kind == "input" or self.broken(first))
         if isinstance(first, Layer) and first.kind == "input":
             stmts.pop(0)
             attrs = self.attrs(spec, first)
             shape = attrs["shape"] if attrs else None
             if first.name:
                 self.report.error("the input cannot be named", first.line, first.col)
+        elif given:   # the first statement could not be read: maybe it was the input
+            stmts.pop(0)
         if self.input_override is not None:
             shape = tuple(self.input_override)
         node = self.add(Node("input", spec, {"shape": shape}, [], line, col))
-        if shape is None and not (isinstance(first, Layer) and first.kind == "input"):
+        if shape is None and not given:
             self.report.error("missing input shape: start the program with `input HxWxC` "
                               "(e.g. input 28x28x1) or pass the shape (--input HxWxC, or input=(H, W, C))",
                               line, col)
@@ -279,21 +291,36 @@ class _Builder:
             self.report.error(message, line, col)
 
     def layer(self, s: Layer, x: Node, copy) -> Node:
+        if self.broken(s):
+            return self.unknown(x, s.line, s.col)
         spec = KINDS.get(s.kind)
         if spec is None or spec.joins:
-            guess = ALIASES.get(s.kind.lower().replace("_", "")) or closest(s.kind, STATEMENTS + BLOCKS)
+            guess = guess_statement(s.kind)
             hint = f"; did you mean '{guess}'?" if guess else f"; statements are {', '.join(STATEMENTS)}"
             if s.kind.lower() in ("activation", "leakyrelu", "selu", "prelu"):
                 hint = (f"; the activations are {', '.join(ACTIVATION_NAMES)}, "
                         f"written alone or as ACT on conv/dense")
             self.statement_error(s, f"unknown statement '{s.kind}'{hint}", s.kind_line, s.kind_col)
-            # keep going without it, so that later statements still get checked
-            return x
+            if guess in KINDS and not KINDS[guess].joins:
+                return self.guessed(s, KINDS[guess], x, copy)
+            if hint.startswith("; the activations"):
+                return x   # an activation keeps the shape: later layers are checked as they are
+            return self.unknown(x, s.line, s.col)
         if s.kind == "input":
             self.statement_error(s, "input must be the first statement (and appear once)", s.kind_line, s.kind_col)
             return x
         name = self.name_for(s.kind, s.name, s.line, s.col, copy)
         node = self.add(Node(name, spec, self.attrs(spec, s, name), [x], s.line, s.col, self.depth))
+        self.infer(node)
+        return node
+
+    def guessed(self, s: Layer, spec, x: Node, copy) -> Node:
+        """An unknown statement read as the statement it most likely is (`covn` as conv), so
+        that the shapes after it are what the fixed program gives. Its arguments are not
+        reported again: if they do not fit that statement, its shape is unknown."""
+        name = self.name_for(spec.keyword, s.name, s.line, s.col, copy)
+        attrs = parse_args(spec, s.args, lambda *a: None, name)
+        node = self.add(Node(name, spec, attrs, [x], s.line, s.col, self.depth))
         self.infer(node)
         return node
 
@@ -321,7 +348,9 @@ class _Builder:
         spec = KINDS["residual"]
         name = self.name_for("residual", s.name, s.line, s.col, copy)
         self.depth += 1
+        first = len(self.nodes)
         y = self.body(s.body, x, copy)
+        block = self.nodes[first:]
         sc = self.body(shortcut.body, x, copy) if shortcut is not None else x
         self.depth -= 1
         node = self.add(Node(name, spec, {}, [y, sc], s.line, s.col, self.depth))
@@ -332,8 +361,10 @@ class _Builder:
         try:
             node.out = spec.join([a, b], sides)
         except ShapeError as e:
-            hint = _shortcut_hint(a, b) if shortcut is None else \
-                "; make the block and the shortcut end in the same shape"
+            hint = _same_padding_hint(block, x, y, b, shortcut is not None)
+            if hint is None:
+                hint = _shortcut_hint(a, b) if shortcut is None else \
+                    "; make the block and the shortcut end in the same shape"
             self.report.error(f"{name}: {e}{hint}", s.line, s.col)
         return node
 
@@ -345,6 +376,8 @@ class _Builder:
         for b in s.body:
             if isinstance(b, Block) and b.kind == "branch":
                 outs.append(self.body(b.body, x, copy))
+            elif self.broken(b):
+                outs.append(self.unknown(x, b.line, b.col))
             else:
                 self.statement_error(b, "concat { ... } holds only branch { ... } blocks", b.kind_line, b.kind_col)
         self.depth -= 1
@@ -366,6 +399,22 @@ class _Builder:
         for i in range(n or 1):
             x = self.body(s.body, x, (i + 1) if copy is None else f"{copy}_{i + 1}")
         return x
+
+
+def guess_statement(word: str) -> "str | None":
+    """The statement or block a misspelt or Keras-named `word` most likely means, or None.
+
+    Keras and PyTorch names first (ALIASES), then the closest spelling -- but never one
+    that pools the other way: `globalmaxpool` is not `globalpool`, which averages."""
+    candidates = STATEMENTS + BLOCKS
+    alias = ALIASES.get(word.lower().replace("_", ""))
+    if alias in candidates:
+        return alias
+    lower = word.lower()
+    wants = "max" if "max" in lower else "avg" if ("avg" in lower or "average" in lower or "mean" in lower) else None
+    if wants is not None:
+        candidates = tuple(c for c in candidates if getattr(KINDS.get(c), "reduce", wants) in (wants, ""))
+    return closest(word, candidates)
 
 
 def _drop_words(dh: int, dw: int) -> str:
@@ -499,6 +548,43 @@ def _add_min_input_hint(b: _Builder, report: Reporter) -> None:
             d.hint += note
         else:
             d.message += note
+
+
+def _same_padding_hint(block, source, last, want, has_shortcut: bool) -> "str | None":
+    """When the block's layers with valid padding are what shrinks it -- `residual { conv 16
+    3x3 }`, the most common slip -- the hint names them and padding=same."""
+    valid = {id(n) for n in block if n.attrs and n.attrs.get("padding") == "valid" and "padding" in n.spec.options}
+    if not valid:
+        return None
+    out = {id(source): source.out}
+    shrinking = []
+    for n in block:
+        ins = [out.get(id(i), i.out) for i in n.inputs]
+        if any(t is None for t in ins) or (n.attrs is None and not n.spec.joins):
+            return None
+        try:
+            if n.spec.joins:
+                t = n.spec.join(ins)
+            elif id(n) in valid:
+                t = n.spec.infer(ins[0], {**n.attrs, "padding": "same"})
+                if t != n.spec.infer(ins[0], n.attrs):
+                    shrinking.append(n)
+            else:
+                t = n.spec.infer(ins[0], n.attrs)
+        except ShapeError:
+            return None
+        out[id(n)] = t
+    got = out.get(id(last))
+    if not shrinking or not isinstance(got, Image) or not isinstance(want, Image) or \
+            (got.h, got.w) != (want.h, want.w) or (got.c != want.c and has_shortcut):
+        return None
+    names = [n.name for n in shrinking]
+    names = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    n = shrinking[0]
+    shrunk = f"{n.inputs[0].out.h}x{n.inputs[0].out.w} into {n.out.h}x{n.out.w}" if n.out is not None else "it"
+    also = f" and add `shortcut {{ conv {got.c} 1x1 }}` after the block" if got.c != want.c else ""
+    return (f"; give {names} padding=same{also} (with valid padding {n.name} turns {shrunk}; "
+            f"the block must end in {want.h}x{want.w}, as {'the shortcut' if has_shortcut else 'its input'} does)")
 
 
 def _shortcut_hint(a, b) -> str:

@@ -296,7 +296,7 @@ def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None
 
 def _fits_line(m: dict, device_memory: int, human_bytes) -> str:
     """Whether the batch fits on the GPU, and the largest batch that does."""
-    on = f"On a GPU with {_decimal_bytes(device_memory)}"
+    on = f"On a GPU with {_decimal_bytes(device_memory)} ({human_bytes(device_memory)})"
     takes = (f"batch {m['batch']:,} takes {human_bytes(m['device_bytes'])} with the triton backend "
              f"(weights {human_bytes(m['params_bytes'])})")
     if m["max_batch"] == 0:

@@ -9,7 +9,7 @@ knows what a conv is: statements are checked against the layer registry later.
 
 from __future__ import annotations
 
-from .errors import CnncError, Diagnostic
+from .errors import CnncError
 from .records import Record
 
 
@@ -37,8 +37,11 @@ class Block(Record):
 
 
 class Program(Record):
-    __slots__ = ("statements", "filename")
-    _defaults = {"filename": "<string>"}
+    """`broken`: the (line, col) of statements a syntax error replaced by a placeholder `_`
+    (parse_program's recovery); the graph gives them an unknown shape, so that what follows
+    them is checked without blaming it for their mistake."""
+    __slots__ = ("statements", "filename", "broken")
+    _defaults = {"filename": "<string>", "broken": frozenset()}
 
 
 def _grammar_path():
@@ -160,7 +163,8 @@ def _drive(text: str):
         if pos < n:
             m = match(text, pos)
             if m is None:
-                raise _SyntaxError(Token("", "", line, pos - line_start + 1), char=text[pos])
+                raise _SyntaxError(Token("", "", line, pos - line_start + 1), char=text[pos],
+                                   statement=tuple(statement))
             typ, val = m.lastgroup, m.group()
             tok_line, tok_col = line, pos - line_start + 1
             nl = val.count("\n")
@@ -269,34 +273,186 @@ def _unknown_block(statement):
     return f"unknown statement '{word.value}' before '{{'{hint}", word.line, word.column
 
 
-def parse_program(text: str, filename: str = "<string>") -> Program:
-    """Parse `text` into a Program, or raise CnncError at the offending token."""
+MAX_SYNTAX_ERRORS = 20
+
+
+def parse_program(text: str, filename: str = "<string>", report=None) -> "Program | None":
+    """Parse `text` into a Program.
+
+    Every syntax error is found, not only the first: after each, the statement it is in is
+    replaced by a placeholder and the text parsed again (positions stay where they were).
+    Python and Keras habits -- quoted values, sizes in parentheses -- are reported and read
+    as meant. With a `report` (errors.Reporter) the errors go there and the repaired
+    Program is returned (None when nothing could be repaired: the text ends inside a
+    block); without one, a CnncError carries them all.
+    """
     if not isinstance(text, str):
         raise CnncError(f"a cnnc program must be text, got {type(text).__name__}", 1, 1, filename)
-    try:
-        program = _drive(text + "\n")
-    except _SyntaxError as e:
-        tok = e.token
-        if e.char is not None:
-            msg = f"syntax error: unexpected character {e.char!r}"
-            line, col = tok.line, tok.column
-        elif tok.type == "$END":
-            line, col = _end_position(text)
-            msg = f"syntax error: the program ends too early{_expected(e.expected)}"
-            if "RBRACE" in e.expected:
-                msg += " (a '}' is missing)"
-        else:
-            line, col = tok.line, tok.column
-            msg = f"syntax error: unexpected {_describe_token(tok)}{_expected(e.expected)}"
-            if tok.type == "LBRACE":
-                unknown = _unknown_block(e.statement)
-                if unknown is not None:
-                    msg, line, col = unknown
-                else:
-                    msg += " (blocks are residual, shortcut, concat, branch and repeat N)"
-        raise CnncError([Diagnostic("error", msg, line, col, filename)]) from None
-    program.filename = filename
+    from .errors import Reporter
+
+    own = report is None
+    if own:
+        report = Reporter(filename)
+    program = _parse_recovering(_read_habits(text, report), report)
+    if own:
+        report.raise_if_errors()
+    if program is not None:
+        program.filename = filename
     return program
+
+
+def _parse_recovering(text: str, report) -> "Program | None":
+    starts = _line_starts(text)
+    broken = []
+    for _ in range(MAX_SYNTAX_ERRORS):
+        try:
+            program = _drive(text + "\n")
+        except _SyntaxError as e:
+            msg, line, col = _describe(e, text)
+            report.error(msg, line, col)
+            span = _statement_span(e, text, starts)
+            if span is None:
+                return None
+            begin, end, placeholder = span
+            text = text[:begin] + "".join("\n" if c == "\n" else " " for c in text[begin:end]) + text[end:]
+            if placeholder:
+                text = text[:begin] + "_" + text[begin + 1:]
+                line = text.count("\n", 0, begin) + 1
+                broken.append((line, begin - starts[line - 1] + 1))
+            continue
+        program.broken = frozenset(broken)
+        return program
+    report.error(f"more than {MAX_SYNTAX_ERRORS} syntax errors; fix these first", *_end_position(text))
+    return None
+
+
+def _describe(e: "_SyntaxError", text: str) -> tuple:
+    """(message, line, col) of a syntax error."""
+    tok = e.token
+    if e.char is not None:
+        return f"syntax error: unexpected character {e.char!r}", tok.line, tok.column
+    if tok.type == "$END":
+        line, col = _end_position(text)
+        msg = f"syntax error: the program ends too early{_expected(e.expected)}"
+        if "RBRACE" in e.expected:
+            msg += " (a '}' is missing)"
+        return msg, line, col
+    msg = f"syntax error: unexpected {_describe_token(tok)}{_expected(e.expected)}"
+    if tok.type == "LBRACE":
+        unknown = _unknown_block(e.statement)
+        if unknown is not None:
+            return unknown
+        msg += " (blocks are residual, shortcut, concat, branch and repeat N)"
+    return msg, tok.line, tok.column
+
+
+def _line_starts(text: str) -> list:
+    starts = [0]
+    at = text.find("\n")
+    while at >= 0:
+        starts.append(at + 1)
+        at = text.find("\n", at + 1)
+    return starts
+
+
+def _statement_span(e: "_SyntaxError", text: str, starts: list) -> "tuple | None":
+    """(begin, end, placeholder) of the text to blank after a syntax error: the statement it
+    is in -- up to its separator, or up to the '}' that closes the enclosing block, or past
+    the '}' of a block it opens -- or only a stray '}'. None: the error is at the end."""
+    tok = e.token
+    if tok.type == "$END":
+        return None
+    at = starts[tok.line - 1] + tok.column - 1
+    if tok.type == "RBRACE":   # a '}' too many: the statement before it is fine
+        return at, at + 1, False
+    first = e.statement[0] if e.statement else tok
+    begin = min(at, starts[first.line - 1] + first.column - 1)
+    match = _lexer()
+    depth, pos, end = 0, at, len(text)
+    while pos < len(text):
+        m = match(text, pos)
+        if m is None:
+            pos += 1
+            continue
+        kind = m.lastgroup
+        if kind == "_SEP" and depth == 0:
+            end = pos
+            break
+        if kind == "LBRACE":
+            depth += 1
+        elif kind == "RBRACE":
+            if depth == 0:
+                end = pos
+                break
+            depth -= 1
+            if depth == 0:
+                end = m.end()
+                break
+        pos = m.end()
+    if end <= at:
+        end = at + max(len(tok.value), 1)
+    if not text[begin:end].strip():
+        return None   # nothing to blank: stop here rather than loop
+    return begin, end, True
+
+
+# --- Python and Keras habits, read as meant ---------------------------------------------
+
+_HABITS = None
+
+
+def _read_habits(text: str, report) -> str:
+    """Quoted values (`padding="same"`) and sizes in parentheses (`(3, 3)`) are errors with
+    their fix named; the text is rewritten as meant, in place (same length, same positions),
+    so that the rest of the program is still checked."""
+    global _HABITS
+    if '"' not in text and "'" not in text and "(" not in text and "[" not in text:
+        return text
+    if _HABITS is None:
+        import re
+
+        _HABITS = re.compile(r"""#[^\n]*|(?P<q>["'])(?P<word>[^"'\n]*)(?P=q)"""
+                             r"|[(\[][ \t]*(?P<nums>[-+]?\d+(?:[ \t]*,[ \t]*[-+]?\d+)*)[ \t]*,?[ \t]*[)\]]")
+    starts = _line_starts(text)
+    out = []
+    last = 0
+    for m in _HABITS.finditer(text):
+        if m.group(0).startswith("#"):
+            continue
+        line = text.count("\n", 0, m.start()) + 1
+        col = m.start() - starts[line - 1] + 1
+        written = m.group(0)
+        if m.group("q"):
+            word = m.group("word").strip()
+            key = _key_before(text, m.start())
+            fix = f"{key}={word}" if key else word
+            report.error(f"write {fix} without quotes; values are plain words and numbers here", line, col)
+            meant = " " + m.group("word") + " "
+        else:
+            parts = [p.strip() for p in m.group("nums").split(",")]
+            meant = "x".join(parts)
+            report.error(f"write {meant} instead of {written}; a size is one word, its numbers joined by x",
+                         line, col)
+        out.append(text[last:m.start()] + meant.ljust(len(written)))
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _key_before(text: str, at: int) -> "str | None":
+    """The option name in `key=` just before position `at`, if any."""
+    i = at - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    if i < 0 or text[i] != "=":
+        return None
+    j = i - 1
+    while j >= 0 and text[j] in " \t":
+        j -= 1
+    k = j
+    while k >= 0 and (text[k].isalnum() or text[k] == "_"):
+        k -= 1
+    return text[k + 1:j + 1] or None
 
 
 def _end_position(text: str) -> tuple[int, int]:

@@ -51,7 +51,7 @@ ERRORS = [
     ("input not first", "relu\ninput 8x8x1\n", 1, 1, ["missing input shape"]),
     ("unknown option", "input 8x8x1\nconv 2 3 strides=2\n", 2, 10, ["unknown option 'strides'", "stride="]),
     ("bad padding", "input 8x8x1\nconv 2 3 padding=full\n", 2, 10, ["padding must be valid, same"]),
-    ("bad activation", "input 8x8x1\nconv 2 3 activation=selu\n", 2, 10, ["activation must be one of"]),
+    ("bad activation", "input 8x8x1\nconv 2 3 activation=selu\n", 2, 10, ["unknown activation 'selu'", "the activations are linear, relu, relu6"]),
     ("missing kernel", "input 8x8x1\nconv 2\n", 2, 6, ["missing its kernel", "usage: conv"]),
     ("count on residual", "input 8x8x1\nresidual 2 { relu }\n", 2, 10, ["takes no count"]),
     ("stray shortcut", "input 8x8x1\nshortcut { relu }\n", 2, 1, ["must follow a residual"]),
@@ -129,7 +129,21 @@ DOC_PROGRAMS = {  # the programs behind the messages quoted in docs/language.md
     "multi.cnn": "input 28x28x1\nconv 32 3x3 relu\npool 2\nc: conv 0 3x3\nc: relu\n",
     "syn.cnn": "input 28x28x1\nconv 32 3x3 relu {\n",
     "warn.cnn": "input 11x11x1\ndense_1: conv 4 3 softmax\npool 2\nflatten\ndense 2 softmax\n",
+    "keras.cnn": 'input 28x28x1\nconv 32 3x3 strides=2 relu\nconv 64 3 x 3 pading=same\nconv 64 (3,3) padding="same"\n'
+                 'flatten\ndense 10 sofmax\n',
+    "res16.cnn": "input 32x32x16\nresidual { conv 16 3x3 relu; conv 16 3x3 padding=same }\n",
+    "seven.cnn": 'input 28x28x1\nconv 32 3x3 strides=2 relu\nconv 64 3 x 3 pading=same\npool 2 @\n'
+                 'conv 64 (3,3) activation="relu"\ndense 10 sofmax\n',
 }
+
+
+@pytest.mark.parametrize("name", ["keras.cnn", "seven.cnn"])
+def test_programs_quoted_in_the_docs_are_current(name):
+    """The programs behind those messages appear in docs/language.md as they are here."""
+    from conftest import ROOT
+
+    doc = (ROOT / "docs" / "language.md").read_text()
+    assert "```\n" + DOC_PROGRAMS[name] + "```" in doc
 
 
 @pytest.mark.parametrize("name", sorted(DOC_PROGRAMS))

@@ -25,7 +25,7 @@ from .kinds import ALL
 from .roles import Epilogue, Role
 from .types import CollapseError, Image, ShapeError, Vector
 
-__all__ = ["ACTIVATIONS", "ACTIVATION_NAMES", "ALIASES", "BLOCKS", "KINDS", "STATEMENTS", "ArgError",
+__all__ = ["ACTIVATIONS", "ACTIVATION_NAMES", "ALIASES", "BLOCKS", "KINDS", "OPTION_ALIASES", "STATEMENTS", "ArgError",
            "CollapseError", "Epilogue", "Image", "LayerKind", "Param", "Role", "ShapeError", "Vector", "Window",
            "dropped", "parse_args", "statement", "window"]
 
@@ -49,63 +49,197 @@ ALIASES = {
 }
 
 
-def _activation(v):
-    if v.kind == "word" and v.text in ACTIVATIONS:
-        return v.text
-    raise ArgError(f"activation must be one of {', '.join(ACTIVATION_NAMES)}, got '{v.text}'")
+# Keras's option names -> ours (an option, or an argument written positionally here)
+OPTION_ALIASES = {
+    "strides": "stride", "kernel_size": "kernel", "pool_size": "kernel", "epsilon": "eps",
+    "dilation_rate": "dilation", "depth_multiplier": "multiplier", "use_bias": "bias", "interpolation": "mode",
+}
+
+# Activations of Keras or PyTorch that cnnc does not have: named as such, never "corrected"
+# to one that merely looks alike (selu is not elu).
+FOREIGN_ACTIVATIONS = ("selu", "prelu", "softplus", "softsign", "exponential", "mish", "celu", "glu",
+                       "log_softmax", "logsigmoid", "hardtanh", "rrelu", "threshold", "softmin")
+
+
+def _closest(word: str, candidates) -> "str | None":
+    from ..errors import closest
+
+    return closest(word, candidates)
+
+
+class _Reader:
+    """Reads one statement's arguments for parse_args. Every problem is reported; where what
+    was meant is clear (a Keras spelling, a near miss, `3 x 3`) the argument is read as
+    meant -- the program still fails, but the shapes after it are the fixed program's, so
+    its later, independent mistakes are found too. `broken` is set when nothing is clear."""
+
+    def __init__(self, kind: LayerKind, report_error, label):
+        self.kind, self.report_error = kind, report_error
+        self.who = label or kind.keyword
+        self.broken = False
+
+    def error(self, message: str, line, col) -> None:
+        self.report_error(f"{self.who}: {message}", line, col)
+
+    def value(self, param, v, at):
+        """`param`'s parse of v; a near miss among its words is reported (at `at`, the option
+        or the argument) and read as meant."""
+        try:
+            return param.parse(v)
+        except ArgError as e:
+            guess = _closest(v.text, e.choices) if e.choices else None
+            if guess is None:
+                raise
+            self.error(f"{e}; did you mean '{guess}'?", *at)
+            return param.parse(type(v)(guess, "word", v.line, v.col))
+
+    def activation(self, v, at) -> str:
+        if v.kind == "word" and v.text in ACTIVATIONS:
+            return v.text
+        names = ", ".join(ACTIVATION_NAMES)
+        guess = None if v.text.lower() in FOREIGN_ACTIVATIONS else _closest(v.text, ACTIVATION_NAMES)
+        if guess is not None:
+            self.error(f"unknown activation '{v.text}'; did you mean '{guess}'?", *at)
+            return guess
+        if v.kind != "word":
+            raise ArgError(f"the activation must be one of {names}, got '{v.text}'")
+        self.error(f"unknown activation '{v.text}'; the activations are {names}", *at)
+        return "linear"   # any activation keeps the shape: the layers after it are checked as they are
+
+    def option_word(self, v, attrs: dict) -> bool:
+        """`conv 8 3x3 same`: a word that one of the kind's options takes, written alone."""
+        if v.kind != "word":
+            return False
+        for name, param in self.kind.options.items():
+            if name in attrs:
+                continue
+            try:
+                value = param.parse(v)
+            except ArgError:
+                continue
+            self.error(f"'{v.text}' alone is not an argument of {self.kind.keyword}; did you mean {name}={v.text}?",
+                       v.line, v.col)
+            attrs[name] = value
+            return True
+        return False
+
+    def unknown_option(self, a, attrs: dict, pos: list) -> None:
+        """`strides=2` (Keras), `pading=same` (a typo), `kernel_size=3` (an argument here)."""
+        kind, key, v = self.kind, a.key, a.value
+        allowed = list(kind.options) + (["activation"] if kind.takes_activation else [])
+        target = OPTION_ALIASES.get(key.lower(), key.lower())
+        keras = key.lower() in OPTION_ALIASES
+        positional = {p.name: p for p in pos}
+        if target not in allowed and target not in positional:
+            target = _closest(key, allowed + list(positional))
+            keras = False
+        where = f"unknown option '{key}' for {kind.keyword}"
+        if target in positional:
+            p = positional[target]
+            self.error(f"{where}; {kind.keyword} takes its {p.name} as an argument, not as an option"
+                       + _usage_hint(kind), a.line, a.col)
+            pos.remove(p)
+            attrs[p.name] = self.value(p, v, (a.line, a.col))
+        elif target is not None and target not in attrs:
+            fix = f"write {target}={v.text} (Keras's {key}= is {target}= here)" if keras \
+                else f"did you mean {target}={v.text}?"
+            self.error(f"{where}; {fix}", a.line, a.col)
+            at = (a.line, a.col)
+            attrs[target] = self.activation(v, at) if target == "activation" else self.value(kind.options[target], v, at)
+        else:   # nothing it could mean: read the rest without it
+            hint = f"; {kind.keyword} takes " + ", ".join(f"{o}=" for o in allowed) if allowed \
+                else f"; {kind.keyword} takes no options"
+            self.error(where + hint, a.line, a.col)
+
+    def spaced_size(self, args, i: int, param):
+        """`3 x 3`, `3 x3` or `3X3` at args[i] (a size with spaces): (the size Value, args
+        used), reported; or None."""
+        import re
+
+        parts, j = [args[i].value.text], i + 1
+        while j < len(args) and args[j].key is None and args[j].value.kind == "word":
+            w = args[j].value.text
+            if w in ("x", "X") and j + 1 < len(args) and args[j + 1].key is None \
+                    and args[j + 1].value.kind == "number" and args[j + 1].value.text.isdigit():
+                parts.append(args[j + 1].value.text)
+                j += 2
+            elif re.fullmatch(r"[xX][0-9]+", w):
+                parts.append(w[1:])
+                j += 1
+            else:
+                break
+        if len(parts) == 1:
+            return None
+        v = args[i].value
+        size = "x".join(parts)
+        written = " ".join(a.value.text for a in args[i:j])
+        self.error(f"write {size} without spaces, not '{written}'; a size is one word, its numbers joined by x",
+                   v.line, v.col)
+        return type(v)(size, "size", v.line, v.col), j - i
 
 
 def parse_args(kind: LayerKind, args, report_error, label: "str | None" = None) -> "dict | None":
     """Turn a statement's Args into attrs per the kind's declaration.
 
     Reports each problem through report_error(message, line, col), prefixed with
-    `label` (the layer's name) or the keyword; returns None if any argument was wrong.
+    `label` (the layer's name) or the keyword. Returns None if an argument was wrong
+    in a way that leaves its meaning unclear; attrs read as meant otherwise (the
+    problems are reported all the same: see _Reader).
     """
     attrs: dict = {}
-    ok = True
     pos = list(kind.positional)
     seen_opts: set = set()
-    for a in args:
+    r = _Reader(kind, report_error, label)
+    args = list(args)
+    i = 0
+    while i < len(args):
+        a = args[i]
+        v = a.value
+        at = (v.line, v.col) if a.key is None else (a.line, a.col)
+        step = 1
         try:
             if a.key is None:
-                if kind.takes_activation and a.value.kind == "word" and "activation" not in attrs \
-                        and (a.value.text in ACTIVATIONS or not pos):
-                    attrs["activation"] = _activation(a.value)
-                elif kind.takes_activation and a.value.text in ACTIVATIONS and "activation" in attrs:
-                    raise ArgError(f"the activation is given twice ('{attrs['activation']}' and '{a.value.text}')")
+                if v.kind == "word" and v.text not in ACTIVATIONS and not pos and r.option_word(v, attrs):
+                    pass
+                elif kind.takes_activation and v.kind == "word" and "activation" not in attrs \
+                        and (v.text in ACTIVATIONS or not pos):
+                    attrs["activation"] = r.activation(v, at)
+                elif kind.takes_activation and v.text in ACTIVATIONS and "activation" in attrs:
+                    r.error(f"the activation is given twice ('{attrs['activation']}' and '{v.text}')", v.line, v.col)
                 elif pos:
                     p = pos.pop(0)
-                    attrs[p.name] = p.parse(a.value)
+                    spaced = r.spaced_size(args, i, p) if v.kind == "number" and v.text.isdigit() else None
+                    if spaced is not None:
+                        v, step = spaced
+                    attrs[p.name] = r.value(p, v, at)
                 else:
-                    raise ArgError(f"{kind.keyword} takes no more arguments, got '{a.value.text}'"
-                                   + _usage_hint(kind))
+                    r.error(f"{kind.keyword} takes no more arguments, got '{v.text}'" + _usage_hint(kind),
+                            v.line, v.col)
+            elif a.key in seen_opts:
+                r.error(f"option '{a.key}' is given twice", a.line, a.col)
             else:
-                if a.key in seen_opts:
-                    raise ArgError(f"option '{a.key}' is given twice")
                 seen_opts.add(a.key)
                 if a.key == "activation" and kind.takes_activation:
                     if "activation" in attrs:
-                        raise ArgError("the activation is given twice")
-                    attrs["activation"] = _activation(a.value)
+                        r.error("the activation is given twice", a.line, a.col)
+                    else:
+                        attrs["activation"] = r.activation(v, at)
                 elif a.key in kind.options:
-                    attrs[a.key] = kind.options[a.key].parse(a.value)
+                    attrs[a.key] = r.value(kind.options[a.key], v, at)
                 else:
-                    allowed = list(kind.options) + (["activation"] if kind.takes_activation else [])
-                    hint = f"; {kind.keyword} takes " + ", ".join(f"{o}=" for o in allowed) if allowed \
-                        else f"; {kind.keyword} takes no options"
-                    raise ArgError(f"unknown option '{a.key}' for {kind.keyword}{hint}")
+                    r.unknown_option(a, attrs, pos)
         except ArgError as e:
-            report_error(f"{label or kind.keyword}: {e}", a.value.line if a.key is None else a.line,
-                         a.value.col if a.key is None else a.col)
-            ok = False
+            r.error(str(e), *at)
+            r.broken = True
+        i += step
     missing = [p for p in pos if p.required]
-    if missing and ok:
+    if missing and not r.broken:
         names = " and ".join(p.name for p in missing)
         raise_at = args[-1] if args else None
         report_error(f"{label + ': ' if label else ''}{kind.keyword} is missing its {names}" + _usage_hint(kind),
                      *((raise_at.line, raise_at.col) if raise_at else (None, None)))
-        ok = False
-    if not ok:
+        r.broken = True
+    if r.broken:
         return None
     for p in pos:
         attrs.setdefault(p.name, p.default)

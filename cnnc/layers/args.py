@@ -8,7 +8,12 @@ from ..records import FrozenRecord
 
 
 class ArgError(Exception):
-    pass
+    """A wrong argument. `choices`: the words it may be, when it is one of a few (parse_args
+    then suggests the closest and reads the argument as that, to check the rest)."""
+
+    def __init__(self, message: str, choices: tuple = ()):
+        super().__init__(message)
+        self.choices = tuple(choices)
 
 
 class Param(FrozenRecord):
@@ -60,7 +65,8 @@ def padding(v):
         return v.text
     if v.kind == "number" and _is_int(v.text) and int(v.text) >= 0:
         return int(v.text)
-    raise ArgError(f"padding must be valid, same or a number of pixels >= 0, got '{v.text}'")
+    raise ArgError(f"padding must be valid, same or a number of pixels >= 0, got '{v.text}'",
+                   ("valid", "same") if v.kind == "word" else ())
 
 
 def choice(what: str, words: tuple):
@@ -68,7 +74,7 @@ def choice(what: str, words: tuple):
     def parse(v):
         if v.kind == "word" and v.text in words:
             return v.text
-        raise ArgError(f"{what} must be one of {', '.join(words)}, got '{v.text}'")
+        raise ArgError(f"{what} must be one of {', '.join(words)}, got '{v.text}'", words if v.kind == "word" else ())
     return parse
 
 
