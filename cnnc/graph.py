@@ -49,6 +49,8 @@ class Node:
     @property
     def n_trainable(self) -> int:
         """Parameters training changes (all but the kind's `non_trainable` ones)."""
+        if not self.spec.non_trainable:
+            return self.n_params
         total = 0
         for suffix, shape in self.params.items():
             if suffix not in self.spec.non_trainable:
@@ -213,7 +215,7 @@ class _Builder:
 
     def broken(self, s) -> bool:
         """A placeholder for a statement with a syntax error (already reported)."""
-        return isinstance(s, Layer) and (s.kind_line, s.kind_col) in self.program.broken
+        return bool(self.program.broken) and isinstance(s, Layer) and (s.kind_line, s.kind_col) in self.program.broken
 
     def unknown(self, x: Node, line, col) -> Node:
         """What follows a statement that could not be read: a node of unknown shape, so that

@@ -193,14 +193,3 @@ def local_gpu_free() -> "int | None":
     if p.returncode != 0 or not lines or not lines[0].isdigit():
         return None
     return int(lines[0]) * 2**20   # MiB
-
-
-def human_bytes(n: int) -> str:
-    """1,536 -> '1.5 KiB' (binary units, as memory is counted)."""
-    if n < 1024:
-        return f"{n} B"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        n /= 1024
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}"
-    return ""  # not reached

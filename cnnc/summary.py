@@ -186,17 +186,20 @@ def _count(dims) -> int:
 
 def summary_dict(net, batch: "int | None" = None, device_memory: "int | None" = None) -> dict:
     """What `cnnc shapes --json` prints for a valid program (memory with a batch)."""
+    layers = rows(net, batch)
+    total = sum(r["params"] for r in layers)
+    trainable = sum(r["trainable_params"] for r in layers)
     data = {
         "file": net.filename,
         "ok": True,
         "input": list(net.input_shape),
         "output": list(net.output_shape),
-        "total_params": net.total_params,
-        "trainable_params": net.trainable_params,
-        "non_trainable_params": net.total_params - net.trainable_params,
-        "total_macs": net.total_macs,
+        "total_params": total,
+        "trainable_params": trainable,
+        "non_trainable_params": total - trainable,
+        "total_macs": sum(r["macs"] for r in layers),
         "min_input": list(min_input(net) or []) or None,
-        "layers": rows(net, batch),
+        "layers": layers,
         "diagnostics": [d.to_dict() for d in net.warnings],
     }
     if batch is not None:
@@ -223,6 +226,17 @@ def _human(n: int) -> str:
     return str(n)
 
 
+def human_bytes(n: int) -> str:
+    """1,536 -> '1.5 KiB' (binary units, as memory is counted)."""
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        n /= 1024
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}"
+    return ""  # not reached
+
+
 def _decimal_bytes(n: int) -> str:
     """A device size as it was given: 80 GB, 141 GB, 512 MB (decimal units)."""
     for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
@@ -241,8 +255,6 @@ def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None
     memory totals; `device_memory` (bytes) the largest batch the Triton backend fits in it.
     `extra` adds columns: {title: {layer name: text}}.
     """
-    from .memory import human_bytes
-
     data = summary_dict(net, batch, device_memory)
     extra = dict(extra or {})
     layers = data["layers"]
@@ -290,11 +302,11 @@ def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None
                      f"(numpy), {human_bytes(m['triton_peak_bytes'])} (triton buffers), "
                      f"beyond the weights and the input")
         if device_memory is not None:
-            lines.append(_fits_line(m, device_memory, human_bytes))
+            lines.append(_fits_line(m, device_memory))
     return "\n".join(lines)
 
 
-def _fits_line(m: dict, device_memory: int, human_bytes) -> str:
+def _fits_line(m: dict, device_memory: int) -> str:
     """Whether the batch fits on the GPU, and the largest batch that does."""
     on = f"On a GPU with {_decimal_bytes(device_memory)} ({human_bytes(device_memory)})"
     takes = (f"batch {m['batch']:,} takes {human_bytes(m['device_bytes'])} with the triton backend "

@@ -16,8 +16,8 @@ import pytest
 
 import cnnc
 from cnnc.layers import ACTIVATIONS, KINDS
-from cnnc.memory import (device_bytes, human_bytes, max_batch, numpy_peak_bytes, params_bytes, parse_size,
-                         triton_peak_bytes)
+from cnnc.memory import device_bytes, max_batch, numpy_peak_bytes, params_bytes, parse_size, triton_peak_bytes
+from cnnc.summary import human_bytes
 from conftest import ROOT, run_cnnc
 
 

@@ -73,6 +73,8 @@ class _Reader:
     meant -- the program still fails, but the shapes after it are the fixed program's, so
     its later, independent mistakes are found too. `broken` is set when nothing is clear."""
 
+    __slots__ = ("kind", "report_error", "who", "broken")
+
     def __init__(self, kind: LayerKind, report_error, label):
         self.kind, self.report_error = kind, report_error
         self.who = label or kind.keyword
@@ -190,7 +192,6 @@ def parse_args(kind: LayerKind, args, report_error, label: "str | None" = None) 
     pos = list(kind.positional)
     seen_opts: set = set()
     r = _Reader(kind, report_error, label)
-    args = list(args)
     i = 0
     while i < len(args):
         a = args[i]
@@ -208,9 +209,10 @@ def parse_args(kind: LayerKind, args, report_error, label: "str | None" = None) 
                     r.error(f"the activation is given twice ('{attrs['activation']}' and '{v.text}')", v.line, v.col)
                 elif pos:
                     p = pos.pop(0)
-                    spaced = r.spaced_size(args, i, p) if v.kind == "number" and v.text.isdigit() else None
-                    if spaced is not None:
-                        v, step = spaced
+                    if v.kind == "number" and i + 1 < len(args) and args[i + 1].value.kind == "word":
+                        spaced = r.spaced_size(args, i, p) if v.text.isdigit() else None
+                        if spaced is not None:
+                            v, step = spaced
                     attrs[p.name] = r.value(p, v, at)
                 else:
                     r.error(f"{kind.keyword} takes no more arguments, got '{v.text}'" + _usage_hint(kind),
