@@ -4,7 +4,9 @@
     roles.py        fusion roles (Role, Epilogue): all the planner reads of a kind
     args.py         argument parsers (`3x3`, `same`, `0.5`) and Param
     base.py         LayerKind (what a kind declares) and the window arithmetic
-    kinds.py        the kinds: arguments, shape rule, parameter shapes (Keras layouts), MACs, role
+    kinds.py        ALL the kinds, from one file per family (convolution.py, pooling.py, vectors.py,
+                    elementwise.py, structure.py): arguments, shape rule, parameter shapes
+                    (Keras layouts), MACs, role
     activations.py  the activations: one table for every backend and bridge
 
 This module assembles them (KINDS) and reads a statement's arguments (`parse_args`) and
