@@ -268,6 +268,8 @@ class _Builder:
                 x = self.concat(s, x, copy)
             elif s.kind == "repeat":
                 x = self.repeat(s, x, copy)
+            elif s.kind == "scale":
+                x = self.scale(s, x, copy)
             elif s.kind == "shortcut":
                 self.statement_error(s, "shortcut { ... } must follow a residual { ... } block", s.kind_line, s.kind_col)
             elif s.kind == "branch":
@@ -392,6 +394,20 @@ class _Builder:
             return node
         try:
             node.out = spec.join(types)
+        except ShapeError as e:
+            self.report.error(f"{name}: {e}", s.line, s.col)
+        return node
+
+    def scale(self, s: Block, x: Node, copy) -> Node:
+        """out = x · gate, where the block maps x to the gate (a vector of x's channels)."""
+        spec = KINDS["scale"]
+        name = self.name_for("scale", s.name, s.line, s.col, copy)
+        gate = self.body(s.body, x, copy)
+        node = self.add(Node(name, spec, {}, [x, gate], s.line, s.col))
+        if x.out is None or gate.out is None:
+            return node
+        try:
+            node.out = spec.join([x.out, gate.out])
         except ShapeError as e:
             self.report.error(f"{name}: {e}", s.line, s.col)
         return node

@@ -1,32 +1,56 @@
 """What `cnnc shapes` shows: per-layer rows, totals, receptive field, smallest input.
 
 Receptive field and cumulative stride (the "jump") follow the usual recurrence
-per axis: rf_out = rf_in + (k - 1) * jump_in, jump_out = jump_in * s. At a join
-the widest path wins. Once the image becomes a vector every unit sees the whole
-input, so those rows show "all".
+per axis: rf_out = rf_in + (k - 1) * jump_in, jump_out = jump_in * s / g, where a
+layer that grows the image (deconv, upsample) has growth g > 1, so the jump can
+become a fraction (1/2: two output pixels per input pixel); the receptive field is
+then rounded up to whole input pixels. At a join the widest path wins. Once the
+image becomes a vector every unit sees the whole input, so those rows show "all". A
+scale join follows the image it gates (its gate, a vector, is a summary of the
+whole image by design, and would make every later row "all").
 """
 
 from __future__ import annotations
 
+from math import gcd
+
 from .layers import Image, ShapeError
 
 
+def _ratio(num: int, den: int) -> tuple:
+    g = gcd(num, den)
+    return num // g, den // g
+
+
 def receptive_fields(net) -> dict:
-    """node name -> ((rf_h, rf_w), (jump_h, jump_w)), or None for vector outputs."""
-    info: dict = {}
+    """node name -> ((rf_h, rf_w), (jump_h, jump_w)), or None for vector outputs.
+
+    A jump is an int, or a (numerator, denominator) pair after a layer that grows the
+    image; receptive fields are whole input pixels (rounded up)."""
+    info: dict = {}   # name -> (rf per axis as (num, den), jump per axis as (num, den))
     for n in net.nodes:
         if not n.inputs:
-            info[n.name] = ((1, 1), (1, 1))
+            info[n.name] = (((1, 1), (1, 1)), ((1, 1), (1, 1)))
             continue
-        ins = [info.get(i.name) for i in n.inputs]
+        ins = [info.get(i.name) for i in n.inputs if not n.spec.joins or isinstance(i.out, Image)]
         if not isinstance(n.out, Image) or any(x is None for x in ins):
             info[n.name] = None
             continue
-        rf = tuple(max(x[0][a] for x in ins) for a in (0, 1))
-        jump = tuple(max(x[1][a] for x in ins) for a in (0, 1))
         (kh, kw), (sh, sw) = n.spec.geometry(n.attrs)
-        info[n.name] = ((rf[0] + (kh - 1) * jump[0], rf[1] + (kw - 1) * jump[1]), (jump[0] * sh, jump[1] * sw))
-    return info
+        gh, gw = n.spec.growth(n.attrs)
+        rf, jump = [], []
+        for a, k, s, g in ((0, kh, sh, gh), (1, kw, sw, gw)):
+            if len(ins) == 1:
+                r, j = ins[0][0][a], ins[0][1][a]
+            else:
+                r = max((x[0][a] for x in ins), key=lambda f: f[0] / f[1])
+                j = max((x[1][a] for x in ins), key=lambda f: f[0] / f[1])
+            rf.append(_ratio(r[0] * j[1] + (k - 1) * j[0] * r[1], r[1] * j[1]))
+            jump.append(_ratio(j[0] * s, j[1] * g))
+        info[n.name] = (tuple(rf), tuple(jump))
+    return {name: None if v is None else (tuple(-(-r[0] // r[1]) for r in v[0]),
+                                          tuple(j[0] if j[1] == 1 else j for j in v[1]))
+            for name, v in info.items()}
 
 
 def _axis_ok(nodes, n_in: int, axis: int, relaxed: bool = False) -> bool:
@@ -46,16 +70,10 @@ def _axis_ok(nodes, n_in: int, axis: int, relaxed: bool = False) -> bool:
         ins = [size[id(i)] for i in n.inputs]
         spec = n.spec
         if spec.joins:
-            if all(s is None for s in ins):
-                out = None
-            elif any(s is None for s in ins):
+            try:
+                out = spec.join_axis(ins, relaxed)
+            except ShapeError:
                 return False
-            elif relaxed:
-                out = min(ins)
-            elif any(s != ins[0] for s in ins):
-                return False
-            else:
-                out = ins[0]
         elif ins[0] is None:
             if spec.on == "image":
                 return False
@@ -165,7 +183,7 @@ def rows(net, batch: "int | None" = None) -> list[dict]:
             "macs": n.macs,
             "activation": n.attrs.get("activation") if n.spec.takes_activation else None,
             "receptive_field": list(r[0]) if r else None,
-            "stride": list(r[1]) if r else None,
+            "stride": [j if isinstance(j, int) else j[0] / j[1] for j in r[1]] if r else None,
             "kernel": kernels.get(n.name),
             "line": n.line,
             "inputs": [i.name for i in n.inputs],
@@ -216,7 +234,15 @@ def error_dict(err, filename: str) -> dict:
 
 
 def _size(dims) -> str:
-    return "x".join(str(d) for d in dims)
+    return "x".join(_fraction(d) if isinstance(d, float) else str(d) for d in dims)
+
+
+def _fraction(x: float) -> str:
+    """A cumulative stride below 1 (after deconv or upsample) as the fraction it is: 0.5 -> 1/2."""
+    from fractions import Fraction
+
+    f = Fraction(x).limit_denominator(1 << 20)
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
 
 def _human(n: int) -> str:

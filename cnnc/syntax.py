@@ -32,7 +32,7 @@ class Layer(Record):
 
 
 class Block(Record):
-    """`residual {…}`, `shortcut {…}`, `concat {…}`, `branch {…}`, `repeat N {…}`."""
+    """`residual {…}`, `shortcut {…}`, `concat {…}`, `branch {…}`, `repeat N {…}`, `scale {…}`."""
     __slots__ = ("kind", "name", "count", "body", "line", "col", "kind_line", "kind_col")
 
 
@@ -232,7 +232,7 @@ _TERMINAL_WORDS = {
     "NAME": "a name", "NUMBER": "a number", "SIZE": "a size such as 3x3", "_SEP": "end of statement",
     "LBRACE": "'{'", "RBRACE": "'}'", "COLON": "':'", "EQUAL": "'='", "$END": "end of input",
     "RESIDUAL": "'residual'", "SHORTCUT": "'shortcut'", "CONCAT": "'concat'", "BRANCH": "'branch'",
-    "REPEAT": "'repeat'",
+    "REPEAT": "'repeat'", "SCALE": "'scale'",
 }
 
 
@@ -342,7 +342,7 @@ def _describe(e: "_SyntaxError", text: str) -> tuple:
         unknown = _unknown_block(e.statement)
         if unknown is not None:
             return unknown
-        msg += " (blocks are residual, shortcut, concat, branch and repeat N)"
+        msg += " (blocks are residual, shortcut, concat, branch, scale and repeat N)"
     return msg, tok.line, tok.column
 
 

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from cnnc.layers import ACTIVATIONS, KINDS, Epilogue, Role
+from cnnc.layers import ACTIVATIONS, KINDS, Epilogue, Prologue, Role
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -47,18 +47,53 @@ def test_no_backend_lowers_a_kind_the_registry_does_not_know():
         assert set(table) <= set(KINDS), f"{where}: {sorted(set(table) - set(KINDS))}"
 
 
-# kinds whose lowering is still being built, per table: shrinks to nothing
-PENDING: dict = {}
+# kinds (and options of kinds, `conv dilation=`) whose lowering is still being built, per
+# table: shrinks to nothing
+_NEW_KINDS = ["deconv", "dwconv", "globalmaxpool", "rescale", "scale", "sepconv", "upsample", "zeropad"]
+_NEW_OPTIONS = ["batchnorm center=", "batchnorm scale=", "conv bias=", "conv dilation=", "conv groups="]
+PENDING: dict = {where: sorted(_NEW_KINDS + _NEW_OPTIONS)
+                 for where in ("numpy backend", "triton backend", "torch bridge", "onnx bridge")}
+
+# how each table's require_lowerings call names it (cnnc/backends/pending.py PENDING_OPTIONS)
+_WHERE = {"numpy backend": "numpy backend", "triton backend": "triton backend", "torch bridge": "PyTorch bridge",
+          "onnx bridge": "ONNX export"}
 
 
 def test_pending_lowerings_are_exactly_the_known_ones():
-    from cnnc.backends.pending import Pending
+    from cnnc.backends.pending import PENDING_OPTIONS, Pending
 
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    found = {where: sorted(k for k, v in table.items() if isinstance(v, Pending)) for where, table in _tables().items()}
-    found = {w: ks for w, ks in found.items() if ks}
+    found = {}
+    for where, table in _tables().items():
+        kinds = [k for k, v in table.items() if isinstance(v, Pending)]
+        options = [f"{k} {o}=" for k, opts in PENDING_OPTIONS.get(_WHERE[where], {}).items() for o in opts]
+        if kinds or options:
+            found[where] = sorted(kinds + options)
     assert found == PENDING
+    assert set(PENDING_OPTIONS) <= set(_WHERE.values())
+
+
+def test_pending_options_name_real_options():
+    from cnnc.backends.pending import PENDING_OPTIONS
+
+    for where, kinds in PENDING_OPTIONS.items():
+        for kind, options in kinds.items():
+            assert set(options) <= set(KINDS[kind].options), (where, kind)
+
+
+def test_a_pending_option_is_a_clear_error(monkeypatch):
+    import cnnc
+    from cnnc.backends import pending
+
+    monkeypatch.setitem(pending.PENDING_OPTIONS, "numpy backend", {"conv": ("dilation", "bias")})
+    cnnc.compile(cnnc.parse("input 8x8x1\nconv 2 3x3 dilation=1 bias=true\n"))   # the defaults, written out
+    net = cnnc.parse("input 8x8x1\nconv 2 3x3\nconv 2 3x3 dilation=2x1\n")
+    with pytest.raises(cnnc.CnncError, match="conv_2: the numpy backend does not compile conv with dilation=2x1 yet") as e:
+        cnnc.compile(net)
+    assert (e.value.line, e.value.col) == (3, 1)
+    with pytest.raises(cnnc.CnncError, match="conv with bias=false yet"):
+        cnnc.compile(cnnc.parse("input 8x8x1\nconv 2 3x3 bias=false\n"))
 
 
 def test_a_pending_kind_is_a_clear_error(monkeypatch):
@@ -87,6 +122,8 @@ def test_roles_are_enumerations():
         assert isinstance(spec.role, Role), kind
         assert (spec.epilogue is None) == (spec.role is not Role.EPILOGUE), kind
         assert spec.epilogue is None or isinstance(spec.epilogue, Epilogue), kind
+        assert (spec.prologue is None) == (spec.role is not Role.PROLOGUE), kind
+        assert spec.prologue is None or isinstance(spec.prologue, Prologue), kind
 
 
 def _kind_comparisons(path):

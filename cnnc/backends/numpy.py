@@ -32,7 +32,7 @@ from ..passes.fold import folds_into
 from ..passes.fusion import Policy, plan
 from . import carried
 from .emitter import Emitter, source_line
-from .pending import require_lowerings
+from .pending import Pending, require_lowerings
 
 WEIGHTS_EXT = ".npz"
 
@@ -507,6 +507,7 @@ LOWERINGS: dict = {
     "residual": ResidualLowering(), "concat": ConcatLowering(),
     "flatten": FlattenLowering(), "dropout": IdentityLowering(), "input": Lowering(),
     **{name: ActivationLowering() for name in ACTIVATIONS},
+    **{kind: Pending("numpy backend") for kind in ("dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", "scale")},
 }
 
 

@@ -28,7 +28,7 @@ from ..errors import CnncError
 from ..layers import ACTIVATIONS, Epilogue, Image, Role
 from . import carried
 from .emitter import Emitter, source_line
-from .pending import require_lowerings
+from .pending import Pending, require_lowerings
 from .triton_fusion import TRITON
 
 WEIGHTS_EXT = ".safetensors"
@@ -399,6 +399,7 @@ LOWERINGS: dict = {
     "conv": _WindowGEMM(), "dense": _VectorGEMM(),
     **{kind: _IN_TEMPLATE for kind in ("batchnorm", "pool", "avgpool", "globalpool", "residual", "concat",
                                        "flatten", "dropout", "input", *ACTIVATIONS)},
+    **{kind: Pending("triton backend") for kind in ("dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", "scale")},
 }
 
 

@@ -30,7 +30,7 @@ import os
 import numpy as np
 
 from .. import layers as L
-from ..backends.pending import require_lowerings
+from ..backends.pending import Pending, require_lowerings
 from ..optional import require
 
 # An ONNX file is one protobuf message, and protobuf cannot serialize one of 2 GiB or more.
@@ -218,4 +218,5 @@ LOWERINGS: dict = {
     "concat": lambda g, node, ins, P: g.node("Concat", ins, node.name, node.name, axis=1),
     "input": None,   # the graph's input itself (transposed to NCHW in build_model)
     **{name: _activation for name in L.ACTIVATIONS},
+    **{kind: Pending("ONNX export") for kind in ("dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", "scale")},
 }

@@ -20,7 +20,7 @@ Keras row order and the weights map one to one.
 from __future__ import annotations
 
 from .. import layers as L
-from ..backends.pending import require_lowerings
+from ..backends.pending import Pending, require_lowerings
 from ..optional import require
 
 torch = require("torch", "torch")
@@ -177,6 +177,7 @@ LOWERINGS: dict = {
     "concat": Lowering(plain=lambda node: lambda args, skip: torch.cat(args, dim=1)),
     "input": Lowering(),
     **{name: Lowering(plain=_activation) for name in L.ACTIVATIONS},
+    **{kind: Pending("PyTorch bridge") for kind in ("dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", "scale")},
 }
 
 

@@ -4,17 +4,17 @@
     roles.py        fusion roles (Role, Epilogue): all the planner reads of a kind
     args.py         argument parsers (`3x3`, `same`, `0.5`) and Param
     base.py         LayerKind (what a kind declares) and the window arithmetic
-    kinds.py        ALL the kinds, from one file per family (convolution.py, pooling.py, vectors.py,
-                    elementwise.py, structure.py): arguments, shape rule, parameter shapes
-                    (Keras layouts), MACs, role
+    kinds.py        ALL the kinds, from one file per family (convolution.py, pooling.py,
+                    resampling.py, vectors.py, elementwise.py, structure.py): arguments, shape
+                    rule, parameter shapes (Keras layouts), MACs, role
     activations.py  the activations: one table for every backend and bridge
 
 This module assembles them (KINDS) and reads a statement's arguments (`parse_args`) and
 writes a layer back as a statement (`statement`). Parsing, shape inference, the summary
 and the planner read only from here. Each backend and bridge lowers every kind through
 one table keyed by the keyword (its LOWERINGS); tests/test_registry.py fails when a kind
-lacks a lowering anywhere. Adding a kind is one class in kinds.py plus one lowering per
-backend and bridge.
+lacks a lowering anywhere. Adding a kind is one class in its family's file (listed in
+kinds.py ALL) plus one lowering per backend and bridge.
 """
 
 from __future__ import annotations
@@ -24,18 +24,18 @@ from .activations import NAMES as ACTIVATION_NAMES
 from .args import ArgError, Param
 from .base import LayerKind, Window, dropped, window
 from .kinds import ALL
-from .roles import Epilogue, Role
+from .roles import Epilogue, Prologue, Role
 from .types import CollapseError, Image, ShapeError, Vector
 
 __all__ = ["ACTIVATIONS", "ACTIVATION_NAMES", "ALIASES", "BLOCKS", "KINDS", "OPTION_ALIASES", "STATEMENTS", "ArgError",
-           "CollapseError", "Epilogue", "Image", "LayerKind", "Param", "Role", "ShapeError", "Vector", "Window",
-           "dropped", "parse_args", "statement", "window"]
+           "CollapseError", "Epilogue", "Image", "LayerKind", "Param", "Prologue", "Role", "ShapeError", "Vector",
+           "Window", "dropped", "parse_args", "statement", "window"]
 
 KINDS: dict = {k.keyword: k for k in ALL}
 
 # Statements a user may write (the joins are made by blocks, not written).
 STATEMENTS = tuple(k for k, spec in KINDS.items() if not spec.joins)
-BLOCKS = ("residual", "shortcut", "concat", "branch", "repeat")
+BLOCKS = ("residual", "shortcut", "concat", "branch", "repeat", "scale")
 
 # What Keras/PyTorch users write instead (lower case, no underscores) -> our keyword,
 # for "did you mean" where spelling distance alone would not find it.
@@ -48,6 +48,15 @@ ALIASES = {
     "batchnormalization": "batchnorm", "batchnorm2d": "batchnorm", "bn": "batchnorm",
     "fc": "dense", "fullyconnected": "dense",
     "drop": "dropout", "add": "residual", "cat": "concat", "concatenate": "concat",
+    "depthwiseconv2d": "dwconv", "depthwiseconv": "dwconv", "depthwise": "dwconv", "dwconv2d": "dwconv",
+    "separableconv2d": "sepconv", "separableconv": "sepconv", "separable": "sepconv",
+    "conv2dtranspose": "deconv", "convtranspose2d": "deconv", "convtranspose": "deconv",
+    "transposedconv": "deconv", "deconvolution": "deconv", "deconv2d": "deconv",
+    "upsampling2d": "upsample", "upsampling": "upsample", "upsample2d": "upsample", "interpolate": "upsample",
+    "zeropadding2d": "zeropad", "zeropad2d": "zeropad", "zeropadding": "zeropad", "pad": "zeropad",
+    "globalmaxpooling2d": "globalmaxpool", "globalmaxpool2d": "globalmaxpool", "adaptivemaxpool2d": "globalmaxpool",
+    "rescaling": "rescale",
+    "multiply": "scale", "squeezeexcitation": "scale", "squeezeexcite": "scale", "se": "scale",
 }
 
 
@@ -251,6 +260,12 @@ def parse_args(kind: LayerKind, args, report_error, label: "str | None" = None) 
         attrs.setdefault(name, p.default)
     if kind.takes_activation:
         attrs.setdefault("activation", "linear")
+    try:
+        kind.check(attrs)
+    except ArgError as e:
+        at = next((a for a in args if a.key == e.option), None) if e.option else None
+        report_error(f"{label or kind.keyword}: {e}", *((at.line, at.col) if at else (None, None)))
+        return None
     kind.defaults(attrs)
     return attrs
 
@@ -262,12 +277,14 @@ def _usage_hint(kind: LayerKind) -> str:
 # --- how a layer reads back as a statement ----------------------------------------
 
 def _text(value, square_as_one: bool = True) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, tuple):
         if square_as_one and len(value) == 2 and value[0] == value[1]:
             return str(value[0])
         return "x".join(str(v) for v in value)
     if isinstance(value, float):
-        return f"{value:g}"
+        return repr(value)   # the shortest text that reads back as the same number
     return str(value)
 
 
@@ -278,12 +295,13 @@ def statement(node) -> str:
     (`residual: conv_2 + input`). Code comments, plans and pictures all use this."""
     spec, a = node.spec, node.attrs or {}
     if spec.joins:
-        sep = " + " if spec.epilogue is Epilogue.ADD else ", "
-        return f"{node.kind}: " + sep.join(i.name for i in node.inputs)
+        return f"{node.kind}: " + spec.separator.join(i.name for i in node.inputs)
     if spec.epilogue is Epilogue.ACTIVATION:
         return node.kind
     parts = [node.kind]
     for p in spec.positional:
+        if a.get(p.name) is None:
+            continue   # an optional positional left out (zeropad top=1)
         # a conv kernel reads 3x3 by habit (a window with filters); pool sizes and strides read 2
         parts.append(_text(a.get(p.name), square_as_one=not (p.name == "kernel" and spec.takes_activation)))
     effective = dict(a)

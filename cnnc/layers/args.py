@@ -9,11 +9,14 @@ from ..records import FrozenRecord
 
 class ArgError(Exception):
     """A wrong argument. `choices`: the words it may be, when it is one of a few (parse_args
-    then suggests the closest and reads the argument as that, to check the rest)."""
+    then suggests the closest and reads the argument as that, to check the rest). `option`
+    names the option to point at when the problem is between arguments (`dilation=2` with
+    `stride=2`; LayerKind.check), None for the statement itself."""
 
-    def __init__(self, message: str, choices: tuple = ()):
+    def __init__(self, message: str, choices: tuple = (), option: "str | None" = None):
         super().__init__(message)
         self.choices = tuple(choices)
+        self.option = option
 
 
 class Param(FrozenRecord):
@@ -60,6 +63,37 @@ def pair(what: str):
     return parse
 
 
+def pixels(what: str):
+    """`2` or `1x2` (height x width): pixel counts, zero allowed."""
+    def parse(v):
+        parts = v.text.split("x") if v.kind == "size" else [v.text]
+        if v.kind not in ("number", "size") or not all(_is_int(p) for p in parts) or len(parts) > 2:
+            raise ArgError(f"{what} must be a number of pixels like 1 or 1x2 (height x width), got '{v.text}'")
+        n = [int(p) for p in parts]
+        if min(n) < 0:
+            raise ArgError(f"{what} must be 0 or more, got {v.text}")
+        return (n[0], n[-1])
+    return parse
+
+
+def at_least_zero(what: str):
+    """A whole number of pixels, 0 allowed."""
+    def parse(v):
+        if v.kind != "number" or not _is_int(v.text) or int(v.text) < 0:
+            raise ArgError(f"{what} must be a whole number of pixels, 0 or more, got '{v.text}'")
+        return int(v.text)
+    return parse
+
+
+def boolean(what: str):
+    """`true` or `false`."""
+    def parse(v):
+        if v.kind == "word" and v.text in ("true", "false"):
+            return v.text == "true"
+        raise ArgError(f"{what} must be true or false, got '{v.text}'", ("true", "false") if v.kind == "word" else ())
+    return parse
+
+
 def padding(v):
     if v.kind == "word" and v.text in ("valid", "same"):
         return v.text
@@ -76,6 +110,11 @@ def choice(what: str, words: tuple):
             return v.text
         raise ArgError(f"{what} must be one of {', '.join(words)}, got '{v.text}'", words if v.kind == "word" else ())
     return parse
+
+
+def real(what: str):
+    """Any finite decimal number, of either sign (`0.00392156862745098`, `-1`, `1e-3`)."""
+    return decimal(what, float("-inf"), float("inf"), False, False)
 
 
 def decimal(what: str, lo: float, hi: float, lo_closed: bool, hi_closed: bool):

@@ -23,6 +23,22 @@ def window(n: int, k: int, s: int, padding) -> tuple[int, int, int]:
     return (n + 2 * p - k) // s + 1, p, p
 
 
+def transposed(n: int, k: int, s: int, padding) -> tuple[int, int, int]:
+    """Output size of a transposed convolution along one axis, and what it keeps of the
+    full result: (out, top, bottom) where the full transposed convolution has
+    (n - 1)*s + k values, `top` of them are dropped at the top/left, and `bottom` at the
+    bottom/right -- negative when zeros are added there instead (a kernel smaller than
+    its stride). As Keras 3 computes it: `valid` keeps all, n*s + max(k - s, 0) out;
+    `same` gives n*s, dropping max((k - s) // 2, 0) at the top.
+    """
+    full = (n - 1) * s + k
+    if padding == "valid":
+        out, top = n * s + max(k - s, 0), 0
+    else:
+        out, top = n * s, max((k - s) // 2, 0)
+    return out, top, full - top - out
+
+
 def dropped(n: int, k: int, s: int, padding) -> int:
     """Real rows (or columns) at the bottom/right that no window reaches.
 
@@ -45,7 +61,8 @@ class LayerKind:
     """One kind of layer. Subclasses declare, as class attributes and methods:
 
     keyword      the statement word (`conv`)
-    role         fusion role (roles.Role); `epilogue` its flavour (roles.Epilogue) when EPILOGUE
+    role         fusion role (roles.Role); `epilogue` its flavour (roles.Epilogue) when EPILOGUE,
+                 `prologue` (roles.Prologue) when PROLOGUE
     positional   Params in written order; `options` key=value Params by name
     takes_activation   a bare ACT word or activation=ACT sets attrs["activation"]
     on           "image", "vector" or "any": what input it needs
@@ -53,16 +70,21 @@ class LayerKind:
     joins        a block's join node: its shape rule is `join`, not `infer`
     usage        the statement's synopsis, for error hints
     foldable     an affine epilogue that folds into the weights of an anchor before it (batchnorm)
-    folds_affine an anchor whose kernel's last axis is its output channel, with a bias, so that
-                 a per-channel affine map after it folds into kernel and bias (conv, dense)
+    folds_affine an anchor that is linear per output channel (its bias, when it has one, too), so
+                 that a per-channel affine map after it folds into its weights and a bias (conv,
+                 dense, dwconv, sepconv, deconv). Which array carries the output channels, and
+                 along which axes, is the kind's layout (`params`); each backend folds in its own
+                 prepared layout. An anchor without a bias (`bias=false`) gains one by folding.
     non_trainable  suffixes of `params` that training does not change (batchnorm's mean, var)
     initializers   suffix -> Keras initializer name, for fresh weights (see `initializer`)
-    and the rules: shape (`spatial` per axis + `channels`, or `infer`), `params` (shapes in
-    Keras layouts), `macs`, `geometry`, `dropped_edges`.
+    and the rules: `check` (arguments that contradict each other), shape (`spatial` per axis +
+    `channels`, or `infer`; a join's `join` and `join_axis`), `params` (shapes in Keras
+    layouts), `macs`, `geometry` and `growth` (receptive field), `dropped_edges`, `gather_only`.
     """
     keyword: str = ""
     role: Role = Role.EPILOGUE
     epilogue = None
+    prologue = None
     positional: tuple = ()
     options: dict = {}
     takes_activation = False
@@ -77,6 +99,10 @@ class LayerKind:
 
     def defaults(self, attrs: dict) -> None:
         """Fill in defaults that depend on other arguments (a pool's stride is its size)."""
+
+    def check(self, attrs: dict) -> None:
+        """Raise ArgError (args.py) when arguments contradict each other; `option` of the
+        error names the option to point at."""
 
     # Shape rule. Image kinds override `spatial` (one axis) and `channels`.
     def spatial(self, n: int, axis: int, attrs: dict) -> int:
@@ -106,6 +132,21 @@ class LayerKind:
         """The output type of a join node (residual, concat) from its inputs' types."""
         raise NotImplementedError(self.keyword)
 
+    def join_axis(self, sizes: list, relaxed: bool):
+        """One axis of a join's output from its inputs' sizes along it (None for a vector),
+        for the smallest-input search (summary.py); ShapeError when they cannot join.
+        Inputs must agree (all vectors, or images of one size); `relaxed` takes the
+        smallest instead, which keeps acceptance monotone in the input size."""
+        if all(s is None for s in sizes):
+            return None
+        if any(s is None for s in sizes):
+            raise ShapeError("images and vectors do not join")
+        if relaxed:
+            return min(sizes)
+        if any(s != sizes[0] for s in sizes):
+            raise ShapeError("sizes differ")
+        return sizes[0]
+
     def params(self, inp, out, attrs) -> dict:
         """Parameter shapes, by suffix (`kernel`, `bias`, ...), in Keras layouts."""
         return {}
@@ -118,38 +159,62 @@ class LayerKind:
         return 0
 
     def geometry(self, attrs):
-        """(kernel, stride) per axis for receptive-field arithmetic."""
+        """(kernel, stride) per axis for receptive-field arithmetic, in input pixels: an
+        output pixel sees `kernel` neighbouring input pixels, and neighbouring outputs are
+        `stride` input pixels apart (divided by `growth`)."""
         return (1, 1), (1, 1)
+
+    def growth(self, attrs) -> tuple:
+        """Output pixels per input pixel along each axis, for kinds that grow the image
+        (deconv's stride, upsample's size): the cumulative stride divides by it."""
+        return 1, 1
+
+    def gather_only(self, attrs) -> bool:
+        """A prologue whose every output pixel is one input pixel or a zero (zeropad,
+        upsample nearest): an index map that the input gather of an anchor can follow."""
+        return False
 
     def dropped_edges(self, inp, attrs) -> tuple[int, int]:
         """Rows and columns this layer silently drops (for the warning)."""
         return 0, 0
 
 
+def extent(attrs) -> tuple[int, int]:
+    """The window a kernel covers: (k - 1)*d + 1 per axis with dilation d (k without one)."""
+    (kh, kw), (dh, dw) = attrs["kernel"], attrs.get("dilation") or (1, 1)
+    return (kh - 1) * dh + 1, (kw - 1) * dw + 1
+
+
 class Window(LayerKind):
-    """Conv and pooling share the sliding-window rule."""
+    """Conv and pooling share the sliding-window rule. A dilated kernel (`dilation=D`)
+    covers (k - 1)*d + 1 pixels per axis, and every rule here uses that extent."""
     on = "image"
 
     def spatial(self, n, axis, attrs):
-        return window(n, attrs["kernel"][axis], attrs["stride"][axis], attrs["padding"])[0]
+        return window(n, extent(attrs)[axis], attrs["stride"][axis], attrs["padding"])[0]
 
     def geometry(self, attrs):
-        return attrs["kernel"], attrs["stride"]
+        return extent(attrs), attrs["stride"]
 
     def pads(self, inp, attrs) -> tuple[int, int, int, int]:
         """(top, bottom, left, right) padding on the image `inp`, per `window()`."""
-        k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
+        k, s, p = extent(attrs), attrs["stride"], attrs["padding"]
         _, top, bottom = window(inp.h, k[0], s[0], p)
         _, left, right = window(inp.w, k[1], s[1], p)
         return top, bottom, left, right
 
     def dropped_edges(self, inp, attrs):
-        k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
+        k, s, p = extent(attrs), attrs["stride"], attrs["padding"]
         return dropped(inp.h, k[0], s[0], p), dropped(inp.w, k[1], s[1], p)
 
     def collapse_message(self, inp, h, w, attrs):
         k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
         stride = s[0] if s[0] == s[1] else f"{s[0]}x{s[1]}"
-        return (f"the image collapses: {self.keyword} {k[0]}x{k[1]} (stride {stride}, padding {p}) "
+        d = attrs.get("dilation") or (1, 1)
+        dilated = ""
+        if d != (1, 1):
+            e = extent(attrs)
+            dilated = f", dilation {d[0] if d[0] == d[1] else f'{d[0]}x{d[1]}'}: {e[0]}x{e[1]} wide"
+        return (f"the image collapses: {self.keyword} {k[0]}x{k[1]} (stride {stride}, padding {p}{dilated}) "
                 f"turns {inp} into {max(h, 0)}x{max(w, 0)}x{self.channels(inp.c, attrs)}; "
                 f"use padding=same or a smaller kernel or stride, or a larger input")

@@ -1,4 +1,4 @@
-"""Kinds that keep the shape and work value by value: `batchnorm`, `dropout`, the activations."""
+"""Kinds that keep the shape and work value by value: `batchnorm`, `rescale`, `dropout`, the activations."""
 
 from __future__ import annotations
 
@@ -8,17 +8,36 @@ from .roles import Epilogue, Role
 
 
 class BatchNorm(LayerKind):
+    """BatchNormalization at inference, per channel (the last axis):
+    (x - mean) / sqrt(var + eps) * gamma + beta. `scale=false` drops gamma (1),
+    `center=false` drops beta (0), as Keras's scale/center do."""
     keyword = "batchnorm"
     role = Role.EPILOGUE
     epilogue = Epilogue.AFFINE
-    options = {"eps": A.Param("eps", A.decimal("eps", 0.0, float("inf"), False, False), False, 0.001)}
-    usage = "batchnorm [eps=E]"
+    options = {"eps": A.Param("eps", A.decimal("eps", 0.0, float("inf"), False, False), False, 0.001),
+               "scale": A.Param("scale", A.boolean("scale"), False, True),
+               "center": A.Param("center", A.boolean("center"), False, True)}
+    usage = "batchnorm [eps=E] [scale=false] [center=false]"
     non_trainable = ("mean", "var")
     foldable = True
 
     def params(self, inp, out, attrs):
         c = (inp.dims[-1],)
-        return {"gamma": c, "beta": c, "mean": c, "var": c}
+        p = {"gamma": c} if attrs["scale"] else {}
+        if attrs["center"]:
+            p["beta"] = c
+        p["mean"] = p["var"] = c
+        return p
+
+
+class Rescale(LayerKind):
+    """Rescaling(scale, offset): x * S + O for every value, no parameters."""
+    keyword = "rescale"
+    role = Role.EPILOGUE
+    epilogue = Epilogue.AFFINE
+    positional = (A.Param("scale", A.real("the scale")),)
+    options = {"offset": A.Param("offset", A.real("the offset"), False, 0.0)}
+    usage = "rescale SCALE [offset=O]"
 
 
 class Dropout(LayerKind):

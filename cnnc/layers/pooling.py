@@ -1,4 +1,4 @@
-"""Pooling: `pool`, `avgpool` (windows) and `globalpool` (every pixel)."""
+"""Pooling: `pool`, `avgpool` (windows) and `globalpool`, `globalmaxpool` (every pixel)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ class AvgPool(Pool):
 
 
 class GlobalPool(LayerKind):
+    """GlobalAveragePooling2D: image HxWxC -> vector C."""
     keyword = "globalpool"
     role = Role.EPILOGUE
     epilogue = Epilogue.REDUCE
@@ -56,3 +57,9 @@ class GlobalPool(LayerKind):
     def infer(self, inp, attrs):
         super().infer(inp, attrs)
         return Vector(inp.c)
+
+
+class GlobalMaxPool(GlobalPool):
+    """GlobalMaxPooling2D: the largest value of each channel, image HxWxC -> vector C."""
+    keyword = "globalmaxpool"
+    reduce = "max"

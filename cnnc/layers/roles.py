@@ -11,16 +11,32 @@ import enum
 
 class Role(enum.Enum):
     INPUT = "input"          # the network's input
-    ANCHOR = "anchor"        # does the heavy work (conv, dense): starts a group, absorbs epilogues
+    ANCHOR = "anchor"        # does the heavy work (conv, dwconv, sepconv, deconv, dense): starts a group,
+                             # absorbs epilogues
     EPILOGUE = "epilogue"    # works on the value just computed: absorbed into the group before it
+    PROLOGUE = "prologue"    # prepares the input of what reads it (zeropad, upsample, the scale join): a
+                             # backend may fold it into the input gather of the anchor that alone reads it
+                             # (see Prologue); otherwise it is a group of its own
     VIEW = "view"            # no work at inference (flatten, dropout): aliases its input
     JOIN = "join"            # a block's join that costs nothing (concat: branches write in place)
 
 
 class Epilogue(enum.Enum):
     """What an epilogue does to the group's value, which decides where a kernel can put it."""
-    AFFINE = "affine"            # per channel x * scale + shift (batchnorm)
+    AFFINE = "affine"            # x * scale + shift, per channel (batchnorm) or for all (rescale)
     ACTIVATION = "activation"    # elementwise (relu, softmax over the channel row, ...)
     POOL = "pool"                # a window reduction (max/avg pool)
-    REDUCE = "reduce"            # over every pixel of an image (globalpool)
+    REDUCE = "reduce"            # over every pixel of an image (globalpool, globalmaxpool)
     ADD = "add"                  # plus another tensor of the same shape (residual's join)
+
+
+class Prologue(enum.Enum):
+    """What a prologue does to the input of the anchor after it, which decides whether that
+    anchor can do it while it gathers its input instead of a pass of its own."""
+    PAD = "pad"                  # zero rows/columns around the image (zeropad): an index map, zeros
+                                 # outside; adds to the next window's own padding
+    RESAMPLE = "resample"        # a larger image (upsample): nearest is an index map (each output pixel
+                                 # is one input pixel: spec.gather_only), bilinear mixes four pixels
+    GATE = "gate"                # times a vector of C values per image, the same for every pixel (the
+                                 # scale join: x · gate, squeeze-and-excitation): the reader scales what
+                                 # it gathers, channel by channel

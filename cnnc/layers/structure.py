@@ -1,10 +1,11 @@
-"""The graph's own nodes: the `input`, and the joins that blocks make (`residual`, `concat`)."""
+"""The graph's own nodes: the `input`, and the joins that blocks make (`residual`, `concat`,
+`scale`). A join's `separator` is how its statement reads its inputs (`residual: conv_2 + input`)."""
 
 from __future__ import annotations
 
 from . import args as A
 from .base import LayerKind
-from .roles import Epilogue, Role
+from .roles import Epilogue, Prologue, Role
 from .types import Image, ShapeError, Vector
 
 
@@ -21,6 +22,7 @@ class Residual(LayerKind):
     role = Role.EPILOGUE
     epilogue = Epilogue.ADD
     joins = True
+    separator = " + "
 
     def join(self, types, sides=("the block", "the shortcut")):
         a, b = types
@@ -35,6 +37,7 @@ class Concat(LayerKind):
     keyword = "concat"
     role = Role.JOIN
     joins = True
+    separator = ", "
 
     def join(self, types, sides=None):
         if all(isinstance(t, Image) for t in types):
@@ -49,3 +52,32 @@ class Concat(LayerKind):
             return Vector(sum(t.n for t in types))
         desc = ", ".join(f"branch {i} gives {t.describe()}" for i, t in enumerate(types, 1))
         raise ShapeError(f"shapes do not agree: cannot join images and vectors: {desc}")
+
+
+class Scale(LayerKind):
+    """The join of a scale block (squeeze-and-excitation): out = x · gate, where the block
+    maps the image x (HxWxC) to a gate of C values that multiplies every pixel, channel by
+    channel. Inputs: [x, gate]. Keras: Multiply([x, Reshape((1, 1, C))(gate)])."""
+    keyword = "scale"
+    role = Role.PROLOGUE
+    prologue = Prologue.GATE
+    joins = True
+    separator = " * "
+
+    def join(self, types, sides=None):
+        x, gate = types
+        if not isinstance(x, Image):
+            raise ShapeError(f"scale {{ }} gates an image, but its input is {x.describe()}")
+        if not isinstance(gate, Vector) or gate.n != x.c:
+            got = gate.describe() + ("; end it with globalpool and dense layers"
+                                     if isinstance(gate, Image) else "")
+            raise ShapeError(f"the block must end in a vector of {x.c} values (one per channel of the "
+                             f"{x} image it gates, e.g. `globalpool; dense 8 relu; dense {x.c} sigmoid`), "
+                             f"but it gives {got}")
+        return x
+
+    def join_axis(self, sizes, relaxed):
+        x, gate = sizes
+        if x is None or gate is not None:
+            raise ShapeError("the gate must be a vector of the image's channels")
+        return x
