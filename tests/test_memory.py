@@ -82,6 +82,17 @@ PROGRAMS = [
     "softmax; dense 5 silu",
     "input 16x16x4; globalpool; dense 8; batchnorm; relu",
     "input 8x8x3; flatten",
+    # the second edition: dilated and grouped convolutions (by tap and not), depthwise and
+    # separable ones with what folds into them, transposed ones with and without a crop,
+    # resampling, the scale join, a global max, rescale, batchnorm without gamma and beta
+    "input 16x16x8; conv 8 3x3 groups=2 dilation=2 relu; pool 2",
+    "input 17x17x8; conv 8 3x3 groups=4 padding=same sigmoid; pool 3 stride=2 padding=same; conv 8 3 dilation=2",
+    "input 16x16x8; dwconv 3x3 padding=same multiplier=2 relu6; dwconv 3 stride=2 bias=false; batchnorm; relu6",
+    "input 16x16x8; residual { sepconv 8 3x3 padding=same multiplier=2; batchnorm; relu }; sepconv 12 3 silu",
+    "input 8x8x8; deconv 6 3x3 stride=2 padding=same relu; deconv 6 2x2 stride=2 bias=false; batchnorm",
+    "input 9x7x8; upsample 3x2 mode=bilinear; upsample 2; zeropad 1; zeropad 0; zeropad top=1 right=2",
+    "input 16x16x8; scale { globalmaxpool; dense 4 relu; dense 8 hard_sigmoid }; rescale 0.5 offset=1; "
+    "batchnorm scale=false center=false; globalmaxpool",
 ]
 
 

@@ -3,7 +3,10 @@ functional ops, NCHW, in float64.
 
 It reads only the graph (kinds, attrs, edges) and the Keras-layout parameters; it
 does its own padding arithmetic (TF `same` as explicit F.pad, since torch has no
-asymmetric mode) and never calls cnnc's window() or generated code.
+asymmetric mode) and never calls cnnc's window() or generated code. A transposed
+convolution is computed as what it is, the adjoint (vector-Jacobian product) of the
+forward convolution with TensorFlow's padding on an input of the output's size, so that
+its size and crop come from that definition rather than from a formula of cnnc's.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ def _same(n, k, s):
 
 
 def _pads(x, attrs):
-    """(left, right, top, bottom) for F.pad, from the layer's padding option."""
+    """(left, right, top, bottom) for F.pad, from the layer's padding option (a dilated
+    kernel covers (k - 1)*d + 1 pixels)."""
     (kh, kw), (sh, sw), p = attrs["kernel"], attrs["stride"], attrs["padding"]
+    dh, dw = attrs.get("dilation") or (1, 1)
+    kh, kw = (kh - 1) * dh + 1, (kw - 1) * dw + 1
     if p == "valid":
         return (0, 0, 0, 0)
     if p == "same":
@@ -39,6 +45,20 @@ def _act(x, act, image):
 
     if act == "relu":
         return F.relu(x)
+    if act == "relu6":
+        return torch.clamp(x, 0.0, 6.0)
+    if act == "leaky_relu":
+        return torch.where(x < 0, 0.2 * x, x)
+    if act == "elu":
+        return torch.where(x > 0, x, torch.expm1(x))
+    if act == "gelu":
+        return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+    if act in ("silu", "swish"):
+        return x * torch.sigmoid(x)
+    if act == "hard_sigmoid":
+        return torch.clamp(x + 3.0, 0.0, 6.0) / 6.0
+    if act in ("hard_swish", "hard_silu"):
+        return x * torch.clamp(x + 3.0, 0.0, 6.0) / 6.0
     if act == "sigmoid":
         return torch.sigmoid(x)
     if act == "tanh":
@@ -46,6 +66,62 @@ def _act(x, act, image):
     if act == "softmax":
         return F.softmax(x, dim=1)  # channels in NCHW, units for a vector
     assert act == "linear", act
+    return x
+
+
+def _conv(x, kernel, bias, attrs, groups=1):
+    """A Keras-layout kernel (KH, KW, Cin/groups, F) on NCHW x, with TF padding and dilation."""
+    import torch.nn.functional as F
+
+    x = F.pad(x, _pads(x, attrs))
+    return F.conv2d(x, kernel.permute(3, 2, 0, 1), bias, stride=attrs["stride"],
+                    dilation=attrs.get("dilation") or (1, 1), groups=groups)
+
+
+def _depthwise(x, kernel, bias, attrs):
+    """Keras's depthwise kernel (KH, KW, C, M): output channel c*M + m is channel c
+    convolved with kernel[:, :, c, m]; as a grouped conv with C groups."""
+    kh, kw, c, m = kernel.shape
+    return _conv(x, kernel.reshape(kh, kw, 1, c * m), bias, attrs, groups=c)
+
+
+def _transposed(x, kernel, bias, attrs):
+    """Conv2DTranspose as the adjoint of the forward conv (kernel (KH, KW, F, Cin) read as a
+    forward kernel F -> Cin) on the image it would have come from: n*s per axis for `same`,
+    n*s + max(k - s, 0) for `valid` (TensorFlow's conv_transpose output sizes)."""
+    import torch
+
+    (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
+    n, _, h, w = x.shape
+    f = kernel.shape[2]
+    if attrs["padding"] == "same":
+        oh, ow = h * sh, w * sw
+    else:
+        oh, ow = h * sh + max(kh - sh, 0), w * sw + max(kw - sw, 0)
+    fwd = {"kernel": (kh, kw), "stride": (sh, sw), "padding": attrs["padding"]}
+    z = torch.zeros(n, f, oh, ow, dtype=x.dtype, requires_grad=True)
+    with torch.enable_grad():
+        y = _conv(z, kernel, None, fwd)
+        assert y.shape[2:] == x.shape[2:], (y.shape, x.shape)
+        (g,) = torch.autograd.grad(y, z, x)
+    return g if bias is None else g + bias[None, :, None, None]
+
+
+def _bilinear(x, size):
+    """Half-pixel bilinear upsampling by whole factors: output o reads input
+    (o + 0.5) / k - 0.5, clamped to [0, n - 1], between its two neighbours."""
+    import torch
+
+    for axis, k in ((2, size[0]), (3, size[1])):
+        n = x.shape[axis]
+        src = ((torch.arange(n * k, dtype=torch.float64) + 0.5) / k - 0.5).clamp(0, n - 1)
+        lo = src.floor().long()
+        hi = (lo + 1).clamp(max=n - 1)
+        lam = src - lo
+        shape = [1, 1, 1, 1]
+        shape[axis] = n * k
+        lam = lam.reshape(shape)
+        x = x.index_select(axis, lo) * (1 - lam) + x.index_select(axis, hi) * lam
     return x
 
 
@@ -65,11 +141,32 @@ def reference(net, params: dict, x_nhwc: np.ndarray, trace: "dict | None" = None
                 continue
             x = vals[node.inputs[0].name]
             image = x.dim() == 4
+            bias = P.get(f"{node.name}.bias")
             if k == "conv":
-                w = P[f"{node.name}.kernel"].permute(3, 2, 0, 1)
-                x = F.pad(x, _pads(x, a))
-                y = F.conv2d(x, w, P[f"{node.name}.bias"], stride=a["stride"])
+                y = _conv(x, P[f"{node.name}.kernel"], bias, a, groups=a["groups"])
                 y = _act(y, a["activation"], True)
+            elif k == "dwconv":
+                y = _act(_depthwise(x, P[f"{node.name}.kernel"], bias, a), a["activation"], True)
+            elif k == "sepconv":
+                y = _depthwise(x, P[f"{node.name}.depthwise"], None, a)
+                y = F.conv2d(y, P[f"{node.name}.pointwise"].permute(3, 2, 0, 1), bias)
+                y = _act(y, a["activation"], True)
+            elif k == "deconv":
+                y = _act(_transposed(x, P[f"{node.name}.kernel"], bias, a), a["activation"], True)
+            elif k == "upsample":
+                if a["mode"] == "nearest":
+                    y = x.repeat_interleave(a["size"][0], dim=2).repeat_interleave(a["size"][1], dim=3)
+                else:
+                    y = _bilinear(x, a["size"])
+            elif k == "zeropad":
+                t, b, l, r = a["sides"]
+                y = F.pad(x, (l, r, t, b))
+            elif k == "globalmaxpool":
+                y = x.amax(dim=(2, 3))
+            elif k == "rescale":
+                y = x * a["scale"] + a["offset"]
+            elif k == "scale":
+                y = vals[node.inputs[0].name] * vals[node.inputs[1].name][:, :, None, None]
             elif k == "pool":
                 x = F.pad(x, _pads(x, a), value=-math.inf)
                 y = F.max_pool2d(x, a["kernel"], a["stride"])
@@ -92,7 +189,7 @@ def reference(net, params: dict, x_nhwc: np.ndarray, trace: "dict | None" = None
                 y = _act(y, a["activation"], False)
             elif k == "batchnorm":
                 n = node.name
-                y = F.batch_norm(x, P[f"{n}.mean"], P[f"{n}.var"], P[f"{n}.gamma"], P[f"{n}.beta"],
+                y = F.batch_norm(x, P[f"{n}.mean"], P[f"{n}.var"], P.get(f"{n}.gamma"), P.get(f"{n}.beta"),
                                  training=False, eps=a["eps"])
             elif k == "dropout":
                 y = F.dropout(x, a["rate"], training=False)

@@ -25,7 +25,6 @@ class Pending:
 # yet: a layer that sets one to anything but the option's default is refused
 _SECOND_EDITION = {"conv": ("dilation", "groups", "bias"), "batchnorm": ("scale", "center")}
 PENDING_OPTIONS: dict = {
-    "numpy backend": _SECOND_EDITION,
     "triton backend": _SECOND_EDITION,
     "PyTorch bridge": _SECOND_EDITION,
     "ONNX export": _SECOND_EDITION,

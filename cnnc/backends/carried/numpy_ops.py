@@ -1,5 +1,6 @@
 """Array helpers that every module of the numpy backend carries: padding, im2col
-convolution, pooling, batchnorm folding. NHWC float32 throughout."""
+convolution (dilated and grouped too), depthwise and transposed convolution,
+upsampling, pooling, batchnorm folding. NHWC float32 throughout."""
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -49,6 +50,86 @@ def _conv(x, w, kh, kw, sh, sw, oh, ow, top=0, left=0):
     return (cols @ w).reshape(n, oh, ow, w.shape[1])
 
 
+def _gconv(x, w, kh, kw, sh, sw, oh, ow, dh, dw, top=0, left=0):
+    """Dilated and/or grouped convolution of padded x (N, H, W, C) with w (G, KH*KW*C/G, F/G):
+    im2col with taps (i*dh, j*dw), then one GEMM per group of channels (group g reads input
+    channels g*C/G.. and makes output channels g*F/G..)."""
+    n, c = x.shape[0], x.shape[3]
+    groups = w.shape[0]
+    x = x[:, top:, left:]
+    cols = np.empty((n, oh, ow, kh * kw, c), np.float32)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, :, i * kw + j] = _tap(x, i * dh, j * dw, sh, sw, oh, ow)
+    m = n * oh * ow
+    if groups == 1:
+        return (cols.reshape(m, kh * kw * c) @ w[0]).reshape(n, oh, ow, w.shape[2])
+    cg = c // groups
+    cols = cols.reshape(m, kh * kw, groups, cg)
+    out = np.empty((m, groups, w.shape[2]), np.float32)
+    for g in range(groups):
+        out[:, g] = cols[:, :, g].reshape(m, kh * kw * cg) @ w[g]
+    return out.reshape(n, oh, ow, groups * w.shape[2])
+
+
+def _dwconv(x, w, kh, kw, sh, sw, oh, ow, dh, dw):
+    """Depthwise convolution of padded x (N, H, W, C) with w (KH*KW, C*M): for each tap, the
+    strided view of x times that tap's weights, accumulated; output channel c*M + m."""
+    n, c = x.shape[0], x.shape[3]
+    m = w.shape[1] // c
+    out = np.empty((n, oh, ow, c, m), np.float32)
+    tmp = np.empty_like(out)
+    for t in range(kh * kw):
+        i, j = divmod(t, kw)
+        tap = _tap(x, i * dh, j * dw, sh, sw, oh, ow)[..., None]
+        np.multiply(tap, w[t].reshape(c, m), out=out if t == 0 else tmp)
+        if t:
+            out += tmp
+    return out.reshape(n, oh, ow, c * m)
+
+
+def _deconv(x, w, kh, kw, sh, sw, oh, ow, top, left):
+    """Transposed convolution of x (N, H, W, Cin) with w (Cin, KH*KW*F): one GEMM gives every
+    input pixel's KH x KW x F contribution, added into the full output at stride (col2im);
+    then rows/columns `top`/`left` on are kept (oh x ow; zeros past the full output)."""
+    n, h, wd, _ = x.shape
+    f = w.shape[1] // (kh * kw)
+    cols = (x.reshape(-1, x.shape[3]) @ w).reshape(n, h, wd, kh, kw, f)
+    full = np.zeros((n, max((h - 1) * sh + kh, top + oh), max((wd - 1) * sw + kw, left + ow), f), np.float32)
+    for i in range(kh):
+        for j in range(kw):
+            full[:, i:i + sh * (h - 1) + 1:sh, j:j + sw * (wd - 1) + 1:sw] += cols[:, :, :, i, j]
+    if full.shape[1:3] == (oh, ow):
+        return full
+    return np.ascontiguousarray(full[:, top:top + oh, left:left + ow])
+
+
+def _upsample(x, kh, kw):
+    """Nearest-neighbour upsampling: each pixel repeated kh x kw times (one copy)."""
+    n, h, w, c = x.shape
+    big = np.broadcast_to(x[:, :, None, :, None], (n, h, kh, w, kw, c))
+    return big.reshape(n, h * kh, w * kw, c)
+
+
+def _lerp_axis(n, k):
+    """Half-pixel bilinear taps along one axis grown k times: output o reads input
+    (o + 0.5)/k - 0.5, clamped to [0, n - 1]; returns (lo, hi, weight of hi)."""
+    src = np.clip((np.arange(n * k) + 0.5) / k - 0.5, 0, n - 1)
+    lo = np.floor(src).astype(np.intp)
+    hi = np.minimum(lo + 1, n - 1)
+    return lo, hi, (src - lo).astype(np.float32)
+
+
+def _bilinear(x, kh, kw):
+    """Bilinear upsampling by whole factors with half-pixel centres (align_corners=False)."""
+    lo, hi, t = _lerp_axis(x.shape[1], kh)
+    t = t[:, None, None]
+    x = x[:, lo] * (1 - t) + x[:, hi] * t
+    lo, hi, t = _lerp_axis(x.shape[2], kw)
+    t = t[:, None]
+    return x[:, :, lo] * (1 - t) + x[:, :, hi] * t
+
+
 _ZERO_ROWS = {}
 
 
@@ -89,16 +170,17 @@ def _real_counts(n, k, s, lo, out):
 
 
 def _fold(kernel, bias, gamma, beta, mean, var, eps):
-    """Batchnorm after a conv/dense, folded into its kernel and bias (in float64)."""
-    scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
+    """Batchnorm after an anchor, folded into its kernel (output channel on the last axis)
+    and bias (None: no bias, 0), in float64. gamma, beta may be 1.0, 0.0 (scale/center false)."""
+    scale = np.float64(gamma) / np.sqrt(var.astype(np.float64) + eps)
     k = kernel.astype(np.float64) * scale
-    b = (bias.astype(np.float64) - mean) * scale + beta
+    b = (np.float64(0.0 if bias is None else bias) - mean) * scale + beta
     return k.astype(np.float32), b.astype(np.float32)
 
 
 def _affine(gamma, beta, mean, var, eps):
-    """Batchnorm on its own as x * scale + shift."""
-    scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
+    """Batchnorm on its own as x * scale + shift (gamma, beta may be 1.0, 0.0)."""
+    scale = np.float64(gamma) / np.sqrt(var.astype(np.float64) + eps)
     return scale.astype(np.float32), (beta - mean * scale).astype(np.float32)
 
 
