@@ -1,6 +1,6 @@
 """How fast is the front end?  python benchmarks/shapes_speed.py [--runs N]
 
-1. `cnnc shapes examples/resnet50.cnn` as a whole process, against `python -c pass`
+1. `cnnc shapes examples/keras/resnet50.cnn` as a whole process, against `python -c pass`
    (goal: at most 3x). Python's byte-code cache is allowed (PYTHONDONTWRITEBYTECODE
    is dropped for the runs) and warmed first, as on a user's machine after the first run.
 2. parse + shape inference of a generated 1,000-layer program in-process
@@ -66,7 +66,7 @@ def main() -> int:
     env["PYTHONPATH"] = str(ROOT)
     script = shutil.which("cnnc", path=str(Path(sys.executable).parent))
     shapes = [script] if script else [sys.executable, "-m", "cnnc"]
-    shapes += ["shapes", "examples/resnet50.cnn"]
+    shapes += ["shapes", "examples/keras/resnet50.cnn"]
     base = [sys.executable, "-c", "pass"]
     for _ in range(3):  # warm the byte-code cache and the disk cache
         subprocess.run(shapes, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
@@ -96,7 +96,7 @@ def main() -> int:
     print(f"command: {' '.join(Path(shapes[0]).name if i == 0 else a for i, a in enumerate(shapes))}  ({args.runs} runs)")
     print(f"load average {os.getloadavg()[0]:.2f}; medians in ms           wall      CPU")
     print(f"python -c pass                               {b_wall:7.1f}  {b_cpu:7.1f}")
-    print(f"cnnc shapes examples/resnet50.cnn            {s_wall:7.1f}  {s_cpu:7.1f}")
+    print(f"cnnc shapes examples/keras/resnet50.cnn            {s_wall:7.1f}  {s_cpu:7.1f}")
     print(f"ratio (goal <= 3x)                           {s_wall / b_wall:6.2f}x  {s_cpu / b_cpu:6.2f}x")
     print(f"parse + infer, 1000 layers (goal <= 100 ms)  {p_wall:7.1f}  {p_cpu:7.1f}")
     print(f"  the same + shapes table and smallest input {t_wall:7.1f}  {t_cpu:7.1f}")

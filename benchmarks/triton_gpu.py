@@ -196,7 +196,7 @@ def ptxas_report(precision: str) -> int:
     seen: set = set()
     worst = 0
     print(f"# sm_90, precision {precision}: one kernel per distinct (layers, warps, shared memory, MMA)")
-    for ex in ("lenet", "cifar_resnet", "inception", "vgg16", "resnet50"):
+    for ex in ("lenet", "cifar_resnet", "inception", "keras/vgg16", "keras/resnet50"):
         net = cnnc.parse_file(os.path.join(root, "examples", ex + ".cnn"))
         for name, what, warps, ck in compile_for_gpu(net, precision, 90):
             mma = sorted(set(re.findall(r"(wgmma\.mma_async\.\S*?\.m\d+n\d+k\d+|mma\.sync\S*)", ck.asm["ptx"])))

@@ -343,6 +343,10 @@ class _Builder:
         node.macs = node.spec.macs(inp, node.out, node.attrs)
         if isinstance(inp, Image):
             dh, dw = node.spec.dropped_edges(inp, node.attrs)
+            if dh or dw:   # rows of zeros that a zeropad just added are not the image's own
+                source = node.inputs[0]
+                _, bottom, _, right = source.spec.padding_added(source.attrs) if source.attrs else (0, 0, 0, 0)
+                dh, dw = max(dh - bottom, 0), max(dw - right, 0)
             if dh or dw:
                 self.report.warning(f"{node.name}: {node.kind} on {inp.h}x{inp.w} drops "
                                     f"{_drop_words(dh, dw)} (output {node.out.h}x{node.out.w}); "

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q -e . -c constraints.txt
-for f in examples/*.cnn; do
+for f in examples/*.cnn examples/keras/*.cnn; do
   echo "== cnnc shapes $f"
   .venv/bin/cnnc shapes "$f"
   echo

@@ -13,6 +13,21 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run the tests marked slow (full-size networks)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `slow` run only with --slow (or CNNC_SLOW=1): the suite stays short."""
+    if config.getoption("--slow") or os.environ.get("CNNC_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow or CNNC_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 def errors_of(text: str, **kw):
     """The CnncError that parsing `text` raises (fails the test if it parses)."""
     import cnnc

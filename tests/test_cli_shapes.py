@@ -83,10 +83,10 @@ def test_front_end_imports_nothing_heavy():
     code = (
         "import sys, io, contextlib\n"
         "import cnnc\n"
-        "cnnc.parse(open('examples/resnet50.cnn').read())\n"
+        "cnnc.parse(open('examples/keras/resnet50.cnn').read())\n"
         "from cnnc.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
-        "    assert main(['shapes', 'examples/resnet50.cnn']) == 0\n"
+        "    assert main(['shapes', 'examples/keras/resnet50.cnn']) == 0\n"
         "    assert main(['shapes', 'examples/lenet.cnn', '--json']) == 0\n"
         "heavy = sorted(m for m in ('numpy', 'torch', 'triton', 'lark') if m in sys.modules)\n"
         "print(heavy)\n")
@@ -96,7 +96,7 @@ def test_front_end_imports_nothing_heavy():
 
 
 def test_shapes_of_every_example_via_cli():
-    for path in sorted(EXAMPLES.glob("*.cnn")):
+    for path in sorted(EXAMPLES.rglob("*.cnn")):
         rc, out, err = run_cnnc("shapes", str(path.relative_to(ROOT)))
         assert rc == 0 and "Total params:" in out and "Smallest input:" in out, err
 

@@ -9,8 +9,8 @@ from conftest import EXAMPLES
 
 PUBLISHED = {  # Keras model.count_params()
     "lenet.cnn": 121_930,
-    "vgg16.cnn": 138_357_544,
-    "resnet50.cnn": 25_636_712,
+    "keras/vgg16.cnn": 138_357_544,
+    "keras/resnet50.cnn": 25_636_712,
 }
 
 
@@ -19,7 +19,7 @@ def test_published_parameter_totals(name, total):
     assert cnnc.parse_file(EXAMPLES / name).total_params == total
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.cnn")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(EXAMPLES.rglob("*.cnn")), ids=lambda p: str(p.relative_to(EXAMPLES)))
 def test_every_example_parses(path):
     net = cnnc.parse_file(path)
     assert net.layers and net.output_shape
@@ -46,9 +46,9 @@ def test_lenet_shapes_as_in_the_course_notes():
 
 
 def test_vgg16_and_resnet50_shapes():
-    vgg = cnnc.parse_file(EXAMPLES / "vgg16.cnn")
+    vgg = cnnc.parse_file(EXAMPLES / "keras" / "vgg16.cnn")
     assert vgg["flatten_1"].out.dims == (25088,) and vgg.output_shape == (1000,)
-    r50 = cnnc.parse_file(EXAMPLES / "resnet50.cnn")
+    r50 = cnnc.parse_file(EXAMPLES / "keras" / "resnet50.cnn")
     assert r50.output_shape == (1000,)
     assert [n.out.dims for n in r50.layers if n.kind == "globalpool"] == [(2048,)]
     assert sum(n.kind == "residual" for n in r50.layers) == 16

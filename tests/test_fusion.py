@@ -185,7 +185,7 @@ def test_compile_plan_flag():
 def test_planner_imports_nothing_heavy():
     code = ("import sys, cnnc; from cnnc.passes.fusion import format_plan; "
             "from cnnc.backends.triton_fusion import TRITON; "
-            "format_plan(cnnc.parse_file('examples/resnet50.cnn'), TRITON); "
+            "format_plan(cnnc.parse_file('examples/keras/resnet50.cnn'), TRITON); "
             "print(any(m in sys.modules for m in ('torch', 'triton', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -80,3 +80,11 @@ def test_dropped_rows_warning_uses_the_dilated_kernel():
     assert [w.message.split(":")[0] for w in net.warnings] == ["conv_2"]
     net = cnnc.parse("input 9x9x1\ndwconv 3 dilation=3 stride=2\n")   # 7 wide: 9 -> 2, rows 0..6 and 2..8
     assert not net.warnings
+
+
+def test_a_window_that_drops_only_zeropad_rows_is_not_warned():
+    """ZeroPadding2D(1) + MaxPooling2D(3, 2) on 112: the dropped row is padding (ResNet50V2)."""
+    assert not cnnc.parse("input 112x112x4\nzeropad 1\npool 3 stride=2\n").warnings
+    assert not cnnc.parse("input 10x10x1\nzeropad bottom=1 right=1\nconv 1 2 stride=2\n").warnings
+    net = cnnc.parse("input 10x10x1\nzeropad top=1\npool 2\n")   # 11 rows: the last real row is dropped
+    assert [w.message.split(":")[0] for w in net.warnings] == ["pool_1"] and "last row" in net.warnings[0].message

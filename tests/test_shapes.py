@@ -199,7 +199,7 @@ def test_min_input_brute_force(name, text):
 
 def test_min_input_vgg16():
     # the five pools each need an even-or-not input > 0: 32 is the least, not 224
-    assert cnnc.parse_file(EXAMPLES / "vgg16.cnn").min_input() == (32, 32)
+    assert cnnc.parse_file(EXAMPLES / "keras" / "vgg16.cnn").min_input() == (32, 32)
 
 
 layer = st.one_of(

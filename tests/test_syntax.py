@@ -161,7 +161,7 @@ repeat 2 { e: relu }
 """
 
 
-@pytest.mark.parametrize("name", ["lenet.cnn", "resnet50.cnn", "inception.cnn", "cifar_resnet.cnn", "labelled"])
+@pytest.mark.parametrize("name", ["lenet.cnn", "keras/resnet50.cnn", "inception.cnn", "cifar_resnet.cnn", "labelled"])
 def test_driver_agrees_with_lark_on_examples(name):
     from conftest import EXAMPLES
 
@@ -184,7 +184,7 @@ def test_driver_agrees_with_lark_on_generated_programs(text):
     assert _same(ours, theirs), (text, ours, theirs)
 
 
-@pytest.mark.parametrize("name", ["lenet.cnn", "resnet50.cnn", "inception.cnn", "cifar_resnet.cnn"])
+@pytest.mark.parametrize("name", ["lenet.cnn", "keras/resnet50.cnn", "inception.cnn", "cifar_resnet.cnn"])
 def test_statement_text_reads_back_as_the_same_layer(name):
     """layers.statement(node) -- what code comments, plans and pictures show -- parses
     back into the same kind and attributes."""

@@ -23,7 +23,7 @@ NETS = [
     ("examples/lenet.cnn", None),
     ("examples/cifar_resnet.cnn", None),
     ("examples/inception.cnn", (14, 14, 192)),
-    ("examples/resnet50.cnn", (64, 64, 3)),   # its dense 1000 softmax runs on 8 warps
+    ("examples/keras/resnet50.cnn", (64, 64, 3)),   # its dense 1000 softmax runs on 8 warps
 ]
 
 

@@ -80,9 +80,19 @@ def _conv(x, kernel, bias, attrs, groups=1):
 
 def _depthwise(x, kernel, bias, attrs):
     """Keras's depthwise kernel (KH, KW, C, M): output channel c*M + m is channel c
-    convolved with kernel[:, :, c, m]; as a grouped conv with C groups."""
+    convolved with kernel[:, :, c, m]. Each channel's windows (F.unfold) times its own
+    M filters: float64 grouped convolutions are very slow in torch on a CPU."""
+    import torch
+    import torch.nn.functional as F
+
     kh, kw, c, m = kernel.shape
-    return _conv(x, kernel.reshape(kh, kw, 1, c * m), bias, attrs, groups=c)
+    x = F.pad(x, _pads(x, attrs))
+    n, _, h, w = x.shape
+    (sh, sw), (dh, dw) = attrs["stride"], attrs.get("dilation") or (1, 1)
+    oh, ow = (h - (kh - 1) * dh - 1) // sh + 1, (w - (kw - 1) * dw - 1) // sw + 1
+    cols = F.unfold(x, (kh, kw), dilation=(dh, dw), stride=(sh, sw)).reshape(n, c, kh * kw, oh * ow)
+    y = torch.einsum("nctl,tcm->ncml", cols, kernel.reshape(kh * kw, c, m)).reshape(n, c * m, oh, ow)
+    return y if bias is None else y + bias[None, :, None, None]
 
 
 def _transposed(x, kernel, bias, attrs):

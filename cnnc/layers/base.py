@@ -169,6 +169,11 @@ class LayerKind:
         (deconv's stride, upsample's size): the cumulative stride divides by it."""
         return 1, 1
 
+    def padding_added(self, attrs) -> tuple:
+        """(top, bottom, left, right) rows and columns of zeros this layer puts around the
+        image (zeropad): a window after it that drops only those drops nothing real."""
+        return 0, 0, 0, 0
+
     def gather_only(self, attrs) -> bool:
         """A prologue whose every output pixel is one input pixel or a zero (zeropad,
         upsample nearest): an index map that the input gather of an anchor can follow."""

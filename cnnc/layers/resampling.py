@@ -41,6 +41,9 @@ class ZeroPad(LayerKind):
         t, b, l, r = attrs["sides"]
         return n + (t + b if axis == 0 else l + r)
 
+    def padding_added(self, attrs):
+        return attrs["sides"]
+
     def gather_only(self, attrs):
         return True
 
