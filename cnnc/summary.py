@@ -117,8 +117,10 @@ def min_input_of(nodes, shape, limit: int = 4096, valid: bool = True) -> "tuple[
     # H and W are independent unless a join meets vectors (whose length mixes H, W
     # and C); only then does a candidate also need the full check, other axis as given.
     full = valid and any(n.spec.joins and not isinstance(n.out, Image) for n in nodes)
+    # a square input through layers that treat H and W alike: the least W is the least H
+    square = shape[0] == shape[1] and all(n.attrs is not None and n.spec.same_on_both_axes(n.attrs) for n in nodes)
     result = []
-    for axis in (0, 1):
+    for axis in ((0,) if square else (0, 1)):
         given = shape[axis]
         lo = _first(lambda n: _axis_ok(nodes, n, axis, relaxed=True), limit) or limit + 1
         found = None
@@ -131,7 +133,7 @@ def min_input_of(nodes, shape, limit: int = 4096, valid: bool = True) -> "tuple[
         if found is None:
             return None
         result.append(found)
-    return tuple(result)
+    return (result[0], result[0]) if square else tuple(result)
 
 
 def _first(pred, limit: int) -> "int | None":

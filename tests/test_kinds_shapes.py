@@ -154,6 +154,11 @@ MIN_CASES = [
     ("upsample", "input 12x12x1\nconcat { branch { pool 3 } branch { pool 2; pool 3; upsample 2 } }\n"),
     ("zeropad", "input 12x12x1\nconv 1 5\nzeropad top=1 right=3\nconv 1 3\n"),
     ("scale", "input 12x12x2\nconv 2 3\nscale { globalmaxpool; dense 2 sigmoid }\nconv 1 3 stride=2\n"),
+    # a square input: one search serves both axes only when every layer treats them alike
+    ("square", "input 20x20x1\nzeropad top=2 left=2\nconv 1 5 stride=2\npool 3\n"),
+    ("square, one side padded", "input 20x20x1\nzeropad top=3\nconv 1 5 stride=2\npool 3\n"),
+    ("square, a wide kernel", "input 20x20x1\nconv 1 7x3 stride=2\npool 2\n"),
+    ("square, a tall upsample", "input 20x20x1\nupsample 2x1\nconv 1 7\npool 3\n"),
 ]
 
 

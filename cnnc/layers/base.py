@@ -169,6 +169,12 @@ class LayerKind:
         (deconv's stride, upsample's size): the cumulative stride divides by it."""
         return 1, 1
 
+    def same_on_both_axes(self, attrs) -> bool:
+        """Whether the shape rule treats H and W alike (then a square input's smallest H is
+        its smallest W). Here: every (height, width) argument is square; a kind whose rule
+        reads its arguments otherwise says so itself."""
+        return all(v[0] == v[1] for v in attrs.values() if isinstance(v, tuple) and len(v) == 2)
+
     def padding_added(self, attrs) -> tuple:
         """(top, bottom, left, right) rows and columns of zeros this layer puts around the
         image (zeropad): a window after it that drops only those drops nothing real."""

@@ -44,6 +44,10 @@ class ZeroPad(LayerKind):
     def padding_added(self, attrs):
         return attrs["sides"]
 
+    def same_on_both_axes(self, attrs):
+        t, b, l, r = attrs["sides"]
+        return (t, b) == (l, r)
+
     def gather_only(self, attrs):
         return True
 
