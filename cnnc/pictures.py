@@ -1,7 +1,9 @@
 """Pictures of a network: its graph (DOT, SVG, PNG) and a layer's feature maps.
 
 `to_dot(net)` is Graphviz DOT text: one box per layer (name and statement), one
-arrow per edge labelled with the shape it carries. `draw_graph(net, path)` renders
+arrow per edge labelled with the shape it carries. A join is an ellipse; the gate of a
+scale block (squeeze-and-excitation: a vector that multiplies every pixel) arrives on a
+dashed arrow. `draw_graph(net, path)` renders
 it to .svg/.png with Graphviz's `dot` when installed, and otherwise lays the DAG
 out itself with matplotlib (layers by depth from the input, branches side by side).
 
@@ -21,11 +23,16 @@ import os
 import shutil
 import subprocess
 
-from .layers import Role, statement
+from .layers import Prologue, Role, statement
 from .optional import require
 
 
 # --- labels -------------------------------------------------------------------------
+
+def is_gate(node, source) -> bool:
+    """Whether the edge source -> node carries a scale block's gate (drawn dashed)."""
+    return node.spec.prologue is Prologue.GATE and len(node.inputs) > 1 and source is node.inputs[-1]
+
 
 def _dot_string(text: str) -> str:
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
@@ -48,7 +55,9 @@ def to_dot(net) -> str:
         lines.append(f"  {_dot_string(n.name)} [label={_dot_string(label)}{extra}];")
     for n in net.nodes:
         for i in n.inputs:
-            lines.append(f"  {_dot_string(i.name)} -> {_dot_string(n.name)} [label={_dot_string(' ' + str(i.out))}];")
+            style = ', style=dashed, color="#b9770e"' if is_gate(n, i) else ""
+            lines.append(f"  {_dot_string(i.name)} -> {_dot_string(n.name)} [label={_dot_string(' ' + str(i.out))}"
+                         f"{style}];")
     lines.append(f"  {_dot_string(net.output.name)} -> \"output\" [label={_dot_string(' ' + str(net.output.out))}];")
     lines.append('  "output" [shape=plaintext, fillcolor=none, style=""];')
     lines.append("}")
@@ -215,10 +224,12 @@ def _draw_graph_matplotlib(net, path) -> None:
                 vy = -(d0 + k) * row_h
                 pts += [(v * col_w, vy + box_h / 2), (v * col_w, vy - box_h / 2)]
             pts.append((x1, y1 + box_h / 2))
+            gate = is_gate(n, i)
+            color, ls = ("#b9770e", "--") if gate else ("#555555", "-")
             if len(pts) > 2:
-                ax.plot([p[0] for p in pts[:-1]], [p[1] for p in pts[:-1]], color="#555555", lw=0.7)
+                ax.plot([p[0] for p in pts[:-1]], [p[1] for p in pts[:-1]], color=color, lw=0.7, ls=ls)
             ax.add_patch(FancyArrowPatch(pts[-2], pts[-1], arrowstyle="-|>", mutation_scale=8, lw=0.7,
-                                         color="#555555", shrinkA=0, shrinkB=0))
+                                         color=color, linestyle=ls, shrinkA=0, shrinkB=0))
             (ax0, ay0), (ax1, ay1) = pts[0], pts[1]
             ax.text((ax0 + ax1) / 2 + 0.08, (ay0 + ay1) / 2, str(i.out), ha="left", va="center", fontsize=6.5,
                     color="#8e44ad")

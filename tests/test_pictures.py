@@ -24,13 +24,14 @@ def parse_dot(text):
     q = r'"((?:[^"\\]|\\.)*)"'
     nodes = set(re.findall(rf"^\s*{q} \[label=", text, re.M))
     nodes |= set(re.findall(rf'^\s*{q} \[shape=plaintext', text, re.M))
-    edges = re.findall(rf"^\s*{q} -> {q} \[label={q}\];$", text, re.M)
+    edges = re.findall(rf"^\s*{q} -> {q} \[label={q}(?:, style=dashed, color={q})?\];$", text, re.M)
     body = [ln for ln in text.splitlines()[1:-1] if ln.strip()]
     assert len(body) == 3 + len(nodes) + len(edges), "every line is a node, an edge or a default"
-    return nodes, [(a, b, lab.strip()) for a, b, lab in edges]
+    return nodes, [(a, b, lab.strip()) for a, b, lab, _ in edges]
 
 
-@pytest.mark.parametrize("program", ["lenet.cnn", "inception.cnn", "cifar_resnet.cnn"])
+@pytest.mark.parametrize("program", ["lenet.cnn", "inception.cnn", "cifar_resnet.cnn", "unet.cnn",
+                                     "keras/mobilenet_v3_small.cnn"])
 def test_dot_has_every_node_and_shaped_edge(program):
     from cnnc.pictures import to_dot
 
@@ -277,3 +278,21 @@ def test_graph_refuses_to_write_over_its_program(tmp_path, capsys):
     assert main(["graph", str(prog), "-o", str(prog)]) == 2
     assert "is the program; refusing to overwrite it" in capsys.readouterr().err
     assert prog.read_text() == "input 8x8x1; conv 2 3x3"
+
+
+def test_the_scale_blocks_gate_is_dashed_and_every_new_kind_is_drawn(tmp_path):
+    from cnnc.pictures import draw_graph, to_dot
+
+    net = cnnc.parse("input 16x16x4\nzeropad 1\ndwconv 3 stride=2 relu6\nsepconv 8 3 padding=same\n"
+                     "se: scale { globalmaxpool; dense 2 relu; dense 8 hard_sigmoid }\n"
+                     "deconv 4 2 stride=2\nupsample 2 mode=bilinear\nrescale 0.5\n"
+                     "concat { branch { } branch { conv 4 3 padding=same dilation=2 groups=2 bias=false } }")
+    dot = to_dot(net)
+    dashed = [ln for ln in dot.splitlines() if "style=dashed" in ln]
+    assert dashed == ['  "dense_2" -> "se" [label=" 8", style=dashed, color="#b9770e"];']
+    assert '"se" [label="se\\nscale: sepconv_1 * dense_2", shape=ellipse' in dot
+    for stmt in ("zeropad 1", "dwconv 3x3 stride=2 relu6", "deconv 4 2x2 stride=2", "upsample 2 mode=bilinear",
+                 "globalmaxpool", "rescale 0.5", "conv 4 3x3 padding=same dilation=2 groups=2 bias=false"):
+        assert stmt in dot, stmt
+    written = draw_graph(net, tmp_path / "net.png", use_graphviz=False)
+    assert (tmp_path / "net.png").read_bytes()[:8] == PNG and written == [str(tmp_path / "net.png")]
