@@ -150,7 +150,7 @@ def test_plain_shapes_spellings_skip_argparse():
             "from cnnc.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
             "    assert main(['shapes', 'examples/lenet.cnn', '-q']) == 0\n"
-            "    assert main(['shapes', '--werror', 'examples/resnet50.cnn', '--json']) == 0\n"
+            "    assert main(['shapes', '--werror', 'examples/keras/resnet50.cnn', '--json']) == 0\n"
             "print(sorted(m for m in ('argparse', 'difflib') if m in sys.modules))\n")
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr

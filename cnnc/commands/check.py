@@ -6,7 +6,7 @@ each kernel's output is compared with the numpy backend's value of the same laye
 Exit 0 when every group agrees, 1 when one diverges (or the program has errors).
 
     cnnc check examples/lenet.cnn
-    cnnc check examples/resnet50.cnn --input 32x32x3 --batch 1    # smaller runs faster
+    cnnc check examples/keras/resnet50.cnn --input 32x32x3 --batch 1    # smaller runs faster
 """
 
 from __future__ import annotations
