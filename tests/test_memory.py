@@ -52,8 +52,8 @@ def _check(net, batch, slack=0):
 NETS = [
     ("lenet", None, 1), ("lenet", None, 64),
     ("cifar_resnet", None, 1), ("cifar_resnet", None, 64),
-    ("resnet50", None, 1), ("resnet50", (48, 48, 3), 64),
-    pytest.param("resnet50", None, 64, marks=[
+    ("keras/resnet50", None, 1), ("keras/resnet50", (48, 48, 3), 64),
+    pytest.param("keras/resnet50", None, 64, marks=[
         pytest.mark.slow, pytest.mark.skipif(not os.environ.get("CNNC_SLOW"), reason="set CNNC_SLOW=1")]),
 ]
 
@@ -201,11 +201,11 @@ def test_the_3000x3000_photo_of_the_course_notes():
                             "--device-memory", "8GB")
     assert rc == 0, err
     assert "On a GPU with 8 GB (7.5 GiB): batch 1 takes 9.0 GiB" in out and "not even one image fits" in out
-    rc, out, err = run_cnnc("shapes", "examples/resnet50.cnn", "--input", "3000x3000x3", "--batch", "64",
+    rc, out, err = run_cnnc("shapes", "examples/keras/resnet50.cnn", "--input", "3000x3000x3", "--batch", "64",
                             "--device-memory", "80GB", "--json")
     memory = __import__("json").loads(out)["memory"]
     assert memory["max_batch"] < 64 and memory["device_bytes"] > memory["device_memory_bytes"]
-    rc, out, err = run_cnnc("shapes", "examples/resnet50.cnn", "--input", "3000x3000x3", "--batch", "64",
+    rc, out, err = run_cnnc("shapes", "examples/keras/resnet50.cnn", "--input", "3000x3000x3", "--batch", "64",
                             "--device-memory", "80GB")
     assert f"does not fit; the largest batch that fits is {memory['max_batch']}" in out
 
@@ -254,7 +254,7 @@ def test_shapes_with_a_batch_imports_no_numpy():
     code = ("import sys, io, contextlib\n"
             "from cnnc.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    assert main(['shapes', 'examples/resnet50.cnn', '--batch', '8', '--device-memory', '80GB']) == 0\n"
+            "    assert main(['shapes', 'examples/keras/resnet50.cnn', '--batch', '8', '--device-memory', '80GB']) == 0\n"
             "    assert main(['shapes', 'examples/inception.cnn', '--batch', '8', '--json']) == 0\n"
             "print(sorted(m for m in ('numpy', 'torch', 'triton') if m in sys.modules))\n")
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -267,7 +267,7 @@ def test_shapes_with_a_batch_imports_no_numpy():
 @pytest.mark.gpu
 @pytest.mark.parametrize("name,input,batch", [
     ("lenet", None, 1), ("lenet", None, 64), ("cifar_resnet", None, 1), ("cifar_resnet", None, 64),
-    ("resnet50", None, 1), ("resnet50", None, 64)])
+    ("keras/resnet50", None, 1), ("keras/resnet50", None, 64)])
 def test_triton_peak_matches_the_cuda_allocator(name, input, batch):
     torch = pytest.importorskip("torch")
     pytest.importorskip("triton")

@@ -10,7 +10,7 @@ GPU's free memory) the largest batch that fits on the GPU.
 
     cnnc shapes examples/lenet.cnn
     cnnc shapes net.cnn --input 64x64x3 --json
-    cnnc shapes examples/resnet50.cnn --batch 64 --device-memory 80GB
+    cnnc shapes examples/keras/resnet50.cnn --batch 64 --device-memory 80GB
     echo 'input 8x8x1; conv 4 3x3; pool 2' | cnnc shapes -
 """
 

@@ -144,7 +144,9 @@ class _Reader:
         keras = key.lower() in OPTION_ALIASES
         positional = {p.name: p for p in pos}
         if target not in allowed and target not in positional:
-            target = _closest(key, allowed + list(positional))
+            # an option of other statements (deconv's dilation=) is not a misspelt one of this
+            taken_elsewhere = any(target in k.options for k in ALL)
+            target = None if taken_elsewhere else _closest(key, allowed + list(positional))
             keras = False
         where = f"unknown option '{key}' for {kind.keyword}"
         if target in positional:
