@@ -30,7 +30,7 @@ class Node:
         self.line, self.col = line, col
         self.params: dict = {}          # suffix -> shape, e.g. {"kernel": (3, 3, 1, 32)}
         self.macs: int = 0
-        self.depth = depth              # how many residual/concat blocks it is inside (for the table)
+        self.depth = depth              # how many residual/concat/scale blocks it is inside (for the table)
 
     @property
     def input(self) -> "Node":
@@ -406,8 +406,10 @@ class _Builder:
         """out = x · gate, where the block maps x to the gate (a vector of x's channels)."""
         spec = KINDS["scale"]
         name = self.name_for("scale", s.name, s.line, s.col, copy)
+        self.depth += 1
         gate = self.body(s.body, x, copy)
-        node = self.add(Node(name, spec, {}, [x, gate], s.line, s.col))
+        self.depth -= 1
+        node = self.add(Node(name, spec, {}, [x, gate], s.line, s.col, self.depth))
         if x.out is None or gate.out is None:
             return node
         try:

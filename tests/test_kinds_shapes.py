@@ -240,6 +240,8 @@ def test_scale_block_structure_and_naming():
     assert [i.name for i in s.inputs] == ["conv_1", "dense_2"] and s.out.dims == (8, 8, 4)
     assert statement(s) == "scale: conv_1 * dense_2" and s.n_params == 0
     assert [i.name for i in net["se"].inputs] == ["scale_1", "dense_3"]
+    # the gate's layers sit inside the block (the table indents them), the join outside
+    assert [n.depth for n in net.layers[:5]] == [0, 1, 1, 1, 0]
     # the scale join is numbered when its keyword is met, before the layers inside
     net = cnnc.parse("input 8x8x4\nscale { scale { globalpool; dense 4 }; globalpool; dense 4 }")
     assert [n.name for n in net.layers] == ["globalpool_1", "dense_1", "scale_2", "globalpool_2", "dense_2", "scale_1"]
