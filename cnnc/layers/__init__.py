@@ -1,11 +1,10 @@
 """The layer registry: every fact about a layer kind, in one place.
 
     types.py        Image, Vector (the types on the graph's edges), shape errors
-    roles.py        fusion roles (Role, Epilogue): all the planner reads of a kind
+    roles.py        fusion roles (Role, Epilogue, Prologue): all the planner reads of a kind
     args.py         argument parsers (`3x3`, `same`, `0.5`) and Param
     base.py         LayerKind (what a kind declares) and the window arithmetic
-    kinds.py        ALL the kinds, from one file per family (convolution.py, pooling.py,
-                    resampling.py, vectors.py, elementwise.py, structure.py): arguments, shape
+    kinds.py        the kinds (the convolutions in convolution.py) and ALL: arguments, shape
                     rule, parameter shapes (Keras layouts), MACs, role
     activations.py  the activations: one table for every backend and bridge
 
@@ -13,8 +12,8 @@ This module assembles them (KINDS) and reads a statement's arguments (`parse_arg
 writes a layer back as a statement (`statement`). Parsing, shape inference, the summary
 and the planner read only from here. Each backend and bridge lowers every kind through
 one table keyed by the keyword (its LOWERINGS); tests/test_registry.py fails when a kind
-lacks a lowering anywhere. Adding a kind is one class in its family's file (listed in
-kinds.py ALL) plus one lowering per backend and bridge.
+lacks a lowering anywhere. Adding a kind is one class in kinds.py or convolution.py (listed
+in kinds.py ALL) plus one lowering per backend and bridge.
 """
 
 from __future__ import annotations

@@ -1,25 +1,319 @@
-"""Every kind of the language, one file per family:
+"""The kinds of the language, one class per statement holding every fact about it
+(arguments, shape rule, parameter shapes in Keras layouts, MACs, fusion role), by family:
 
     convolution.py   conv, dwconv, sepconv, deconv
-    pooling.py       pool, avgpool, globalpool, globalmaxpool
-    resampling.py    zeropad, upsample
-    vectors.py       flatten, dense
-    elementwise.py   batchnorm, rescale, dropout, the activations alone (relu, ...)
-    structure.py     input and the joins of blocks (residual, concat, scale)
+    here             pool, avgpool, globalpool, globalmaxpool; zeropad, upsample;
+                     flatten, dense; batchnorm, rescale, dropout, the activations alone;
+                     input and the joins of blocks (residual, concat, scale)
 
-Each class holds every fact about one statement (arguments, shape rule, parameter
-shapes in Keras layouts, MACs, fusion role); ALL lists one instance of each.
+ALL lists one instance of each. (The families share this module rather than one module
+each: every module more costs `cnnc shapes` ~0.15 ms of start-up; BENCHMARKS.md.)
 """
 
 from __future__ import annotations
 
+from . import args as A
 from .activations import NAMES as ACTIVATION_NAMES
+from .base import LayerKind, Window
 from .convolution import Conv, DepthwiseConv, SeparableConv, TransposedConv
-from .elementwise import ActivationLayer, BatchNorm, Dropout, Rescale
-from .pooling import AvgPool, GlobalMaxPool, GlobalPool, MaxPool
-from .resampling import Upsample, ZeroPad
-from .structure import Concat, Input, Residual, Scale
-from .vectors import Dense, Flatten
+from .roles import Epilogue, Prologue, Role
+from .types import Image, ShapeError, Vector
+
+_SIDES = ("top", "bottom", "left", "right")
+
+
+# --- Pooling: `pool`, `avgpool` (windows) and `globalpool`, `globalmaxpool` (every pixel).
+
+class Pool(Window):
+    """Max and average pooling; `reduce` says which."""
+    role = Role.EPILOGUE
+    epilogue = Epilogue.POOL
+    reduce = ""   # "max" | "avg"
+    positional = (A.Param("kernel", A.pair("the pool size")),)
+    options = {"stride": A.Param("stride", A.pair("the stride"), False, None),  # None: the pool size
+               "padding": A.Param("padding", A.padding, False, "valid")}
+
+    def defaults(self, attrs) -> None:
+        if attrs["stride"] is None:
+            attrs["stride"] = attrs["kernel"]
+
+
+class MaxPool(Pool):
+    keyword = "pool"
+    reduce = "max"
+    usage = "pool SIZE [stride=S] [padding=valid|same|P]"
+
+    def infer(self, inp, attrs):
+        # max pooling never picks a padded pixel, so every window needs a real one:
+        # integer padding p must stay below the pool size (PyTorch asks p <= k/2)
+        p, k = attrs["padding"], attrs["kernel"]
+        if not isinstance(p, str) and p >= min(k):
+            raise ShapeError(f"pool padding {p} is not smaller than the pool size {k[0]}x{k[1]}: "
+                             f"windows at the border would hold only padding; use "
+                             + (f"padding={min(k) - 1} or less, or padding=same" if min(k) > 1
+                                else "padding=valid or padding=same"))
+        return super().infer(inp, attrs)
+
+
+class AvgPool(Pool):
+    keyword = "avgpool"
+    reduce = "avg"
+    usage = "avgpool SIZE [stride=S] [padding=valid|same|P]"
+
+
+class GlobalPool(LayerKind):
+    """GlobalAveragePooling2D: image HxWxC -> vector C."""
+    keyword = "globalpool"
+    role = Role.EPILOGUE
+    epilogue = Epilogue.REDUCE
+    reduce = "avg"
+    on = "image"
+    makes_vector = True
+
+    def infer(self, inp, attrs):
+        super().infer(inp, attrs)
+        return Vector(inp.c)
+
+
+class GlobalMaxPool(GlobalPool):
+    """GlobalMaxPooling2D: the largest value of each channel, image HxWxC -> vector C."""
+    keyword = "globalmaxpool"
+    reduce = "max"
+
+
+# --- Kinds that move pixels without weights: `zeropad` (ZeroPadding2D) and `upsample`
+# (UpSampling2D). Both are prologues: what they make is the input of what reads them.
+
+class ZeroPad(LayerKind):
+    """ZeroPadding2D: `zeropad P` (P rows and columns on every side), `zeropad PHxPW` (PH rows
+    above and below, PW columns left and right), or `zeropad top=T bottom=B left=L right=R`
+    (unset sides 0). attrs["sides"] is the resolved (top, bottom, left, right)."""
+    keyword = "zeropad"
+    role = Role.PROLOGUE
+    prologue = Prologue.PAD
+    on = "image"
+    positional = (A.Param("padding", A.pixels("the padding"), False, None),)
+    options = {side: A.Param(side, A.at_least_zero(f"the {side} padding"), False, None) for side in _SIDES}
+    usage = "zeropad P | zeropad PHxPW | zeropad top=T bottom=B left=L right=R"
+
+    def check(self, attrs):
+        given = [s for s in _SIDES if attrs[s] is not None]
+        if attrs["padding"] is not None and given:
+            raise A.ArgError(f"give the padding once: zeropad P, or {given[0]}= and the other sides, "
+                             f"not both", option=given[0])
+        if attrs["padding"] is None and not given:
+            raise A.ArgError(f"zeropad needs its padding (usage: {self.usage})")
+
+    def defaults(self, attrs):
+        if attrs["padding"] is not None:
+            ph, pw = attrs["padding"]
+            attrs["sides"] = (ph, ph, pw, pw)
+        else:
+            attrs["sides"] = tuple(attrs[s] or 0 for s in _SIDES)
+
+    def spatial(self, n, axis, attrs):
+        t, b, l, r = attrs["sides"]
+        return n + (t + b if axis == 0 else l + r)
+
+    def padding_added(self, attrs):
+        return attrs["sides"]
+
+    def same_on_both_axes(self, attrs):
+        t, b, l, r = attrs["sides"]
+        return (t, b) == (l, r)
+
+    def gather_only(self, attrs):
+        return True
+
+
+class Upsample(LayerKind):
+    """UpSampling2D(size, interpolation): H·KH x W·KW. `nearest` repeats each pixel;
+    `bilinear` interpolates with half-pixel centres (PyTorch's align_corners=False):
+    output pixel o reads input (o + 0.5)/K - 0.5, clamped to the image."""
+    keyword = "upsample"
+    role = Role.PROLOGUE
+    prologue = Prologue.RESAMPLE
+    on = "image"
+    positional = (A.Param("size", A.pair("the upsampling size")),)
+    options = {"mode": A.Param("mode", A.choice("mode", ("nearest", "bilinear")), False, "nearest")}
+    usage = "upsample SIZE [mode=nearest|bilinear]"
+
+    def spatial(self, n, axis, attrs):
+        return n * attrs["size"][axis]
+
+    def geometry(self, attrs):
+        if attrs["mode"] == "bilinear":   # two neighbours per axis, unless nothing grows
+            return tuple(2 if k > 1 else 1 for k in attrs["size"]), (1, 1)
+        return (1, 1), (1, 1)
+
+    def growth(self, attrs):
+        return attrs["size"]
+
+    def gather_only(self, attrs):
+        return attrs["mode"] == "nearest"
+
+
+# --- From images to vectors and on: `flatten`, `dense`.
+
+class Flatten(LayerKind):
+    keyword = "flatten"
+    role = Role.VIEW
+    makes_vector = True
+
+    def infer(self, inp, attrs):
+        return Vector(inp.h * inp.w * inp.c) if isinstance(inp, Image) else inp
+
+
+class Dense(LayerKind):
+    keyword = "dense"
+    role = Role.ANCHOR
+    on = "vector"
+    positional = (A.Param("units", A.count("the number of units")),)
+    takes_activation = True
+    folds_affine = True
+    usage = "dense UNITS [ACT]"
+
+    def infer(self, inp, attrs):
+        super().infer(inp, attrs)
+        return Vector(attrs["units"])
+
+    def params(self, inp, out, attrs):
+        return {"kernel": (inp.n, out.n), "bias": (out.n,)}
+
+    def macs(self, inp, out, attrs):
+        return inp.n * out.n
+
+
+# --- Kinds that keep the shape and work value by value: `batchnorm`, `rescale`, `dropout`, the activations.
+
+class BatchNorm(LayerKind):
+    """BatchNormalization at inference, per channel (the last axis):
+    (x - mean) / sqrt(var + eps) * gamma + beta. `scale=false` drops gamma (1),
+    `center=false` drops beta (0), as Keras's scale/center do."""
+    keyword = "batchnorm"
+    role = Role.EPILOGUE
+    epilogue = Epilogue.AFFINE
+    options = {"eps": A.Param("eps", A.decimal("eps", 0.0, float("inf"), False, False), False, 0.001),
+               "scale": A.Param("scale", A.boolean("scale"), False, True),
+               "center": A.Param("center", A.boolean("center"), False, True)}
+    usage = "batchnorm [eps=E] [scale=false] [center=false]"
+    non_trainable = ("mean", "var")
+    foldable = True
+
+    def params(self, inp, out, attrs):
+        c = (inp.dims[-1],)
+        p = {"gamma": c} if attrs["scale"] else {}
+        if attrs["center"]:
+            p["beta"] = c
+        p["mean"] = p["var"] = c
+        return p
+
+
+class Rescale(LayerKind):
+    """Rescaling(scale, offset): x * S + O for every value, no parameters."""
+    keyword = "rescale"
+    role = Role.EPILOGUE
+    epilogue = Epilogue.AFFINE
+    positional = (A.Param("scale", A.real("the scale")),)
+    options = {"offset": A.Param("offset", A.real("the offset"), False, 0.0)}
+    usage = "rescale SCALE [offset=O]"
+
+
+class Dropout(LayerKind):
+    keyword = "dropout"
+    role = Role.VIEW
+    positional = (A.Param("rate", A.decimal("the dropout rate", 0.0, 1.0, True, False)),)
+    usage = "dropout RATE"
+
+
+class ActivationLayer(LayerKind):
+    """`relu`, `softmax`, ... alone; attrs["activation"] is the keyword."""
+    role = Role.EPILOGUE
+    epilogue = Epilogue.ACTIVATION
+
+    def __init__(self, name: str):
+        self.keyword = name
+
+    def defaults(self, attrs) -> None:
+        attrs["activation"] = self.keyword
+
+
+# --- The graph's own nodes: the `input`, and the joins that blocks make (`residual`, `concat`,
+# `scale`). A join's `separator` is how its statement reads its inputs (`residual: conv_2 + input`).
+
+class Input(LayerKind):
+    keyword = "input"
+    role = Role.INPUT
+    positional = (A.Param("shape", A.input_shape),)
+    usage = "input HxWxC"
+
+
+class Residual(LayerKind):
+    """The join of a residual block: out = block(x) + shortcut(x)."""
+    keyword = "residual"
+    role = Role.EPILOGUE
+    epilogue = Epilogue.ADD
+    joins = True
+    separator = " + "
+
+    def join(self, types, sides=("the block", "the shortcut")):
+        a, b = types
+        if a != b:
+            raise ShapeError(f"shapes do not agree: {sides[0]} gives {a.describe()} "
+                             f"but {sides[1]} gives {b.describe()}")
+        return a
+
+
+class Concat(LayerKind):
+    """The join of a concat block: branches stacked on channels."""
+    keyword = "concat"
+    role = Role.JOIN
+    joins = True
+    separator = ", "
+
+    def join(self, types, sides=None):
+        if all(isinstance(t, Image) for t in types):
+            first = types[0]
+            for i, t in enumerate(types[1:], 2):
+                if (t.h, t.w) != (first.h, first.w):
+                    raise ShapeError(f"shapes do not agree: branches must match in height and width, but "
+                                     f"branch 1 gives {first} and branch {i} gives {t}; give the branches "
+                                     f"the same strides and padding=same")
+            return Image(first.h, first.w, sum(t.c for t in types))
+        if all(isinstance(t, Vector) for t in types):
+            return Vector(sum(t.n for t in types))
+        desc = ", ".join(f"branch {i} gives {t.describe()}" for i, t in enumerate(types, 1))
+        raise ShapeError(f"shapes do not agree: cannot join images and vectors: {desc}")
+
+
+class Scale(LayerKind):
+    """The join of a scale block (squeeze-and-excitation): out = x · gate, where the block
+    maps the image x (HxWxC) to a gate of C values that multiplies every pixel, channel by
+    channel. Inputs: [x, gate]. Keras: Multiply([x, Reshape((1, 1, C))(gate)])."""
+    keyword = "scale"
+    role = Role.PROLOGUE
+    prologue = Prologue.GATE
+    joins = True
+    separator = " * "
+
+    def join(self, types, sides=None):
+        x, gate = types
+        if not isinstance(x, Image):
+            raise ShapeError(f"scale {{ }} gates an image, but its input is {x.describe()}")
+        if not isinstance(gate, Vector) or gate.n != x.c:
+            got = gate.describe() + ("; end it with globalpool and dense layers"
+                                     if isinstance(gate, Image) else "")
+            raise ShapeError(f"the block must end in a vector of {x.c} values (one per channel of the "
+                             f"{x} image it gates, e.g. `globalpool; dense 8 relu; dense {x.c} sigmoid`), "
+                             f"but it gives {got}")
+        return x
+
+    def join_axis(self, sizes, relaxed):
+        x, gate = sizes
+        if x is None or gate is not None:
+            raise ShapeError("the gate must be a vector of the image's channels")
+        return x
+
 
 ALL = (Conv(), DepthwiseConv(), SeparableConv(), TransposedConv(), MaxPool(), AvgPool(), GlobalPool(),
        GlobalMaxPool(), ZeroPad(), Upsample(), Flatten(), Dense(), BatchNorm(), Rescale(), Dropout(), Input(),
