@@ -12,12 +12,14 @@ whole image by design, and would make every later row "all").
 
 from __future__ import annotations
 
-from math import gcd
-
 from .layers import Image, ShapeError
 
 
 def _ratio(num: int, den: int) -> tuple:
+    if den == 1:
+        return num, 1
+    from math import gcd   # only after a layer that grows the image: `cnnc shapes` skips the import
+
     g = gcd(num, den)
     return num // g, den // g
 
