@@ -106,6 +106,10 @@ def main() -> int:
 
     print(f"{f'load average {os.getloadavg()[0]:.2f}; medians in ms':<46}   wall      CPU")
     row("python -c pass", b_wall, b_cpu)
+    layers = {name: len(cnnc.parse_file(ROOT / "examples" / "keras" / f"{name}.cnn").layers)
+              for name in ("resnet50", "densenet121")}
+    print(f"layers: resnet50 {layers['resnet50']}, densenet121 {layers['densenet121']} "
+          f"({layers['densenet121'] / layers['resnet50']:.2f}x)")
     row("cnnc shapes examples/keras/resnet50.cnn", s_wall, s_cpu)
     row("  ratio (goal <= 3x)", s_wall / b_wall, s_cpu / b_cpu, ratio=True)
     row("cnnc shapes examples/keras/densenet121.cnn", d_wall, d_cpu)
