@@ -80,20 +80,31 @@ def test_keras_shapes(name):
 SMALL = {"inception_v3": (75, 75, 3), "xception": (71, 71, 3)}
 
 
-def _check(path, input, batch=1):
+def _check(path, input, batch=1, scale_free=False):
     """The numpy backend's output and every node it keeps against the torch reference, as
-    test_numpy_backend.check does, with one run of the (float64, slow) reference."""
+    test_numpy_backend.check does, with one run of the (float64, slow) reference.
+
+    `scale_free`: each tensor's error is measured against its largest value (as `cnnc check`
+    does) rather than value by value: fifty float32 layers at 224x224 with random batchnorm
+    statistics leave ~1e-4 of a large layer's scale on its small values."""
     pytest.importorskip("torch")
     from torch_reference import assert_close, random_params, reference
+
+    def close(got, want, what):
+        if scale_free:
+            err = np.abs(np.asarray(got, np.float64) - want).max()
+            assert got.shape == want.shape and err <= 1e-4 * max(1.0, np.abs(want).max()), (what, err)
+        else:
+            assert_close(got, want, what)
 
     net = cnnc.parse(path.read_text(), input=input)
     params = random_params(net, 0)
     model = cnnc.compile(net, weights=params)
     x = np.random.default_rng(1).standard_normal((batch, *net.input_shape)).astype(np.float32)
     ref: dict = {}
-    assert_close(model(x), reference(net, params, x, ref), path.name)
+    close(model(x), reference(net, params, x, ref), path.name)
     for name, value in model.trace(x).items():
-        assert_close(value, ref[name], f"{path.name} @ {name}")
+        close(value, ref[name], f"{path.name} @ {name}")
 
 
 @pytest.mark.parametrize("name", sorted(KERAS_COUNTS))
@@ -104,7 +115,7 @@ def test_numpy_matches_torch_at_a_small_input(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(KERAS_COUNTS))
 def test_numpy_matches_torch_at_full_size(name):
-    _check(KERAS / f"{name}.cnn", None, batch=2)
+    _check(KERAS / f"{name}.cnn", None, batch=2, scale_free=True)
 
 
 def test_unet():
