@@ -7,7 +7,7 @@
                      input and the joins of blocks (residual, concat, scale)
 
 ALL lists one instance of each. (The families share this module rather than one module
-each: every module more costs `cnnc shapes` ~0.15 ms of start-up; BENCHMARKS.md.)
+each: every module more is one more import at each `cnnc shapes` start-up; BENCHMARKS.md.)
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from .base import LayerKind, Window
 from .convolution import Conv, DepthwiseConv, SeparableConv, TransposedConv
 from .roles import Epilogue, Prologue, Role
 from .types import Image, ShapeError, Vector
-
-_SIDES = ("top", "bottom", "left", "right")
 
 
 # --- Pooling: `pool`, `avgpool` (windows) and `globalpool`, `globalmaxpool` (every pixel).
@@ -83,6 +81,9 @@ class GlobalMaxPool(GlobalPool):
 
 # --- Kinds that move pixels without weights: `zeropad` (ZeroPadding2D) and `upsample`
 # (UpSampling2D). Both are prologues: what they make is the input of what reads them.
+
+_SIDES = ("top", "bottom", "left", "right")
+
 
 class ZeroPad(LayerKind):
     """ZeroPadding2D: `zeropad P` (P rows and columns on every side), `zeropad PHxPW` (PH rows
