@@ -9,17 +9,19 @@ weights reader and `Model` (carried/weights_io.py, carried/numpy_model.py) with
 
 Fused groups come from the shared planner (passes/fusion.py) under `NumpyPolicy`,
 which says what one numpy function can absorb: a batchnorm it can fold
-(passes/fold.py), activation layers, for a conv one max pool, and for a conv/dense
-a residual add. Each kind is computed by its entry in LOWERINGS (one per keyword):
-the group's head emits the code that makes `y`, every absorbed node an in-place
-step on it. The conv lowering runs over the batch in chunks small enough for the
-im2col matrix to stay in cache; within a chunk the max pool is taken *before* the
-bias and activation when these are monotone per channel (max commutes with them),
-which is exact and four times cheaper for a 2x2 pool. Views (flatten, dropout) are a
-line in `forward`.
+(passes/fold.py), activation layers, for a conv one max pool, and for an anchor a
+residual add. Each kind is computed by its entry in LOWERINGS (one per keyword): the
+group's head emits the code that makes `y`, every absorbed node an in-place step on
+it. The anchors on images (conv, dwconv, sepconv, deconv: ChunkedAnchor) run over the
+batch in chunks small enough for their working arrays (the im2col matrix, the
+depthwise taps, the col2im buffer) to stay in cache; within a chunk a conv's max pool
+is taken *before* the bias and activation when these are monotone per channel (max
+commutes with them), which is exact and four times cheaper for a 2x2 pool. Views
+(flatten, dropout) are a line in `forward`.
 
 Layout: NHWC float32; kernels in Keras layout (KH, KW, Cin, Cout), flattened to
-(KH*KW*Cin, Cout) so an im2col row (i, j, c) meets the matching weight.
+(KH*KW*Cin, Cout) so an im2col row (i, j, c) meets the matching weight; every anchor's
+prepared matrix has its output channel last, so a batchnorm folds into it alike.
 """
 
 from __future__ import annotations
