@@ -47,9 +47,9 @@ CHUNK_BYTES = 1 << 20
 
 class NumpyPolicy(Policy):
     """What one generated numpy function absorbs (the planner in passes/fusion.py
-    decides the structure): a batchnorm only where it folds into the conv/dense
+    decides the structure): a batchnorm only where it folds into the anchor's
     weights, activations until a pool, a pool where the head's lowering takes one
-    (a conv takes a max pool, computed by tap), and a residual add after a conv/dense.
+    (a conv takes a max pool, computed by tap), and a residual add after an anchor.
     Concat is an `np.concatenate`."""
 
     concat_in_place = False
@@ -81,7 +81,7 @@ class Group:
         self.bn = None          # a folded batchnorm
         self.acts = []          # activation layers applied after the head
         self.pool = None        # a max pool fused into a conv group
-        self.res = None         # a residual join fused into a conv/dense group ...
+        self.res = None         # a residual join fused into an anchor's group ...
         self.skip = None        # ... and its other input, computed before the group
         self.post = []          # activation layers after the residual
         for n in self.nodes[1:]:
