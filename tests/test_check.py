@@ -71,6 +71,11 @@ def test_check_compares_copies_concats_and_the_output(capsys, tmp_path, monkeypa
     def same_slice(self, index, nodes, source, copy_into=None, copy_offset=0):
         real(self, index, nodes, source, copy_into, 0)   # the old bug: every copy lands at 0
     monkeypatch.setattr(fusion.Group, "__init__", same_slice)
+    # the slice nobody writes must hold garbage, not by chance what an earlier run left there
+    import torch
+
+    real_empty = torch.empty
+    monkeypatch.setattr(torch, "empty", lambda *a, **k: real_empty(*a, **k).fill_(float("nan")))
     assert main(["check", str(prog)]) == 1
     out = capsys.readouterr().out
     # each copy agrees with its own (wrong) slice; the concat as a whole does not
