@@ -239,12 +239,14 @@ def test_state_dict_of_to_torch_module_round_trips(tmp_path, text):
 
 
 def test_layer_names_that_clash_with_torch_attributes():
-    model = random_model("input 6x6x1; training: conv 2 3 relu; keys: pool 2; flatten; forward: dense 3")
+    model = random_model("input 6x6x1; training: conv 2 3 relu; keys: pool 2; train: relu; flatten; forward: dense 3")
     module = model.to_torch()
     x = batch(model)
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), model(x), rtol=1e-5, atol=1e-5)
-    other = random_model("input 6x6x1; training: conv 2 3 relu; keys: pool 2; flatten; forward: dense 3", seed=2)
+    assert module.train() is module and module.training and not module.eval().training   # the methods still work
+    other = random_model("input 6x6x1; training: conv 2 3 relu; keys: pool 2; train: relu; flatten; forward: dense 3",
+                         seed=2)
     other.load_torch(module.state_dict())
     np.testing.assert_array_equal(other.params["forward.kernel"], model.params["forward.kernel"])
 
@@ -264,3 +266,61 @@ def test_batchnorm_between_flatten_and_dense_is_permuted_too():
     with torch.no_grad():
         want = seq(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
     np.testing.assert_allclose(model(x), want, rtol=1e-5, atol=1e-5)
+
+
+TORCH_NAMES = ("input 8x8x3; c1: conv 4 3 stride=2 padding=same relu; pool 3 stride=2 padding=same; "
+               "avgpool 2 stride=1 padding=same; residual { conv 4 3 padding=same relu; conv 4 3 padding=same; "
+               "batchnorm }; dropout 0.2; globalpool; dense 5 softmax")
+
+
+def test_every_layer_is_a_real_torch_module_under_its_name():
+    model = random_model(TORCH_NAMES)
+    module = model.to_torch()
+    want = {"c1": nn.Conv2d, "pool_1": nn.MaxPool2d, "avgpool_1": nn.AvgPool2d, "conv_1": nn.Conv2d,
+            "conv_2": nn.Conv2d, "batchnorm_1": nn.BatchNorm2d, "dropout_1": nn.Dropout, "dense_1": nn.Linear}
+    assert list(module.layers) == [n.name for n in model.network.layers]
+    for name, cls in want.items():
+        assert isinstance(module.layers[name], cls), name
+    text = str(module)
+    assert "(c1): Conv2d(\n      3, 4, kernel_size=(3, 3), stride=(2, 2)" in text
+    assert "(pad): ZeroPad2d((0, 1, 0, 1))" in text and "(activation): ReLU()" in text   # TF same: 1 at the bottom/right
+    assert "(conv_1): Conv2d(\n      4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)" in text  # symmetric: torch's own
+    assert "(activation): Softmax(dim=1)" in text and "(residual_1): Add()" in text
+
+
+def test_hooks_see_each_layers_output_and_parameter_groups_work():
+    model = random_model(TORCH_NAMES)
+    module = model.to_torch()
+    seen = {}
+    for name in ("c1", "batchnorm_1", "residual_1", "dense_1"):
+        module.layers[name].register_forward_hook(lambda m, args, out, name=name: seen.__setitem__(name, out))
+    x = torch.from_numpy(batch(model))
+    with torch.no_grad():
+        want = module.activations(x)
+    for name, out in seen.items():
+        got = out.permute(0, 2, 3, 1) if out.dim() == 4 else out
+        torch.testing.assert_close(got, want[name], rtol=0, atol=0, msg=name)
+    frozen = module.layers["c1"].weight.detach().clone()
+    opt = torch.optim.SGD([{"params": module.layers["c1"].parameters(), "lr": 0.0},
+                           {"params": [p for n, p in module.named_parameters() if not n.startswith("layers.c1.")]}],
+                          lr=0.1)
+    module.train()
+    module.logits(x).square().sum().backward()
+    opt.step()
+    assert torch.equal(module.layers["c1"].weight, frozen)
+
+
+def test_module_moves_like_any_torch_module():
+    """.double(), .to(...), torchinfo: nn.Module's own methods are not shadowed."""
+    model = random_model(TORCH_NAMES)
+    x = batch(model)
+    module = model.to_torch().double()
+    with torch.no_grad():
+        y = module(torch.from_numpy(x))
+    assert y.dtype == torch.float64
+    np.testing.assert_allclose(y.numpy(), model(x), rtol=1e-5, atol=1e-5)
+    module.to(torch.float32)
+    torchinfo = pytest.importorskip("torchinfo")
+    stats = torchinfo.summary(module, input_size=(2, 8, 8, 3), verbose=0)
+    assert stats.total_params == model.network.trainable_params   # torchinfo counts parameters, not buffers
+    assert "Conv2d" in str(stats) and "BatchNorm2d" in str(stats)

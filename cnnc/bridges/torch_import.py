@@ -41,7 +41,7 @@ def load_torch(model, module_or_state_dict) -> None:
     if not hasattr(m, "items"):
         raise TypeError(f"load_torch takes an nn.Module or a state_dict, got {type(m).__name__}")
     if _is_cnnc_state_dict(model.network, m):
-        model.set_params(params_from_cnnc_state_dict(model.network, m))
+        model.set_params(params_from_cnnc_state_dict(model.network, m, model.params))
     else:
         model.set_params(params_from_state_dict(model.network, m))
 
@@ -55,23 +55,43 @@ def _is_cnnc_state_dict(net, state_dict) -> bool:
     return bool(keys) and all(k.startswith("layers.") for k in keys)
 
 
-def params_from_cnnc_state_dict(net, state_dict) -> dict:
-    """cnnc params from the state_dict of a `to_torch` module of the same network."""
+def params_from_cnnc_state_dict(net, state_dict, params) -> dict:
+    """cnnc params from the state_dict of a `to_torch` module of the same network.
+
+    The state_dict is loaded into a fresh module of this network (built on `params`), after
+    every key and shape is checked, so each kind reads its weights back its own way.
+    """
     from .torch_module import CnncModule
 
-    keys = CnncModule.layer_keys(net)
-    groups = _groups(state_dict)
-    params: dict = {}
-    for node in net.layers:
-        if not node.params:
+    module = CnncModule(net, params)
+    want = module.state_dict()
+    layer_of = {key: name for name, key in module.keys.items()}
+
+    def layer(key):   # layers.KEY.weight, layers.KEY.depthwise.weight -> the layer's name
+        return layer_of.get(key.split(".")[1], key)
+
+    given = {k: v for k, v in state_dict.items() if not k.endswith("num_batches_tracked")}
+    for key, value in want.items():
+        if key.endswith("num_batches_tracked"):
             continue
-        prefix = f"layers.{keys[node.name]}"
-        if prefix not in groups:
-            raise ValueError(f"{node.name}: the state_dict has no '{prefix}.*' entries "
-                             f"(it has {', '.join(sorted(groups)) or 'none'})")
-        # the module's flatten already gives cnnc's (H, W, C) order: nothing to permute
-        params.update(_convert(node, prefix, groups[prefix], torch_flatten=False))
-    return {name: params[name] for name in net.param_shapes()}
+        if key not in given:
+            prefix = key.rsplit(".", 1)[0]
+            has = sorted({k.rsplit(".", 1)[0] for k in given})
+            raise ValueError(f"{layer(key)}: the state_dict has no '{key}' (it has entries for "
+                             f"{', '.join(has[:6]) or 'nothing'}{', ...' if len(has) > 6 else ''})"
+                             if prefix not in has else f"{layer(key)}: the state_dict has no '{key}'")
+        got = tuple(np.shape(given[key]))
+        if got != tuple(value.shape):
+            raise ValueError(f"{layer(key)}: '{key}' has shape {got}, but {layer(key)} needs {tuple(value.shape)}")
+    extra = [k for k in given if k not in want]
+    if extra:
+        raise ValueError(f"the state_dict has '{extra[0]}', which no layer of this network holds")
+    import torch
+
+    # every weight was checked above; num_batches_tracked may be left out (it is not a weight)
+    module.load_state_dict({k: v if torch.is_tensor(v) else torch.as_tensor(np.asarray(v))
+                            for k, v in state_dict.items()}, strict=False)
+    return module.keras_params()
 
 
 def _groups(state_dict) -> dict:

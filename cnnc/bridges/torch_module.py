@@ -1,15 +1,26 @@
 """`to_torch(model)`: the network as a PyTorch `nn.Module`, NHWC in and out.
 
-The module is a drop-in for the cnnc model (same input and output layout, same
-weights) and trains with any torch optimizer: conv and dense weights are real
-`nn.Parameter`s (torch layouts inside, converted exactly from and to the Keras
-layouts of SPEC §3), batchnorm is `nn.BatchNorm1d/2d` (inference form in
-`.eval()`, batch statistics and running-stat updates in `.train()`), dropout is
-active in `.train()` only. The module is returned in eval mode.
+Every layer is a real torch module, registered under the layer's own name in
+`module.layers` (an `nn.ModuleDict`), so `print(module)`, torchinfo, forward hooks
+and optimizer parameter groups see what a PyTorch user would have written:
 
-Inside, images travel as NCHW (what F.conv2d wants). Padding follows SPEC §1
-exactly, always as an explicit F.pad so that TensorFlow's asymmetric `same` and
-PyTorch-style integer padding take the same path:
+  conv        nn.Conv2d (subclass: an asymmetric `same` pad and the activation are children)
+  dense       nn.Linear (subclass: the activation is a child)
+  batchnorm   nn.BatchNorm2d on images, nn.BatchNorm1d on vectors
+  pool        nn.MaxPool2d;  avgpool  nn.AvgPool2d (subclasses, for explicit padding)
+  dropout     nn.Dropout;    ACT      the activation's module (nn.ReLU, nn.GELU, ...)
+  globalpool  GlobalPool2d;  flatten  FlattenHWC;  residual  Add;  concat  Concat
+
+Each kind's module comes from LOWERINGS (keyword -> Lowering); weights are real
+`nn.Parameter`s in torch layouts, converted exactly from and to the Keras layouts
+of cnnc's params. batchnorm trains like torch's own (batch statistics and
+running-stat updates in `.train()`), dropout is active in `.train()` only. The
+module is returned in eval mode.
+
+Inside, images travel as NCHW. Padding follows cnnc's rules exactly: symmetric
+padding is the torch module's own `padding=`; TensorFlow's `same` with an odd
+total (the smaller half on top/left) and padding wider than torch allows are an
+explicit pad module before the window:
   conv      zeros
   pool      -inf (a padded pixel is never the maximum)
   avgpool   `same`: the average counts real pixels only; integer p: zeros that count
@@ -18,6 +29,8 @@ Keras row order and the weights map one to one.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from .. import layers as L
 from ..backends.pending import Pending, require_lowerings
@@ -33,152 +46,207 @@ def to_torch(model) -> "CnncModule":
     return CnncModule(model.network, model.params).eval()
 
 
-def window_pads(node) -> tuple:
-    """(left, right, top, bottom) padding of a conv/pool node (F.pad order)."""
-    top, bottom, left, right = node.spec.pads(node.input.out, node.attrs)
-    return (left, right, top, bottom)
-
-
-def activate(x, name: str):
-    """An activation on a tensor whose axis 1 is channels/units (softmax over it, as Keras's last axis)."""
-    return _ACTIVATION_MODULES[name](x)
-
-
-_ACTIVATION_MODULES = {name: a.torch(nn) for name, a in L.ACTIVATIONS.items()}
-
-
 def _tensor(array):
-    import numpy as np
-
     return torch.from_numpy(np.array(array, dtype=np.float32, copy=True))
 
 
-class Conv(nn.Module):
-    """conv: weight (Cout, Cin, KH, KW) as nn.Conv2d, explicit padding."""
+def _activation(name):
+    """The activation's torch module (None for linear: nothing to show or run)."""
+    return None if name in (None, "linear") else L.ACTIVATIONS[name].torch(nn)
 
-    def __init__(self, node, kernel, bias):
-        super().__init__()
+
+def _padding(node, limit, fill: float = 0.0):
+    """(the torch module's own `padding=`, an explicit pad module or None) for a window node.
+
+    Symmetric padding up to `limit` per axis (what torch's module accepts) is the module's
+    own; anything else (TF `same` with an odd total, wider padding) is an explicit pad.
+    """
+    t, b, left, r = node.spec.pads(node.input.out, node.attrs)
+    if t == b and left == r and t <= limit[0] and left <= limit[1]:
+        return (t, left), None
+    sides = (left, r, t, b)
+    return (0, 0), (nn.ZeroPad2d(sides) if fill == 0 else nn.ConstantPad2d(sides, fill))
+
+
+def _pair(attrs, name, default=(1, 1)):
+    return tuple(attrs.get(name, default))
+
+
+class Conv2d(nn.Conv2d):
+    """A cnnc `conv`: nn.Conv2d, weight (F, Cin/G, KH, KW) <-> Keras kernel (KH, KW, Cin/G, F).
+
+    Children where needed: `pad` (an asymmetric `same`) runs before, `activation` after.
+    """
+
+    def __init__(self, node, kernel, bias=None):
+        kh, kw, cin_g, filters = np.shape(kernel)
+        groups = node.attrs.get("groups", 1)
+        unlimited = (1 << 30, 1 << 30)
+        padding, pad = _padding(node, unlimited)
+        super().__init__(cin_g * groups, filters, (kh, kw), stride=_pair(node.attrs, "stride"), padding=padding,
+                         dilation=_pair(node.attrs, "dilation"), groups=groups, bias=bias is not None, device="meta")
         self.weight = nn.Parameter(_tensor(kernel).permute(3, 2, 0, 1).contiguous())
-        self.bias = nn.Parameter(_tensor(bias))
-        self.pads = window_pads(node)
-        self.stride = tuple(node.attrs["stride"])
-        self.activation = node.activation
+        if bias is not None:
+            self.bias = nn.Parameter(_tensor(bias))
+        self.pad = pad
+        self.activation = _activation(node.activation)
 
-    def forward(self, x, skip_softmax: bool = False):
-        if any(self.pads):
-            x = F.pad(x, self.pads)
-        y = F.conv2d(x, self.weight, self.bias, stride=self.stride)
-        return y if skip_softmax and self.activation == "softmax" else activate(y, self.activation)
+    def forward(self, x, activate: bool = True):
+        if self.pad is not None:
+            x = self.pad(x)
+        y = super().forward(x)
+        return self.activation(y) if activate and self.activation is not None else y
 
     def keras(self) -> dict:
-        return {"kernel": self.weight.detach().permute(2, 3, 1, 0), "bias": self.bias.detach()}
+        out = {"kernel": self.weight.detach().permute(2, 3, 1, 0)}
+        if self.bias is not None:
+            out["bias"] = self.bias.detach()
+        return out
 
 
-class Dense(nn.Module):
-    """dense: weight (out, in) as nn.Linear; `in` is in cnnc's (H, W, C) flatten order."""
+class Linear(nn.Linear):
+    """A cnnc `dense`: nn.Linear, weight (out, in) <-> Keras kernel (in, out); `in` in H, W, C order."""
 
-    def __init__(self, node, kernel, bias):
-        super().__init__()
+    def __init__(self, node, kernel, bias=None):
+        n_in, n_out = np.shape(kernel)
+        super().__init__(n_in, n_out, bias=bias is not None, device="meta")
         self.weight = nn.Parameter(_tensor(kernel).t().contiguous())
-        self.bias = nn.Parameter(_tensor(bias))
-        self.activation = node.activation
+        if bias is not None:
+            self.bias = nn.Parameter(_tensor(bias))
+        self.activation = _activation(node.activation)
 
-    def forward(self, x, skip_softmax: bool = False):
-        y = F.linear(x, self.weight, self.bias)
-        return y if skip_softmax and self.activation == "softmax" else activate(y, self.activation)
+    def forward(self, x, activate: bool = True):
+        y = super().forward(x)
+        return self.activation(y) if activate and self.activation is not None else y
 
     def keras(self) -> dict:
-        return {"kernel": self.weight.detach().t(), "bias": self.bias.detach()}
+        out = {"kernel": self.weight.detach().t()}
+        if self.bias is not None:
+            out["bias"] = self.bias.detach()
+        return out
 
 
-class Pool(nn.Module):
-    """pool / avgpool with the padding rules of SPEC §1."""
+class MaxPool2d(nn.MaxPool2d):
+    """A cnnc `pool`: nn.MaxPool2d; padding torch's module cannot take is a -inf `pad` child."""
+
+    def __init__(self, node):
+        k = tuple(node.attrs["kernel"])
+        padding, pad = _padding(node, (k[0] // 2, k[1] // 2), fill=float("-inf"))
+        super().__init__(k, tuple(node.attrs["stride"]), padding)
+        self.pad = pad
+
+    def forward(self, x):
+        return super().forward(x if self.pad is None else self.pad(x))
+
+
+class AvgPool2d(nn.AvgPool2d):
+    """A cnnc `avgpool`: nn.AvgPool2d. `same` averages real pixels only (count_include_pad=False);
+    integer padding counts its zeros, as in PyTorch. Where torch's module cannot take the padding
+    (an asymmetric `same`), a zero `pad` child runs first and `scale` (a constant of the shapes,
+    window area / real pixels) corrects the divisor."""
+
+    def __init__(self, node):
+        k, s = tuple(node.attrs["kernel"]), tuple(node.attrs["stride"])
+        real_only = node.attrs["padding"] == "same"
+        padding, pad = _padding(node, (k[0] // 2, k[1] // 2))
+        super().__init__(k, s, padding, count_include_pad=not real_only)
+        self.pad = pad
+        scale = None
+        if pad is not None and real_only:
+            inp = node.input.out
+            ones = pad(torch.ones(1, 1, inp.h, inp.w))
+            scale = 1.0 / F.avg_pool2d(ones, k, s)   # area / real pixels of each window
+        self.register_buffer("scale", scale, persistent=False)
+
+    def forward(self, x):
+        y = super().forward(x if self.pad is None else self.pad(x))
+        return y if self.scale is None else y * self.scale
+
+
+class GlobalPool2d(nn.Module):
+    """A cnnc `globalpool`: (N, C, H, W) -> (N, C), the mean (or max) over every pixel."""
 
     def __init__(self, node):
         super().__init__()
-        inp = node.input.out
-        self.is_max = node.spec.reduce == "max"
-        self.kernel = tuple(node.attrs["kernel"])
-        self.stride = tuple(node.attrs["stride"])
-        self.pads = window_pads(node)
-        self.count_real_only = node.attrs["padding"] == "same"
-        if not self.is_max and self.count_real_only and any(self.pads):
-            # how many real pixels each window covers (a constant of the shapes)
-            ones = F.pad(torch.ones(1, 1, inp.h, inp.w), self.pads)
-            area = self.kernel[0] * self.kernel[1]
-            count = F.avg_pool2d(ones, self.kernel, self.stride) * area
-            self.register_buffer("scale", area / count, persistent=False)
-        else:
-            self.scale = None
+        self.reduce = node.spec.reduce
 
     def forward(self, x):
-        if self.is_max:
-            if any(self.pads):
-                x = F.pad(x, self.pads, value=float("-inf"))
-            return F.max_pool2d(x, self.kernel, self.stride)
-        if any(self.pads):
-            x = F.pad(x, self.pads)
-        y = F.avg_pool2d(x, self.kernel, self.stride)
-        return y * self.scale if self.scale is not None else y
+        return x.amax(dim=(2, 3)) if self.reduce == "max" else x.mean(dim=(2, 3))
+
+    def extra_repr(self) -> str:
+        return f"reduce={self.reduce}"
 
 
-_PROBE = nn.ModuleDict()  # instance attributes (`training`) count too
+class FlattenHWC(nn.Module):
+    """A cnnc `flatten`: (N, C, H, W) -> (N, H*W*C) in H, W, C order (Keras's), not nn.Flatten's C, H, W."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1).flatten(1) if x.dim() == 4 else x
+
+
+class Add(nn.Module):
+    """A residual block's join: block(x) + shortcut(x)."""
+
+    def forward(self, a, b):
+        return a + b
+
+
+class Concat(nn.Module):
+    """A concat block's join: the branches stacked on channels (axis 1 inside)."""
+
+    def forward(self, *xs):
+        return torch.cat(xs, dim=1)
 
 
 def _batchnorm(node, p):
-    c = node.params["gamma"][0]
+    c = node.out.dims[-1]
     bn = (nn.BatchNorm2d if isinstance(node.out, L.Image) else nn.BatchNorm1d)(c, eps=node.attrs["eps"])
     with torch.no_grad():
-        bn.weight.copy_(_tensor(p["gamma"]))
-        bn.bias.copy_(_tensor(p["beta"]))
         bn.running_mean.copy_(_tensor(p["mean"]))
         bn.running_var.copy_(_tensor(p["var"]))
+        for suffix, attr in (("gamma", "weight"), ("beta", "bias")):
+            if suffix in p:
+                getattr(bn, attr).copy_(_tensor(p[suffix]))
+            else:   # Keras's scale=False / center=False: no such array, an identity that never trains
+                setattr(bn, attr, None)
     return bn
 
 
-def _call(module, args, skip_softmax):
-    return module(args[0])
-
-
-def _call_anchor(module, args, skip_softmax):
-    return module(args[0], skip_softmax)
-
-
-def _flatten(args):
-    x = args[0]
-    return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1) if x.dim() == 4 else x
-
-
-def _activation(node):
-    def apply(args, skip_softmax):
-        return args[0] if skip_softmax else activate(args[0], node.kind)
-    return apply
+def _batchnorm_keras(bn) -> dict:
+    out = {"gamma": bn.weight, "beta": bn.bias, "mean": bn.running_mean, "var": bn.running_var}
+    return {k: v.detach() for k, v in out.items() if v is not None}
 
 
 class Lowering:
-    """How a kind runs in torch: `make(node, params)` builds its nn.Module (None for kinds
-    without one); `run(module, args, skip_softmax)` applies it, or `plain(node)` gives a
-    function (args, skip_softmax) for kinds without a module."""
+    """How a kind becomes torch: `make(node, params)` builds the layer's module (params by suffix,
+    Keras layouts); `keras(module)` reads its weights back by suffix (kinds with weights)."""
 
-    def __init__(self, make=None, run=_call, plain=None):
-        self.make, self.run, self.plain = make, run, plain
+    def __init__(self, make, keras=None):
+        self.make, self.keras = make, keras
+
+
+def _keras_method(module) -> dict:
+    return module.keras()
 
 
 LOWERINGS: dict = {
-    "conv": Lowering(lambda node, p: Conv(node, p["kernel"], p["bias"]), _call_anchor),
-    "dense": Lowering(lambda node, p: Dense(node, p["kernel"], p["bias"]), _call_anchor),
-    "pool": Lowering(lambda node, p: Pool(node)),
-    "avgpool": Lowering(lambda node, p: Pool(node)),
-    "batchnorm": Lowering(_batchnorm),
+    "conv": Lowering(lambda node, p: Conv2d(node, p["kernel"], p.get("bias")), _keras_method),
+    "dense": Lowering(lambda node, p: Linear(node, p["kernel"], p.get("bias")), _keras_method),
+    "pool": Lowering(lambda node, p: MaxPool2d(node)),
+    "avgpool": Lowering(lambda node, p: AvgPool2d(node)),
+    "batchnorm": Lowering(_batchnorm, _batchnorm_keras),
     "dropout": Lowering(lambda node, p: nn.Dropout(node.attrs["rate"])),
-    "globalpool": Lowering(plain=lambda node: lambda args, skip: args[0].mean(dim=(2, 3))),
-    "flatten": Lowering(plain=lambda node: lambda args, skip: _flatten(args)),
-    "residual": Lowering(plain=lambda node: lambda args, skip: args[0] + args[1]),
-    "concat": Lowering(plain=lambda node: lambda args, skip: torch.cat(args, dim=1)),
-    "input": Lowering(),
-    **{name: Lowering(plain=_activation) for name in L.ACTIVATIONS},
+    "globalpool": Lowering(lambda node, p: GlobalPool2d(node)),
+    "flatten": Lowering(lambda node, p: FlattenHWC()),
+    "residual": Lowering(lambda node, p: Add()),
+    "concat": Lowering(lambda node, p: Concat()),
+    "input": Lowering(None),   # the network's input: no module, forward() takes it
+    **{name: Lowering(lambda node, p: _activation(node.kind) or nn.Identity()) for name in L.ACTIVATIONS},
     **{kind: Pending("PyTorch bridge") for kind in ("dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", "scale")},
 }
+
+
+_PROBE = nn.ModuleDict()  # instance attributes (`training`) count too
 
 
 def _module_key(name: str, taken: set) -> str:
@@ -197,27 +265,22 @@ class CnncModule(nn.Module):
         super().__init__()
         require_lowerings(network, LOWERINGS, "PyTorch bridge")
         self.network = network
-        self.layers = nn.ModuleDict()
         self.keys: dict = self.layer_keys(network)   # layer name -> key in self.layers
+        self.layers = nn.ModuleDict()
         for node in network.layers:
-            if node.name in self.keys:
-                self.layers[self.keys[node.name]] = self._make(node, params)
+            weights = {k: params[f"{node.name}.{k}"] for k in node.params}
+            self.layers[self.keys[node.name]] = LOWERINGS[node.kind].make(node, weights)
         self._softmax_node = _final_softmax(network)
 
     @staticmethod
     def layer_keys(network) -> dict:
         """Layer name -> its key in `.layers` (and in the state_dict, `layers.KEY.weight`)."""
         taken: set = set()
-        return {n.name: _module_key(n.name, taken) for n in network.layers if LOWERINGS[n.kind].make is not None}
-
-    @staticmethod
-    def _make(node, params):
-        return LOWERINGS[node.kind].make(node, {k: params[f"{node.name}.{k}"] for k in node.params})
+        return {n.name: _module_key(n.name, taken) for n in network.layers}
 
     def module(self, name: str):
-        """The submodule of layer `name` (None for layers without one)."""
-        key = self.keys.get(name)
-        return None if key is None else self.layers[key]
+        """The submodule of layer `name`."""
+        return self.layers[self.keys[name]]
 
     def forward(self, x):
         return _to_nhwc(self.run(x)[self.network.output.name])
@@ -237,7 +300,9 @@ class CnncModule(nn.Module):
         net = self.network
         if not torch.is_tensor(x):
             x = torch.as_tensor(x)
-        x = x.to(torch.float32)
+        # any real input computes in the module's dtype (float32 unless moved with .double() ...)
+        weight = next(self.parameters(), None)
+        x = x.to(weight.dtype if weight is not None else torch.float32)
         if x.dim() != 4 or tuple(x.shape[1:]) != net.input_shape:
             h, w, c = net.input_shape
             raise ValueError(f"expected input of shape (N, {h}, {w}, {c}), got {tuple(x.shape)}")
@@ -248,7 +313,7 @@ class CnncModule(nn.Module):
                 consumers_left[i.name] += 1
         for node in net.layers:
             args = [values[i.name] for i in node.inputs]
-            values[node.name] = self._apply(node, args, skip_softmax is node)
+            values[node.name] = self._run_layer(node, args, skip_softmax is node)
             if not keep_all:  # free what no later layer reads
                 for i in node.inputs:
                     consumers_left[i.name] -= 1
@@ -256,11 +321,13 @@ class CnncModule(nn.Module):
                         del values[i.name]
         return values
 
-    def _apply(self, node, args, skip_softmax: bool):
-        lowering = LOWERINGS[node.kind]
-        if lowering.make is not None:
-            return lowering.run(self.module(node.name), args, skip_softmax)
-        return lowering.plain(node)(args, skip_softmax)
+    def _run_layer(self, node, args, skip_softmax: bool):
+        mod = self.module(node.name)
+        if not skip_softmax:
+            return mod(*args)
+        # the final softmax, left out for logits: an anchor runs without its activation,
+        # a softmax layer of its own passes its input through
+        return mod(*args, activate=False) if node.spec.takes_activation else args[0]
 
     def keras_params(self) -> dict:
         """The weights in cnnc's names and Keras layouts (float32 numpy), network order."""
@@ -268,19 +335,10 @@ class CnncModule(nn.Module):
         for node in self.network.layers:
             if not node.params:
                 continue
-            mod = self.module(node.name)
-            arrays = _keras_arrays(mod)
+            arrays = LOWERINGS[node.kind].keras(self.module(node.name))
             for k in node.params:
                 out[f"{node.name}.{k}"] = arrays[k].cpu().contiguous().numpy().astype("float32", copy=True)
         return out
-
-
-def _keras_arrays(mod) -> dict:
-    """A module's weights by Keras suffix (kernel, bias, gamma, ...)."""
-    if isinstance(mod, nn.modules.batchnorm._BatchNorm):
-        return {"gamma": mod.weight.detach(), "beta": mod.bias.detach(),
-                "mean": mod.running_mean.detach(), "var": mod.running_var.detach()}
-    return mod.keras()
 
 
 def _final_softmax(network):
