@@ -137,6 +137,12 @@ class Model:
         from ..bridges.torch_import import load_torch
         return load_torch(self, module_or_state_dict)
 
+    def load_keras(self, path) -> None:
+        """Read the weights of a Keras 3 `.keras` file (h5py; Keras itself is not needed), matching
+        Keras's layers to this network's by the structure of the two graphs; see docs/bridges.md."""
+        from ..bridges.keras_import import load_keras
+        load_keras(self, path)
+
     def to_onnx(self, path):
         from ..bridges.onnx_export import to_onnx
         return to_onnx(self, path)

@@ -1,0 +1,386 @@
+"""model.load_keras: Keras 3 `.keras` files into cnnc, with Keras itself as the oracle.
+
+Each test builds a Keras model, gives it random weights (batchnorm statistics included, so
+no batchnorm is an identity), saves it with Keras, loads the file into the equivalent cnnc
+program (which never imports Keras) and compares outputs. The Keras Applications run at
+small inputs here; full-size runs are marked slow (`pytest -m slow`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnnc
+
+os.environ["KERAS_BACKEND"] = "torch"   # Keras 3 without TensorFlow
+h5py = pytest.importorskip("h5py")
+keras = pytest.importorskip("keras")
+layers = keras.layers
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")   # Keras 3 on numpy 2
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def randomize(model, seed=0):
+    """Random weights everywhere: kernels stay Keras's (random) initial ones; biases, betas and
+    moving means are N(0, 0.1), gammas and moving variances U(0.5, 1.5)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        arrays = []
+        for v, w in zip(layer.weights, layer.get_weights()):
+            kind = v.path.rsplit("/", 1)[-1]
+            if kind in ("gamma", "moving_variance"):
+                w = rng.uniform(0.5, 1.5, w.shape)
+            elif kind in ("beta", "moving_mean", "bias"):
+                w = 0.1 * rng.standard_normal(w.shape)
+            arrays.append(np.asarray(w, np.float32))
+        if arrays:
+            layer.set_weights(arrays)
+    return model
+
+
+def images(shape, n=2, seed=1):
+    return np.random.default_rng(seed).standard_normal((n, *shape)).astype(np.float32)
+
+
+def keras_out(km, x):
+    import torch
+
+    with torch.no_grad():
+        return keras.ops.convert_to_numpy(km(x, training=False))
+
+
+def save(km, path):
+    km.save(path)
+    return path
+
+
+# --- the course notes' LeNet: a Sequential model -----------------------------------------
+
+def lenet_keras():
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Flatten(), layers.Dense(64, activation="relu"), layers.Dense(10, activation="softmax")])
+
+
+@pytest.fixture(scope="module")
+def lenet_file(tmp_path_factory):
+    km = randomize(lenet_keras())
+    return km, save(km, tmp_path_factory.mktemp("lenet") / "lenet.keras")
+
+
+def test_sequential_lenet(lenet_file):
+    km, path = lenet_file
+    model = cnnc.compile(ROOT / "examples" / "lenet.cnn", seed=5)
+    assert model.load_keras(path) is None
+    x = images((28, 28, 1), 3)
+    np.testing.assert_allclose(model(x), keras_out(km, x), rtol=1e-4, atol=1e-6)
+    # the flatten->dense kernel is Keras's own (H, W, C rows): no permutation
+    np.testing.assert_array_equal(model.params["dense_1.kernel"], km.layers[-2].get_weights()[0])
+
+
+def test_triton_backend_reads_keras_weights_too(lenet_file):
+    pytest.importorskip("triton")
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+    km, path = lenet_file
+    model = cnnc.compile(ROOT / "examples" / "lenet.cnn", backend="triton")
+    model.load_keras(path)
+    x = images((28, 28, 1), 1)
+    got = model(x)
+    got = got.cpu().numpy() if hasattr(got, "cpu") else np.asarray(got)
+    np.testing.assert_allclose(got, keras_out(km, x), rtol=1e-4, atol=1e-6)
+
+
+# --- a functional model whose lists are not in the program's order ----------------------
+
+MIXED_CNN = """
+input 12x12x3
+conv 8 3 padding=same; batchnorm; relu
+residual { conv 16 3 stride=2 padding=same relu; conv 16 3 padding=same } shortcut { conv 16 1 stride=2 }
+relu
+concat {
+  branch { conv 6 1 relu; conv 5 3 padding=same relu }
+  branch { conv 4 1 relu }
+  branch { pool 3 stride=1 padding=same; conv 3 1 }
+}
+globalpool
+dense 7 relu
+dense 5
+"""
+
+
+def mixed_keras():
+    """MIXED_CNN in Keras, built the way Keras code often is: the shortcut before the body and
+    added first, branches created in another order than concatenated, a 1x1 Conv2D on the
+    pooled 1x1 image as the first dense layer."""
+    inp = keras.Input((12, 12, 3))
+    x = layers.Conv2D(8, 3, padding="same", name="stem")(inp)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.Activation("relu")(x)
+    shortcut = layers.Conv2D(16, 1, strides=2, name="a_shortcut")(x)
+    y = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="a_1")(x)
+    y = layers.Conv2D(16, 3, padding="same", name="a_2")(y)
+    x = layers.ReLU()(layers.Add()([shortcut, y]))
+    b2 = layers.Conv2D(4, 1, activation="relu", name="b2")(x)
+    b3 = layers.Conv2D(3, 1, name="b3")(layers.MaxPooling2D(3, strides=1, padding="same")(x))
+    b1 = layers.Conv2D(6, 1, activation="relu", name="b1a")(x)
+    b1 = layers.Conv2D(5, 3, padding="same", activation="relu", name="b1b")(b1)
+    x = layers.Concatenate()([b1, b2, b3])
+    x = layers.GlobalAveragePooling2D(keepdims=True)(x)
+    x = layers.Conv2D(7, 1, activation="relu", name="head")(x)
+    x = layers.Dense(5, name="logits")(layers.Flatten()(x))
+    return keras.Model(inp, x)
+
+
+@pytest.fixture(scope="module")
+def mixed_file(tmp_path_factory):
+    km = randomize(mixed_keras(), seed=3)
+    return km, save(km, tmp_path_factory.mktemp("mixed") / "mixed.keras")
+
+
+def test_graphs_match_by_structure_not_names_or_order(mixed_file):
+    km, path = mixed_file
+    model = cnnc.compile(cnnc.parse(MIXED_CNN))
+    from cnnc.bridges.keras_import import read_keras
+
+    params, pairs, skipped = read_keras(model.network, path)
+    assert skipped == []
+    pairs = {c: k.name for c, k in pairs.items()}
+    assert pairs == {
+        "conv_1": "stem", "batchnorm_1": "stem_bn", "conv_2": "a_1", "conv_3": "a_2", "conv_4": "a_shortcut",
+        "conv_5": "b1a", "conv_6": "b1b", "conv_7": "b2", "conv_8": "b3", "dense_1": "head", "dense_2": "logits"}
+    model.load_keras(path)
+    x = images((12, 12, 3), 4)
+    np.testing.assert_allclose(model(x), keras_out(km, x), rtol=1e-4, atol=1e-5)
+    assert model.params["dense_1.kernel"].shape == (12, 7)   # Keras's (1, 1, 12, 7), read as (in, out)
+
+
+def test_a_wrong_shape_names_the_layer_and_both_shapes(mixed_file):
+    _, path = mixed_file
+    model = cnnc.compile(cnnc.parse(MIXED_CNN.replace("branch { conv 4 1 relu }", "branch { conv 9 1 relu }")))
+    with pytest.raises(cnnc.CnncError) as e:
+        model.load_keras(path)
+    assert isinstance(e.value, ValueError)
+    assert "conv_7.kernel has shape (1, 1, 16, 9) in the program, but the Keras layer 'b2' (Conv2D) holds " \
+           "(1, 1, 16, 4)" in str(e.value)
+
+
+def test_a_missing_layer_is_named(mixed_file):
+    _, path = mixed_file
+    model = cnnc.compile(cnnc.parse(MIXED_CNN.replace("conv 8 3 padding=same; batchnorm; relu",
+                                                      "conv 8 3 padding=same relu")))
+    with pytest.raises(cnnc.CnncError, match=r"conv_1 \(conv 8 3x3 padding=same relu\) has no counterpart: the "
+                                             r"Keras model has 'stem_bn' \(BatchNormalization\) there"):
+        model.load_keras(path)
+
+
+def test_concat_order_is_the_channel_order(mixed_file):
+    """Branches given in another order than Keras concatenates them are different networks."""
+    _, path = mixed_file
+    swapped = MIXED_CNN.replace("  branch { conv 6 1 relu; conv 5 3 padding=same relu }\n  branch { conv 4 1 relu }",
+                                "  branch { conv 4 1 relu }\n  branch { conv 6 1 relu; conv 5 3 padding=same relu }")
+    with pytest.raises(cnnc.CnncError, match="does not match the program"):
+        cnnc.compile(cnnc.parse(swapped)).load_keras(path)
+
+
+# --- preprocessing before the program, and a nested model (transfer learning) -------------
+
+def test_program_starting_after_keras_preprocessing(tmp_path):
+    inp = keras.Input((8, 8, 3))
+    pre = layers.Normalization(mean=[0.1, 0.2, 0.3], variance=[1.5, 2.0, 0.5], name="norm")(
+        layers.Rescaling(1 / 255, name="scale")(inp))
+    out = layers.Dense(4, name="fc")(layers.Flatten()(layers.Conv2D(2, 3, name="c")(pre)))
+    km = randomize(keras.Model(inp, out))
+    model = cnnc.compile(cnnc.parse("input 8x8x3; conv 2 3; flatten; dense 4"))
+    with pytest.warns(UserWarning, match=r"starts after Keras's preprocessing 'scale' \(Rescaling\), 'norm' "
+                                         r"\(Normalization\)"):
+        model.load_keras(save(km, tmp_path / "pre.keras"))
+    x = images((8, 8, 3)) * 255
+    x_pre = keras_out(keras.Model(inp, pre), x)
+    np.testing.assert_allclose(model(x_pre), keras_out(km, x), rtol=1e-4, atol=1e-5)
+
+
+def test_nested_model(tmp_path):
+    base_in = keras.Input((10, 10, 3))
+    b = layers.Conv2D(4, 3, activation="relu", name="base_conv")(base_in)
+    base = keras.Model(base_in, layers.BatchNormalization(name="base_bn")(b), name="base")
+    km = randomize(keras.Sequential([keras.Input((10, 10, 3)), base, layers.GlobalAveragePooling2D(),
+                                     layers.Dense(3, activation="softmax", name="top")]))
+    model = cnnc.compile(cnnc.parse("input 10x10x3; conv 4 3 relu; batchnorm; globalpool; dense 3 softmax"))
+    model.load_keras(save(km, tmp_path / "nested.keras"))
+    x = images((10, 10, 3))
+    np.testing.assert_allclose(model(x), keras_out(km, x), rtol=1e-4, atol=1e-6)
+
+
+# --- bad files ------------------------------------------------------------------------------
+
+def _rewrite(src, dst, edit_h5=None, config=None, compress=zipfile.ZIP_STORED):
+    """A copy of the .keras file `src` with its HDF5 file edited by `edit_h5(h5py.File)`."""
+    with zipfile.ZipFile(src) as z:
+        cfg = z.read("config.json") if config is None else config
+        h5bytes = z.read("model.weights.h5")
+    if edit_h5 is not None:
+        buf = io.BytesIO(h5bytes)
+        with h5py.File(buf, "a") as f:
+            edit_h5(f)
+        h5bytes = buf.getvalue()
+    with zipfile.ZipFile(dst, "w", compress) as z:
+        z.writestr("config.json", cfg)
+        z.writestr("model.weights.h5", h5bytes)
+    return dst
+
+
+def test_an_h5_bomb_is_refused_from_its_directory(lenet_file, tmp_path):
+    """An array of 4 GiB that takes no room in the file (never written): its shape is refused
+    before anything is read."""
+    _, path = lenet_file
+
+    def bomb(f):
+        del f["layers/dense/vars/0"]
+        f["layers/dense/vars"].create_dataset("0", shape=(1 << 28, 4), dtype="f4", chunks=(1 << 16, 4))
+    bad = _rewrite(path, tmp_path / "bomb.keras", bomb)
+    assert bad.stat().st_size < 2_000_000
+    model = cnnc.compile(ROOT / "examples" / "lenet.cnn")
+    tracemalloc.start()
+    try:
+        with pytest.raises(cnnc.CnncError, match=r"dense_1.kernel has shape \(1600, 64\) in the program, but the "
+                                                 r"Keras layer 'dense' \(Dense\) holds \(268435456, 4\)"):
+            model.load_keras(bad)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000
+
+
+def test_a_compressed_bomb_is_refused_from_the_zip_directory(lenet_file, tmp_path):
+    _, path = lenet_file
+    bad = tmp_path / "zipbomb.keras"
+    with zipfile.ZipFile(path) as z:
+        cfg = z.read("config.json")
+    with zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", cfg)
+        with z.open("model.weights.h5", "w", force_zip64=True) as f:
+            zeros = bytes(1 << 20)
+            for _ in range(64):
+                f.write(zeros)
+    assert bad.stat().st_size < 1_000_000
+    model = cnnc.compile(ROOT / "examples" / "lenet.cnn")
+    with pytest.raises(cnnc.CnncError, match=r"model.weights.h5 unpacks to 67,108,864 bytes, more than this "
+                                             r"network's weights can take"):
+        model.load_keras(bad)
+
+
+def test_a_compressed_file_that_is_no_bomb_loads(lenet_file, tmp_path):
+    km, path = lenet_file
+    good = _rewrite(path, tmp_path / "deflated.keras", compress=zipfile.ZIP_DEFLATED)
+    model = cnnc.compile(ROOT / "examples" / "lenet.cnn")
+    model.load_keras(good)
+    x = images((28, 28, 1))
+    np.testing.assert_allclose(model(x), keras_out(km, x), rtol=1e-4, atol=1e-6)
+
+
+def test_non_finite_weights_are_named(lenet_file, tmp_path):
+    _, path = lenet_file
+
+    def nan(f):
+        a = f["layers/conv2d_1/vars/1"][()]
+        a[3] = np.nan
+        f["layers/conv2d_1/vars/1"][...] = a
+    bad = _rewrite(path, tmp_path / "nan.keras", nan)
+    with pytest.raises(cnnc.CnncError, match=r"conv_2.bias \(Keras layer 'conv2d_1' \(Conv2D\)\) holds NaN"):
+        cnnc.compile(ROOT / "examples" / "lenet.cnn").load_keras(bad)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b"not a zip"), "not a .keras file"),
+    (lambda p: zipfile.ZipFile(p, "w").writestr("model.weights.h5", b""), "holds config.json, this one does not"),
+    (lambda p: zipfile.ZipFile(p, "w").writestr("config.json", b"{nope"), "config.json is not valid JSON"),
+], ids=["not_zip", "no_config", "bad_json"])
+def test_unreadable_files_are_clear_errors(tmp_path, make, message):
+    p = tmp_path / "m.keras"
+    make(p)
+    with pytest.raises(cnnc.CnncError, match=message):
+        cnnc.compile(ROOT / "examples" / "lenet.cnn").load_keras(p)
+    with pytest.raises(cnnc.CnncError, match="no such file"):
+        cnnc.compile(ROOT / "examples" / "lenet.cnn").load_keras(tmp_path / "missing.keras")
+
+
+def test_loading_needs_no_keras(lenet_file, monkeypatch):
+    import sys
+
+    _, path = lenet_file
+    monkeypatch.setitem(sys.modules, "keras", None)   # any `import keras` now fails
+    model = cnnc.compile(ROOT / "examples" / "lenet.cnn")
+    model.load_keras(path)
+
+
+# --- the Keras Applications -------------------------------------------------------------------
+
+# (example, keras.applications constructor, the small input CI runs, keyword arguments)
+APPLICATIONS = [
+    ("vgg16", "VGG16", 32, {}),
+    ("resnet50", "ResNet50", 32, {}),
+    ("resnet50v2", "ResNet50V2", 32, {}),
+    ("inception_v3", "InceptionV3", 75, {}),
+    ("xception", "Xception", 71, {}),
+    ("mobilenet_v2", "MobileNetV2", 32, {}),
+    ("mobilenet_v3_small", "MobileNetV3Small", 32, {"include_preprocessing": False}),
+    ("densenet121", "DenseNet121", 32, {}),
+    ("efficientnet_b0", "EfficientNetB0", 32, {}),
+]
+
+
+def example(name) -> Path:
+    for p in (ROOT / "examples" / "keras" / f"{name}.cnn", ROOT / "examples" / f"{name}.cnn"):
+        if p.exists():
+            return p
+    pytest.skip(f"examples/keras/{name}.cnn is not written yet")
+
+
+def conformance(name, ctor, size, kwargs, tmp_path, backend="numpy"):
+    path = example(name)
+    km = randomize(getattr(keras.applications, ctor)(weights=None, input_shape=(size, size, 3), **kwargs))
+    file = save(km, tmp_path / f"{name}.keras")
+    net = cnnc.parse_file(path, input=(size, size, 3))
+    from cnnc.bridges.keras_import import read_keras
+
+    params, _, before = read_keras(net, file)   # what model.load_keras does, without fresh weights first
+    model = cnnc.compile(net, backend=backend, weights=params)
+    x = images((size, size, 3), 2)
+    want = keras_out(km, x)
+    if before:   # EfficientNet: the program takes what Keras's Rescaling and Normalization give
+        x = keras_out(keras.Model(km.inputs, km.get_layer(before[-1].name).output), x)
+    got = model(x)
+    got = got.cpu().numpy() if hasattr(got, "cpu") else np.asarray(got)
+    # softmax outputs: relative agreement of the probabilities is agreement of the logits
+    np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("name, ctor, size, kwargs", APPLICATIONS, ids=[a[0] for a in APPLICATIONS])
+def test_keras_applications_small(name, ctor, size, kwargs, tmp_path):
+    conformance(name, ctor, size, kwargs, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, ctor, size, kwargs", APPLICATIONS, ids=[a[0] for a in APPLICATIONS])
+def test_keras_applications_full_size(name, ctor, size, kwargs, tmp_path):
+    full = 299 if ctor in ("InceptionV3", "Xception") else 224
+    conformance(name, ctor, full, kwargs, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, ctor, size, kwargs", APPLICATIONS, ids=[a[0] for a in APPLICATIONS])
+def test_keras_applications_triton_interpreter(name, ctor, size, kwargs, tmp_path):
+    """The same at the small input on the Triton backend (its interpreter: minutes per network)."""
+    pytest.importorskip("triton")
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+    conformance(name, ctor, size, kwargs, tmp_path, backend="triton")
