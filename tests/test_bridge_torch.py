@@ -34,6 +34,28 @@ PROGRAMS = {
               " branch { pool 3 stride=1 padding=same; conv 2 1 relu }\n}\nglobalpool\ndense 10 softmax",
     "repeat": "input 6x6x2; repeat 2 { conv 2 3 padding=same relu }; flatten; dense 4",
     "lenet": open(__file__.rsplit("/tests/", 1)[0] + "/examples/lenet.cnn").read(),
+    # the second edition
+    "conv_dilated_grouped": "input 9x9x4; conv 6 3 dilation=2 padding=same groups=2 relu6; "
+                            "conv 4 3x2 padding=1 bias=false leaky_relu",
+    "conv_dilated_valid": "input 9x8x3; conv 2 2x3 dilation=2x1 elu",
+    "dwconv": "input 8x7x3; dwconv 3 stride=2 padding=same multiplier=2 hard_swish; dwconv 3 padding=1 bias=false",
+    "dwconv_dilated": "input 9x9x2; dwconv 3 dilation=2 padding=same gelu",
+    "sepconv": "input 11x11x3; sepconv 5 3 stride=2 padding=same multiplier=2 silu; sepconv 4 3 dilation=2 bias=false",
+    "deconv_same": "input 4x5x3; deconv 4 3 stride=2 padding=same relu; deconv 2 4 stride=2 padding=same",
+    "deconv_small_kernel": "input 3x4x2; deconv 3 1 stride=2 padding=same; deconv 2 2x1 stride=3 bias=false hard_sigmoid",
+    "deconv_valid": "input 3x3x2; deconv 3 3 stride=2 tanh; deconv 2 2 stride=1x2",
+    "upsample": "input 3x4x2; upsample 2; upsample 2x3 mode=bilinear; upsample 3 mode=bilinear",
+    "zeropad": "input 4x5x2; zeropad 1; zeropad top=2 right=1; conv 3 3; zeropad 2x1",
+    "globalmaxpool": "input 5x6x3; conv 4 3 padding=same; globalmaxpool; dense 2 softmax",
+    "rescale": "input 4x4x3; rescale 0.00392; rescale 2 offset=-1; conv 2 1",
+    "batchnorm_no_scale_center": "input 5x4x3; conv 4 3 padding=same; batchnorm scale=false; relu; "
+                                 "batchnorm center=false eps=1e-5; batchnorm scale=false center=false; "
+                                 "flatten; batchnorm scale=false",
+    "scale_se": "input 6x6x8; conv 8 1 swish; scale { globalpool; dense 2 relu; dense 8 hard_sigmoid }; "
+                "scale { globalmaxpool; dense 8 sigmoid }",
+    "softmax_image": "input 4x4x3; conv 5 1; softmax",
+    "concat_identity": "input 5x5x3; concat { branch { } branch { conv 2 1 relu } }; "
+                       "concat { branch { conv 1 3 padding=same } branch { } }",
 }
 
 
@@ -68,7 +90,8 @@ def test_to_torch_matches_numpy(name):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["batchnorm_image", "residual", "concat", "lenet"])
+@pytest.mark.parametrize("name", ["batchnorm_image", "residual", "concat", "lenet", "dwconv", "sepconv", "deconv_same",
+                                  "conv_dilated_grouped", "batchnorm_no_scale_center", "scale_se"])
 def test_weights_round_trip_exactly(name):
     model = random_model(PROGRAMS[name])
     before = model.params.copy()
@@ -224,8 +247,10 @@ def test_windows_match_numpy(kind, h, w, k, s, pad):
     np.testing.assert_allclose(got, model(x), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("text", [PROGRAMS["lenet"], "input 4x4x3; conv 2 1; flatten; batchnorm; relu; dense 3"],
-                         ids=["lenet", "flatten_batchnorm"])
+@pytest.mark.parametrize("text", [PROGRAMS["lenet"], "input 4x4x3; conv 2 1; flatten; batchnorm; relu; dense 3",
+                                  PROGRAMS["sepconv"], PROGRAMS["deconv_same"], PROGRAMS["batchnorm_no_scale_center"],
+                                  PROGRAMS["dwconv"]],
+                         ids=["lenet", "flatten_batchnorm", "sepconv", "deconv", "batchnorm_no_scale_center", "dwconv"])
 def test_state_dict_of_to_torch_module_round_trips(tmp_path, text):
     """torch.save(module.state_dict()) and back: no flatten permute on cnnc's own dense kernels,
     nor on a batchnorm right after a flatten."""
@@ -324,3 +349,44 @@ def test_module_moves_like_any_torch_module():
     stats = torchinfo.summary(module, input_size=(2, 8, 8, 3), verbose=0)
     assert stats.total_params == model.network.trainable_params   # torchinfo counts parameters, not buffers
     assert "Conv2d" in str(stats) and "BatchNorm2d" in str(stats)
+
+
+SECOND_EDITION_TORCH = ("input 6x6x3; dwconv 3 padding=1 multiplier=2 relu6; sepconv 8 3; deconv 4 2 stride=2; "
+                        "conv 4 3 dilation=2 padding=2 groups=2 bias=false; batchnorm scale=false center=false eps=1e-5")
+
+
+def second_edition_sequential():
+    torch.manual_seed(3)
+    seq = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1, groups=3), nn.ReLU6(),
+                        nn.Conv2d(6, 6, 3, groups=6, bias=False), nn.Conv2d(6, 8, 1),
+                        nn.ConvTranspose2d(8, 4, 2, stride=2),
+                        nn.Conv2d(4, 4, 3, padding=2, dilation=2, groups=2, bias=False),
+                        nn.BatchNorm2d(4, affine=False))
+    with torch.no_grad():
+        seq[-1].running_mean.normal_(); seq[-1].running_var.uniform_(0.5, 2)
+    return seq.eval()
+
+
+@pytest.mark.parametrize("as_state_dict", [False, True], ids=["module", "state_dict"])
+def test_plain_network_of_second_edition_layers_imports(as_state_dict):
+    """groups=C convs are dwconv, a depthwise + 1x1 pair is a sepconv, ConvTranspose2d a deconv."""
+    seq = second_edition_sequential()
+    model = cnnc.compile(cnnc.parse(SECOND_EDITION_TORCH), seed=0)
+    model.load_torch(seq.state_dict() if as_state_dict else seq)
+    x = batch(model, 2)
+    with torch.no_grad():
+        want = seq(torch.from_numpy(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(model(x), want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_bias_the_program_does_not_have_must_be_zero():
+    seq = second_edition_sequential()
+    with torch.no_grad():
+        seq[5].bias = nn.Parameter(torch.ones(4))   # the program says bias=false
+    model = cnnc.compile(cnnc.parse(SECOND_EDITION_TORCH), seed=0)
+    with pytest.raises(ValueError, match=r"conv_1 has no bias .* torch layer '5' has a bias that is not all 0"):
+        model.load_torch(seq)
+    seq = second_edition_sequential()
+    model = cnnc.compile(cnnc.parse(SECOND_EDITION_TORCH.replace("sepconv 8 3", "sepconv 8 3; sepconv 8 1")), seed=0)
+    with pytest.raises(ValueError, match=r"dwconv/sepconv/deconv/conv layer\(s\) .* a sepconv reads two"):
+        model.load_torch(seq)

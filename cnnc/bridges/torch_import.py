@@ -6,12 +6,17 @@
         nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), ...,
                       nn.Flatten(), nn.Linear(1600, 64), nn.ReLU(), nn.Linear(64, 10))
 
-Plain state dicts are matched by order within each kind: the i-th Conv2d weight
-goes to cnnc's i-th conv, the i-th Linear to the i-th dense, the i-th BatchNorm
-to the i-th batchnorm. Layouts are converted:
-  Conv2d weight (Cout, Cin, KH, KW)  -> kernel (KH, KW, Cin, Cout)
-  Linear weight (out, in)            -> kernel (in, out)
+Plain state dicts are matched by order within each family of torch layers (PLAIN):
+the 4-d weights (Conv2d, ConvTranspose2d) go, in network order, to conv, dwconv,
+sepconv (two: its depthwise and its 1x1 part) and deconv; the Linear ones to dense;
+the BatchNorm ones to batchnorm. Layouts are converted:
+  Conv2d weight (F, Cin/G, KH, KW)         -> conv kernel (KH, KW, Cin/G, F)
+  Conv2d(groups=C) weight (C*M, 1, KH, KW) -> dwconv kernel (KH, KW, C, M)
+  ConvTranspose2d weight (Cin, F, KH, KW)  -> deconv kernel (KH, KW, F, Cin)
+  Linear weight (out, in)                  -> kernel (in, out)
   BatchNorm weight/bias/running_mean/running_var -> gamma/beta/mean/var
+A torch array that the cnnc layer does not hold (a bias under `bias=false`, a
+BatchNorm weight under `scale=false`) must be the identity (zeros, ones).
 and the classic trap is handled: PyTorch's Flatten on NCHW gives C, H, W order,
 cnnc's flatten H, W, C (Keras), so the rows of the first dense after a flatten
 of an HxWxC image are permuted. Any mismatch (count or shape) is a ValueError
@@ -23,9 +28,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import layers as L
-
-_KIND_OF = {"conv": "Conv2d", "dense": "Linear", "batchnorm": "BatchNorm"}
-
 
 def load_torch(model, module_or_state_dict) -> None:
     """Set `model`'s params from a torch module or state_dict (see the module doc)."""
@@ -169,21 +171,29 @@ def _chw_to_hwc(a, img, axis: int = -1):
 
 def params_from_state_dict(net, state_dict) -> dict:
     """cnnc params (Keras layouts, network order) from a plain network's state_dict."""
-    theirs: dict = {"Conv2d": [], "Linear": [], "BatchNorm": []}
-    for kind, prefix, g in torch_layers(state_dict):
-        theirs[kind].append((prefix, g))
-    mine = {k: [n for n in net.layers if _KIND_OF.get(n.kind) == k] for k in _KIND_OF.values()}
-    for kind, k in _KIND_OF.items():
-        if len(mine[k]) != len(theirs[k]):
-            names = ", ".join(n.name for n in mine[k]) or "none"
-            got = ", ".join(p for p, _ in theirs[k]) or "none"
-            raise ValueError(f"the network has {len(mine[k])} {kind} layer(s) ({names}) but the state_dict has "
-                             f"{len(theirs[k])} {k} layer(s) ({got})")
+    theirs: dict = {family: [] for family in ("Conv2d", "Linear", "BatchNorm")}
+    for family, prefix, g in torch_layers(state_dict):
+        theirs[family].append((prefix, g))
     params: dict = {}
-    for k, nodes in mine.items():
-        for node, (prefix, g) in zip(nodes, theirs[k]):
-            params.update(_convert(node, prefix, g))
+    for family, entries in theirs.items():
+        nodes = [n for n in net.layers if n.kind in PLAIN and PLAIN[n.kind].family == family]
+        needed = sum(PLAIN[n.kind].count for n in nodes)
+        if needed != len(entries):
+            kinds = "/".join(dict.fromkeys(n.kind for n in nodes)) or _FAMILY_WORD[family]
+            names = ", ".join(n.name for n in nodes) or "none"
+            two = f", {needed} {family} layers in all: a sepconv reads two" if needed != len(nodes) else ""
+            got = ", ".join(p for p, _ in entries) or "none"
+            raise ValueError(f"the network has {len(nodes)} {kinds} layer(s) ({names}{two}) but the state_dict has "
+                             f"{len(entries)} {family} layer(s) ({got})")
+        at = 0
+        for node in nodes:
+            plain = PLAIN[node.kind]
+            params.update(plain.convert(node, entries[at:at + plain.count]))
+            at += plain.count
     return {name: params[name] for name in net.param_shapes()}
+
+
+_FAMILY_WORD = {"Conv2d": "conv", "Linear": "dense", "BatchNorm": "batchnorm"}
 
 
 def _need(node, prefix, g, suffix):
@@ -198,22 +208,68 @@ def _check(node, prefix, what, got, want) -> None:
                          f"but {node.name} needs {tuple(want)}")
 
 
-def _convert(node, prefix, g, torch_flatten: bool = True) -> dict:
-    """cnnc params of `node` from torch layer `prefix`'s arrays `g`. `torch_flatten`: features
-    after a flatten are in PyTorch's C, H, W order (a plain network), so they are permuted."""
-    return _CONVERT[node.kind](node, prefix, g, torch_flatten)
+def _absent(node, prefix, g, theirs, suffix, identity) -> None:
+    """A torch array the cnnc layer does not hold (`conv ... bias=false`, `batchnorm scale=false`)
+    must be the identity it stands for, or the networks differ."""
+    if theirs in g and not np.all(_numpy(g[theirs]) == identity):
+        raise ValueError(f"{node.name} has no {suffix} ({node.kind} without it), but torch layer '{prefix}' has "
+                         f"a {theirs} that is not all {identity:g}")
 
 
-def _from_conv2d(node, prefix, g, torch_flatten) -> dict:
-    name = node.name
-    kh, kw, cin, cout = node.params["kernel"]
-    w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
-    _check(node, prefix, "weight", w.shape, (cout, cin, kh, kw))
-    _check(node, prefix, "bias", b.shape, (cout,))
-    return {f"{name}.kernel": np.ascontiguousarray(w.transpose(2, 3, 1, 0)), f"{name}.bias": b.copy()}
+def _bias(node, prefix, g, n) -> dict:
+    if "bias" not in node.params:
+        _absent(node, prefix, g, "bias", "bias", 0.0)
+        return {}
+    b = _need(node, prefix, g, "bias")
+    _check(node, prefix, "bias", b.shape, (n,))
+    return {f"{node.name}.bias": b.copy()}
 
 
-def _from_linear(node, prefix, g, torch_flatten) -> dict:
+def _from_conv2d(node, entries, torch_flatten=True) -> dict:
+    """Conv2d weight (F, Cin/G, KH, KW) -> kernel (KH, KW, Cin/G, F)."""
+    (prefix, g), = entries
+    kh, kw, cin_g, cout = node.params["kernel"]
+    w = _need(node, prefix, g, "weight")
+    _check(node, prefix, "weight", w.shape, (cout, cin_g, kh, kw))
+    return {f"{node.name}.kernel": np.ascontiguousarray(w.transpose(2, 3, 1, 0)), **_bias(node, prefix, g, cout)}
+
+
+def _depthwise(node, prefix, g, shape) -> np.ndarray:
+    """Conv2d(groups=C) weight (C*M, 1, KH, KW) -> Keras's depthwise kernel (KH, KW, C, M)."""
+    kh, kw, c, m = shape
+    w = _need(node, prefix, g, "weight")
+    _check(node, prefix, "weight", w.shape, (c * m, 1, kh, kw))
+    return np.ascontiguousarray(w.reshape(c, m, kh, kw).transpose(2, 3, 0, 1))
+
+
+def _from_depthwise(node, entries, torch_flatten=True) -> dict:
+    (prefix, g), = entries
+    k = _depthwise(node, prefix, g, node.params["kernel"])
+    return {f"{node.name}.kernel": k, **_bias(node, prefix, g, k.shape[2] * k.shape[3])}
+
+
+def _from_separable(node, entries, torch_flatten=True) -> dict:
+    """Two Conv2d: the depthwise one (groups=Cin, no bias), then the 1x1 one (with the bias)."""
+    (dprefix, dg), (pprefix, pg) = entries
+    _absent(node, dprefix, dg, "bias", "bias on its depthwise part", 0.0)
+    _, _, mid, f = node.params["pointwise"]
+    w = _need(node, pprefix, pg, "weight")
+    _check(node, pprefix, "weight", w.shape, (f, mid, 1, 1))
+    return {f"{node.name}.depthwise": _depthwise(node, dprefix, dg, node.params["depthwise"]),
+            f"{node.name}.pointwise": np.ascontiguousarray(w.transpose(2, 3, 1, 0)), **_bias(node, pprefix, pg, f)}
+
+
+def _from_transposed(node, entries, torch_flatten=True) -> dict:
+    """ConvTranspose2d weight (Cin, F, KH, KW) -> kernel (KH, KW, F, Cin)."""
+    (prefix, g), = entries
+    kh, kw, f, cin = node.params["kernel"]
+    w = _need(node, prefix, g, "weight")
+    _check(node, prefix, "weight", w.shape, (cin, f, kh, kw))
+    return {f"{node.name}.kernel": np.ascontiguousarray(w.transpose(2, 3, 1, 0)), **_bias(node, prefix, g, f)}
+
+
+def _from_linear(node, entries, torch_flatten=True) -> dict:
+    (prefix, g), = entries
     name = node.name
     n_in, n_out = node.params["kernel"]
     w, b = _need(node, prefix, g, "weight"), _need(node, prefix, g, "bias")
@@ -225,17 +281,37 @@ def _from_linear(node, prefix, g, torch_flatten) -> dict:
     return {f"{name}.kernel": np.ascontiguousarray(w.T), f"{name}.bias": b.copy()}
 
 
-def _from_batchnorm(node, prefix, g, torch_flatten) -> dict:
+def _from_batchnorm(node, entries, torch_flatten=True) -> dict:
+    (prefix, g), = entries
     name = node.name
-    (c,) = node.params["gamma"]
+    c = node.out.dims[-1]
     img = _flatten_source(node) if torch_flatten and isinstance(node.out, L.Vector) else None
     out = {}
-    for suffix, theirs in (("gamma", "weight"), ("beta", "bias"), ("mean", "running_mean"), ("var", "running_var")):
+    for suffix, theirs, identity in (("gamma", "weight", 1.0), ("beta", "bias", 0.0), ("mean", "running_mean", None),
+                                     ("var", "running_var", None)):
+        if suffix not in node.params:
+            _absent(node, prefix, g, theirs, suffix, identity)
+            continue
         a = _need(node, prefix, g, theirs)
         _check(node, prefix, theirs, a.shape, (c,))
         out[f"{name}.{suffix}"] = _chw_to_hwc(a, img) if img is not None else a.copy()
     return out
 
 
-# how each kind with weights reads them from a torch layer of the family in _KIND_OF
-_CONVERT = {"conv": _from_conv2d, "dense": _from_linear, "batchnorm": _from_batchnorm}
+class Plain:
+    """How a kind reads a plain torch network: `count` layers of `family` (what torch_layers
+    calls them), in network order, through `convert(node, [(prefix, arrays), ...])`."""
+
+    def __init__(self, family, convert, count=1):
+        self.family, self.convert, self.count = family, convert, count
+
+
+# every kind with weights -> how it reads them from a plain torch network's state_dict
+PLAIN: dict = {
+    "conv": Plain("Conv2d", _from_conv2d),
+    "dwconv": Plain("Conv2d", _from_depthwise),
+    "sepconv": Plain("Conv2d", _from_separable, count=2),
+    "deconv": Plain("Conv2d", _from_transposed),   # a ConvTranspose2d: a 4-d weight too
+    "dense": Plain("Linear", _from_linear),
+    "batchnorm": Plain("BatchNorm", _from_batchnorm),
+}

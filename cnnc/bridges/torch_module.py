@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import layers as L
-from ..backends.pending import Pending, require_lowerings
+from ..backends.pending import require_lowerings
 from ..optional import require
 
 torch = require("torch", "torch")
@@ -68,34 +68,130 @@ def _padding(node, limit, fill: float = 0.0):
     return (0, 0), (nn.ZeroPad2d(sides) if fill == 0 else nn.ConstantPad2d(sides, fill))
 
 
+_UNLIMITED = (1 << 30, 1 << 30)   # nn.Conv2d takes any symmetric padding
+
+
 def _pair(attrs, name, default=(1, 1)):
     return tuple(attrs.get(name, default))
 
 
 class Conv2d(nn.Conv2d):
-    """A cnnc `conv`: nn.Conv2d, weight (F, Cin/G, KH, KW) <-> Keras kernel (KH, KW, Cin/G, F).
+    """A cnnc `conv`: nn.Conv2d, weight (F, Cin/G, KH, KW) <-> Keras kernel (KH, KW, Cin/G, F), with
+    the program's stride, dilation, groups and bias. Children where needed: `pad` (an asymmetric
+    `same`) runs before, `activation` after."""
 
-    Children where needed: `pad` (an asymmetric `same`) runs before, `activation` after.
-    """
-
-    def __init__(self, node, kernel, bias=None):
-        kh, kw, cin_g, filters = np.shape(kernel)
-        groups = node.attrs.get("groups", 1)
-        unlimited = (1 << 30, 1 << 30)
-        padding, pad = _padding(node, unlimited)
+    def __init__(self, node, kernel, bias=None, groups=None):
+        weight = self.from_keras(_tensor(kernel))
+        filters, cin_g, kh, kw = weight.shape
+        groups = node.attrs.get("groups", 1) if groups is None else groups
+        padding, pad = _padding(node, _UNLIMITED)
         super().__init__(cin_g * groups, filters, (kh, kw), stride=_pair(node.attrs, "stride"), padding=padding,
                          dilation=_pair(node.attrs, "dilation"), groups=groups, bias=bias is not None, device="meta")
-        self.weight = nn.Parameter(_tensor(kernel).permute(3, 2, 0, 1).contiguous())
+        self.weight = nn.Parameter(weight.contiguous())
         if bias is not None:
             self.bias = nn.Parameter(_tensor(bias))
         self.pad = pad
         self.activation = _activation(node.activation)
+
+    @staticmethod
+    def from_keras(kernel):
+        return kernel.permute(3, 2, 0, 1)
+
+    @staticmethod
+    def to_keras(weight):
+        return weight.permute(2, 3, 1, 0)
 
     def forward(self, x, activate: bool = True):
         if self.pad is not None:
             x = self.pad(x)
         y = super().forward(x)
         return self.activation(y) if activate and self.activation is not None else y
+
+    def keras(self) -> dict:
+        out = {"kernel": self.to_keras(self.weight.detach())}
+        if self.bias is not None:
+            out["bias"] = self.bias.detach()
+        return out
+
+
+class DepthwiseConv2d(Conv2d):
+    """A cnnc `dwconv`: nn.Conv2d with groups=C, weight (C*M, 1, KH, KW) <-> Keras (KH, KW, C, M)
+    (output channel c*M + m is input channel c through kernel[:, :, c, m], in both)."""
+
+    def __init__(self, node, kernel, bias=None):
+        super().__init__(node, kernel, bias, groups=np.shape(kernel)[2])
+
+    @staticmethod
+    def from_keras(kernel):
+        kh, kw, c, m = kernel.shape
+        return kernel.permute(2, 3, 0, 1).reshape(c * m, 1, kh, kw)
+
+    def to_keras(self, weight):
+        c = self.groups
+        return weight.reshape(c, -1, *weight.shape[2:]).permute(2, 3, 0, 1)
+
+
+class SeparableConv2d(nn.Module):
+    """A cnnc `sepconv`: `depthwise` (a DepthwiseConv2d without bias: the stride, padding and
+    dilation) then `pointwise` (a 1x1 nn.Conv2d with the bias), then `activation`."""
+
+    def __init__(self, node, depthwise, pointwise, bias=None):
+        super().__init__()
+        self.depthwise = DepthwiseConv2d(_Linear(node), depthwise)
+        self.pointwise = nn.Conv2d(*np.shape(pointwise)[2:], 1, bias=bias is not None, device="meta")
+        self.pointwise.weight = nn.Parameter(Conv2d.from_keras(_tensor(pointwise)).contiguous())
+        if bias is not None:
+            self.pointwise.bias = nn.Parameter(_tensor(bias))
+        self.activation = _activation(node.activation)
+
+    def forward(self, x, activate: bool = True):
+        y = self.pointwise(self.depthwise(x))
+        return self.activation(y) if activate and self.activation is not None else y
+
+    def keras(self) -> dict:
+        out = {"depthwise": self.depthwise.keras()["kernel"],
+               "pointwise": Conv2d.to_keras(self.pointwise.weight.detach())}
+        if self.pointwise.bias is not None:
+            out["bias"] = self.pointwise.bias.detach()
+        return out
+
+
+class _Linear:
+    """A view of a node without its activation (the depthwise half of a sepconv)."""
+
+    def __init__(self, node):
+        self.attrs, self.spec, self.input, self.activation = node.attrs, node.spec, node.input, "linear"
+
+
+class ConvTranspose2d(nn.ConvTranspose2d):
+    """A cnnc `deconv`: nn.ConvTranspose2d, weight (Cin, F, KH, KW) <-> Keras kernel (KH, KW, F, Cin).
+    Keras's `same` keeps n*s of the full (n-1)*s + k values per axis, dropping max((k-s)//2, 0)
+    at the top/left: the full result is cropped by `crop` (top, bottom, left, right); where the
+    kernel is smaller than its stride, output_padding adds the missing rows at the bottom/right,
+    which hold the bias alone, as in Keras."""
+
+    def __init__(self, node, kernel, bias=None):
+        weight = _tensor(kernel).permute(3, 2, 0, 1)
+        cin, filters, kh, kw = weight.shape
+        top, bottom, left, right = node.spec.crops(node.input.out, node.attrs)
+        extra = (max(-bottom, 0), max(-right, 0))
+        super().__init__(cin, filters, (kh, kw), stride=_pair(node.attrs, "stride"), output_padding=extra,
+                         bias=bias is not None, device="meta")
+        self.weight = nn.Parameter(weight.contiguous())
+        if bias is not None:
+            self.bias = nn.Parameter(_tensor(bias))
+        self.crop = (max(top, 0), max(bottom, 0), max(left, 0), max(right, 0))
+        self.activation = _activation(node.activation)
+
+    def forward(self, x, activate: bool = True):
+        y = super().forward(x)
+        t, b, left, r = self.crop
+        if any(self.crop):
+            y = y[:, :, t:y.shape[2] - b, left:y.shape[3] - r]
+        return self.activation(y) if activate and self.activation is not None else y
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", crop={self.crop}" if any(self.crop) else "")
 
     def keras(self) -> dict:
         out = {"kernel": self.weight.detach().permute(2, 3, 1, 0)}
@@ -198,6 +294,39 @@ class Concat(nn.Module):
         return torch.cat(xs, dim=1)
 
 
+class Multiply(nn.Module):
+    """A scale block's join (squeeze-and-excitation): the image times its gate, channel by channel."""
+
+    def forward(self, x, gate):
+        return x * gate[:, :, None, None]
+
+
+class Rescale(nn.Module):
+    """A cnnc `rescale`: x * scale + offset."""
+
+    def __init__(self, node):
+        super().__init__()
+        self.scale, self.offset = float(node.attrs["scale"]), float(node.attrs["offset"])
+
+    def forward(self, x):
+        return x * self.scale + self.offset
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, offset={self.offset}"
+
+
+def _upsample(node):
+    """nn.Upsample: nearest repeats pixels; bilinear has half-pixel centres (align_corners=False)."""
+    mode = node.attrs["mode"]
+    return nn.Upsample(scale_factor=tuple(float(k) for k in node.attrs["size"]), mode=mode,
+                       **({"align_corners": False} if mode == "bilinear" else {}))
+
+
+def _zeropad(node):
+    t, b, left, r = node.attrs["sides"]
+    return nn.ZeroPad2d((left, r, t, b))
+
+
 def _batchnorm(node, p):
     c = node.out.dims[-1]
     bn = (nn.BatchNorm2d if isinstance(node.out, L.Image) else nn.BatchNorm1d)(c, eps=node.attrs["eps"])
@@ -242,7 +371,15 @@ LOWERINGS: dict = {
     "concat": Lowering(lambda node, p: Concat()),
     "input": Lowering(None),   # the network's input: no module, forward() takes it
     **{name: Lowering(lambda node, p: _activation(node.kind) or nn.Identity()) for name in L.ACTIVATIONS},
-    **{kind: Pending("PyTorch bridge") for kind in ("dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", "scale")},
+    "dwconv": Lowering(lambda node, p: DepthwiseConv2d(node, p["kernel"], p.get("bias")), _keras_method),
+    "sepconv": Lowering(lambda node, p: SeparableConv2d(node, p["depthwise"], p["pointwise"], p.get("bias")),
+                        _keras_method),
+    "deconv": Lowering(lambda node, p: ConvTranspose2d(node, p["kernel"], p.get("bias")), _keras_method),
+    "upsample": Lowering(lambda node, p: _upsample(node)),
+    "zeropad": Lowering(lambda node, p: _zeropad(node)),
+    "globalmaxpool": Lowering(lambda node, p: GlobalPool2d(node)),
+    "rescale": Lowering(lambda node, p: Rescale(node)),
+    "scale": Lowering(lambda node, p: Multiply()),
 }
 
 
