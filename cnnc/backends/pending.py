@@ -26,7 +26,6 @@ class Pending:
 _SECOND_EDITION = {"conv": ("dilation", "groups", "bias"), "batchnorm": ("scale", "center")}
 PENDING_OPTIONS: dict = {
     "triton backend": _SECOND_EDITION,
-    "ONNX export": _SECOND_EDITION,
 }
 
 

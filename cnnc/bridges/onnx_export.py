@@ -30,7 +30,7 @@ import os
 import numpy as np
 
 from .. import layers as L
-from ..backends.pending import Pending, require_lowerings
+from ..backends.pending import require_lowerings
 from ..optional import require
 
 # An ONNX file is one protobuf message, and protobuf cannot serialize one of 2 GiB or more.
@@ -139,11 +139,59 @@ def _anchor_out(node) -> str:
     return node.name if node.activation in ("linear", None) else f"{node.name}/{node.kind}"
 
 
+def _bias_input(g, node, P, suffix="bias"):
+    """[the bias initializer] when the layer has one (`bias=false`: none, ONNX's default of zeros)."""
+    key = f"{node.name}.{suffix}"
+    return [g.init(key, P[key])] if key in P else []
+
+
 def _conv(g, node, ins, P):
     name, a = node.name, node.attrs
-    w = P[f"{name}.kernel"].transpose(3, 2, 0, 1)  # (KH, KW, Cin, Cout) -> (Cout, Cin, KH, KW)
-    out = g.node("Conv", [ins[0], g.init(f"{name}.kernel", w), g.init(f"{name}.bias", P[f"{name}.bias"])],
-                 _anchor_out(node), name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=_pads(node))
+    w = P[f"{name}.kernel"].transpose(3, 2, 0, 1)  # (KH, KW, Cin/G, F) -> (F, Cin/G, KH, KW)
+    out = g.node("Conv", [ins[0], g.init(f"{name}.kernel", w), *_bias_input(g, node, P)], _anchor_out(node), name,
+                 kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=_pads(node),
+                 dilations=list(a.get("dilation", (1, 1))), group=int(a.get("groups", 1)))
+    return _act(g, out, node.activation, name, f"{name}/{node.activation}")
+
+
+def _depthwise_weight(k):
+    """Keras's depthwise kernel (KH, KW, C, M) as a group=C Conv weight (C*M, 1, KH, KW)."""
+    kh, kw, c, m = k.shape
+    return np.ascontiguousarray(k.transpose(2, 3, 0, 1).reshape(c * m, 1, kh, kw))
+
+
+def _dwconv(g, node, ins, P):
+    name, a = node.name, node.attrs
+    k = P[f"{name}.kernel"]
+    out = g.node("Conv", [ins[0], g.init(f"{name}.kernel", _depthwise_weight(k)), *_bias_input(g, node, P)],
+                 _anchor_out(node), name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+                 pads=_pads(node), dilations=list(a["dilation"]), group=int(k.shape[2]))
+    return _act(g, out, node.activation, name, f"{name}/{node.activation}")
+
+
+def _sepconv(g, node, ins, P):
+    """A group=Cin Conv (the depthwise part: stride, padding, dilation), then a 1x1 Conv with the bias."""
+    name, a = node.name, node.attrs
+    d = P[f"{name}.depthwise"]
+    mid = g.node("Conv", [ins[0], g.init(f"{name}.depthwise", _depthwise_weight(d))], f"{name}/depthwise",
+                 f"{name}/depthwise", kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=_pads(node),
+                 dilations=list(a["dilation"]), group=int(d.shape[2]))
+    w = P[f"{name}.pointwise"].transpose(3, 2, 0, 1)
+    out = g.node("Conv", [mid, g.init(f"{name}.pointwise", w), *_bias_input(g, node, P)], _anchor_out(node), name,
+                 kernel_shape=[1, 1])
+    return _act(g, out, node.activation, name, f"{name}/{node.activation}")
+
+
+def _deconv(g, node, ins, P):
+    """ConvTranspose, weight (Cin, F, KH, KW): of the full result, `pads` drop what Keras's `same`
+    drops (top/left first), `output_padding` adds the rows a kernel smaller than its stride leaves
+    (they hold the bias alone, as in Keras)."""
+    name, a = node.name, node.attrs
+    w = P[f"{name}.kernel"].transpose(3, 2, 0, 1)   # (KH, KW, F, Cin) -> (Cin, F, KH, KW)
+    t, b, left, r = node.spec.crops(node.input.out, a)
+    out = g.node("ConvTranspose", [ins[0], g.init(f"{name}.kernel", w), *_bias_input(g, node, P)],
+                 _anchor_out(node), name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+                 pads=[max(t, 0), max(left, 0), max(b, 0), max(r, 0)], output_padding=[max(-b, 0), max(-r, 0)])
     return _act(g, out, node.activation, name, f"{name}/{node.activation}")
 
 
@@ -198,8 +246,49 @@ def _flatten(g, node, ins, P):
 
 
 def _batchnorm(g, node, ins, P):
-    ts = [g.init(f"{node.name}.{k}", P[f"{node.name}.{k}"]) for k in ("gamma", "beta", "mean", "var")]
+    """BatchNormalization; a missing gamma (scale=false) is ones, a missing beta (center=false) zeros."""
+    c = node.out.dims[-1]
+    ts = []
+    for k, fill in (("gamma", 1.0), ("beta", 0.0), ("mean", None), ("var", None)):
+        key = f"{node.name}.{k}"
+        ts.append(g.init(key, P[key]) if key in P else g.init(f"{node.name}/{k}", np.full(c, fill, np.float32)))
     return g.node("BatchNormalization", [ins[0], *ts], node.name, node.name, epsilon=float(node.attrs["eps"]))
+
+
+def _upsample(g, node, ins, P):
+    """Resize: nearest repeats each pixel (asymmetric + floor); bilinear has half-pixel centres."""
+    name, (kh, kw) = node.name, node.attrs["size"]
+    scales = g.init(f"{name}/scales", np.array([1, 1, kh, kw], np.float32))
+    if node.attrs["mode"] == "nearest":
+        return g.node("Resize", [ins[0], "", scales], name, name, mode="nearest",
+                      coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    return g.node("Resize", [ins[0], "", scales], name, name, mode="linear", coordinate_transformation_mode="half_pixel")
+
+
+def _zeropad(g, node, ins, P):
+    t, b, left, r = node.attrs["sides"]
+    pads = g.init(f"{node.name}/pads", np.array([0, 0, t, left, 0, 0, b, r], np.int64))
+    return g.node("Pad", [ins[0], pads], node.name, node.name, mode="constant")
+
+
+def _globalmaxpool(g, node, ins, P):
+    y = g.node("GlobalMaxPool", [ins[0]], f"{node.name}/pool", f"{node.name}/pool")
+    return g.node("Flatten", [y], node.name, node.name, axis=1)
+
+
+def _rescale(g, node, ins, P):
+    name, a = node.name, node.attrs
+    y = g.node("Mul", [ins[0], g.init(f"{name}/scale", np.array(a["scale"], np.float32))], f"{name}/mul",
+               f"{name}/mul")
+    return g.node("Add", [y, g.init(f"{name}/offset", np.array(a["offset"], np.float32))], name, name)
+
+
+def _scale(g, node, ins, P):
+    """The image (N, C, H, W) times its gate (N, C), unsqueezed to (N, C, 1, 1)."""
+    x, gate = ins
+    axes = g.init(f"{node.name}/axes", np.array([2, 3], np.int64))
+    gate = g.node("Unsqueeze", [gate, axes], f"{node.name}/gate", f"{node.name}/gate")
+    return g.node("Mul", [x, gate], node.name, node.name)
 
 
 def _identity(g, node, ins, P):
@@ -218,5 +307,6 @@ LOWERINGS: dict = {
     "concat": lambda g, node, ins, P: g.node("Concat", ins, node.name, node.name, axis=1),
     "input": None,   # the graph's input itself (transposed to NCHW in build_model)
     **{name: _activation for name in L.ACTIVATIONS},
-    **{kind: Pending("ONNX export") for kind in ("dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", "scale")},
+    "dwconv": _dwconv, "sepconv": _sepconv, "deconv": _deconv, "upsample": _upsample, "zeropad": _zeropad,
+    "globalmaxpool": _globalmaxpool, "rescale": _rescale, "scale": _scale,
 }

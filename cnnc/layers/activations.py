@@ -51,7 +51,7 @@ def _onnx_gelu(g, x, out, name):
     s = g.node("Mul", [x, c("rsqrt2", 0.7071067811865476)], f"{name}/scaled", f"{name}/scaled")
     e = g.node("Erf", [s], f"{name}/erf", f"{name}/erf")
     a = g.node("Add", [e, c("one", 1.0)], f"{name}/1+erf", f"{name}/1+erf")
-    h = g.node("Mul", [x, c("half", 0.5)], f"{name}/half", f"{name}/half")
+    h = g.node("Mul", [x, c("half", 0.5)], f"{name}/x_half", f"{name}/x_half")
     return g.node("Mul", [h, a], out, name)
 
 
