@@ -192,6 +192,67 @@ def test_concat_order_is_the_channel_order(mixed_file):
         cnnc.compile(cnnc.parse(swapped)).load_keras(path)
 
 
+# --- the second edition's kinds ---------------------------------------------------------------
+
+SECOND_CNN = """
+input 8x8x3
+rescale 0.00784313725490196 offset=-1
+zeropad top=1 bottom=2 left=0 right=1
+conv 8 3 dilation=2 bias=false
+batchnorm scale=false
+relu6
+conv 8 3 padding=same groups=4
+dwconv 3 stride=2 padding=same multiplier=2
+batchnorm center=false
+hard_swish
+scale { globalpool; dense 4 relu; dense 16 sigmoid }
+sepconv 6 3 padding=same multiplier=2 swish
+deconv 5 3 stride=2 padding=same
+upsample 2 mode=bilinear
+upsample 1x2
+conv 3 1 softmax
+globalmaxpool
+"""
+
+
+def second_keras():
+    """SECOND_CNN in Keras: every second-edition kind, squeeze-and-excitation as Keras writes it."""
+    inp = keras.Input((8, 8, 3))
+    x = layers.Rescaling(1 / 127.5, offset=-1, name="pre")(inp)
+    x = layers.ZeroPadding2D(((1, 2), (0, 1)))(x)
+    x = layers.Conv2D(8, 3, dilation_rate=2, use_bias=False, name="c_dil")(x)
+    x = layers.Activation("relu6")(layers.BatchNormalization(scale=False, name="bn1")(x))
+    x = layers.Conv2D(8, 3, padding="same", groups=4, name="c_grp")(x)
+    x = layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2, name="dw")(x)
+    x = layers.Activation("hard_swish")(layers.BatchNormalization(center=False, name="bn2")(x))
+    se = layers.GlobalAveragePooling2D(keepdims=True)(x)
+    se = layers.Conv2D(4, 1, activation="relu", name="se_reduce")(se)
+    se = layers.Conv2D(16, 1, activation="sigmoid", name="se_expand")(se)
+    x = layers.Multiply()([x, se])
+    x = layers.SeparableConv2D(6, 3, padding="same", depth_multiplier=2, activation="swish", name="sep")(x)
+    x = layers.Conv2DTranspose(5, 3, strides=2, padding="same", name="up")(x)
+    x = layers.UpSampling2D(2, interpolation="bilinear")(x)
+    x = layers.UpSampling2D((1, 2))(x)
+    x = layers.Conv2D(3, 1, activation="softmax", name="pixels")(x)
+    return keras.Model(inp, layers.GlobalMaxPooling2D()(x))
+
+
+def test_second_edition_kinds(tmp_path):
+    km = randomize(second_keras(), seed=4)
+    path = save(km, tmp_path / "second.keras")
+    model = cnnc.compile(cnnc.parse(SECOND_CNN))
+    from cnnc.bridges.keras_import import read_keras
+
+    _, pairs, before = read_keras(model.network, path)
+    assert before == []   # the program's rescale stands for Keras's Rescaling
+    assert {c: k.name for c, k in pairs.items()} == {
+        "conv_1": "c_dil", "batchnorm_1": "bn1", "conv_2": "c_grp", "dwconv_1": "dw", "batchnorm_2": "bn2",
+        "dense_1": "se_reduce", "dense_2": "se_expand", "sepconv_1": "sep", "deconv_1": "up", "conv_3": "pixels"}
+    model.load_keras(path)
+    x = np.random.default_rng(2).uniform(0, 255, (3, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(model(x), keras_out(km, x), rtol=1e-4, atol=1e-6)
+
+
 # --- preprocessing before the program, and a nested model (transfer learning) -------------
 
 def test_program_starting_after_keras_preprocessing(tmp_path):

@@ -47,9 +47,8 @@ OPTIMIZER_FACTOR = 8             # optimizer slots (Adam: 2 per weight) and floa
 
 
 class Reader:
-    """How a cnnc kind reads a Keras layer: the Keras classes that carry its weights, and a
-    `shapes(node, klayer)` rule giving, for each of the node's suffixes, the shape Keras
-    stores it in (None: Keras's own shape, the default)."""
+    """How a cnnc kind reads a Keras layer: the Keras classes that carry its weights (`accepts`
+    may look closer). The arrays are the layer's own, in Keras's order, which is cnnc's."""
 
     def __init__(self, classes, accepts=None):
         self.classes = tuple(classes)
@@ -70,6 +69,9 @@ READERS: dict = {
     "conv": Reader(("Conv2D",)),
     "dense": Reader(("Dense", "Conv2D"), _dense_accepts),
     "batchnorm": Reader(("BatchNormalization",)),
+    "dwconv": Reader(("DepthwiseConv2D",)),
+    "sepconv": Reader(("SeparableConv2D",)),
+    "deconv": Reader(("Conv2DTranspose",)),
 }
 
 
@@ -81,12 +83,13 @@ class Join:
 JOINS: dict = {
     "residual": Join(("Add",), ordered=False),
     "concat": Join(("Concatenate",), ordered=True),
+    "scale": Join(("Multiply",), ordered=False),   # Multiply([x, gate]) in either order
 }
 
 # Keras layers that may stand between the input and where the program starts, and the cnnc
 # kinds (keyword -> Keras class) that do the same work when a program starts with them
 PREPROCESSING = ("Rescaling", "Normalization")
-PREPROCESSED_BY: dict = {}
+PREPROCESSED_BY: dict = {"rescale": "Rescaling"}
 
 
 def load_keras(model, path) -> dict:
