@@ -30,19 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def randomize(model, seed=0):
     """Random weights everywhere: kernels stay Keras's (random) initial ones; biases, betas and
-    moving means are N(0, 0.1), gammas and moving variances U(0.5, 1.5)."""
+    moving means become N(0, 0.1), gammas and moving variances U(0.5, 1.5)."""
     rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        arrays = []
-        for v, w in zip(layer.weights, layer.get_weights()):
-            kind = v.path.rsplit("/", 1)[-1]
-            if kind in ("gamma", "moving_variance"):
-                w = rng.uniform(0.5, 1.5, w.shape)
-            elif kind in ("beta", "moving_mean", "bias"):
-                w = 0.1 * rng.standard_normal(w.shape)
-            arrays.append(np.asarray(w, np.float32))
-        if arrays:
-            layer.set_weights(arrays)
+    for v in model.weights:
+        kind = v.path.rsplit("/", 1)[-1]
+        if kind in ("gamma", "moving_variance"):
+            v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
+        elif kind in ("beta", "moving_mean", "bias"):
+            v.assign((0.1 * rng.standard_normal(v.shape)).astype(np.float32))
     return model
 
 
@@ -450,3 +445,23 @@ def test_keras_applications_triton_interpreter(name, ctor, size, kwargs, tmp_pat
     pytest.importorskip("triton")
     os.environ.setdefault("TRITON_INTERPRET", "1")
     conformance(name, ctor, size, kwargs, tmp_path, backend="triton")
+
+
+def test_bfloat16_weights_load_exactly(tmp_path):
+    km = keras.Sequential([keras.Input((4,)), layers.Dense(3, dtype="bfloat16", name="d")])
+    model = cnnc.compile(cnnc.parse("input 1x1x4; flatten; dense 3"))
+    model.load_keras(save(km, tmp_path / "bf16.keras"))
+    kernel = keras.ops.convert_to_numpy(keras.ops.cast(km.layers[0].kernel, "float32"))
+    np.testing.assert_array_equal(model.params["dense_1.kernel"], kernel)
+
+
+def test_an_integer_array_is_refused_before_any_is_read(lenet_file, tmp_path):
+    _, path = lenet_file
+
+    def ints(f):
+        a = f["layers/dense_1/vars/1"][()]
+        del f["layers/dense_1/vars/1"]
+        f["layers/dense_1/vars"].create_dataset("1", data=a.astype(np.int32))
+    bad = _rewrite(path, tmp_path / "ints.keras", ints)
+    with pytest.raises(cnnc.CnncError, match=r"dense_2.bias \(Keras layer 'dense_1' \(Dense\)\) is stored as int32"):
+        cnnc.compile(ROOT / "examples" / "lenet.cnn").load_keras(bad)

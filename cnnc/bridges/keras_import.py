@@ -547,10 +547,13 @@ def match(net, graph, p):
         if len(got) != len(mine):
             raise _Fail(f"{c.name} ({_statement(c)}) holds {len(mine)} arrays ({', '.join(s for s, _ in mine)}), "
                         f"the Keras layer {k.describe()} {len(got)}", 0)
-        for (suffix, shape), theirs in zip(mine, got):
+        for (suffix, shape), theirs, (_, ds) in zip(mine, got, k.vars):
             if _keras_shape(theirs, shape) != tuple(shape):
                 raise _Fail(f"{c.name}.{suffix} has shape {tuple(shape)} in the program, but the Keras layer "
                             f"{k.describe()} holds {theirs}", 0)
+            if not _floating(ds):
+                raise WeightsError(f"{p}: {c.name}.{suffix} (Keras layer {k.describe()}) is stored as {ds.dtype}, "
+                                   f"not floating point", unreadable=True)
 
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20 * (len(net.nodes) + len(K)) + 1000))
@@ -645,11 +648,18 @@ def _read_arrays(net, graph, pairs, p) -> dict:
     return {name: params[name] for name in net.param_shapes()}
 
 
+def _bfloat16(ds) -> bool:
+    """Keras stores bfloat16 arrays as 2-byte values marked with a `dtype` attribute."""
+    return _text(ds.attrs.get("dtype", "")) == "bfloat16" and ds.dtype.itemsize == 2
+
+
+def _floating(ds) -> bool:
+    return ds.dtype.kind == "f" or _bfloat16(ds)
+
+
 def _array(ds, shape, name, k, p) -> np.ndarray:
-    bf16 = _text(ds.attrs.get("dtype", "")) == "bfloat16"
-    if not (ds.dtype.kind == "f" or (bf16 and ds.dtype.itemsize == 2)):
-        raise WeightsError(f"{p}: {name} (Keras layer {k.describe()}) is stored as {ds.dtype}, not floating point",
-                           unreadable=True)
+    """One array, whose shape and dtype were checked from the directory: read, as float32, finite."""
+    bf16 = _bfloat16(ds)
     a = np.asarray(ds[()])
     if bf16:   # bfloat16 is the top half of a float32
         a = (np.ascontiguousarray(a).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
