@@ -465,3 +465,27 @@ def test_an_integer_array_is_refused_before_any_is_read(lenet_file, tmp_path):
     bad = _rewrite(path, tmp_path / "ints.keras", ints)
     with pytest.raises(cnnc.CnncError, match=r"dense_2.bias \(Keras layer 'dense_1' \(Dense\)\) is stored as int32"):
         cnnc.compile(ROOT / "examples" / "lenet.cnn").load_keras(bad)
+
+
+@keras.saving.register_keras_serializable(package="cnnc_tests")
+class _Wrapped(layers.Layer):
+    """A custom layer whose weights live in a sub-layer (its own `vars` are empty)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.inner = layers.Dense(18)
+
+    def build(self, shape):
+        self.inner.build(shape)
+
+    def call(self, x):
+        return self.inner(x)
+
+
+def test_a_layer_with_weights_in_sub_layers_is_not_taken_for_weightless(tmp_path):
+    inp = keras.Input((3, 3, 2))
+    km = keras.Model(inp, layers.Dense(2, name="fc")(_Wrapped(name="wrapped")(layers.Flatten()(inp))))
+    model = cnnc.compile(cnnc.parse("input 3x3x2; flatten; dense 2"))
+    with pytest.raises(cnnc.CnncError, match=r"the program starts at its input where the Keras model still has "
+                                             r"'wrapped' \(_Wrapped\)"):
+        model.load_keras(save(km, tmp_path / "wrapped.keras"))

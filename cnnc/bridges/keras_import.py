@@ -255,7 +255,7 @@ class KLayer:
     """One Keras layer (or operation) call: `inputs` are other KLayers' ids, `vars` the
     (shape, dtype) of each array in its HDF5 group, `in_shape` its input's shape if known."""
 
-    __slots__ = ("id", "name", "cls", "config", "inputs", "group", "vars", "in_shapes")
+    __slots__ = ("id", "name", "cls", "config", "inputs", "group", "vars", "in_shapes", "nested")
 
     def __init__(self, id, name, cls, config):
         self.id, self.name, self.cls, self.config = id, name, cls, config
@@ -263,6 +263,7 @@ class KLayer:
         self.group = None
         self.vars: list = []
         self.in_shapes: list = []   # the shape of each tensor it reads, where config.json says
+        self.nested = False         # it holds weights in sub-layers of its own
 
     @property
     def in_shape(self):
@@ -321,6 +322,12 @@ class KerasGraph:
 
     def _read_group(self, k, group):
         k.group = group
+        g = self.h5.get(group)
+        if g is not None:   # arrays of its own sub-layers (a custom layer made of others) count as weights
+            for key, item in g.items():
+                if key != "vars" and hasattr(item, "visit") and item.visit(
+                        lambda name, item=item: True if hasattr(item[name], "shape") else None):
+                    k.nested = True
         vars_ = self.h5.get(f"{group}/vars")
         if vars_ is None:
             return
@@ -442,7 +449,7 @@ def _skeleton_keras(graph):
     rep: dict = {}
     for k in graph.layers.values():   # created in topological order
         distinct = list(dict.fromkeys(k.inputs))
-        if k.vars or len(distinct) != 1:
+        if k.vars or k.nested or len(distinct) != 1:
             rep[k.id] = k.id
         else:
             rep[k.id] = rep[distinct[0]]
