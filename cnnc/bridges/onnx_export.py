@@ -6,13 +6,21 @@ N symbolic); inside, one Transpose makes it NCHW for ONNX's Conv and pools, and
 Every kind maps to standard operators (default opset 17), through LOWERINGS below:
 
   conv       Conv with explicit `pads` (TensorFlow `same` is asymmetric: the
-             smaller half on top/left), then the activation
+             smaller half on top/left), dilations, group, no bias under bias=false;
+             then the activation
+  dwconv     Conv with group=C;  sepconv  a group=Cin Conv, then a 1x1 Conv
+  deconv     ConvTranspose: pads crop Keras's `same`, output_padding adds the rows a
+             kernel smaller than its stride leaves
+  upsample   Resize (nearest: asymmetric/floor; bilinear: linear/half_pixel)
+  zeropad    Pad;  rescale  Mul + Add;  globalmaxpool  GlobalMaxPool + Flatten
+  scale      Unsqueeze the gate to (N, C, 1, 1), Mul
   pool       MaxPool with the same explicit pads (ONNX never picks a padded pixel)
   avgpool    AveragePool: `same` -> count_include_pad=0 (real pixels only);
              integer p -> count_include_pad=1 (the zeros count, as in PyTorch)
   globalpool GlobalAveragePool + Flatten
   dense      Gemm (B is the Keras (in, out) kernel as is)
-  batchnorm  BatchNormalization (inference form, epsilon from the program)
+  batchnorm  BatchNormalization (inference form, epsilon from the program; ones/zeros
+             for a missing gamma/beta)
   dropout    Identity;  residual Add;  concat Concat on channels
   ACT        from the one table of activations (layers/activations.py): Relu, Clip (relu6),
              LeakyRelu, Elu, Erf-based gelu, x * Sigmoid (silu), HardSigmoid, HardSwish,

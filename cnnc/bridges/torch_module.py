@@ -4,12 +4,17 @@ Every layer is a real torch module, registered under the layer's own name in
 `module.layers` (an `nn.ModuleDict`), so `print(module)`, torchinfo, forward hooks
 and optimizer parameter groups see what a PyTorch user would have written:
 
-  conv        nn.Conv2d (subclass: an asymmetric `same` pad and the activation are children)
+  conv        nn.Conv2d (subclass: an asymmetric `same` pad and the activation are children;
+              dilation, groups and bias=false are nn.Conv2d's own)
+  dwconv      nn.Conv2d with groups=C;  sepconv  depthwise + 1x1 nn.Conv2d children
+  deconv      nn.ConvTranspose2d, cropped to Keras's `same`
   dense       nn.Linear (subclass: the activation is a child)
-  batchnorm   nn.BatchNorm2d on images, nn.BatchNorm1d on vectors
+  batchnorm   nn.BatchNorm2d on images, nn.BatchNorm1d on vectors (weight/bias None without them)
   pool        nn.MaxPool2d;  avgpool  nn.AvgPool2d (subclasses, for explicit padding)
-  dropout     nn.Dropout;    ACT      the activation's module (nn.ReLU, nn.GELU, ...)
-  globalpool  GlobalPool2d;  flatten  FlattenHWC;  residual  Add;  concat  Concat
+  upsample    nn.Upsample;   zeropad  nn.ZeroPad2d;  dropout  nn.Dropout
+  ACT         the activation's module from the one table (nn.ReLU, nn.GELU, ...)
+  globalpool, globalmaxpool  GlobalPool2d;  flatten  FlattenHWC;  rescale  Rescale
+  residual    Add;  concat  Concat;  scale  Multiply (the image times its gate)
 
 Each kind's module comes from LOWERINGS (keyword -> Lowering); weights are real
 `nn.Parameter`s in torch layouts, converted exactly from and to the Keras layouts
