@@ -3,7 +3,7 @@
 Each test builds a Keras model, gives it random weights (batchnorm statistics included, so
 no batchnorm is an identity), saves it with Keras, loads the file into the equivalent cnnc
 program (which never imports Keras) and compares outputs. The Keras Applications run at
-small inputs here; full-size runs are marked slow (`pytest -m slow`).
+small inputs here; full-size runs are marked slow (`pytest --slow`).
 """
 
 from __future__ import annotations
