@@ -419,7 +419,7 @@ def conformance(name, ctor, size, kwargs, tmp_path, backend="numpy"):
     x = images((size, size, 3), 2)
     want = keras_out(km, x)
     if before:   # EfficientNet: the program takes what Keras's Rescaling and Normalization give
-        x = keras_out(keras.Model(km.inputs, km.get_layer(before[-1].name).output), x)
+        x = keras_out(keras.Model(km.input, km.get_layer(before[-1].name).output), x)
     got = model(x)
     got = got.cpu().numpy() if hasattr(got, "cpu") else np.asarray(got)
     # softmax outputs: relative agreement of the probabilities is agreement of the logits
