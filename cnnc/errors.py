@@ -102,11 +102,14 @@ class Reporter:
 def closest(word: str, candidates) -> "str | None":
     """The candidate nearest to `word` by edit distance, if it is plausibly a typo."""
     best, best_d = None, None
+    most = max(2, len(word) // 2)
     for c in candidates:
+        if abs(len(word) - len(c)) > most:
+            continue  # the distance is at least the difference in length: no typo (and a long word costs nothing)
         d = _edit_distance(word.lower(), c)
         if best_d is None or d < best_d:
             best, best_d = c, d
-    if best is not None and best_d <= max(2, len(word) // 2):
+    if best is not None and best_d <= most:
         return best
     return None
 

@@ -10,6 +10,7 @@ unknown (because of an earlier error) is skipped rather than blamed.
 from __future__ import annotations
 
 from .errors import CnncError, Reporter, closest
+from .limits import MAX_DEPTH, MAX_LAYERS, MAX_VALUES, count_of, input_problem, integer, shown
 from .layers import (ACTIVATION_NAMES, ALIASES, BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, Role,
                      ShapeError, parse_args, window)
 from .syntax import Block, Layer, Program
@@ -191,6 +192,7 @@ class _Builder:
         self.parsed: dict = {}     # id(Layer statement) -> its attrs (None: wrong, reported)
         self.collapses: list = []  # (diagnostic index) of "image collapses" errors, for the min-input hint
         self.depth = 0             # blocks (residual, shortcut, concat branches) around the current statement
+        self.unrolled: dict = {}   # id(repeat block) -> layers its body unrolls to (_check_structure)
 
     # -- naming ---------------------------------------------------------------
     def name_for(self, kind: str, label, line, col, copy) -> str:
@@ -304,7 +306,7 @@ class _Builder:
             if s.kind.lower() in ("activation", "leakyrelu", "selu", "prelu"):
                 hint = (f"; the activations are {', '.join(ACTIVATION_NAMES)}, "
                         f"written alone or as ACT on conv/dense")
-            self.statement_error(s, f"unknown statement '{s.kind}'{hint}", s.kind_line, s.kind_col)
+            self.statement_error(s, f"unknown statement '{shown(s.kind)}'{hint}", s.kind_line, s.kind_col)
             if guess in KINDS and not KINDS[guess].joins:
                 return self.guessed(s, KINDS[guess], x, copy)
             if hint.startswith("; the activations"):
@@ -340,6 +342,11 @@ class _Builder:
             self.report.error(f"{node.name}: {e}", node.line, node.col)
             return
         node.params = node.spec.params(inp, node.out, node.attrs)
+        too_large = _too_large(node, inp)
+        if too_large:
+            self.report.error(f"{node.name}: {too_large}", node.line, node.col)
+            node.out, node.params = None, {}
+            return
         node.macs = node.spec.macs(inp, node.out, node.attrs)
         if isinstance(inp, Image):
             dh, dw = node.spec.dropped_edges(inp, node.attrs)
@@ -400,6 +407,11 @@ class _Builder:
             node.out = spec.join(types)
         except ShapeError as e:
             self.report.error(f"{name}: {e}", s.line, s.col)
+            return node
+        too_large = _too_large(node, None)
+        if too_large:
+            self.report.error(f"{name}: {too_large}", s.line, s.col)
+            node.out = None
         return node
 
     def scale(self, s: Block, x: Node, copy) -> Node:
@@ -420,6 +432,8 @@ class _Builder:
 
     def repeat(self, s: Block, x: Node, copy) -> Node:
         n = _repeat_count(s)  # a missing or bad count was reported by _check_structure
+        if self.unrolled.get(id(s)) == 0:
+            return x  # a body of no layers (empty, or repeats of nothing): nothing to unroll, however often
         for i in range(n or 1):
             x = self.body(s.body, x, (i + 1) if copy is None else f"{copy}_{i + 1}")
         return x
@@ -451,27 +465,55 @@ def _drop_words(dh: int, dw: int) -> str:
     return rows(dh, "row") if dh else rows(dw, "column")
 
 
-MAX_DEPTH = 50           # blocks nested deeper than this are refused (and keep recursion bounded)
-MAX_NODES = 100_000      # a program may unroll to at most this many layers
+MAX_NODES = MAX_LAYERS   # a program may unroll to at most this many layers (cnnc/limits.py)
+
+
+def _too_large(node: Node, inp) -> "str | None":
+    """Why `node` (its output, weights, padded input) is larger than cnnc/limits.py allows, or None."""
+    n = count_of(node.out.dims)
+    if n > MAX_VALUES:
+        return (f"its output {node.out} would hold {n:,} numbers per image; a value between layers "
+                f"may hold at most {MAX_VALUES:,}")
+    for suffix, shape in node.params.items():
+        n = count_of(shape)
+        if n > MAX_VALUES:
+            return (f"its {suffix} {'x'.join(map(str, shape))} would hold {n:,} weights; one weight tensor "
+                    f"may hold at most {MAX_VALUES:,}")
+    pads = getattr(node.spec, "pads", None)  # windows (conv, pools) read a padded image
+    if pads is not None and isinstance(inp, Image):
+        t, b, left, r = pads(inp, node.attrs)
+        padded = (inp.h + t + b, inp.w + left + r, inp.c)
+        n = count_of(padded)
+        if n > MAX_VALUES:
+            return (f"its padding makes the padded input {'x'.join(map(str, padded))}, {n:,} numbers per image; "
+                    f"at most {MAX_VALUES:,} are allowed")
+    return None
 
 
 def _repeat_count(s: Block) -> "int | None":
+    """The count of `repeat N`, or None when it is missing or not an integer in 1..MAX_NODES."""
     c = s.count
-    if c is None or c.kind != "number" or not c.text.lstrip("+-").isdigit() or int(c.text) <= 0:
-        return None  # the builder reports it
-    return int(c.text)
+    n = integer(c.text) if c is not None and c.kind == "number" else None
+    if n is None or not 0 < n <= MAX_NODES:
+        return None  # _check_structure reports it
+    return n
 
 
-def _check_structure(stmts, report: Reporter, depth: int = 0) -> int:
+def _check_structure(stmts, report: Reporter, depth: int = 0, unrolled: "dict | None" = None) -> int:
     """Checks that need no shapes, once per written statement (not per repeat copy).
 
-    Returns how many nodes `stmts` unrolls to; reports nesting too deep, counts on
-    blocks other than repeat, and names on blocks that cannot carry one.
+    Returns how many nodes `stmts` unrolls to (raising _TooBig past MAX_NODES); reports
+    nesting too deep, counts on blocks other than repeat, and names on blocks that cannot
+    carry one. `unrolled` gets id(repeat block) -> the layers its body unrolls to.
     """
+    unrolled = {} if unrolled is None else unrolled
     total = 0
     for s in stmts:
         if not isinstance(s, Block):
-            total += 1
+            total += s.kind != "input"  # the input is not one of the layers
+            if total > MAX_NODES:
+                report.error(f"the program unrolls to more than {MAX_NODES:,} layers", s.kind_line, s.kind_col)
+                raise _TooBig
             continue
         if depth >= MAX_DEPTH:
             report.error(f"blocks are nested more than {MAX_DEPTH} deep", s.kind_line, s.kind_col)
@@ -479,18 +521,26 @@ def _check_structure(stmts, report: Reporter, depth: int = 0) -> int:
         if s.count is not None and s.kind != "repeat":
             report.error(f"{s.kind} takes no count (only repeat N does)", s.count.line, s.count.col)
         if s.kind == "repeat" and _repeat_count(s) is None:
+            n = integer(s.count.text) if s.count is not None and s.count.kind == "number" else None
             if s.count is None:
                 report.error("repeat needs a count: repeat N { ... }", s.kind_line, s.kind_col)
+            elif n is not None and n > MAX_NODES:
+                report.error(f"repeat count must be at most {MAX_NODES:,} (the most layers a program may have), "
+                             f"got {shown(s.count.text)}", s.count.line, s.count.col)
             else:
-                report.error(f"repeat count must be a positive integer, got '{s.count.text}'",
+                report.error(f"repeat count must be a positive integer, got '{shown(s.count.text)}'",
                              s.count.line, s.count.col)
         if s.name and s.kind in ("shortcut", "branch", "repeat"):
             what = {"shortcut": "name the residual instead (NAME: residual { ... } shortcut { ... })",
                     "branch": "name the concat instead (NAME: concat { branch ... })",
                     "repeat": "name the layers inside it; each copy gets NAME_1, NAME_2, ..."}[s.kind]
             report.error(f"a {s.kind} block cannot be named: {what}", s.line, s.col)
-        inner = _check_structure(s.body, report, depth + 1)
-        total += inner * (_repeat_count(s) or 1) if s.kind == "repeat" else inner + 1
+        inner = _check_structure(s.body, report, depth + 1, unrolled)
+        if s.kind == "repeat":
+            unrolled[id(s)] = inner
+            total += inner * (_repeat_count(s) or 1)
+        else:  # residual and concat add their join node; shortcut and branch add none
+            total += inner + (s.kind in ("residual", "concat"))
         if total > MAX_NODES:
             report.error(f"the program unrolls to more than {MAX_NODES:,} layers", s.kind_line, s.kind_col)
             raise _TooBig
@@ -502,18 +552,26 @@ class _TooBig(Exception):
 
 
 def _explicit_names(stmts, copies=(None,)) -> set:
-    """Every name the user chose, as the layers will carry it (NAME_i inside repeat)."""
+    """Every name the user chose, as the layers will carry it (NAME_i inside repeat).
+
+    Copies are spelt out only where a name sits (a named statement unrolls to at most
+    MAX_NODES layers), never for the repeats of a body without names."""
     names = set()
     for s in stmts:
-        if s.name:
+        if s.name and not (isinstance(s, Block) and s.kind == "repeat"):  # a named repeat is an error
             names.update(s.name if c is None else f"{s.name}_{c}" for c in copies)
-        if isinstance(s, Block):
+        if isinstance(s, Block) and _names_inside(s.body):
             inner = copies
             if s.kind == "repeat":
                 n = _repeat_count(s) or 1
                 inner = tuple((i + 1) if c is None else f"{c}_{i + 1}" for c in copies for i in range(n))
             names |= _explicit_names(s.body, inner)
     return names
+
+
+def _names_inside(stmts) -> bool:
+    return any((s.name and not (isinstance(s, Block) and s.kind == "repeat"))
+               or (isinstance(s, Block) and _names_inside(s.body)) for s in stmts)
 
 
 def _softmax_warnings(nodes, output, report: Reporter) -> None:
@@ -541,11 +599,13 @@ def build(program: Program, input_shape=None, report: "Reporter | None" = None) 
     report = report or Reporter(program.filename)
     if input_shape is not None:
         input_shape = _check_input_shape(input_shape, program.filename)
+    unrolled: dict = {}
     try:
-        _check_structure(program.statements, report)
+        _check_structure(program.statements, report, unrolled=unrolled)
     except _TooBig:
         report.raise_if_errors()
     b = _Builder(program, report, input_shape)
+    b.unrolled = unrolled
     output = b.build()
     if not report.errors:
         _softmax_warnings(b.nodes, output, report)
@@ -632,11 +692,34 @@ def _shortcut_hint(a, b) -> str:
 
 
 def _check_input_shape(shape, filename):
+    """`input=(H, W, C)`: three positive whole numbers within the limits every input shape has."""
     try:
-        dims = tuple(int(d) for d in shape)
-        if len(dims) != 3 or min(dims) <= 0 or any(float(d) != int(d) for d in shape):
+        dims = tuple(_whole(d) for d in shape)
+        if len(dims) != 3 or min(dims) <= 0:
             raise ValueError
-    except (TypeError, ValueError):
-        raise CnncError(f"the input shape must be three positive integers (H, W, C), got {shape!r}",
+    except (TypeError, ValueError, OverflowError):
+        raise CnncError(f"the input shape must be three positive integers (H, W, C), got {_safe_repr(shape)}",
                         1, 1, filename) from None
+    problem = input_problem(dims)
+    if problem:
+        raise CnncError(problem, 1, 1, filename)
     return dims
+
+
+def _whole(d) -> int:
+    """An int, or a number with no fraction (28.0, numpy's, "28"); ValueError otherwise."""
+    try:
+        return int(d.__index__())
+    except AttributeError:
+        pass
+    f = float(d)
+    if not f.is_integer():
+        raise ValueError
+    return int(f)
+
+
+def _safe_repr(x) -> str:
+    try:
+        return shown(repr(x), 60)
+    except ValueError:  # an int too long to print
+        return "a shape with a number too large to print"

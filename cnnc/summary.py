@@ -14,6 +14,11 @@ from __future__ import annotations
 
 from .layers import Image, ShapeError
 
+# Receptive fields and strides stop growing here: `padding=same` keeps a 1x1 image alive
+# through any number of stride-2 layers, and 2^100000 would cost quadratic time (and
+# cannot be printed). 2^53 is also the largest integer every JSON reader keeps exact.
+RF_CAP = 2**53
+
 
 def _ratio(num: int, den: int) -> tuple:
     if den == 1:
@@ -24,11 +29,22 @@ def _ratio(num: int, den: int) -> tuple:
     return num // g, den // g
 
 
+def _capped(num: int, den: int) -> tuple:
+    """num/den reduced, at most RF_CAP, its denominator at most RF_CAP (a finer fraction is
+    rounded up to a multiple of 1/RF_CAP: strides and growths that never cancel would
+    otherwise make numbers of thousands of digits)."""
+    if num > RF_CAP * den:
+        return RF_CAP, 1
+    if den > RF_CAP:
+        num, den = -(-num * RF_CAP // den), RF_CAP
+    return _ratio(num, den)
+
+
 def receptive_fields(net) -> dict:
     """node name -> ((rf_h, rf_w), (jump_h, jump_w)), or None for vector outputs.
 
     A jump is an int, or a (numerator, denominator) pair after a layer that grows the
-    image; receptive fields are whole input pixels (rounded up)."""
+    image; receptive fields are whole input pixels (rounded up). Each stops at RF_CAP."""
     info: dict = {}   # name -> (rf per axis as (num, den), jump per axis as (num, den))
     for n in net.nodes:
         if not n.inputs:
@@ -47,8 +63,8 @@ def receptive_fields(net) -> dict:
             else:
                 r = max((x[0][a] for x in ins), key=lambda f: f[0] / f[1])
                 j = max((x[1][a] for x in ins), key=lambda f: f[0] / f[1])
-            rf.append(_ratio(r[0] * j[1] + (k - 1) * j[0] * r[1], r[1] * j[1]))
-            jump.append(_ratio(j[0] * s, j[1] * g))
+            rf.append(_capped(r[0] * j[1] + (k - 1) * j[0] * r[1], r[1] * j[1]))
+            jump.append(_capped(j[0] * s, j[1] * g))
         info[n.name] = (tuple(rf), tuple(jump))
     return {name: None if v is None else (tuple(-(-r[0] // r[1]) for r in v[0]),
                                           tuple(j[0] if j[1] == 1 else j for j in v[1]))

@@ -10,6 +10,7 @@ knows what a conv is: statements are checked against the layer registry later.
 from __future__ import annotations
 
 from .errors import CnncError
+from .limits import MAX_DEPTH, MAX_LAYERS, MAX_WORDS, shown
 from .records import Record
 
 
@@ -136,28 +137,47 @@ class _SyntaxError(Exception):
         self.statement = statement  # the tokens of the statement the error is in
 
 
+class _TooLarge(Exception):
+    """A limit of cnnc/limits.py passed while reading: reading stops there, before the
+    rest of the text costs time or memory."""
+
+    def __init__(self, message, line, col):
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
+
+
 _LEXER = None
 
 
 def _lexer():
+    """(token matcher, separator-run matcher), compiled once."""
     global _LEXER
     if _LEXER is None:
         import re
 
         from .parse_tables import TOKENS
-        _LEXER = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in TOKENS)).match
+        # Every place the grammar takes a separator takes a run of them (`_SEP*`, `_SEP+`),
+        # so a run -- with the blanks and comments between -- is lexed as one _SEP: a file of
+        # ten million `;` costs a few regular-expression matches, not ten million parser
+        # steps. One character class (blanks are ignored anyway): no backtracking, no memory.
+        run = re.compile(r"[;\n \t\f\r]*")
+        _LEXER = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in TOKENS)).match, run.match
     return _LEXER
 
 
 def _drive(text: str):
     """Lex and parse `text`; the same shift/reduce steps as lark's LALR parser,
-    with its contextual keyword rule (a keyword is a NAME where the state takes no keyword)."""
+    with its contextual keyword rule (a keyword is a NAME where the state takes no keyword).
+
+    The limits on layers, blocks, nesting and words per statement are counted as
+    tokens arrive (raising _TooLarge), so an oversized program stops early."""
     from .parse_tables import END, IGNORE, KEYWORDS, RULES, START, STATES
 
-    match = _lexer()
+    match, separators = _lexer()
     ignore = frozenset(IGNORE)
     stack, values = [START], []
     statement: list = []  # tokens since the last separator or brace, for error messages
+    layers = blocks = depth = 0
     pos, n, line, line_start = 0, len(text), 1, 0
     while True:
         if pos < n:
@@ -174,6 +194,17 @@ def _drive(text: str):
             pos = m.end()
             if typ in ignore:
                 continue
+            while typ == "_SEP":  # the rest of the run: separators, blanks, comments
+                end = separators(text, pos).end()
+                nl = text.count("\n", pos, end)
+                if nl:
+                    line += nl
+                    line_start = text.rindex("\n", pos, end) + 1
+                pos = end
+                if not text.startswith("#", pos):
+                    break
+                end = text.find("\n", pos)
+                pos = n if end < 0 else end
             if typ == "NAME":
                 kw = KEYWORDS.get(val)
                 if kw is not None and kw in STATES[stack[-1]]:
@@ -191,8 +222,17 @@ def _drive(text: str):
                 values.append(tok)
                 if tok.type in ("_SEP", "LBRACE", "RBRACE"):
                     statement.clear()
+                    if tok.type == "LBRACE":
+                        depth += 1
+                        if depth > MAX_DEPTH:
+                            raise _TooLarge(f"blocks are nested more than {MAX_DEPTH} deep", tok.line, tok.column)
+                    elif tok.type == "RBRACE":
+                        depth -= 1
                 else:
                     statement.append(tok)
+                    if len(statement) > MAX_WORDS:
+                        raise _TooLarge(f"a statement of more than {MAX_WORDS:,} words", statement[0].line,
+                                        statement[0].column)
                 break
             origin, size, mask, callback, expand1 = RULES[-1 - a]
             if size:
@@ -220,6 +260,14 @@ def _drive(text: str):
                 value = children[0]
             else:
                 value = CALLBACKS[callback](children)
+                if callback == "layer" and value.kind != "input":  # the input is not a layer
+                    layers += 1
+                    if layers > MAX_LAYERS:
+                        raise _TooLarge(f"the program has more than {MAX_LAYERS:,} layers", value.line, value.col)
+                elif callback == "block":
+                    blocks += 1
+                    if blocks > MAX_LAYERS:
+                        raise _TooLarge(f"the program has more than {MAX_LAYERS:,} blocks", value.line, value.col)
             goto = STATES[stack[-1]][origin]
             stack.append(goto)
             values.append(value)
@@ -241,7 +289,7 @@ def _describe_token(tok) -> str:
         return "end of input"
     if tok.type == "_SEP":
         return "end of line" if tok.value.strip() == "" else "';'"
-    return repr(str(tok))
+    return repr(shown(str(tok)))
 
 
 def _expected(names) -> str:
@@ -270,7 +318,7 @@ def _unknown_block(statement):
         return None
     guess = closest(word.value, BLOCKS)
     hint = f"; did you mean '{guess}'?" if guess else f"; blocks are {', '.join(BLOCKS)}"
-    return f"unknown statement '{word.value}' before '{{'{hint}", word.line, word.column
+    return f"unknown statement '{shown(word.value)}' before '{{'{hint}", word.line, word.column
 
 
 MAX_SYNTAX_ERRORS = 20
@@ -290,6 +338,8 @@ def parse_program(text: str, filename: str = "<string>", report=None) -> "Progra
         raise CnncError(f"a cnnc program must be text, got {type(text).__name__}", 1, 1, filename)
     from .errors import Reporter
 
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a UTF-8 byte-order mark (Windows editors write one): not part of the program
     own = report is None
     if own:
         report = Reporter(filename)
@@ -307,6 +357,9 @@ def _parse_recovering(text: str, report) -> "Program | None":
     for _ in range(MAX_SYNTAX_ERRORS):
         try:
             program = _drive(text + "\n")
+        except _TooLarge as e:  # reading stops: the rest is not looked at
+            report.error(e.message, e.line, e.col)
+            return None
         except _SyntaxError as e:
             msg, line, col = _describe(e, text)
             report.error(msg, line, col)

@@ -14,6 +14,7 @@ import os
 import sys
 
 from ..errors import UsageError
+from ..limits import input_problem, shown
 
 STDIN = "-"             # a program read from standard input
 STDIN_NAME = "<stdin>"  # ... and how its diagnostics name it
@@ -27,7 +28,8 @@ def _hxwxc(text: str) -> "tuple | None":
         dims = tuple(int(p) for p in text.lower().split("x"))
     except ValueError:
         return None
-    return dims if len(dims) == 3 and min(dims) > 0 else None
+    ok = len(dims) == 3 and min(dims) > 0 and input_problem(dims) is None  # the input statement's limits
+    return dims if ok else None
 
 
 def input_shape_arg(text: str) -> tuple:
@@ -36,7 +38,11 @@ def input_shape_arg(text: str) -> tuple:
     if dims is None:
         import argparse
 
-        raise argparse.ArgumentTypeError(f"expected HxWxC like 28x28x1, got '{text}'")
+        try:
+            problem = input_problem(tuple(int(p) for p in text.lower().split("x")))
+        except ValueError:
+            problem = None
+        raise argparse.ArgumentTypeError(problem or f"expected HxWxC like 28x28x1, got '{shown(text)}'")
     return dims
 
 

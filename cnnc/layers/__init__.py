@@ -18,6 +18,7 @@ in kinds.py ALL) plus one lowering per backend and bridge.
 
 from __future__ import annotations
 
+from ..limits import shown
 from .activations import ACTIVATIONS
 from .activations import NAMES as ACTIVATION_NAMES
 from .args import ArgError, Param
@@ -227,10 +228,10 @@ def parse_args(kind: LayerKind, args, report_error, label: "str | None" = None) 
                             v, step = spaced
                     attrs[p.name] = r.value(p, v, at)
                 else:
-                    r.error(f"{kind.keyword} takes no more arguments, got '{v.text}'" + _usage_hint(kind),
+                    r.error(f"{kind.keyword} takes no more arguments, got '{shown(v.text)}'" + _usage_hint(kind),
                             v.line, v.col)
             elif a.key in seen_opts:
-                r.error(f"option '{a.key}' is given twice", a.line, a.col)
+                r.error(f"option '{shown(a.key)}' is given twice", a.line, a.col)
             else:
                 seen_opts.add(a.key)
                 if a.key == "activation" and kind.takes_activation:

@@ -4,6 +4,7 @@ terms. Kinds declare their arguments as `Param`s built from these."""
 
 from __future__ import annotations
 
+from ..limits import MAX_SIZE, input_problem, integer, shown
 from ..records import FrozenRecord
 
 
@@ -27,39 +28,50 @@ class Param(FrozenRecord):
 
 
 def _is_int(text: str) -> bool:
-    t = text.lstrip("+-")
-    return t.isdigit()
+    return integer(text) is not None
+
+
+def _bounded(n: int, what: str, text: str) -> int:
+    """Every written size and count is at most MAX_SIZE (cnnc/limits.py)."""
+    if n > MAX_SIZE:
+        raise ArgError(f"{what} must be at most {MAX_SIZE:,}, got {shown(text)}")
+    return n
 
 
 def _int(v, what: str) -> int:
-    if v.kind != "number" or not _is_int(v.text):
-        raise ArgError(f"{what} must be a positive integer, got '{v.text}'")
-    n = int(v.text)
+    n = integer(v.text) if v.kind == "number" else None
+    if n is None:
+        raise ArgError(f"{what} must be a positive integer, got '{shown(v.text)}'")
     if n <= 0:
-        raise ArgError(f"{what} must be a positive integer, got {n}")
-    return n
+        raise ArgError(f"{what} must be a positive integer, got {shown(v.text)}")
+    return _bounded(n, what, v.text)
 
 
 def count(what: str):
     return lambda v: _int(v, what)
 
 
+def _sizes(v) -> list:
+    """The parts of a size token (`3x5`, `28x28x1`); the lexer made each an integer."""
+    return [integer(p) for p in v.text.split("x")]
+
+
 def pair(what: str):
     """`3` or `3x5` (height x width), both positive."""
     def parse(v):
         if v.kind == "number" and _is_int(v.text):
-            n = int(v.text)
+            n = integer(v.text)
             if n <= 0:
-                raise ArgError(f"{what} must be positive, got {n}")
-            return (n, n)
+                raise ArgError(f"{what} must be positive, got {shown(v.text)}")
+            return (_bounded(n, what, v.text),) * 2
         if v.kind == "size":
-            parts = [int(p) for p in v.text.split("x")]
+            parts = _sizes(v)
             if len(parts) != 2:
-                raise ArgError(f"{what} is height x width (like 3x3) or one number, got '{v.text}'")
+                raise ArgError(f"{what} is height x width (like 3x3) or one number, got '{shown(v.text)}'")
             if min(parts) <= 0:
-                raise ArgError(f"{what} must be positive, got {v.text}")
-            return tuple(parts)
-        raise ArgError(f"{what} must be a size like 3x3 or 3, got '{v.text}'")
+                raise ArgError(f"{what} must be positive, got {shown(v.text)}")
+            return tuple(_bounded(n, what, v.text) for n in parts)
+        raise ArgError(f"{what} must be a size like 3x3 or 3, got '{shown(v.text)}'")
     return parse
 
 
@@ -97,9 +109,10 @@ def boolean(what: str):
 def padding(v):
     if v.kind == "word" and v.text in ("valid", "same"):
         return v.text
-    if v.kind == "number" and _is_int(v.text) and int(v.text) >= 0:
-        return int(v.text)
-    raise ArgError(f"padding must be valid, same or a number of pixels >= 0, got '{v.text}'",
+    n = integer(v.text) if v.kind == "number" else None
+    if n is not None and n >= 0:
+        return _bounded(n, "padding", v.text)
+    raise ArgError(f"padding must be valid, same or a number of pixels >= 0, got '{shown(v.text)}'",
                    ("valid", "same") if v.kind == "word" else ())
 
 
@@ -108,7 +121,8 @@ def choice(what: str, words: tuple):
     def parse(v):
         if v.kind == "word" and v.text in words:
             return v.text
-        raise ArgError(f"{what} must be one of {', '.join(words)}, got '{v.text}'", words if v.kind == "word" else ())
+        raise ArgError(f"{what} must be one of {', '.join(words)}, got '{shown(v.text)}'",
+                       words if v.kind == "word" else ())
     return parse
 
 
@@ -124,24 +138,30 @@ def decimal(what: str, lo: float, hi: float, lo_closed: bool, hi_closed: bool):
         except ValueError:
             x = None
         if v.kind != "number" or x is None or x != x:
-            raise ArgError(f"{what} must be a decimal number, got '{v.text}'")
+            raise ArgError(f"{what} must be a decimal number, got '{shown(v.text)}'")
         ok_lo = x >= lo if lo_closed else x > lo
         ok_hi = x <= hi if hi_closed else x < hi
         if not (ok_lo and ok_hi):
             interval = ("[" if lo_closed else "(") + f"{lo:g}, " + (f"{hi:g}" if hi != float("inf") else "inf") + ("]" if hi_closed else ")")
-            raise ArgError(f"{what} must be in {interval}, got {v.text}")
+            raise ArgError(f"{what} must be in {interval}, got {shown(v.text)}")
         return x
     return parse
 
 
 def input_shape(v):
     if v.kind == "size":
-        parts = [int(p) for p in v.text.split("x")]
+        parts = _sizes(v)
         if len(parts) == 3:
             if min(parts) <= 0:
-                raise ArgError(f"input sizes must be positive, got {v.text}")
+                raise ArgError(f"input sizes must be positive, got {shown(v.text)}")
+            if max(parts) > MAX_SIZE:  # (said with the text: a 5000-digit part was clamped)
+                raise ArgError(f"input sizes must be at most {MAX_SIZE:,} each, got "
+                               + "x".join(shown(p) for p in v.text.split("x")))
+            problem = input_problem(parts)
+            if problem:
+                raise ArgError(problem)
             return tuple(parts)
         if len(parts) == 2 and min(parts) > 0:
-            raise ArgError(f"input is height x width x channels, got {v.text}; "
-                           f"write {v.text}x1 for grayscale or {v.text}x3 for RGB")
-    raise ArgError(f"input is height x width x channels like 28x28x1, got '{v.text}'")
+            raise ArgError(f"input is height x width x channels, got {shown(v.text)}; "
+                           f"write {shown(v.text)}x1 for grayscale or {shown(v.text)}x3 for RGB")
+    raise ArgError(f"input is height x width x channels like 28x28x1, got '{shown(v.text)}'")

@@ -41,6 +41,8 @@ class Group:
         self.source = source                 # the node whose output the group reads
         self.copy_into = copy_into           # for a copy group: the concat node
         self.copy_offset = copy_offset       # ... and the first channel of its slice
+        self._flavours: set = set()          # epilogue flavours of nodes[:_seen], for `has`
+        self._seen, self._of = 0, nodes
 
     def __repr__(self) -> str:
         return f"Group({self.index}, {self.describe()!r})"
@@ -60,7 +62,14 @@ class Group:
         return f"k{self.index}_{self.nodes[0].name}"
 
     def has(self, epilogue: Epilogue) -> bool:
-        return any(n.spec.epilogue is epilogue for n in self.nodes)
+        # asked once per absorbed node while a group grows: kept up to date incrementally,
+        # or a long chain of epilogues (`repeat 99999 { relu }`) would plan in quadratic time
+        if self._seen != len(self.nodes) or self._of is not self.nodes:
+            if self._seen > len(self.nodes) or self._of is not self.nodes:
+                self._flavours, self._seen, self._of = set(), 0, self.nodes
+            self._flavours.update(n.spec.epilogue for n in self.nodes[self._seen:])
+            self._seen = len(self.nodes)
+        return epilogue in self._flavours
 
     @property
     def pool(self):
