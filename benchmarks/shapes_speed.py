@@ -1,4 +1,4 @@
-"""How fast is the front end?  python benchmarks/shapes_speed.py [--runs N]
+"""How fast is the front end?  python benchmarks/shapes_speed.py [--runs N] [--scaling]
 
 1. `cnnc shapes examples/keras/resnet50.cnn` as a whole process, against `python -c pass`
    (goal: at most 3x). Python's byte-code cache is allowed (PYTHONDONTWRITEBYTECODE
@@ -8,6 +8,11 @@
    (goal: at most 1.5x): the front end stays linear in the layers.
 3. parse + shape inference of a generated 1,000-layer program in-process
    (goal: at most 100 ms), and the `cnnc shapes` summary (smallest-input search included).
+4. (`scaling`; alone with --scaling) `cnnc shapes` as a whole process on 1,000, 10,000
+   and 100,000 layers: plain statements and residual blocks written out, and the two
+   repeat probes of the hardening issue (`repeat N { relu }`, `repeat N/2 { residual
+   { relu } }`). Goals: 100,000 layers under 10 s; ten times the layers at most twelve
+   times the time; memory linear too (peak resident set of the process).
 
 Prints medians (and best) in ms; results go in BENCHMARKS.md, "Front end".
 """
@@ -60,15 +65,83 @@ def _inproc(fn, runs):
     return statistics.median(wall) * 1e3, statistics.median(cpu) * 1e3
 
 
+# --- 3. time and memory against the number of layers -------------------------------------
+
+SCALING_PROGRAMS = {
+    # name -> (layers -> program text with exactly that many layers)
+    "plain statements": lambda n: "input 16x16x8\n" + "".join(
+        ("conv 8 3x3 padding=same\n", "batchnorm\n", "relu\n")[i % 3] for i in range(n)),
+    "residual blocks": lambda n: "input 16x16x8\n" + "residual {\n  conv 8 3x3 padding=same\n  relu\n}\n" * (n // 3)
+    + "relu\n" * (n % 3),
+    "repeat N { relu }": lambda n: f"input 8x8x1\nrepeat {n} {{ relu }}\n",
+    "repeat N/2 { residual { relu } }": lambda n: f"input 8x8x1\nrepeat {n // 2} {{ residual {{ relu }} }}\n",
+}
+SCALING_SIZES = (1_000, 10_000, 100_000)
+
+
+# Runs `cnnc shapes` (cnnc.cli.main, what the console script calls) and then reports the
+# process's peak resident memory. ru_maxrss would not do: Linux carries the parent's
+# high-water mark across fork and exec, so every child would seem as large as this script.
+_PEAK = ("import sys\nfrom cnnc.cli import main\nrc = main(sys.argv[1:])\n"
+         "peak = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM:')]\n"
+         "sys.stderr.write('VmHWM ' + (peak[0].split()[1] if peak else '0') + '\\n')\nsys.exit(rc)\n")
+
+
+def _measure(argv, env):
+    """(wall s, CPU s, peak RSS MiB) of one `cnnc ARGV` process (CPU from its rusage)."""
+    t = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "-c", _PEAK, *argv], env=env, cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"cnnc {' '.join(argv)} failed: {err.decode()[-500:]}")
+    kib = int(err.split(b"VmHWM ")[-1].split()[0])
+    return wall, ru.ru_utime + ru.ru_stime, kib / 1024
+
+
+def scaling(env, runs: int) -> None:
+    """`cnnc shapes` on 1,000 / 10,000 / 100,000 layers of each program: medians of `runs`
+    runs (one at 100,000), and the ratio of each size to the one ten times smaller."""
+    import tempfile
+
+    import cnnc
+
+    print(f"\ncnnc shapes against the number of layers (medians of {runs} runs; 1 at 100,000; "
+          f"MiB: peak resident memory of the process)")
+    print(f"{'program':34s}{'layers':>8s}{'wall s':>9s}{'CPU s':>8s}{'MiB':>7s}{'CPU x':>8s}{'MiB x':>7s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, make in SCALING_PROGRAMS.items():
+            prev = None
+            for n in SCALING_SIZES:
+                text = make(n)
+                assert len(cnnc.parse(text).layers) == n, (name, n)
+                path = Path(tmp) / f"p{n}.cnn"
+                path.write_text(text)
+                results = [_measure(["shapes", str(path)], env) for _ in range(runs if n < 100_000 else 1)]
+                wall, cpu, mib = (statistics.median(r[i] for r in results) for i in range(3))
+                ratio = f"{cpu / prev[0]:7.1f}x{mib / prev[1]:6.1f}x" if prev else ""
+                print(f"{name:34s}{n:8,d}{wall:9.2f}{cpu:8.2f}{mib:7.0f} {ratio}")
+                prev = (cpu, mib)
+    print("goals: 100,000 layers under 10 s; 10x the layers at most 12x the CPU time")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--scaling", action="store_true", help="only part 3: time and memory against layers")
     args = ap.parse_args()
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(ROOT)
     script = shutil.which("cnnc", path=str(Path(sys.executable).parent))
     cnnc_cmd = [script] if script else [sys.executable, "-m", "cnnc"]
+    if args.scaling:
+        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
+              f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.2f}")
+        scaling(env, max(1, min(args.runs, 5)))
+        return 0
     shapes = cnnc_cmd + ["shapes", "examples/keras/resnet50.cnn"]
     dense = cnnc_cmd + ["shapes", "examples/keras/densenet121.cnn"]
     base = [sys.executable, "-c", "pass"]
@@ -116,6 +189,7 @@ def main() -> int:
     row("  ratio to resnet50 (goal <= 1.5x)", d_wall / s_wall, d_cpu / s_cpu, ratio=True)
     row("parse + infer, 1000 layers (goal <= 100 ms)", p_wall, p_cpu)
     row("  the same + shapes table and smallest input", t_wall, t_cpu)
+    scaling(env, max(1, min(args.runs, 5)))
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .errors import CnncError, Reporter, closest
 from .limits import MAX_DEPTH, MAX_LAYERS, MAX_VALUES, count_of, input_problem, integer, shown
+from .nogc import paused
 from .layers import (ACTIVATION_NAMES, ALIASES, BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, Role,
                      ShapeError, parse_args, window)
 from .syntax import Block, Layer, Program
@@ -596,6 +597,11 @@ def _softmax_warnings(nodes, output, report: Reporter) -> None:
 
 def build(program: Program, input_shape=None, report: "Reporter | None" = None) -> Network:
     """The typed graph of `program`; raises CnncError with every error found."""
+    with paused():
+        return _build(program, input_shape, report)
+
+
+def _build(program: Program, input_shape, report: "Reporter | None") -> Network:
     report = report or Reporter(program.filename)
     if input_shape is not None:
         input_shape = _check_input_shape(input_shape, program.filename)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .errors import CnncError
 from .limits import MAX_DEPTH, MAX_LAYERS, MAX_WORDS, shown
+from .nogc import paused
 from .records import Record
 
 
@@ -343,7 +344,8 @@ def parse_program(text: str, filename: str = "<string>", report=None) -> "Progra
     own = report is None
     if own:
         report = Reporter(filename)
-    program = _parse_recovering(_read_habits(text, report), report)
+    with paused():
+        program = _parse_recovering(_read_habits(text, report), report)
     if own:
         report.raise_if_errors()
     if program is not None:

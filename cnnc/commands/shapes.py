@@ -59,6 +59,13 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from ..nogc import paused
+
+    with paused():  # (a long program's table is millions of objects without cycles)
+        return _run(args)
+
+
+def _run(args) -> int:
     from ..errors import CnncError, UsageError
     from ..summary import format_table, summary_dict
 
