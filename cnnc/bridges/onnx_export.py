@@ -14,7 +14,8 @@ Every kind maps to standard operators (default opset 17), through LOWERINGS belo
   upsample   Resize (nearest: asymmetric/floor; bilinear: linear/half_pixel)
   zeropad    Pad;  rescale  Mul + Add;  globalmaxpool  GlobalMaxPool + Flatten
   scale      Unsqueeze the gate to (N, C, 1, 1), Mul
-  pool       MaxPool with the same explicit pads (ONNX never picks a padded pixel)
+  pool       MaxPool with the same explicit pads (ONNX never picks a padded pixel); windows
+             holding a NaN are NaN and windows of -inf only are -inf, as in numpy
   avgpool    AveragePool: `same` -> count_include_pad=0 (real pixels only);
              integer p -> count_include_pad=1 (the zeros count, as in PyTorch)
   globalpool GlobalAveragePool + Flatten
@@ -224,20 +225,36 @@ def _pool(g, node, ins, P):
         x = g.node("Pad", [x, g.init(f"{name}/pads", np.array([0, 0, t, le, 0, 0, b, r], dtype=np.int64)),
                            g.init(f"{name}/fill", fill)], f"{name}/pad", f"{name}/pad", mode="constant")
         pads = [0, 0, 0, 0]
-        if is_max:
-            # a window of padding only is -inf in cnnc; onnxruntime's MaxPool starts from the
-            # lowest float instead, so map that back
-            y = g.node("MaxPool", [x], f"{name}/max", f"{name}/max", kernel_shape=list(a["kernel"]),
-                       strides=list(a["stride"]))
-            lowest = g.init(f"{name}/lowest", np.array(np.finfo(np.float32).min, dtype=np.float32))
-            mask = g.node("Equal", [y, lowest], f"{name}/empty", f"{name}/empty")
-            return g.node("Where", [mask, g.init(f"{name}/-inf", np.array(-np.inf, dtype=np.float32)), y],
-                          name, name)
     if is_max:
-        return g.node("MaxPool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
-                      pads=pads)
+        y = g.node("MaxPool", [x], f"{name}/max", f"{name}/max", kernel_shape=list(a["kernel"]),
+                   strides=list(a["stride"]), pads=pads)
+        return _max_as_numpy(g, node, x, y, pads)
     return g.node("AveragePool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
                   pads=pads, count_include_pad=0 if a["padding"] == "same" else 1)
+
+
+def _max_as_numpy(g, node, x, y, pads):
+    """onnxruntime's MaxPool starts each window from the lowest float and skips NaN. cnnc's
+    (numpy's, PyTorch's) max of a window is NaN when it holds a NaN, and -inf when it holds
+    nothing above -inf (real pixels of -inf, or padding only): both are found by max-pooling
+    a 0/1 flag of x with the same windows, and put back with Where."""
+    name, a = node.name, node.attrs
+
+    def windows_holding(flag_op, tag, **attrs):
+        hit = g.node(flag_op, [x], f"{name}/{tag}", f"{name}/{tag}", **attrs)
+        if flag_op == "IsInf":  # -inf: the windows holding anything else
+            hit = g.node("Not", [hit], f"{name}/not_{tag}", f"{name}/not_{tag}")
+        flags = g.node("Cast", [hit], f"{name}/{tag}01", f"{name}/{tag}01", to=g.onnx.TensorProto.FLOAT)
+        pooled = g.node("MaxPool", [flags], f"{name}/{tag}_window", f"{name}/{tag}_window",
+                        kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=pads)
+        return g.node("Cast", [pooled], f"{name}/{tag}_any", f"{name}/{tag}_any", to=g.onnx.TensorProto.BOOL)
+
+    def const(tag, v):
+        return g.init(f"{name}/{tag}", np.array(v, dtype=np.float32))
+
+    above = windows_holding("IsInf", "isneginf", detect_positive=0)
+    y = g.node("Where", [above, y, const("-inf", -np.inf)], f"{name}/nonan", f"{name}/nonan")
+    return g.node("Where", [windows_holding("IsNaN", "isnan"), const("NaN", np.nan), y], name, name)
 
 
 def _globalpool(g, node, ins, P):

@@ -55,6 +55,17 @@ def _onnx_gelu(g, x, out, name):
     return g.node("Mul", [h, a], out, name)
 
 
+def _torch_gelu(nn):
+    """nn.GELU computed as x/2 * erfc(-x / sqrt 2), the numpy backend's form: PyTorch's own
+    vectorised kernel gives NaN for +inf (its one-element path gives inf, as numpy does)."""
+    import torch
+
+    class GELU(nn.GELU):
+        def forward(self, x):
+            return 0.5 * x * torch.erfc(x * -0.7071067811865476)
+    return GELU()
+
+
 def _onnx_silu(g, x, out, name):
     s = g.node("Sigmoid", [x], f"{name}/sigmoid", f"{name}/sigmoid")
     return g.node("Mul", [x, s], out, name)
@@ -79,7 +90,7 @@ _TABLE = (
                numpy_scratch=(1, 0, False)),
     Activation("gelu", numpy=("_gelu(y)",),
                triton=("acc = 0.5 * acc * (1.0 + tl.erf(acc * 0.7071067811865476))",),
-               torch=lambda nn: nn.GELU(), onnx=_onnx_gelu, monotone=False, keras=("gelu",),
+               torch=_torch_gelu, onnx=_onnx_gelu, monotone=False, keras=("gelu",),
                numpy_scratch=(73, 0, False)),
     Activation("silu", numpy=("y *= _sigmoid(y)",), triton=("acc = acc / (1.0 + tl.exp(-acc))",),
                torch=lambda nn: nn.SiLU(), onnx=_onnx_silu, monotone=False, keras=("silu", "swish"),

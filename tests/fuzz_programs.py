@@ -1,0 +1,331 @@
+"""Program generators for the fuzz and differential tests (not a test module itself).
+
+Two families, each driven by a *chooser* (`Chooser`: ints, picks, coins) so that the same
+generator runs under hypothesis (`Drawn`, which shrinks a failure to a small program) and
+from a seeded `random.Random` (`Seeded`, thousands of programs a second for the CI budget):
+
+* `any_program(c)`: text that may or may not be a valid program -- every statement of the
+  registry with arguments from a vocabulary of edge cases (zero, negative, huge, 5000-digit,
+  malformed sizes), blocks nested and labelled, separators, comments, a byte-order mark,
+  then a few character mutations. The front end must answer each with a network or a
+  CnncError, never anything else.
+* `network(c)`: a valid network on a small input, built statement by statement so that its
+  shapes always fit: identity branches (empty, repeated), concats of concats, residuals
+  around views and around other residuals, repeats, every activation, pools with every
+  padding rule. Each statement's shape comes from the registry itself (a one-line program
+  is parsed), so the generator never re-implements a shape rule.
+
+Both are tables: `ANY_STATEMENTS` and `NETWORK_STATEMENTS` map a name to a generator
+function. A new layer kind is one entry in each (kinds the tables do not name still get
+random arguments in `any_program`, from the registry's keywords).
+"""
+
+from __future__ import annotations
+
+import random
+
+import cnnc
+from cnnc.layers import ACTIVATION_NAMES, STATEMENTS
+
+# --- choosers ------------------------------------------------------------------------
+
+
+class Chooser:
+    def int(self, lo: int, hi: int) -> int:
+        raise NotImplementedError
+
+    def pick(self, seq):
+        seq = list(seq)
+        return seq[self.int(0, len(seq) - 1)]
+
+    def coin(self, percent: int = 50) -> bool:
+        return self.int(1, 100) <= percent
+
+
+class Seeded(Chooser):
+    """Choices from `random.Random(seed)`: the same seed, the same program."""
+
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+
+    def int(self, lo, hi):
+        return self.rng.randint(lo, hi)
+
+
+class Drawn(Chooser):
+    """Choices drawn by hypothesis (`st.data()`), so a failing program shrinks."""
+
+    def __init__(self, data):
+        from hypothesis import strategies as st
+
+        self.data, self.st = data, st
+
+    def int(self, lo, hi):
+        return self.data.draw(self.st.integers(lo, hi))
+
+
+# --- any program: valid or not -----------------------------------------------------------
+
+HUGE = "9" * 5000
+NUMBERS = ["1", "2", "3", "0", "-1", "+2", "007", "0.5", "1e-3", "1e999", "-0.0", ".5", "2.",
+           "1048576", "1048577", "2147483648", "99999999999999999999", HUGE, "1" + "0" * 4301]
+SIZES = ["3x3", "2x1", "1x1", "0x3", "3x0", "-1x2", "3x3x3", "1x1x1x1", "1048577x1", "99999999999x3",
+         HUGE + "x1", "2x" + HUGE]
+WORDS = ["same", "valid", "relu", "softmax", "linear", "x", "conv", "residual", "_", "Same"]
+
+
+def _value(c: Chooser) -> str:
+    pool = c.pick((NUMBERS, NUMBERS, SIZES, WORDS, list(ACTIVATION_NAMES)))
+    return c.pick(pool)
+
+
+def _small(c: Chooser) -> str:
+    return str(c.int(1, 4)) if c.coin(85) else _value(c)
+
+
+def _args(c: Chooser, options=()) -> str:
+    parts = []
+    for _ in range(c.int(0, 3)):
+        if options and c.coin(40):
+            parts.append(f"{c.pick(options)}={_value(c) if c.coin(30) else _small(c)}")
+        else:
+            parts.append(_value(c) if c.coin(30) else _small(c))
+    return " ".join(parts)
+
+
+def _window(kind):
+    def make(c):
+        head = f"{kind} {_small(c)}" if kind != "conv" else f"conv {_small(c)} {c.pick(['3x3', '1', '2x1', _small(c)])}"
+        opts = []
+        if c.coin(40):
+            opts.append(f"stride={c.pick(['1', '2', '2x1', _small(c)])}")
+        if c.coin(40):
+            opts.append(f"padding={c.pick(['same', 'valid', '0', '1', '2', _value(c)])}")
+        if kind == "conv" and c.coin(50):
+            opts.append(c.pick(ACTIVATION_NAMES))
+        return " ".join([head] + opts)
+    return make
+
+
+ANY_STATEMENTS = {
+    "conv": _window("conv"),
+    "pool": _window("pool"),
+    "avgpool": _window("avgpool"),
+    "globalpool": lambda c: "globalpool",
+    "flatten": lambda c: "flatten",
+    "dense": lambda c: f"dense {_small(c)}" + (f" {c.pick(ACTIVATION_NAMES)}" if c.coin(50) else ""),
+    "batchnorm": lambda c: c.pick(["batchnorm", "batchnorm eps=1e-5", f"batchnorm eps={_value(c)}"]),
+    "dropout": lambda c: f"dropout {c.pick(['0.5', '0', '0.99', _value(c)])}",
+    "activation": lambda c: c.pick(ACTIVATION_NAMES),
+    "input": lambda c: f"input {c.pick(['4x4x1', '8x8x3', _value(c)])}",
+    # every keyword of the registry with arbitrary arguments (new kinds get fuzzed too)
+    "registry": lambda c: f"{c.pick(STATEMENTS)} {_args(c, ('stride', 'padding', 'eps', 'activation', 'x'))}",
+    "junk": lambda c: c.pick(["covn 3 3", "Conv 8 3x3", "maxpool2d 2", "shortcut", "branch", "residual",
+                              "repeat", "a:", ": relu", "relu =", "= 3", "x" * 300, "conv 8 3x3 =same"]),
+}
+
+
+def _any_block(c: Chooser, depth: int) -> str:
+    def body():
+        return "{ " + _any_statements(c, depth + 1, c.int(0, 3)) + " }"
+    kind = c.pick(["residual", "residual_shortcut", "concat", "repeat", "stray"])
+    if kind == "residual":
+        return f"residual {body()}"
+    if kind == "residual_shortcut":
+        return f"residual {body()} shortcut {body()}"
+    if kind == "concat":
+        return "concat { " + " ".join(f"branch {body()}" for _ in range(c.int(0, 3))) + " }"
+    if kind == "repeat":
+        return f"repeat {c.pick(['1', '2', '3', '0', '-1', 'x', '2x2', '100001', HUGE])} {body()}"
+    return f"{c.pick(['shortcut', 'branch', 'repeat', 'concat 2', 'residual 2'])} {body()}"
+
+
+def _any_statement(c: Chooser, depth: int) -> str:
+    if depth < 3 and c.coin(25):
+        text = _any_block(c, depth)
+    else:
+        text = ANY_STATEMENTS[c.pick(ANY_STATEMENTS)](c)
+    if c.coin(12):
+        text = f"{c.pick(['a', 'b', 'conv_1', 'relu_2', 'input', 'residual'])}: {text}"
+    return text
+
+
+def _any_statements(c: Chooser, depth: int, n: int) -> str:
+    return c.pick(["; ", "\n", " ;\n", "\r\n"]).join(_any_statement(c, depth) for _ in range(n))
+
+
+MUTATION_CHARS = list("{};:=x0123456789-+. \n#\t\rabz_\x00é\ufeff") + ["\r\n", "9" * 40, "input"]
+
+
+def mutate(c: Chooser, text: str, n: int) -> str:
+    chars = list(text)
+    for _ in range(n):
+        if not chars:
+            break
+        i = c.int(0, len(chars) - 1)
+        op = c.pick(["delete", "insert", "replace", "duplicate"])
+        if op == "delete":
+            del chars[i]
+        elif op == "insert":
+            chars.insert(i, c.pick(MUTATION_CHARS))
+        elif op == "replace":
+            chars[i] = c.pick(MUTATION_CHARS)
+        else:
+            j = c.int(i, min(len(chars), i + 20))
+            chars[i:i] = chars[i:j]
+    return "".join(chars)
+
+
+def any_program(c: Chooser) -> str:
+    """Text for the front end: mostly nearly-valid programs, sometimes mangled."""
+    if c.coin(30):
+        text = network(c)  # a valid network, to be mutated into an almost-valid one
+    else:
+        head = f"input {c.int(1, 12)}x{c.int(1, 12)}x{c.int(1, 3)}" if c.coin(85) else ""
+        text = head + c.pick(["\n", "; "]) + _any_statements(c, 0, c.int(0, 8))
+    if c.coin(10):
+        text = "\ufeff" + text
+    if c.coin(15):
+        text += f"  # {c.pick(['comment', '{', '}', 'é'])}"
+    if c.coin(40):
+        text = mutate(c, text, c.int(1, 4))
+    return text
+
+
+# --- valid networks --------------------------------------------------------------------
+
+def shape_after(shape, statements: str):
+    """The output shape after `statements` on an input of `shape` ((h, w, c) or (n,)),
+    by the registry's own rules; None when cnnc refuses them."""
+    if len(shape) == 3:
+        head = "input {}x{}x{}".format(*shape)
+    else:
+        head = f"input 1x1x{shape[0]}; flatten"
+    try:
+        return cnnc.parse(f"{head}\n{statements}").output_shape
+    except cnnc.CnncError:
+        return None
+
+
+def _act(c: Chooser) -> str:
+    return c.pick(ACTIVATION_NAMES)
+
+
+def _conv(c, shape, keep=False):
+    """keep: the spatial size stays (padding=same, stride 1), as concat branches need."""
+    if len(shape) != 3:
+        return None
+    f = shape[2] if keep == "all" else c.int(1, 4)
+    k = c.pick(["1", "3", "2x1", "1x3", "2"])
+    if keep:
+        return f"conv {f} {k} padding=same" + (f" {_act(c)}" if c.coin(60) else "")
+    pad = c.pick(["valid", "same", "1"])
+    stride = c.pick(["1", "1", "2", "2x1"])
+    return f"conv {f} {k} stride={stride} padding={pad}" + (f" {_act(c)}" if c.coin(60) else "")
+
+
+def _pool(kind):
+    def make(c, shape, keep=False):
+        if len(shape) != 3:
+            return None
+        k = c.pick(["2", "3", "2x1", "1"])
+        if keep:
+            return f"{kind} {k} stride=1 padding=same"
+        pad = c.pick(["valid", "same", "1"])
+        stride = c.pick(["", " stride=1", " stride=2", " stride=2x1"])
+        return f"{kind} {k}{stride} padding={pad}"
+    return make
+
+
+def _block_body(c, shape, depth, keep, n_max=3) -> str:
+    return "; ".join(_statements(c, shape, depth + 1, keep, c.int(0, n_max))[0])
+
+
+def _residual(c, shape, depth, keep=False):
+    """A residual of shape-keeping statements (views, activations, nested residuals,
+    or nothing at all), or any block with a shortcut that reaches the same shape."""
+    if depth >= 3:
+        return None
+    if c.coin(65):
+        return "residual { " + _block_body(c, shape, depth, "all") + " }"
+    body = _block_body(c, shape, depth, keep)
+    out = shape_after(shape, body)
+    # the shortcut: the block's own statements again (other weights), or a fresh attempt
+    for attempt in range(3):
+        shortcut = body if attempt == 2 else _block_body(c, shape, depth, keep)
+        if shape_after(shape, shortcut) == out:
+            return f"residual {{ {body} }} shortcut {{ {shortcut} }}"
+    return None
+
+
+def _concat(c, shape, depth, keep=False):
+    """Branches that keep height and width: empty ones (the input itself, once or many
+    times), views, convs, pools, nested concats and residuals."""
+    if depth >= 3 or keep == "all":
+        return None
+    branches = []
+    for _ in range(c.int(1, 4)):
+        if c.coin(35):
+            branches.append(c.pick(["", "", "dropout 0.5", "linear"]))  # identity branches
+        elif depth < 2 and c.coin(15):
+            branches.append(_concat(c, shape, depth + 1, keep))        # a concat of concats
+        else:
+            branches.append(_block_body(c, shape, depth, True, 2))
+    if c.coin(20):
+        branches.append(branches[c.int(0, len(branches) - 1)])  # the same branch again
+    return "concat { " + " ".join(f"branch {{ {b} }}" for b in branches) + " }"
+
+
+def _repeat(c, shape, depth, keep=False):
+    if depth >= 3:
+        return None
+    return f"repeat {c.int(1, 3)} {{ {_block_body(c, shape, depth, 'all', 2)} }}"
+
+
+NETWORK_STATEMENTS = {
+    "conv": lambda c, s, d, keep: _conv(c, s, keep),
+    "pool": lambda c, s, d, keep: _pool("pool")(c, s, keep),
+    "avgpool": lambda c, s, d, keep: _pool("avgpool")(c, s, keep),
+    "activation": lambda c, s, d, keep: _act(c),
+    "batchnorm": lambda c, s, d, keep: c.pick(["batchnorm", "batchnorm eps=0.01"]),
+    "dropout": lambda c, s, d, keep: c.pick(["dropout 0.5", "dropout 0"]),
+    "flatten": lambda c, s, d, keep: None if keep else "flatten",
+    "globalpool": lambda c, s, d, keep: None if keep else "globalpool",
+    "dense": lambda c, s, d, keep: None if keep else f"dense {c.int(1, 6)}" + (f" {_act(c)}" if c.coin(60) else ""),
+    "residual": lambda c, s, d, keep: _residual(c, s, d, keep),
+    "concat": lambda c, s, d, keep: _concat(c, s, d, keep),
+    "repeat": lambda c, s, d, keep: _repeat(c, s, d, keep),
+}
+
+
+def _statements(c, shape, depth, keep, n):
+    """Up to `n` statements valid on `shape`: (texts, shape after them).
+
+    keep: False (anything), True (height and width stay), "all" (the whole shape stays)."""
+    out = []
+    for _ in range(n):
+        for _attempt in range(4):
+            text = NETWORK_STATEMENTS[c.pick(NETWORK_STATEMENTS)](c, shape, depth, keep)
+            if text is None:
+                continue
+            new = shape_after(shape, text)
+            if new is None or (keep == "all" and new != shape) or \
+                    (keep and (len(new) != len(shape) or new[:2] != shape[:2])):
+                continue
+            if len(new) == 3 and new[0] * new[1] * new[2] > 400:
+                continue  # small tensors keep the Triton interpreter quick
+            out.append(text)
+            shape = new
+            break
+    return out, shape
+
+
+def network(c: Chooser, max_statements: int = 5) -> str:
+    """A valid program on a small input."""
+    h, w, ch = c.int(1, 6), c.int(1, 6), c.int(1, 3)
+    texts, shape = _statements(c, (h, w, ch), 0, False, c.int(1, max_statements))
+    if c.coin(35):  # a classifier's head
+        if len(shape) == 3:
+            texts.append(c.pick(["flatten", "globalpool"]))
+        texts.append(f"dense {c.int(1, 5)} {c.pick(['softmax', 'softmax', _act(c)])}")
+    return "\n".join([f"input {h}x{w}x{ch}"] + texts)
