@@ -148,22 +148,32 @@ class _TooLarge(Exception):
 
 
 _LEXER = None
+_SEPARATORS = None
 
 
 def _lexer():
-    """(token matcher, separator-run matcher), compiled once."""
     global _LEXER
     if _LEXER is None:
         import re
 
         from .parse_tables import TOKENS
-        # Every place the grammar takes a separator takes a run of them (`_SEP*`, `_SEP+`),
-        # so a run -- with the blanks and comments between -- is lexed as one _SEP: a file of
-        # ten million `;` costs a few regular-expression matches, not ten million parser
-        # steps. One character class (blanks are ignored anyway): no backtracking, no memory.
-        run = re.compile(r"[;\n \t\f\r]*")
-        _LEXER = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in TOKENS)).match, run.match
+        _LEXER = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in TOKENS)).match
     return _LEXER
+
+
+def _separators():
+    """Matches the rest of a run of separators.
+
+    Every place the grammar takes a separator takes a run of them (`_SEP*`, `_SEP+`), so
+    a run -- with the blanks and comments between -- is lexed as one _SEP: a file of ten
+    million `;` costs a few regular-expression matches, not ten million parser steps.
+    One character class (blanks are ignored anyway): no backtracking, no memory."""
+    global _SEPARATORS
+    if _SEPARATORS is None:
+        import re
+
+        _SEPARATORS = re.compile(r"[;\n \t\f\r]*").match
+    return _SEPARATORS
 
 
 def _drive(text: str):
@@ -174,7 +184,7 @@ def _drive(text: str):
     tokens arrive (raising _TooLarge), so an oversized program stops early."""
     from .parse_tables import END, IGNORE, KEYWORDS, RULES, START, STATES
 
-    match, separators = _lexer()
+    match, separators = _lexer(), _separators()
     ignore = frozenset(IGNORE)
     stack, values = [START], []
     statement: list = []  # tokens since the last separator or brace, for error messages
@@ -341,6 +351,10 @@ def parse_program(text: str, filename: str = "<string>", report=None) -> "Progra
 
     if text.startswith("\ufeff"):
         text = text[1:]  # a UTF-8 byte-order mark (Windows editors write one): not part of the program
+    if "\r" in text:
+        # line ends as Python reads a file (the CLI does): \r\n and a lone \r are newlines, so
+        # that a program means the same from a file and from a string (a comment ends there)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     own = report is None
     if own:
         report = Reporter(filename)
@@ -471,10 +485,12 @@ def _read_habits(text: str, report) -> str:
     starts = _line_starts(text)
     out = []
     last = 0
+    line, counted = 1, 0  # the line at text[counted], counted forward (not from 0 each time)
     for m in _HABITS.finditer(text):
         if m.group(0).startswith("#"):
             continue
-        line = text.count("\n", 0, m.start()) + 1
+        line += text.count("\n", counted, m.start())
+        counted = m.start()
         col = m.start() - starts[line - 1] + 1
         written = m.group(0)
         if m.group("q"):
