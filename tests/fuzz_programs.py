@@ -71,7 +71,8 @@ NUMBERS = ["1", "2", "3", "0", "-1", "+2", "007", "0.5", "1e-3", "1e999", "-0.0"
            "1048576", "1048577", "2147483648", "99999999999999999999", HUGE, "1" + "0" * 4301]
 SIZES = ["3x3", "2x1", "1x1", "0x3", "3x0", "-1x2", "3x3x3", "1x1x1x1", "1048577x1", "99999999999x3",
          HUGE + "x1", "2x" + HUGE]
-WORDS = ["same", "valid", "relu", "softmax", "linear", "x", "conv", "residual", "_", "Same"]
+WORDS = ["same", "valid", "relu", "softmax", "linear", "x", "conv", "residual", "_", "Same", "w" * 5000, "sofmax",
+         "strides", "kernel_size"]
 
 
 def _value(c: Chooser) -> str:
@@ -121,7 +122,9 @@ ANY_STATEMENTS = {
     # every keyword of the registry with arbitrary arguments (new kinds get fuzzed too)
     "registry": lambda c: f"{c.pick(STATEMENTS)} {_args(c, ('stride', 'padding', 'eps', 'activation', 'x'))}",
     "junk": lambda c: c.pick(["covn 3 3", "Conv 8 3x3", "maxpool2d 2", "shortcut", "branch", "residual",
-                              "repeat", "a:", ": relu", "relu =", "= 3", "x" * 300, "conv 8 3x3 =same"]),
+                              "repeat", "a:", ": relu", "relu =", "= 3", "x" * 5000, "conv 8 3x3 =same",
+                              'conv 8 (3, 3) padding="same"', "conv 8 3 x 3", "pool [2,2]", "dense 4 activation='relu'",
+                              f"conv 2 3 {'q' * 5000}=1", f"conv 2 3 padding={'p' * 5000}", f"{'r' * 5000}: relu"]),
 }
 
 

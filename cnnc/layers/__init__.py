@@ -112,11 +112,11 @@ class _Reader:
         names = ", ".join(ACTIVATION_NAMES)
         guess = None if v.text.lower() in FOREIGN_ACTIVATIONS else _closest(v.text, ACTIVATION_NAMES)
         if guess is not None:
-            self.error(f"unknown activation '{v.text}'; did you mean '{guess}'?", *at)
+            self.error(f"unknown activation '{shown(v.text)}'; did you mean '{guess}'?", *at)
             return guess
         if v.kind != "word":
-            raise ArgError(f"the activation must be one of {names}, got '{v.text}'")
-        self.error(f"unknown activation '{v.text}'; the activations are {names}", *at)
+            raise ArgError(f"the activation must be one of {names}, got '{shown(v.text)}'")
+        self.error(f"unknown activation '{shown(v.text)}'; the activations are {names}", *at)
         return "linear"   # any activation keeps the shape: the layers after it are checked as they are
 
     def option_word(self, v, attrs: dict) -> bool:
@@ -130,7 +130,7 @@ class _Reader:
                 value = param.parse(v)
             except ArgError:
                 continue
-            self.error(f"'{v.text}' alone is not an argument of {self.kind.keyword}; did you mean {name}={v.text}?",
+            self.error(f"'{shown(v.text)}' alone is not an argument of {self.kind.keyword}; did you mean {name}={shown(v.text)}?",
                        v.line, v.col)
             attrs[name] = value
             return True
@@ -148,7 +148,7 @@ class _Reader:
             taken_elsewhere = any(target in k.options for k in ALL)
             target = None if taken_elsewhere else _closest(key, allowed + list(positional))
             keras = False
-        where = f"unknown option '{key}' for {kind.keyword}"
+        where = f"unknown option '{shown(key)}' for {kind.keyword}"
         if target in positional:
             p = positional[target]
             self.error(f"{where}; {kind.keyword} takes its {p.name} as an argument, not as an option"
@@ -156,8 +156,8 @@ class _Reader:
             pos.remove(p)
             attrs[p.name] = self.value(p, v, (a.line, a.col))
         elif target is not None and target not in attrs:
-            fix = f"write {target}={v.text} (Keras's {key}= is {target}= here)" if keras \
-                else f"did you mean {target}={v.text}?"
+            fix = f"write {target}={shown(v.text)} (Keras's {shown(key)}= is {target}= here)" if keras \
+                else f"did you mean {target}={shown(v.text)}?"
             self.error(f"{where}; {fix}", a.line, a.col)
             at = (a.line, a.col)
             attrs[target] = self.activation(v, at) if target == "activation" else self.value(kind.options[target], v, at)
@@ -188,7 +188,7 @@ class _Reader:
         v = args[i].value
         size = "x".join(parts)
         written = " ".join(a.value.text for a in args[i:j])
-        self.error(f"write {size} without spaces, not '{written}'; a size is one word, its numbers joined by x",
+        self.error(f"write {size} without spaces, not '{shown(written)}'; a size is one word, its numbers joined by x",
                    v.line, v.col)
         return type(v)(size, "size", v.line, v.col), j - i
 
@@ -219,7 +219,7 @@ def parse_args(kind: LayerKind, args, report_error, label: "str | None" = None) 
                         and (v.text in ACTIVATIONS or not pos):
                     attrs["activation"] = r.activation(v, at)
                 elif kind.takes_activation and v.text in ACTIVATIONS and "activation" in attrs:
-                    r.error(f"the activation is given twice ('{attrs['activation']}' and '{v.text}')", v.line, v.col)
+                    r.error(f"the activation is given twice ('{attrs['activation']}' and '{shown(v.text)}')", v.line, v.col)
                 elif pos:
                     p = pos.pop(0)
                     if v.kind == "number" and i + 1 < len(args) and args[i + 1].value.kind == "word":
