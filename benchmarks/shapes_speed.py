@@ -103,12 +103,12 @@ def _measure(argv, env):
 
 def scaling(env, runs: int) -> None:
     """`cnnc shapes` on 1,000 / 10,000 / 100,000 layers of each program: medians of `runs`
-    runs (one at 100,000), and the ratio of each size to the one ten times smaller."""
+    runs (at most 3 at 100,000), and the ratio of each size to the one ten times smaller."""
     import tempfile
 
     import cnnc
 
-    print(f"\ncnnc shapes against the number of layers (medians of {runs} runs; 1 at 100,000; "
+    print(f"\ncnnc shapes against the number of layers (medians of {runs} runs, {min(runs, 3)} at 100,000; "
           f"MiB: peak resident memory of the process)")
     print(f"{'program':34s}{'layers':>8s}{'wall s':>9s}{'CPU s':>8s}{'MiB':>7s}{'CPU x':>8s}{'MiB x':>7s}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +119,7 @@ def scaling(env, runs: int) -> None:
                 assert len(cnnc.parse(text).layers) == n, (name, n)
                 path = Path(tmp) / f"p{n}.cnn"
                 path.write_text(text)
-                results = [_measure(["shapes", str(path)], env) for _ in range(runs if n < 100_000 else 1)]
+                results = [_measure(["shapes", str(path)], env) for _ in range(runs if n < 100_000 else min(runs, 3))]
                 wall, cpu, mib = (statistics.median(r[i] for r in results) for i in range(3))
                 ratio = f"{cpu / prev[0]:7.1f}x{mib / prev[1]:6.1f}x" if prev else ""
                 print(f"{name:34s}{n:8,d}{wall:9.2f}{cpu:8.2f}{mib:7.0f} {ratio}")

@@ -16,8 +16,10 @@ from a seeded `random.Random` (`Seeded`, thousands of programs a second for the 
   is parsed), so the generator never re-implements a shape rule.
 
 Both are tables: `ANY_STATEMENTS` and `NETWORK_STATEMENTS` map a name to a generator
-function. A new layer kind is one entry in each (kinds the tables do not name still get
-random arguments in `any_program`, from the registry's keywords).
+function. A new layer kind is one entry in each. Until it has them, both still reach it:
+`any_program` writes every keyword of the registry with random arguments, and `network`
+tries any keyword it does not write itself with arguments from a small vocabulary
+(`_other_kind`), keeping what the registry accepts.
 """
 
 from __future__ import annotations
@@ -285,6 +287,26 @@ def _repeat(c, shape, depth, keep=False):
     return f"repeat {c.int(1, 3)} {{ {_block_body(c, shape, depth, 'all', 2)} }}"
 
 
+# Keywords the table below writes itself; any other statement of the registry (a kind
+# added later) is tried with arguments from a small vocabulary until one is valid.
+WRITTEN = {"conv", "pool", "avgpool", "globalpool", "flatten", "dense", "batchnorm", "dropout", "input",
+           *ACTIVATION_NAMES}
+EXCLUDED: set = set()  # kinds a test leaves out (e.g. those a backend does not lower yet)
+ARG_WORDS = ["1", "2", "3", "2x1", "1x2", "0.5", "same", "valid", "relu", "stride=2", "padding=same", "padding=1"]
+
+
+def _other_kind(c, shape, depth, keep=False):
+    others = [k for k in STATEMENTS if k not in WRITTEN and k not in EXCLUDED]
+    if not others:
+        return None
+    kind = c.pick(others)
+    for _ in range(6):
+        text = " ".join([kind] + [c.pick(ARG_WORDS) for _ in range(c.int(0, 3))])
+        if shape_after(shape, text) is not None:
+            return text
+    return None
+
+
 NETWORK_STATEMENTS = {
     "conv": lambda c, s, d, keep: _conv(c, s, keep),
     "pool": lambda c, s, d, keep: _pool("pool")(c, s, keep),
@@ -298,6 +320,7 @@ NETWORK_STATEMENTS = {
     "residual": lambda c, s, d, keep: _residual(c, s, d, keep),
     "concat": lambda c, s, d, keep: _concat(c, s, d, keep),
     "repeat": lambda c, s, d, keep: _repeat(c, s, d, keep),
+    "other kinds": _other_kind,
 }
 
 

@@ -30,6 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import cnnc
+import fuzz_programs
 from fuzz_programs import Drawn, Seeded, network
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and Inf arithmetic, on purpose
@@ -42,6 +43,20 @@ pytest.importorskip("triton")
 from cnnc.bridges import onnx_export  # noqa: E402
 from cnnc.runtime.weights import random_params  # noqa: E402
 from cnnc.verify import compare  # noqa: E402
+
+def _pending() -> set:
+    """Kinds some backend or bridge does not lower yet: left out of the generated networks
+    (tests/test_registry.py lists them; none may be left when a kind is done)."""
+    from cnnc.backends.numpy import LOWERINGS as numpy_lowerings
+    from cnnc.backends.pending import Pending
+    from cnnc.backends.triton import LOWERINGS as triton_lowerings
+    from cnnc.bridges.torch_module import LOWERINGS as torch_lowerings
+
+    tables = (numpy_lowerings, triton_lowerings, torch_lowerings, onnx_export.LOWERINGS)
+    return {k for t in tables for k, v in t.items() if isinstance(v, Pending)}
+
+
+fuzz_programs.EXCLUDED |= _pending()
 
 NETWORKS = int(os.environ.get("CNNC_DIFF_NETWORKS", "200"))
 SEED = int(os.environ.get("CNNC_FUZZ_SEED", "0"))
