@@ -121,6 +121,15 @@ ANY_STATEMENTS = {
     "dropout": lambda c: f"dropout {c.pick(['0.5', '0', '0.99', _value(c)])}",
     "activation": lambda c: c.pick(ACTIVATION_NAMES),
     "input": lambda c: f"input {c.pick(['4x4x1', '8x8x3', _value(c)])}",
+    "new kinds": lambda c: c.pick([
+        f"dwconv {c.pick(['3', '2x1', _small(c)])} multiplier={_small(c)} padding={c.pick(['same', 'valid', _small(c)])}",
+        f"sepconv {_small(c)} 3 dilation={_small(c)} bias={c.pick(['false', 'true', _value(c)])}",
+        f"deconv {_small(c)} {c.pick(['2', '3', _small(c)])} stride={_small(c)} padding={c.pick(['same', 'valid', '1'])}",
+        f"upsample {_small(c)} mode={c.pick(['nearest', 'bilinear', _value(c)])}",
+        f"zeropad {c.pick(['1', '0', '1x2', _value(c)])}", f"zeropad top={_small(c)} left={_value(c)}",
+        "globalmaxpool", f"rescale {c.pick(['0.5', '-1', _value(c)])} offset={_value(c)}",
+        f"conv {_small(c)} 3 dilation={_small(c)} groups={_small(c)} bias=false",
+        f"batchnorm scale={c.pick(['false', _value(c)])} center=false"]),
     # every keyword of the registry with arbitrary arguments (new kinds get fuzzed too)
     "registry": lambda c: f"{c.pick(STATEMENTS)} {_args(c, ('stride', 'padding', 'eps', 'activation', 'x'))}",
     "junk": lambda c: c.pick(["covn 3 3", "Conv 8 3x3", "maxpool2d 2", "shortcut", "branch", "residual",
@@ -133,7 +142,7 @@ ANY_STATEMENTS = {
 def _any_block(c: Chooser, depth: int) -> str:
     def body():
         return "{ " + _any_statements(c, depth + 1, c.int(0, 3)) + " }"
-    kind = c.pick(["residual", "residual_shortcut", "concat", "repeat", "stray"])
+    kind = c.pick(["residual", "residual_shortcut", "concat", "repeat", "scale", "stray"])
     if kind == "residual":
         return f"residual {body()}"
     if kind == "residual_shortcut":
@@ -142,6 +151,8 @@ def _any_block(c: Chooser, depth: int) -> str:
         return "concat { " + " ".join(f"branch {body()}" for _ in range(c.int(0, 3))) + " }"
     if kind == "repeat":
         return f"repeat {c.pick(['1', '2', '3', '0', '-1', 'x', '2x2', '100001', HUGE])} {body()}"
+    if kind == "scale":
+        return "scale { " + c.pick(["globalpool; dense 2 relu; dense 3 sigmoid", "", _any_statements(c, depth + 1, 2)]) + " }"
     return f"{c.pick(['shortcut', 'branch', 'repeat', 'concat 2', 'residual 2'])} {body()}"
 
 

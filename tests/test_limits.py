@@ -305,3 +305,10 @@ def test_quoted_values_are_read_in_one_pass():
     _read_habits(text, report)
     assert len(report.errors) == 4000 and report.errors[-1].line == 2001
     assert _Spy.scanned <= 2 * len(text)
+
+
+@pytest.mark.parametrize("text", ["input 8x8x1; zeropad " + HUGE, "input 8x8x1; zeropad 2x" + HUGE,
+                                  "input 8x8x1; zeropad top=" + HUGE, f"input 8x8x1; zeropad left={MAX_SIZE + 1}"])
+def test_the_second_editions_pixel_counts_have_the_same_limit(text):
+    e = error_of(text)
+    assert "at most 1,048,576" in e.message and len(str(e)) < 300

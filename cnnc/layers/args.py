@@ -80,20 +80,21 @@ def pixels(what: str):
     def parse(v):
         parts = v.text.split("x") if v.kind == "size" else [v.text]
         if v.kind not in ("number", "size") or not all(_is_int(p) for p in parts) or len(parts) > 2:
-            raise ArgError(f"{what} must be a number of pixels like 1 or 1x2 (height x width), got '{v.text}'")
-        n = [int(p) for p in parts]
+            raise ArgError(f"{what} must be a number of pixels like 1 or 1x2 (height x width), got '{shown(v.text)}'")
+        n = [integer(p) for p in parts]
         if min(n) < 0:
-            raise ArgError(f"{what} must be 0 or more, got {v.text}")
-        return (n[0], n[-1])
+            raise ArgError(f"{what} must be 0 or more, got {shown(v.text)}")
+        return (_bounded(n[0], what, v.text), _bounded(n[-1], what, v.text))
     return parse
 
 
 def at_least_zero(what: str):
     """A whole number of pixels, 0 allowed."""
     def parse(v):
-        if v.kind != "number" or not _is_int(v.text) or int(v.text) < 0:
-            raise ArgError(f"{what} must be a whole number of pixels, 0 or more, got '{v.text}'")
-        return int(v.text)
+        n = integer(v.text) if v.kind == "number" else None
+        if n is None or n < 0:
+            raise ArgError(f"{what} must be a whole number of pixels, 0 or more, got '{shown(v.text)}'")
+        return _bounded(n, what, v.text)
     return parse
 
 
@@ -102,7 +103,8 @@ def boolean(what: str):
     def parse(v):
         if v.kind == "word" and v.text in ("true", "false"):
             return v.text == "true"
-        raise ArgError(f"{what} must be true or false, got '{v.text}'", ("true", "false") if v.kind == "word" else ())
+        raise ArgError(f"{what} must be true or false, got '{shown(v.text)}'",
+                       ("true", "false") if v.kind == "word" else ())
     return parse
 
 
