@@ -273,6 +273,15 @@ def test_degenerate_programs_cost_little(text):
             pass
 
 
+def test_fractional_strides_stop_growing():
+    """Stride 3 and upsample 2 never cancel: (3/2)^2000 passed a float's range at the join
+    (OverflowError, exit 3), and its digits grew without end."""
+    net = cnnc.parse("input 4x4x1; repeat 2000 { conv 1 1 stride=3 padding=same; upsample 2 }; residual { }")
+    row = summary_dict(net)["layers"][-1]
+    assert row["name"] == "residual_1" and max(row["stride"]) <= RF_CAP
+    assert "residual_1" in format_table(net)
+
+
 def test_receptive_fields_stop_growing():
     """2^15000 cannot be printed (and took quadratic time); the table shows the cap."""
     net = cnnc.parse("input 8x8x1; repeat 15000 { pool 2 padding=same }")
