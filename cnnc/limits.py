@@ -11,8 +11,11 @@ Each is checked where the program is read, in the program's own terms, so that w
                filters, units, kernel, stride, padding, H, W, C (2^20: a million-sample
                signal as an Nx1x1 image still fits)
   MAX_VALUES   numbers in one tensor: a value between layers (for one image), a padded
-               image, one weight tensor (2^31 - 1: 8 GiB of float32, and what 32-bit
-               indexing in PyTorch and Triton kernels reaches)
+               image, one weight tensor (2^40, about 10^12: 4 TiB of float32, more than
+               any machine holds, and far from where sizes overflow 64-bit arithmetic, even
+               times a batch). Below it, a network too large for this machine is an "out
+               of memory" when it is compiled or run, not a program error: LeNet on a
+               3000x3000 photo (a 9 GB dense kernel) is a network cnnc shapes can explain.
 
 Written numbers are compared by their digits before they are converted, so a
 5000-digit number is "too large" rather than Python's int-conversion error.
@@ -24,7 +27,7 @@ MAX_LAYERS = 100_000
 MAX_DEPTH = 50
 MAX_WORDS = 1_000
 MAX_SIZE = 1 << 20
-MAX_VALUES = (1 << 31) - 1
+MAX_VALUES = 1 << 40
 
 
 def integer(text: str) -> "int | None":

@@ -83,7 +83,8 @@ def test_sizes_at_the_limit_are_accepted():
 
 # the input's limits: each size, and the numbers in one image
 INPUTS = [((MAX_SIZE, 1, 1), True), ((MAX_SIZE + 1, 1, 1), False), ((1, 2, MAX_SIZE + 1), False),
-          ((46340, 46340, 1), True), ((46341, 46341, 1), False), ((10**9, 10**9, 1), False), ((10**30, 1, 1), False)]
+          ((46341, 46341, 1), True), ((MAX_SIZE, MAX_SIZE, 1), True), ((MAX_SIZE, MAX_SIZE, 2), False),
+          ((10**9, 10**9, 1), False), ((10**30, 1, 1), False)]
 
 
 def test_one_input_limit_for_the_statement_input_and_the_option(tmp_path):
@@ -117,11 +118,11 @@ def test_input_shapes_that_are_not_whole_numbers():
 
 
 @pytest.mark.parametrize("text, what", [
-    ("input 46340x46340x1; conv 2 1x1", "its output 46340x46340x2 would hold 4,294,791,200 numbers"),
-    ("input 256x256x1; flatten; dense 65536", "its kernel 65536x65536 would hold 4,294,967,296 weights"),
-    ("input 1x1x2048; conv 1048576 1x1", "its kernel 1x1x2048x1048576 would hold"),
+    ("input 1048576x1048576x1; conv 2 1x1", "its output 1048576x1048576x2 would hold 2,199,023,255,552 numbers"),
+    ("input 1024x1024x2; flatten; dense 1048576", "its kernel 2097152x1048576 would hold 2,199,023,255,552 weights"),
+    ("input 2x1x1048576; conv 1048576 2x1", "its kernel 2x1x1048576x1048576 would hold"),
     ("input 8x8x1; avgpool 1000000 padding=1000000 stride=1000000", "its padding makes the padded input 2000008x2000008x1"),
-    ("input 30000x30000x2; concat { branch { } branch { } }", "concat_1: its output 30000x30000x4"),
+    ("input 1048576x1048576x1; concat { branch { } branch { } }", "concat_1: its output 1048576x1048576x2"),
 ])
 def test_tensors_past_the_limit_are_errors_at_their_layer(text, what):
     e = error_of(text)

@@ -28,21 +28,16 @@ def _hxwxc(text: str) -> "tuple | None":
         dims = tuple(int(p) for p in text.lower().split("x"))
     except ValueError:
         return None
-    ok = len(dims) == 3 and min(dims) > 0 and input_problem(dims) is None  # the input statement's limits
-    return dims if ok else None
+    return dims if len(dims) == 3 and min(dims) > 0 else None
 
 
 def input_shape_arg(text: str) -> tuple:
-    """`--input HxWxC` as an argparse type."""
+    """`--input HxWxC` as an argparse type (its limits are checked by load_network)."""
     dims = _hxwxc(text)
     if dims is None:
         import argparse
 
-        try:
-            problem = input_problem(tuple(int(p) for p in text.lower().split("x")))
-        except ValueError:
-            problem = None
-        raise argparse.ArgumentTypeError(problem or f"expected HxWxC like 28x28x1, got '{shown(text)}'")
+        raise argparse.ArgumentTypeError(f"expected HxWxC like 28x28x1, got '{shown(text)}'")
     return dims
 
 
@@ -69,6 +64,9 @@ def load_network(path: str, input_shape=None):
     from .. import parse
 
     name = STDIN_NAME if path == STDIN else path
+    problem = input_problem(input_shape) if input_shape is not None else None
+    if problem:  # the input statement's limits (cnnc/limits.py); a bad option is exit 2
+        raise UsageError(f"--input: {problem}")
     try:
         if path == STDIN:
             text = sys.stdin.buffer.read().decode("utf-8")
