@@ -227,17 +227,65 @@ def _act(c: Chooser) -> str:
     return c.pick(ACTIVATION_NAMES)
 
 
+def _conv_options(c, shape, f) -> str:
+    """Sometimes a dilation, groups or no bias (the second edition's conv)."""
+    if not _GENERATING["second edition"]:
+        return ""
+    opts = []
+    if c.coin(15):
+        opts.append("dilation=2")
+    if c.coin(15):
+        g = c.pick([d for d in range(1, 5) if shape[2] % d == 0 and f % d == 0])
+        opts.append(f"groups={g}")
+    if c.coin(15):
+        opts.append("bias=false")
+    return "".join(" " + o for o in opts)
+
+
 def _conv(c, shape, keep=False):
     """keep: the spatial size stays (padding=same, stride 1), as concat branches need."""
     if len(shape) != 3:
         return None
     f = shape[2] if keep == "all" else c.int(1, 4)
     k = c.pick(["1", "3", "2x1", "1x3", "2"])
+    act = f" {_act(c)}" if c.coin(60) else ""
     if keep:
-        return f"conv {f} {k} padding=same" + (f" {_act(c)}" if c.coin(60) else "")
+        return f"conv {f} {k} padding=same{_conv_options(c, shape, f)}{act}"
     pad = c.pick(["valid", "same", "1"])
     stride = c.pick(["1", "1", "2", "2x1"])
-    return f"conv {f} {k} stride={stride} padding={pad}" + (f" {_act(c)}" if c.coin(60) else "")
+    return f"conv {f} {k} stride={stride} padding={pad}{_conv_options(c, shape, f)}{act}"
+
+
+def _depthwise(kind):
+    """dwconv K and sepconv F K: multiplier, padding, stride, an activation."""
+    def make(c, shape, keep=False):
+        if len(shape) != 3 or (keep == "all" and kind == "sepconv"):
+            return None
+        head = "dwconv" if kind == "dwconv" else f"sepconv {c.int(1, 4)}"
+        m = 1 if keep == "all" else c.int(1, 2)
+        pad = "same" if keep else c.pick(["valid", "same", "1"])
+        stride = "1" if keep else c.pick(["1", "2"])
+        act = f" {_act(c)}" if c.coin(50) else ""
+        return f"{head} {c.pick(['3', '1', '2x1'])} multiplier={m} stride={stride} padding={pad}{act}"
+    return make
+
+
+def _grows(c, shape, keep=False):
+    """deconv, upsample and zeropad: the image grows."""
+    if len(shape) != 3 or keep:
+        return None
+    return c.pick([f"deconv {c.int(1, 3)} {c.pick(['2', '3', '1x2'])} stride={c.pick(['1', '2'])} "
+                   f"padding={c.pick(['valid', 'same'])}" + (f" {_act(c)}" if c.coin(50) else ""),
+                   f"upsample {c.pick(['2', '2x1', '1x2'])} mode={c.pick(['nearest', 'bilinear'])}",
+                   f"zeropad {c.pick(['1', '1x0', '0x2'])}", f"zeropad top={c.int(0, 2)} right={c.int(0, 1)}"])
+
+
+def _scale(c, shape, depth, keep=False):
+    """Squeeze-and-excitation: the image times a gate of one value per channel."""
+    if len(shape) != 3 or depth >= 3:
+        return None
+    return f"scale {{ {c.pick(['globalpool', 'globalmaxpool'])}; dense {c.int(1, 3)} relu; dense {shape[2]} " \
+           f"{c.pick(['sigmoid', 'hard_sigmoid'])} }}"
 
 
 def _pool(kind):
@@ -301,7 +349,7 @@ def _repeat(c, shape, depth, keep=False):
 # Keywords the table below writes itself; any other statement of the registry (a kind
 # added later) is tried with arguments from a small vocabulary until one is valid.
 WRITTEN = {"conv", "pool", "avgpool", "globalpool", "flatten", "dense", "batchnorm", "dropout", "input",
-           *ACTIVATION_NAMES}
+           "dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", *ACTIVATION_NAMES}
 EXCLUDED: set = set()  # kinds a test leaves out (e.g. those a backend does not lower yet)
 ARG_WORDS = ["1", "2", "3", "2x1", "1x2", "0.5", "same", "valid", "relu", "stride=2", "padding=same", "padding=1"]
 
@@ -323,7 +371,14 @@ NETWORK_STATEMENTS = {
     "pool": lambda c, s, d, keep: _pool("pool")(c, s, keep),
     "avgpool": lambda c, s, d, keep: _pool("avgpool")(c, s, keep),
     "activation": lambda c, s, d, keep: _act(c),
-    "batchnorm": lambda c, s, d, keep: c.pick(["batchnorm", "batchnorm eps=0.01"]),
+    "batchnorm": lambda c, s, d, keep: c.pick(["batchnorm", "batchnorm eps=0.01"] + (
+        ["batchnorm scale=false", "batchnorm center=false"] if _GENERATING["second edition"] else [])),
+    "dwconv": lambda c, s, d, keep: _depthwise("dwconv")(c, s, keep),
+    "sepconv": lambda c, s, d, keep: _depthwise("sepconv")(c, s, keep),
+    "deconv, upsample, zeropad": lambda c, s, d, keep: _grows(c, s, keep),
+    "globalmaxpool": lambda c, s, d, keep: None if keep else "globalmaxpool",
+    "rescale": lambda c, s, d, keep: c.pick(["rescale 0.5", "rescale -2 offset=1", "rescale 0.00392156862745098"]),
+    "scale": lambda c, s, d, keep: _scale(c, s, d, keep),
     "dropout": lambda c, s, d, keep: c.pick(["dropout 0.5", "dropout 0"]),
     "flatten": lambda c, s, d, keep: None if keep else "flatten",
     "globalpool": lambda c, s, d, keep: None if keep else "globalpool",
@@ -335,6 +390,13 @@ NETWORK_STATEMENTS = {
 }
 
 
+# The first edition's statements (what every backend lowers since the start); the
+# others are the second edition's and, through `_other_kind`, any kind added later.
+FIRST_EDITION = ("conv", "pool", "avgpool", "activation", "batchnorm", "dropout", "flatten", "globalpool",
+                 "dense", "residual", "concat", "repeat")
+_GENERATING = {"second edition": True}
+
+
 def _statements(c, shape, depth, keep, n):
     """Up to `n` statements valid on `shape`: (texts, shape after them).
 
@@ -342,7 +404,8 @@ def _statements(c, shape, depth, keep, n):
     out = []
     for _ in range(n):
         for _attempt in range(4):
-            text = NETWORK_STATEMENTS[c.pick(NETWORK_STATEMENTS)](c, shape, depth, keep)
+            names = NETWORK_STATEMENTS if _GENERATING["second edition"] else FIRST_EDITION
+            text = NETWORK_STATEMENTS[c.pick(names)](c, shape, depth, keep)
             if text is None:
                 continue
             new = shape_after(shape, text)
@@ -357,8 +420,17 @@ def _statements(c, shape, depth, keep, n):
     return out, shape
 
 
-def network(c: Chooser, max_statements: int = 5) -> str:
-    """A valid program on a small input."""
+def network(c: Chooser, max_statements: int = 5, second_edition: bool = True) -> str:
+    """A valid program on a small input; with `second_edition=False`, of the first
+    edition's statements only (what every backend lowers)."""
+    _GENERATING["second edition"] = second_edition
+    try:
+        return _network(c, max_statements)
+    finally:
+        _GENERATING["second edition"] = True
+
+
+def _network(c: Chooser, max_statements: int) -> str:
     h, w, ch = c.int(1, 6), c.int(1, 6), c.int(1, 3)
     texts, shape = _statements(c, (h, w, ch), 0, False, c.int(1, max_statements))
     if c.coin(35):  # a classifier's head

@@ -12,7 +12,7 @@ Every kind maps to standard operators (default opset 17), through LOWERINGS belo
   deconv     ConvTranspose: pads crop Keras's `same`, output_padding adds the rows a
              kernel smaller than its stride leaves
   upsample   Resize (nearest: asymmetric/floor; bilinear: linear/half_pixel)
-  zeropad    Pad;  rescale  Mul + Add;  globalmaxpool  GlobalMaxPool + Flatten
+  zeropad    Pad;  rescale  Mul + Add;  globalmaxpool  GlobalMaxPool (NaN and -inf as pool's) + Flatten
   scale      Unsqueeze the gate to (N, C, 1, 1), Mul
   pool       MaxPool with the same explicit pads (ONNX never picks a padded pixel); windows
              holding a NaN are NaN and windows of -inf only are -inf, as in numpy
@@ -226,35 +226,35 @@ def _pool(g, node, ins, P):
                            g.init(f"{name}/fill", fill)], f"{name}/pad", f"{name}/pad", mode="constant")
         pads = [0, 0, 0, 0]
     if is_max:
-        y = g.node("MaxPool", [x], f"{name}/max", f"{name}/max", kernel_shape=list(a["kernel"]),
-                   strides=list(a["stride"]), pads=pads)
-        return _max_as_numpy(g, node, x, y, pads)
+        def max_pool(t, out):
+            return g.node("MaxPool", [t], out, out, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+                          pads=pads)
+        return _max_as_numpy(g, name, x, max_pool, name)
     return g.node("AveragePool", [x], name, name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
                   pads=pads, count_include_pad=0 if a["padding"] == "same" else 1)
 
 
-def _max_as_numpy(g, node, x, y, pads):
-    """onnxruntime's MaxPool starts each window from the lowest float and skips NaN. cnnc's
-    (numpy's, PyTorch's) max of a window is NaN when it holds a NaN, and -inf when it holds
-    nothing above -inf (real pixels of -inf, or padding only): both are found by max-pooling
-    a 0/1 flag of x with the same windows, and put back with Where."""
-    name, a = node.name, node.attrs
-
+def _max_as_numpy(g, name, x, pool, out):
+    """`pool(x)` (onnxruntime's MaxPool or GlobalMaxPool, as `pool(tensor, output name)`)
+    as numpy and PyTorch take a max: onnxruntime starts each window from the lowest float
+    and skips NaN, where cnnc's max of a window is NaN when it holds a NaN and -inf when it
+    holds nothing above -inf (real pixels of -inf, or padding only). Both are found by
+    pooling a 0/1 flag of x with the same windows, and put back with Where."""
     def windows_holding(flag_op, tag, **attrs):
         hit = g.node(flag_op, [x], f"{name}/{tag}", f"{name}/{tag}", **attrs)
         if flag_op == "IsInf":  # -inf: the windows holding anything else
             hit = g.node("Not", [hit], f"{name}/not_{tag}", f"{name}/not_{tag}")
         flags = g.node("Cast", [hit], f"{name}/{tag}01", f"{name}/{tag}01", to=g.onnx.TensorProto.FLOAT)
-        pooled = g.node("MaxPool", [flags], f"{name}/{tag}_window", f"{name}/{tag}_window",
-                        kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=pads)
+        pooled = pool(flags, f"{name}/{tag}_window")
         return g.node("Cast", [pooled], f"{name}/{tag}_any", f"{name}/{tag}_any", to=g.onnx.TensorProto.BOOL)
 
     def const(tag, v):
         return g.init(f"{name}/{tag}", np.array(v, dtype=np.float32))
 
+    y = pool(x, f"{name}/max")
     above = windows_holding("IsInf", "isneginf", detect_positive=0)
     y = g.node("Where", [above, y, const("-inf", -np.inf)], f"{name}/nonan", f"{name}/nonan")
-    return g.node("Where", [windows_holding("IsNaN", "isnan"), const("NaN", np.nan), y], name, name)
+    return g.node("Where", [windows_holding("IsNaN", "isnan"), const("NaN", np.nan), y], out, out)
 
 
 def _globalpool(g, node, ins, P):
@@ -297,7 +297,9 @@ def _zeropad(g, node, ins, P):
 
 
 def _globalmaxpool(g, node, ins, P):
-    y = g.node("GlobalMaxPool", [ins[0]], f"{node.name}/pool", f"{node.name}/pool")
+    def global_max(t, out):
+        return g.node("GlobalMaxPool", [t], out, out)
+    y = _max_as_numpy(g, node.name, ins[0], global_max, f"{node.name}/pool")
     return g.node("Flatten", [y], node.name, node.name, axis=1)
 
 

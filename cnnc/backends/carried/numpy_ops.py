@@ -105,10 +105,15 @@ def _deconv(x, w, kh, kw, sh, sw, oh, ow, top, left):
 
 
 def _upsample(x, kh, kw):
-    """Nearest-neighbour upsampling: each pixel repeated kh x kw times (one copy)."""
+    """Nearest-neighbour upsampling: each pixel repeated kh x kw times (one copy).
+
+    The result is always a fresh array, as the epilogues after it write in place: where
+    the repeats need no copy (a 1-pixel-wide image, or kh = kw = 1) the reshape is a
+    read-only view of x, and a relu on it changed a copy and left the output negative."""
     n, h, w, c = x.shape
     big = np.broadcast_to(x[:, :, None, :, None], (n, h, kh, w, kw, c))
-    return big.reshape(n, h * kh, w * kw, c)
+    y = big.reshape(n, h * kh, w * kw, c)
+    return y if y.flags.writeable and y.flags.c_contiguous else y.copy()
 
 
 def _lerp_axis(n, k):
