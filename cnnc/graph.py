@@ -540,8 +540,8 @@ def _check_structure(stmts, report: Reporter, depth: int = 0, unrolled: "dict | 
         if s.kind == "repeat":
             unrolled[id(s)] = inner
             total += inner * (_repeat_count(s) or 1)
-        else:  # residual and concat add their join node; shortcut and branch add none
-            total += inner + (s.kind in ("residual", "concat"))
+        else:  # a block with a join (residual, concat, scale) adds that node; shortcut and branch none
+            total += inner + (s.kind in KINDS and KINDS[s.kind].joins)
         if total > MAX_NODES:
             report.error(f"the program unrolls to more than {MAX_NODES:,} layers", s.kind_line, s.kind_col)
             raise _TooBig

@@ -182,6 +182,10 @@ def test_the_layer_limit_counts_layers_not_the_input(small_limits):
     assert e.message == "the program unrolls to more than 1,000 layers" and e.col == text.rindex("relu") + 1
     text = "input 1x1x1; repeat 2 { " + "relu; " * 501 + "}"
     assert error_of(text).message == "the program unrolls to more than 1,000 layers"
+    # every join counts: 333 blocks of 3 layers are 999, a 334th is too many
+    for block in ("residual { relu; relu }", "concat { branch { relu; relu } }", "scale { globalpool; dense 1 }"):
+        assert len(cnnc.parse(f"input 2x2x1; repeat 333 {{ {block} }}").layers) == 999
+        assert "more than 1,000" in error_of(f"input 2x2x1; repeat 334 {{ {block} }}").message
     assert len(cnnc.parse("input 1x1x1; " + "relu\n" * 1000).layers) == 1000
 
 
