@@ -20,8 +20,8 @@ These would have caught both wrong results of the hardening issue (a concat slic
 unwritten by two identity branches; NaN dropped by Triton's relu and max pooling).
 
 Seeded (the same networks every run; CNNC_DIFF_NETWORKS and CNNC_FUZZ_SEED explore
-further), plus a short derandomized hypothesis run that shrinks a failure. About 60 s of
-the CI machine's 2 cores, nearly all of it the Triton interpreter.
+further), plus a short derandomized hypothesis run that shrinks a failure. About 25 s on
+the 2-core CI machine, most of it the Triton interpreter.
 """
 
 from __future__ import annotations

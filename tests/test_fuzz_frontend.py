@@ -8,7 +8,7 @@ the text (exit 1): never another exception, never exit 3.
 
 The programs come from fixed seeds (the same 10,000 every run; CNNC_FUZZ_PROGRAMS and
 CNNC_FUZZ_SEED explore further) plus a derandomized hypothesis run that shrinks a failure
-to a small program. About 25 s on the 2-core CI machine.
+to a small program. About 20 s on the 2-core CI machine.
 """
 
 from __future__ import annotations
