@@ -155,3 +155,18 @@ def test_plain_shapes_spellings_skip_argparse():
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
+
+
+def test_errors_past_fifty_are_counted_not_printed(tmp_path, capsys):
+    from cnnc.cli import main
+
+    prog = tmp_path / "many.cnn"
+    prog.write_text("input 8x8x1\n" + "conv 0 3x3\n" * 120)
+    assert main(["shapes", str(prog)]) == 1
+    err = capsys.readouterr().err
+    assert err.count(": error: conv_") == 50
+    assert "cnnc: error: 70 more errors not shown (the first 50 are above; --json lists them all)" in err
+    assert main(["shapes", str(prog), "--json"]) == 1
+    import json
+
+    assert len(json.loads(capsys.readouterr().out)["diagnostics"]) == 120

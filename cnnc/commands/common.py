@@ -108,15 +108,30 @@ def print_warnings(net) -> None:
     print_diagnostics(net.warnings)
 
 
+# Like clang's -ferror-limit: past this many errors a program has one mistake repeated or is
+# not a cnnc program at all; the rest are counted, not printed (--json still lists every one).
+MAX_ERRORS_SHOWN = 50
+
+
 def print_diagnostics(diagnostics) -> None:
-    """Diagnostics on stderr, coloured on a terminal; warnings once each, none with --quiet."""
+    """Diagnostics on stderr, coloured on a terminal; warnings once each, none with --quiet;
+    at most MAX_ERRORS_SHOWN errors, then how many more there are."""
+    errors = 0
     for d in diagnostics:
         text = d.format()
         if d.severity == "warning":
             if _mode["quiet"] or text in _printed:
                 continue
             _printed.add(text)
+        else:
+            errors += 1
+            if errors > MAX_ERRORS_SHOWN:
+                continue
         print(colour(text), file=sys.stderr)
+    if errors > MAX_ERRORS_SHOWN:
+        more = errors - MAX_ERRORS_SHOWN
+        print(colour(f"cnnc: error: {more:,} more error{'s' if more != 1 else ''} not shown "
+                     f"(the first {MAX_ERRORS_SHOWN} are above; --json lists them all)"), file=sys.stderr)
 
 
 def error(message: str) -> None:
