@@ -189,9 +189,11 @@ def check(c, label, second_edition=True) -> None:
     net = cnnc.parse(text)
     x = specials(c, net.input_shape)
     if "bilinear" in text:
-        # bilinear upsampling weighs NaN and ±Inf differently in each (numpy: a neighbour of
-        # weight 0 still counts, 0·inf is NaN; PyTorch and onnxruntime use other formulas):
-        # no one answer to compare, so these networks get finite inputs
+        # bilinear upsampling reads two neighbours, one of them often with a weight that is 0
+        # or nearly so: 0·inf is NaN where the weight is exactly 0 and inf where rounding left
+        # a few ulps (PyTorch computes its source index in float32, numpy in float64), and
+        # onnxruntime uses yet another formula. No one answer to compare for an infinite
+        # input, so these networks get finite ones (finite values agree to rounding)
         x[~np.isfinite(x)] = 0.0
     bad = differences(text, x)
     assert not bad, f"{label}:\n{text}\ninput {x.tolist()}\n" + "\n".join(bad)

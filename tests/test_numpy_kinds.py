@@ -182,3 +182,18 @@ def test_random_modern_networks_match_torch(text):
         assume(False)
     assume(np.prod(net.output_shape) * max(n.out.dims[0] for n in net.layers if len(n.out.dims) == 3) < 10**6)
     check(text)
+
+
+def test_bilinear_past_the_last_pixel_reads_only_the_last_pixel():
+    # PyTorch clamps the source index at 0 only; past the last pixel both taps are the last
+    # pixel, so an infinite edge stays infinite instead of becoming inf * 0 = NaN
+    torch = pytest.importorskip("torch")
+    net = cnnc.parse("input 3x3x1; upsample 2 mode=bilinear")
+    m = cnnc.compile(net)
+    x = np.zeros((1, 3, 3, 1), np.float32)
+    x[0, 2, 2, 0] = np.inf
+    y = m(x)[0, :, :, 0]
+    assert np.isposinf(y[5, 5]) and np.isposinf(y[4, 5]) and np.isposinf(y[5, 4])
+    t = torch.nn.functional.interpolate(torch.from_numpy(x).permute(0, 3, 1, 2), scale_factor=2, mode="bilinear",
+                                        align_corners=False)[0, 0].numpy()
+    assert np.array_equal(np.isposinf(y), np.isposinf(t)) and np.array_equal(np.isnan(y), np.isnan(t))

@@ -118,9 +118,10 @@ def _upsample(x, kh, kw):
 
 def _lerp_axis(n, k):
     """Half-pixel bilinear taps along one axis grown k times: output o reads input
-    (o + 0.5)/k - 0.5, clamped to [0, n - 1]; returns (lo, hi, weight of hi)."""
-    src = np.clip((np.arange(n * k) + 0.5) / k - 0.5, 0, n - 1)
-    lo = np.floor(src).astype(np.intp)
+    (o + 0.5)/k - 0.5, clamped at 0 as PyTorch does (past the last pixel both taps are
+    the last pixel, so an infinite edge stays infinite); returns (lo, hi, weight of hi)."""
+    src = np.maximum((np.arange(n * k) + 0.5) / k - 0.5, 0)
+    lo = np.minimum(np.floor(src).astype(np.intp), n - 1)
     hi = np.minimum(lo + 1, n - 1)
     return lo, hi, (src - lo).astype(np.float32)
 
