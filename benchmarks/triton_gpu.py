@@ -1,27 +1,39 @@
 """The triton backend against PyTorch on one GPU, in one run.
 
-    .venv/bin/python benchmarks/triton_gpu.py                 # on a CUDA GPU: the full table
-    .venv/bin/python benchmarks/triton_gpu.py --tiny          # anywhere: interpreter, tiny sizes
+    python benchmarks/triton_gpu.py --no-compile --reps 30 --json r.json   # on a CUDA GPU
+    python benchmarks/triton_gpu.py --tiny                                 # anywhere: interpreter, tiny sizes
+    python benchmarks/triton_gpu.py --autotune-only --time-limit 600       # torch.compile max-autotune alone
+    python benchmarks/triton_gpu.py --ptxas | --sweep                      # no GPU: sm_90 registers and spills
 
-For LeNet, a VGG-style CIFAR net and the CIFAR ResNet (examples/cifar_resnet.cnn),
-at batch 1, 256 and 4096, it times
-  triton     cnnc's generated kernels (CUDA graph per batch size), --precision tf32 by default
+For LeNet, a VGG-style CIFAR net and the CIFAR ResNet (examples/cifar_resnet.cnn) at
+batch 1, 256 and 4096, and ResNet-50 (examples/keras/resnet50.cnn, 224x224) at batch 1, 64
+and 256, it times
+  triton     cnnc's generated kernels (CUDA graph per batch size), --precision tf32 by
+             default, with tuned tiles: kernels without a tuning record (from `cnnc tune`,
+             in the per-user cache) are tuned here before anything is timed
   eager      the same network in PyTorch eager (cuDNN, channels_last, TF32 allowed)
-  compile    torch.compile of the eager function, mode default
-  autotune   torch.compile, mode max-autotune
-and prints latency (median of timed runs), images/s, each baseline's time over
-triton's, and the share of the card's TF32 peak, measured here by a large matmul.
+  compile    torch.compile of the eager function, mode default (unless --no-compile)
+and prints latency (median of timed runs), images/s, eager's time over triton's, and
+the share of the card's TF32 peak, measured here by a large matmul. For batch 1 it also
+times the graph replay alone: the rest of a call is per-call overhead. At each net's
+largest batch it times every kernel alone against cuBLAS's TF32 time for a plain GEMM of
+the same M x K x N (M: the GEMM's output rows, batch x pixels before any fused pool).
+
+torch.compile max-autotune spends minutes per layer, so it is measured apart:
+--autotune-only runs it once per network in a child process with its own time limit
+(--time-limit, per network) and records what finished.
 
 The eager network is written here from the graph (not through cnnc's bridges) so
 that symmetric padding goes to cuDNN as conv padding, not as an extra F.pad; every
-run first checks that it agrees with cnnc's numpy backend.
+run first checks that triton and eager agree with cnnc's numpy backend.
 
---tiny runs the same code path on the CPU at tiny sizes (Triton's interpreter;
-torch.compile is skipped there): it proves the script works, its numbers mean nothing.
+--tiny runs the same code path on the CPU at tiny sizes (Triton's interpreter; no
+tuning, no torch.compile): it proves the script works, its numbers mean nothing.
 
 --ptxas needs no GPU either: it compiles one kernel per distinct configuration of the
 example networks for sm_90 (Triton's compiler and ptxas) and prints registers, spill
-bytes, shared memory and the MMA instruction each uses.
+bytes, shared memory and the MMA instruction each uses. --sweep compiles every candidate
+config of each kind of kernel and reports any that spills or overflows shared memory.
 """
 
 from __future__ import annotations
@@ -30,11 +42,13 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
 
 VGG_CIFAR = """# VGG-style CIFAR-10 net
 input 32x32x3
@@ -48,18 +62,28 @@ flatten
 dense 256 relu
 dense 10 softmax
 """
+NETS = ("lenet", "vgg_cifar", "cifar_resnet", "resnet50")
+# ResNet-50 at 224x224 stops at 256 images (its activations at 4096 would not fit)
+RESNET50_BATCHES = (1, 64, 256)
 
 
-def networks(tiny: bool):
+def networks(tiny: bool, only=None):
+    """[(name, Network, batches or None for the default list)]"""
     import cnnc
 
-    root = os.path.dirname(HERE)
     small = (8, 8, 3) if tiny else None
-    return [
-        ("lenet", cnnc.parse_file(os.path.join(root, "examples", "lenet.cnn"))),
-        ("vgg_cifar", cnnc.parse(VGG_CIFAR, input=small, filename="vgg_cifar.cnn")),
-        ("cifar_resnet", cnnc.parse_file(os.path.join(root, "examples", "cifar_resnet.cnn"), input=small)),
+    nets = [
+        ("lenet", lambda: cnnc.parse_file(os.path.join(ROOT, "examples", "lenet.cnn")), None),
+        ("vgg_cifar", lambda: cnnc.parse(VGG_CIFAR, input=small, filename="vgg_cifar.cnn"), None),
+        ("cifar_resnet", lambda: cnnc.parse_file(os.path.join(ROOT, "examples", "cifar_resnet.cnn"), input=small),
+         None),
+        ("resnet50", lambda: cnnc.parse_file(os.path.join(ROOT, "examples", "keras", "resnet50.cnn"),
+                                             input=(32, 32, 3) if tiny else None),
+         (1,) if tiny else RESNET50_BATCHES),
     ]
+    if only is None:   # ResNet-50 under the interpreter takes minutes: tiny runs it only when asked
+        only = [n for n in NETS if not (tiny and n == "resnet50")]
+    return [(name, make(), batches) for name, make, batches in nets if name in only]
 
 
 # --- the PyTorch baseline ------------------------------------------------------------
@@ -151,7 +175,7 @@ def torch_function(net, params, device):
 # --- timing ---------------------------------------------------------------------------
 
 def timeit(fn, x, reps: int, cuda: bool) -> float:
-    """Median seconds per call (after warm-up)."""
+    """Median seconds per call (after warm-up), device-event timed on a GPU."""
     import torch
 
     for _ in range(2 if reps > 1 else 1):
@@ -185,6 +209,82 @@ def tf32_peak(cuda: bool) -> "float | None":
     return 2 * n ** 3 / t
 
 
+def replay_seconds(tri, batch: int, reps: int) -> float:
+    """The CUDA graph's replay alone at this batch size (captured by an earlier call)."""
+    graph = tri._state["graphs"][batch][0]
+    return timeit(lambda _: graph.replay(), None, reps, True)
+
+
+class KernelTimer:
+    """Stands in for the config table while the module's `_run` executes: each kernel
+    runs with its chosen config and is timed alone, in a CUDA graph of repeated launches."""
+
+    def __init__(self, module, configs, reps):
+        self.module, self.configs, self.reps = module, configs, reps
+        self.seconds = {}
+
+    def launch(self, name, kernel, rows, cols, args, consts, gemm, per_image):
+        cfg = self.configs[name]
+        m = self.module
+
+        def once():
+            m.launch_config(kernel, cfg, rows, cols, args, consts, gemm, per_image)
+        self.seconds[name] = m.cuda_seconds(once, self.reps)
+
+
+def cublas_seconds(m: int, k: int, n: int, reps: int) -> float:
+    """cuBLAS TF32 time of a plain (M x K) @ (K x N) GEMM, in a CUDA graph like the kernels."""
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = True
+    a, b = torch.randn(m, k, device="cuda"), torch.randn(k, n, device="cuda")
+    c = torch.empty(m, n, device="cuda")
+
+    def once():
+        torch.mm(a, b, out=c)
+    from cnnc.backends.carried.triton_tuner import cuda_seconds
+    return cuda_seconds(once, reps)
+
+
+def per_kernel(tri, net, batch: int, reps: int) -> list:
+    """Every GEMM kernel's time at this batch against cuBLAS TF32 on its M x K x N."""
+    import torch
+
+    from cnnc.backends.triton import plan_kernels
+
+    _, kernels, _ = plan_kernels(net, tri.module.PRECISION)
+    configs = tri._state["tiles"].configs(batch)
+    timer = KernelTimer(tri.module, configs, reps)
+    x = torch.randn(batch, *net.input_shape, device="cuda")
+    with torch.inference_mode():
+        tri.module._run(tri._state, x, None, None, timer)
+    rows = []
+    for k in kernels:
+        row = {"kernel": k.name, "layers": k.g.describe(), "seconds": timer.seconds[k.name],
+               "config": configs[k.name]}
+        if k.gemm:
+            m = batch * k.OH * k.OW
+            row.update(M=m, K=k.K, N=k.C)
+            row["cublas"] = cublas_seconds(m, k.K, k.C, reps)
+            row["ratio"] = row["seconds"] / row["cublas"]
+        rows.append(row)
+    return rows
+
+
+def tune_if_missing(tri, batch: int, limit: int, budget_s: float) -> float:
+    """Tune the kernels that have no record at this batch (before anything is timed); seconds spent."""
+    import torch
+
+    if not tri._state["tiles"].missing(batch):
+        return 0.0
+    t = time.perf_counter()
+    x = torch.randn(batch, *tri.module.INPUT_SHAPE, device="cuda")
+    tri.module.tune(tri._state, x, limit=limit, budget_s=budget_s)
+    return time.perf_counter() - t
+
+
+# --- reports without timing -------------------------------------------------------------
+
 def ptxas_report(precision: str) -> int:
     """Registers, spills, shared memory and MMA instructions of the examples' kernels, for sm_90."""
     import re
@@ -192,41 +292,187 @@ def ptxas_report(precision: str) -> int:
     import cnnc
     from cnnc.backends.triton import compile_for_gpu, resource_usage
 
-    root = os.path.dirname(HERE)
     seen: set = set()
     worst = 0
-    print(f"# sm_90, precision {precision}: one kernel per distinct (layers, warps, shared memory, MMA)")
+    print(f"# sm_90, precision {precision}, default tiles: one kernel per distinct (layers, config, shared memory, MMA)")
     for ex in ("lenet", "cifar_resnet", "inception", "keras/vgg16", "keras/resnet50"):
-        net = cnnc.parse_file(os.path.join(root, "examples", ex + ".cnn"))
-        for name, what, warps, ck in compile_for_gpu(net, precision, 90):
+        net = cnnc.parse_file(os.path.join(ROOT, "examples", ex + ".cnn"))
+        for name, what, cfg, ck in compile_for_gpu(net, precision, 90):
             mma = sorted(set(re.findall(r"(wgmma\.mma_async\.\S*?\.m\d+n\d+k\d+|mma\.sync\S*)", ck.asm["ptx"])))
             shape = re.sub(r"\w+_\d+", "L", what)
-            key = (shape, warps, ck.metadata.shared, tuple(mma))
+            tile = f"{cfg['BM']}x{cfg['BN']}x{cfg['BK']} w{cfg['num_warps']} s{cfg['num_stages']}"
+            key = (shape, tile, ck.metadata.shared, tuple(mma))
             if key in seen:
                 continue
             seen.add(key)
             use = resource_usage(ck) or {"registers": "?", "stack": "?"}
             worst = max(worst, use["stack"] if isinstance(use["stack"], int) else 0)
-            print(f"{ex:13s} {name:16s} {what[:48]:48s} warps {warps}  regs {use['registers']:>3}  "
+            print(f"{ex:13s} {name:16s} {what[:44]:44s} {tile:17s} regs {use['registers']:>3}  "
                   f"spill {use['stack']:>3} B  shared {ck.metadata.shared // 1024:>3} KB  "
                   f"{', '.join(m.split('.')[-1] for m in mma) or 'fp32 FMA'}", flush=True)
     print(f"# {len(seen)} kernels; largest spill {worst} bytes")
     return 0
 
 
+def sweep_report(precisions, json_path=None) -> int:
+    """Every candidate config of one kernel of each kind (the examples' kernels and wide
+    layers) compiled for sm_90: registers, spills, shared memory. Exit 1 if any spills."""
+    import cnnc
+    from cnnc.backends.carried.triton_tiles import candidates
+    from cnnc.backends.triton import resource_usage
+    from cnnc.backends.triton.sm90 import compile_kernel, kernel_classes
+
+    wide = ("input 16x16x256; conv 512 3x3 padding=same relu; pool 3 stride=2 padding=same; "
+            "residual { conv 512 1x1; batchnorm; relu }; flatten; dense 1000 softmax")
+    nets = [cnnc.parse(wide)] + [cnnc.parse_file(os.path.join(ROOT, "examples", ex + ".cnn"))
+                                 for ex in ("lenet", "cifar_resnet", "inception", "keras/resnet50")]
+    bad, total, rows = 0, 0, []
+    t0 = time.perf_counter()
+    for precision in precisions:
+        for cls, (k, fn) in kernel_classes(nets, precision).items():
+            worst = (0, None)
+            cands = candidates(k.geometry())
+            for cfg in cands:
+                total += 1
+                try:
+                    ck = compile_kernel(fn, k, cfg)
+                    use = resource_usage(ck) or {"registers": -1, "stack": -1}
+                    row = {"class": list(cls), "config": cfg, "registers": use["registers"], "spill": use["stack"],
+                           "shared": ck.metadata.shared}
+                except Exception as e:    # a compile error is a finding, not the end of the sweep
+                    row = {"class": list(cls), "config": cfg, "error": f"{type(e).__name__}: {e}"[:300]}
+                rows.append(row)
+                if row.get("error") or row["spill"] > 0 or row["shared"] > 232448:
+                    bad += 1
+                    print(f"  FAIL {cls} {cfg}: {row.get('error') or row}", flush=True)
+                elif row["registers"] > worst[0]:
+                    worst = (row["registers"], cfg)
+            print(f"{precision} {k.name:16s} {cls}: {len(cands)} candidates, most registers {worst[0]} "
+                  f"({worst[1]})", flush=True)
+    print(f"# {total} configs compiled in {time.perf_counter() - t0:.0f} s; {bad} spill, overflow or fail")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 1 if bad else 0
+
+
+# --- torch.compile max-autotune, apart ----------------------------------------------------
+
+def autotune_child(name: str, batches, reps: int, precision: str) -> dict:
+    """In a child process: eager and max-autotune times of one network."""
+    import numpy as np  # noqa: F401
+    import torch
+
+    from cnnc.runtime.weights import random_params
+
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    (_, net, own), = networks(False, [name])
+    fn = torch_function(net, random_params(net, 0), "cuda")
+    tuned = torch.compile(fn, mode="max-autotune")
+    out = {}
+    for batch in own or batches:
+        x = torch.randn(batch, *net.input_shape, device="cuda").permute(0, 3, 1, 2).contiguous(
+            memory_format=torch.channels_last)
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            tuned(x)
+            torch.cuda.synchronize()
+            out[batch] = {"compile_s": time.perf_counter() - t0, "autotune": timeit(tuned, x, reps, True),
+                          "eager": timeit(fn, x, reps, True)}
+        print(json.dumps({name: out}), flush=True)
+    return out
+
+
+def autotune_report(args, batches) -> int:
+    results = {}
+    for name in args.nets or NETS:
+        cmd = [sys.executable, os.path.abspath(__file__), "--autotune-child", name, "--reps", str(args.reps or 20),
+               "--precision", args.precision, "--batches", ",".join(map(str, batches))]
+        t0 = time.perf_counter()
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.time_limit)
+            lines = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
+            results[name] = {"finished": r.returncode == 0, "batches": lines[-1][name] if lines else {},
+                             "error": r.stderr.strip().splitlines()[-1] if r.returncode and r.stderr.strip() else None}
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            lines = [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
+            results[name] = {"finished": False, "batches": lines[-1][name] if lines else {},
+                             "error": f"time limit of {args.time_limit:.0f} s"}
+        results[name]["seconds"] = time.perf_counter() - t0
+        print(f"{name}: {json.dumps(results[name])}", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"autotune": results, "time_limit_s": args.time_limit}, f, indent=2)
+    return 0
+
+
+# --- the run ---------------------------------------------------------------------------
+
+def markdown(card, precision, peak, results) -> str:
+    lines = [f"Card: {card}; precision {precision}" + (f"; measured TF32 peak {peak / 1e12:.0f} TFLOP/s" if peak else ""),
+             "", "| net | batch | cnnc triton | torch eager | eager / triton | triton % TF32 peak | tuning s |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        util = f"{100 * r['flops'] / r['triton'] / peak:.1f} %" if peak and r["triton"] else "-"
+        ratio = f"{r['eager'] / r['triton']:.2f}x" if r["triton"] and r["eager"] else "-"
+        lines.append(f"| {r['net']} | {r['batch']} | {_ms(r['triton'])} | {_ms(r['eager'])} | {ratio} | {util} | "
+                     f"{r.get('tune_s', 0):.1f} |")
+    over = [r for r in results if r.get("replay")]
+    if over:
+        lines += ["", "| net | batch | call | graph replay | per-call overhead |", "|---|---|---|---|---|"]
+        for r in over:
+            lines.append(f"| {r['net']} | {r['batch']} | {_ms(r['triton'])} | {_ms(r['replay'])} | "
+                         f"{_ms(r['triton'] - r['replay'])} |")
+    kern = [(r["net"], r["batch"], k) for r in results for k in r.get("kernels", []) if "cublas" in k]
+    if kern:
+        lines += ["", "| net | batch | kernel | M x K x N | tile | triton | cuBLAS TF32 | ratio |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for net, batch, k in kern:
+            c = k["config"]
+            lines.append(f"| {net} | {batch} | {k['kernel']} | {k['M']} x {k['K']} x {k['N']} | "
+                         f"{c['BM']}x{c['BN']}x{c['BK']} w{c['num_warps']} s{c['num_stages']} | "
+                         f"{k['seconds'] * 1e6:.1f} us | {k['cublas'] * 1e6:.1f} us | {k['ratio']:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def _ms(t) -> str:
+    return "-" if t is None else f"{t * 1e3:.3f} ms"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true", help="CPU/interpreter, tiny sizes: checks the script runs")
     ap.add_argument("--precision", choices=("tf32", "ieee"), default="tf32")
-    ap.add_argument("--batches", default=None, help="comma-separated batch sizes (default 1,256,4096; tiny 1,2)")
+    ap.add_argument("--batches", default=None, help="comma-separated batch sizes (default 1,256,4096; tiny 2,1)")
+    ap.add_argument("--nets", default=None, help=f"comma-separated subset of {','.join(NETS)}")
     ap.add_argument("--reps", type=int, default=None, help="timed runs per measurement (default 50; tiny 1)")
-    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile baselines")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile baseline")
+    ap.add_argument("--no-kernels", action="store_true", help="skip the per-kernel comparison with cuBLAS")
+    ap.add_argument("--tune-limit", type=int, default=6, help="configs a kernel without a record is tuned over")
+    ap.add_argument("--tune-time", type=float, default=20.0, help="tuning budget per network and batch, seconds")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    ap.add_argument("--markdown", metavar="PATH", help="also write the tables as markdown")
     ap.add_argument("--ptxas", action="store_true",
                     help="no timing: compile the examples' kernels for sm_90 and report registers and spills")
+    ap.add_argument("--sweep", action="store_true",
+                    help="no timing: compile every candidate config of each kind of kernel for sm_90")
+    ap.add_argument("--autotune-only", action="store_true",
+                    help="only torch.compile max-autotune, each network in a child process with --time-limit")
+    ap.add_argument("--time-limit", type=float, default=600.0, help="--autotune-only: seconds per network")
+    ap.add_argument("--autotune-child", metavar="NET", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    args.nets = args.nets.split(",") if args.nets else None
+    if args.nets and set(args.nets) - set(NETS):
+        ap.error(f"--nets: unknown {sorted(set(args.nets) - set(NETS))}; choose from {', '.join(NETS)}")
     if args.ptxas:
         return ptxas_report(args.precision)
+    if args.sweep:
+        return sweep_report(("tf32", "ieee"), args.json)
+    batches = [int(b) for b in (args.batches or ("2,1" if args.tiny else "1,256,4096")).split(",")]
+    if args.autotune_child:
+        autotune_child(args.autotune_child, batches, args.reps or 20, args.precision)
+        return 0
 
     import numpy as np
     import torch
@@ -238,18 +484,22 @@ def main(argv=None) -> int:
     if not cuda and not args.tiny:
         print("no CUDA GPU: run with --tiny (interpreter, tiny sizes) or on a GPU machine", file=sys.stderr)
         return 2
+    if args.autotune_only:
+        return autotune_report(args, batches)
     device = "cuda" if cuda else "cpu"
-    batches = [int(b) for b in (args.batches or ("2,1" if args.tiny else "1,256,4096")).split(",")]
     reps = args.reps or (1 if args.tiny else 50)
     torch.backends.cudnn.allow_tf32 = args.precision == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
     torch.backends.cudnn.benchmark = True
     card = torch.cuda.get_device_name() if cuda else "CPU (Triton interpreter)"
     peak = tf32_peak(cuda)
-    print(f"# {card}; precision {args.precision}; torch {torch.__version__}"
-          + (f"; measured TF32 peak {peak / 1e12:.0f} TFLOP/s" if peak else ""))
+    import triton
+
+    print(f"# {card}; precision {args.precision}; torch {torch.__version__}; triton {triton.__version__}"
+          + (f"; measured TF32 peak {peak / 1e12:.0f} TFLOP/s" if peak else ""), flush=True)
     results = []
-    for name, net in networks(args.tiny):
+    t_start = time.perf_counter()
+    for name, net, own_batches in networks(args.tiny, args.nets):
         params = random_params(net, 0)
         tri = cnnc.compile(net, backend="triton", weights=params, precision=args.precision)
         eager = torch_function(net, params, device)
@@ -269,10 +519,13 @@ def main(argv=None) -> int:
         variants = {"triton": lambda x: tri.module.forward(tri._state, x), "eager": eager}
         if cuda and not args.no_compile:
             variants["compile"] = torch.compile(eager)
-            variants["autotune"] = torch.compile(eager, mode="max-autotune")
-        macs = net.total_macs
-        for batch in batches:
-            row = {"net": name, "batch": batch}
+        net_batches = [b for b in batches if b <= max(own_batches)] if own_batches and args.batches else \
+            list(own_batches or batches)
+        for batch in net_batches:
+            row = {"net": name, "batch": batch, "flops": 2 * net.total_macs * batch}
+            if cuda:
+                with torch.inference_mode():
+                    row["tune_s"] = tune_if_missing(tri, batch, args.tune_limit, args.tune_time)
             xn = torch.randn(batch, *net.input_shape, device=device)
             xc = xn.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
             for what, fn in variants.items():
@@ -283,6 +536,10 @@ def main(argv=None) -> int:
                         print(f"{name} batch {batch} {what}: failed: {type(e).__name__}: {e}", file=sys.stderr)
                         t = None
                 row[what] = t
+            if cuda and batch == 1:
+                row["replay"] = replay_seconds(tri, batch, reps)
+            if cuda and not args.no_kernels and batch == net_batches[-1]:
+                row["kernels"] = per_kernel(tri, net, batch, max(5, reps // 5))
             results.append(row)
             cells = []
             for what in variants:
@@ -291,12 +548,25 @@ def main(argv=None) -> int:
                     cells.append(f"{what} failed")
                     continue
                 ratio = f" ({t / row['triton']:.2f}x)" if what != "triton" and row["triton"] else ""
-                util = f", {100 * 2 * macs * batch / t / peak:.1f}% TF32 peak" if peak else ""
+                util = f", {100 * row['flops'] / t / peak:.1f}% TF32 peak" if peak else ""
                 cells.append(f"{what} {t * 1e3:.3f} ms, {batch / t:,.0f} img/s{util}{ratio}")
+            if row.get("replay"):
+                cells.append(f"graph replay {row['replay'] * 1e3:.3f} ms")
             print(f"{name:13s} batch {batch:5d}: " + "; ".join(cells), flush=True)
+    goal = [k for r in results for k in r.get("kernels", [])
+            if "cublas" in k and k["K"] >= 576 and k["M"] * k["N"] >= 2 ** 20]
+    if goal:
+        worst = max(goal, key=lambda k: k["ratio"])
+        print(f"# {len(goal)} GEMM kernels with K >= 576 and M*N >= 2^20: worst {worst['ratio']:.2f}x cuBLAS "
+              f"({worst['kernel']}), median {statistics.median(k['ratio'] for k in goal):.2f}x")
+    print(f"# {time.perf_counter() - t_start:.0f} s", flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"card": card, "precision": args.precision, "peak_tf32": peak, "results": results}, f, indent=2)
+            json.dump({"card": card, "precision": args.precision, "torch": torch.__version__,
+                       "triton": triton.__version__, "peak_tf32": peak, "results": results}, f, indent=2)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown(card, args.precision, peak, results))
     return 0
 
 

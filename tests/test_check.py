@@ -27,14 +27,14 @@ def test_residual_network_agrees_on_a_smaller_input(capsys):
 
 def test_a_miscompile_is_reported_at_its_group(monkeypatch, capsys, tmp_path):
     # sabotage one epilogue: every tanh is emitted as the identity
-    import cnnc.backends.triton as tri
+    import cnnc.backends.triton.template as tri
 
-    real = tri._emit_activation
+    real = tri.emit_activation
 
     def broken(e, act, name):
         if act != "tanh":
             real(e, act, name)
-    monkeypatch.setattr(tri, "_emit_activation", broken)
+    monkeypatch.setattr(tri, "emit_activation", broken)
     prog = tmp_path / "net.cnn"
     prog.write_text("input 8x8x2\nconv 4 3x3 relu\nconv 4 3x3 tanh\npool 2\nflatten\ndense 3\n")
     assert main(["check", str(prog)]) == 1

@@ -207,7 +207,10 @@ def test_generated_source_is_deterministic_and_commented():
     assert 'input_precision="tf32"' in tf and 'input_precision="ieee"' not in tf
     # the module imports only numpy, torch and triton (plus the standard library; safetensors when it reads weights)
     imports = {line.split()[1].split(".")[0] for line in a.splitlines() if line.startswith(("import ", "from "))}
-    assert imports == {"os", "numpy", "torch", "triton"}
+    assert imports == {"json", "os", "time", "warnings", "numpy", "torch", "triton"}
+    # tiles are set at launch from the chosen config, never numbers in the launch
+    assert "BM=c" not in a and "num_warps=4" not in a and "BLOCK_M" not in a
+    assert a.count("launch(tiles, 'k") == 22
 
 
 def test_bad_precision_and_unknown_options_are_rejected():
@@ -249,10 +252,14 @@ def test_compiled_module_loads_and_matches_numpy(tmp_path):
     code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import numpy as np, lenet_gpu, cnnc; "
             "m = lenet_gpu.load(); x = np.random.default_rng(0).standard_normal((2, 28, 28, 1)).astype('float32'); "
             "ref = cnnc.compile('examples/lenet.cnn', backend='numpy', seed=0)(x); "
-            "print(float(np.abs(m(x) - ref).max()))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+            "print(float(np.abs(m(x) - ref).max())); print(m.state['tiles'].files[0])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "CNNC_CACHE_DIR": str(tmp_path / "cache")})
     assert r.returncode == 0, r.stderr
-    assert float(r.stdout) < 1e-5
+    err, record = r.stdout.split()
+    assert float(err) < 1e-5
+    # the tuning record it reads first is the one `cnnc tune lenet_gpu.py` writes beside it
+    assert record == str(tmp_path / "lenet_gpu.tuning.json")
 
 
 def test_softmax_wider_than_a_block_is_fused_and_correct():

@@ -3,12 +3,16 @@ with no GPU present: triton.compile runs the real compiler pipeline down to ptxa
 
 The interpreter tests check what the kernels compute; they cannot see a kernel the
 GPU compiler rejects (a construct the interpreter accepts, a tile too large for
-shared memory). This test sees that, and that tf32 reaches the tensor cores
-(wgmma) while ieee stays in fp32 FMAs.
+shared memory) or one that spills registers. This test sees that, for a bounded sample
+of the configs a tuner may pick: the defaults the example networks run with, and the
+extremes of the candidates of each kind of kernel (largest tile, most register
+pressure, most shared memory, deepest pipeline). `benchmarks/triton_gpu.py --sweep`
+compiles every candidate.
 """
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -17,6 +21,11 @@ import cnnc
 
 torch = pytest.importorskip("torch")
 triton = pytest.importorskip("triton")
+
+from cnnc.backends.carried import triton_tiles as T  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SM90_SHARED = 232448   # 227 KB per block on an H100/H200
 
 # one network that reaches every code path: 1-channel input, tanh/sigmoid/relu/softmax,
 # avg pool (same: real-pixel count; integer: window size), max pool on the input (a
@@ -27,58 +36,90 @@ EVERYTHING = ("input 8x8x1; conv 16 3x3 padding=same tanh; avgpool 3 stride=2 pa
               "residual { conv 32 3x3 padding=same relu; batchnorm } shortcut { conv 32 1x1 }; "
               "avgpool 2 padding=1; conv 24 2x2 stride=2 padding=same; globalpool; dense 20 softmax")
 WIDE_SOFTMAX = "input 1x1x5000; softmax"   # no anchor, one row of 8192 lanes per program
+# the widest layers of the examples: their kernels have the most candidates
+WIDE = ("input 16x16x256; conv 512 3x3 padding=same relu; pool 3 stride=2 padding=same; "
+        "residual { conv 512 1x1; batchnorm; relu }; flatten; dense 1000 softmax")
 
 
-def _compile(net, precision):
-    """(kernel name, compiled kernel) for every group, compiled for sm_90."""
-    from cnnc.backends.triton import compile_for_gpu
-
-    return [(name, ck) for name, _, _, ck in compile_for_gpu(net, precision, 90)]
-
-
-def _stack_bytes(ck) -> int:
-    """Bytes of stack (register spills) of a compiled kernel."""
+def _usage(ck) -> dict:
     from cnnc.backends.triton import resource_usage
 
     usage = resource_usage(ck)
     if usage is None:
         pytest.skip("triton's cuobjdump is not installed")
-    return usage["stack"]
+    return usage
 
 
 def _mma(ptx: str) -> set:
     return set(re.findall(r"\b(wgmma\.mma_async\S*|mma\.sync\S*)", ptx))
 
 
+def _check(name, cfg, ck, any_stack=False):
+    """Fits shared memory, and never runs out of registers: no spill at ptxas's limit of 255
+    per thread. With any_stack, no stack frame at all (ptxas may also spill a few bytes when
+    it chooses fewer registers than the limit for occupancy: reported by --sweep)."""
+    assert ck.metadata.shared <= SM90_SHARED, (name, cfg)
+    use = _usage(ck)
+    assert not (use["stack"] and use["registers"] >= 255), f"{name} {cfg} runs out of registers: {use}"
+    if any_stack:
+        assert use["stack"] == 0, f"{name} {cfg} spills: {use}"
+
+
 def test_every_kernel_kind_compiles_for_sm90_with_tf32():
-    kernels = _compile(cnnc.parse(EVERYTHING), "tf32")
-    names = [n for n, _ in kernels]
+    from cnnc.backends.triton import compile_for_gpu
+
+    kernels = compile_for_gpu(cnnc.parse(EVERYTHING), "tf32", 90)
+    names = [n for n, _, _, _ in kernels]
     assert len(names) == 8 and any("copy" in n for n in names)
-    for name, ck in kernels:
-        assert ck.metadata.shared <= 228 * 1024, name   # fits an H100's shared memory per block
-        assert _stack_bytes(ck) == 0, f"{name} spills registers"
-        ptx = ck.asm["ptx"]
+    for name, _, cfg, ck in kernels:
+        _check(name, cfg, ck, any_stack=True)
         if "conv" in name or "dense" in name:
-            assert any("tf32" in m for m in _mma(ptx)), f"{name}: tf32 GEMM not on the tensor cores"
-
-
-def test_a_vgg_sized_conv_with_an_overlapping_pool_does_not_spill():
-    # 64 -> 128 channels, 64x64 tile, pool windows evaluated in a loop (not unrolled)
-    (name, ck), = _compile(cnnc.parse("input 16x16x64; conv 128 3x3 padding=same relu; pool 3 stride=2 padding=same"),
-                           "tf32")
-    assert _stack_bytes(ck) == 0
+            assert any("tf32" in m for m in _mma(ck.asm["ptx"])), f"{name}: tf32 GEMM not on the tensor cores"
 
 
 def test_ieee_stays_in_fp32():
-    kernels = _compile(cnnc.parse("input 8x8x3; conv 32 3x3 relu; pool 2"), "ieee")
-    (name, ck), = kernels
+    from cnnc.backends.triton import compile_for_gpu
+
+    (name, _, cfg, ck), = compile_for_gpu(cnnc.parse("input 8x8x3; conv 32 3x3 relu; pool 2"), "ieee", 90)
     assert not _mma(ck.asm["ptx"]) and "fma.rn.f32" in ck.asm["ptx"]
+    _check(name, cfg, ck)
 
 
 def test_a_wide_softmax_row_compiles():
-    (name, ck), = _compile(cnnc.parse(WIDE_SOFTMAX), "ieee")
-    assert ck.metadata.shared <= 228 * 1024
-    # a 1000-way classifier: softmax fused into the dense, 16 x 1024 tile on 8 warps
-    (name, ck), = _compile(cnnc.parse("input 1x1x64; flatten; dense 1000 softmax"), "tf32")
-    assert ck.metadata.num_warps == 8 and ck.metadata.shared <= 228 * 1024
-    assert _stack_bytes(ck) == 0
+    from cnnc.backends.triton import compile_for_gpu
+
+    (name, _, cfg, ck), = compile_for_gpu(cnnc.parse(WIDE_SOFTMAX), "ieee", 90)
+    _check(name, cfg, ck)
+
+
+def _extremes(geom):
+    """The candidates at the edges of the sm_90 budget and of each range."""
+    cands = T.candidates(geom)
+
+    picks = [max(cands, key=lambda c: (T.sm90_cost(geom, c)[1], c["BM"] * c["BN"])),
+             max(cands, key=lambda c: (T.sm90_cost(geom, c)[0], c["num_stages"])),
+             max(cands, key=lambda c: (c["BM"] * c["BN"], -c["num_warps"])),
+             max(cands, key=lambda c: (c["BK"], c["num_stages"], c["BM"] * c["BN"]))]
+    out = []
+    for c in picks:
+        if c not in out:
+            out.append(c)
+    return out
+
+
+@pytest.mark.parametrize("precision", ["tf32", "ieee"])
+def test_the_sampled_candidates_compile_without_spills(precision):
+    from cnnc.backends.triton.sm90 import compile_kernel, kernel_classes
+
+    nets = [cnnc.parse(WIDE), cnnc.parse(EVERYTHING), cnnc.parse_file(os.path.join(ROOT, "examples", "lenet.cnn"))]
+    classes = kernel_classes(nets, precision)
+    seen = set()
+    for cls, (k, fn) in classes.items():
+        geom = k.geometry()
+        for cfg in [T.default_config(geom)] + (_extremes(geom) if cls[0] in ("window", "pointwise") else []):
+            key = (cls, tuple(cfg.values()))
+            if key in seen:
+                continue
+            seen.add(key)
+            _check(f"{k.name} {cls}", cfg, compile_kernel(fn, k, cfg))
+    assert len(seen) >= 10

@@ -1,32 +1,63 @@
 """The runtime of a module written by the triton backend: input checks, the CUDA graph
-per batch size, and the model object that `load()` returns. The generated module
-passes in its own `_run` (the kernel launches), shapes and device."""
+per batch size (tiles chosen, or tuned, before it is captured), and the model object
+that `load()` returns. The generated module passes in its own `_run` (the kernel
+launches), shapes and device."""
+
+import warnings
 
 import torch
 
+from .triton_tuner import tune_run
 from .weights_io import check_input, check_params
 
 # --- carried: everything below is inlined into generated modules ---
 
 
-def run_graphed(run, state, x):
-    """Replay a CUDA graph of `run` captured for this batch size (launch overhead paid once)."""
+def _choose_tiles(run, state, x):
+    """Before the first capture at this batch size: tune the kernels that have no record
+    (load(tune=True)), or say once that they run the default tiles."""
+    choice = state["tiles"]
+    n = x.shape[0]
+    missing = choice.missing(n)
+    if not missing:
+        return
+    if choice.tune_missing:
+        entries = tune_run(run, state, x, tuple(x.shape[1:]))
+        warnings.warn(f"cnnc: measured tiles for {len(entries)} kernels at batch {n} on {choice.card()} "
+                      f"(kept in memory; `cnnc tune` records them)", stacklevel=4)
+        return
+    warnings.warn(f"cnnc: no tuning record for {len(missing)} of {len(choice.kernels)} kernels on "
+                  f"{choice.card()} at batch {n}: they run the default tiles (run `cnnc tune`, "
+                  f"or load(tune=True) to measure once)", stacklevel=4)
+
+
+def run_graphed(run, state, x, out=None, keep=False):
+    """Replay a CUDA graph of `run` captured for this batch size (launch overhead paid once).
+
+    Per call: one copy into the graph's input, the replay, and one copy out (into `out`,
+    or a new tensor); keep=True returns the graph's output buffer itself.
+    """
     n = x.shape[0]
     entry = state["graphs"].get(n)
     if entry is None:
         static_x = x.clone()
+        _choose_tiles(run, state, static_x)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            run(state, static_x, None)  # compiles the kernels outside the capture
+            run(state, static_x)  # compiles the kernels outside the capture
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            static_y = run(state, static_x, None)
+            static_y = run(state, static_x)
         entry = state["graphs"][n] = (graph, static_x, static_y)
     graph, static_x, static_y = entry
     static_x.copy_(x)
     graph.replay()
+    if keep:
+        return static_y
+    if out is not None:
+        return out.copy_(static_y)
     return static_y.clone()
 
 
@@ -34,10 +65,22 @@ def _is_integer(dtype):
     return not dtype.is_floating_point and not dtype.is_complex and dtype != torch.bool
 
 
-def run_forward(run, state, x, input_shape, output_shape, device, trace=None, cuda_graphs=True):
+def traced(trace, feed, name, value):
+    """Store a group's output in `trace`; with `feed`, keep a copy and put feed[name] in its
+    place, so the kernels after it read the reference's value."""
+    if feed is not None and name in feed:
+        trace[name] = value.clone()
+        value.copy_(torch.as_tensor(feed[name]).to(value.device, torch.float32).reshape(value.shape))
+    else:
+        trace[name] = value
+
+
+def run_forward(run, state, x, input_shape, output_shape, device, trace=None, cuda_graphs=True, *,
+                feed=None, out=None, keep=False):
     """x: (N, H, W, C), a numpy array or a torch tensor; returns the same type.
 
-    With `trace` a dict, each fusion group's output is stored under its last layer's name.
+    With `trace` a dict, each fusion group's output is stored under its last layer's name;
+    with `feed` too, each group reads feed's values instead of the earlier groups' outputs.
     """
     is_tensor = isinstance(x, torch.Tensor)
     if is_tensor:
@@ -52,18 +95,24 @@ def run_forward(run, state, x, input_shape, output_shape, device, trace=None, cu
         hint = ": add the batch axis (x[None])" if tuple(t.shape) == tuple(input_shape) else ""
         raise ValueError(f"expected an array of shape (N, {', '.join(map(str, input_shape))}), "
                          f"got {tuple(t.shape)}{hint}")
+    if feed is not None and trace is None:
+        raise ValueError("feed= needs trace= (a dict for the values computed from it)")
+    if (out is not None or keep) and not is_tensor:
+        raise ValueError("out= and keep=True need a torch tensor input")
     t = t.to(device, torch.float32).contiguous()
     if t.shape[0] == 0:
         y = torch.empty((0,) + tuple(output_shape), dtype=torch.float32, device=t.device)
     elif device == "cuda" and trace is None and cuda_graphs:
-        y = run_graphed(run, state, t)
+        y = run_graphed(run, state, t, out if out is not None and out.device == t.device else None, keep)
     else:
-        y = run(state, t, trace)
+        y = run(state, t, trace, feed)
         if trace is not None:
             for k in list(trace):
                 trace[k] = trace[k] if is_tensor else trace[k].detach().cpu().numpy()
     if is_tensor:
-        return y.to(x.device)
+        if out is not None:
+            return y if y is out else out.copy_(y)
+        return y if y.device == x.device else y.to(x.device)
     return y.detach().cpu().numpy()
 
 
@@ -75,5 +124,5 @@ class Loaded:
         self.state = prepare(self.params)
         self._forward = forward
 
-    def __call__(self, x):
-        return self._forward(self.state, x)
+    def __call__(self, x, out=None, keep=False):
+        return self._forward(self.state, x, out=out, keep=keep)

@@ -1,0 +1,290 @@
+"""Tiles of the Triton kernels: what a tile must satisfy to compute the right answer
+(`illegal`), what fits an sm_90 GPU (`fits_sm90`), which tiles exist to try
+(`candidates`), which one runs when nothing was measured (`default_config`) and which
+few a tuner measures first (`shortlist`).
+
+A kernel is described by its geometry, a dict of plain values that the generator
+writes into every module (`KERNELS`):
+
+    gemm       the kernel multiplies by weights with tl.dot (a conv or dense anchor)
+    gather     how the A tile is read: "pointwise", "window", "flat" (None without gemm)
+    CIN, K     input channels and the GEMM's reduction length (kh * kw * cin)
+    KP, CP     K and C rounded up to K_ALIGN / C_ALIGN: the packed weight matrix is CP x KP
+    C          output channels
+    softmax    a softmax over the channel row is fused: the whole row is one tile
+    pool       a max/avg pool is fused: the GEMM is evaluated in its window loop
+    adds       residual adds fused (each loads one more BM x BN tile)
+    reduce     a globalpool: one program per image loops over its pixels in BM-row steps
+    pixels     output pixels per image (rows of the GEMM per image)
+    precision  "ieee" or "tf32"
+
+A config is {"BM", "BN", "BK", "num_warps", "num_stages"} (BK is 0 for a kernel without
+gemm). This file is carried into generated modules: a tuning record read from disk is
+checked by the same `illegal` that chose the candidates.
+"""
+
+# --- carried: everything below is inlined into generated modules ---
+
+TILE_KEYS = ("BM", "BN", "BK", "num_warps", "num_stages")
+
+# The tiles a tuner may try, before pruning. BM/BN 16 serve the 16-row dots of tiny
+# batches and narrow layers; a fused softmax takes BN = the whole row instead.
+TILE_RANGES = {
+    "BM": (16, 32, 64, 128, 256),
+    "BN": (16, 32, 64, 128, 256),
+    "BK": (16, 32, 64, 128),
+    "num_warps": (4, 8),
+    "num_stages": (2, 3, 4, 5),
+}
+# The packed weight matrix is padded so that every BN and BK above divides it: the B
+# tile is then loaded without a mask.
+K_ALIGN = 128
+C_ALIGN = 256
+# Triton's limit on the elements of one block (triton.language.TRITON_MAX_TENSOR_NUMEL)
+MAX_TILE_ELEMENTS = 1 << 20
+
+# sm_90 (H100, H200): 227 KB of shared memory per block and at most 255 registers per
+# thread. Registers are estimated by a linear model fitted, per precision and for kernels
+# with and without a fused pool (and a pool over a flat gather), to what ptxas (Triton 3.9)
+# reports for these kernels:
+# base + per fp32 accumulator (a residual's tile counts as one more) + per element of the
+# A and B tiles a thread handles + for a pipeline of 3 or more stages. A config is kept
+# while the estimate stays under the limit, chosen so that no config the model admits ran
+# out of registers (spilled at 255) in the sweep it was fitted to; benchmarks/triton_gpu.py
+# --sweep compiles every candidate again. A fused pool evaluates the GEMM inside its window
+# loop: K slices wider than 32 only add registers there.
+SM90_SHARED_BYTES = 232448
+#               (precision, family): base  per acc  per A/B element  3+ stages  limit
+SM90_REGISTER_MODEL = {("tf32", "plain"): (30.0, 1.17, 0.68, 5.1, 200),
+                       ("ieee", "plain"): (41.0, 2.61, 0.57, 0.8, 200),
+                       ("tf32", "pool"): (41.0, 2.30, 1.93, 0.7, 180),
+                       ("ieee", "pool"): (56.4, 4.32, 1.21, 0.0, 180),
+                       # a flat gather's per-element tap arithmetic, repeated in the pool's window loop
+                       ("tf32", "flat pool"): (16.9, 2.33, 9.2, 10.1, 180),
+                       ("ieee", "flat pool"): (25.6, 2.44, 12.8, 0.0, 180)}
+SM90_POOL_BK = 32
+
+
+def _family(geom):
+    if not geom["pool"]:
+        return "plain"
+    return "flat pool" if geom["gather"] == "flat" else "pool"
+
+
+def is_pow2(n):
+    return isinstance(n, int) and n > 0 and n & (n - 1) == 0
+
+
+def next_pow2(n, lo=1):
+    p = lo
+    while p < n:
+        p *= 2
+    return p
+
+
+def illegal(geom, cfg):
+    """Why `cfg` cannot run `geom`'s kernel correctly, or None when it can.
+
+    These are the rules of correctness, not of speed: every config they allow computes
+    the same values (the interpreter tests run several per kind of kernel).
+    """
+    if not isinstance(cfg, dict) or set(cfg) != set(TILE_KEYS):
+        return f"a config has exactly the keys {', '.join(TILE_KEYS)}"
+    for k in TILE_KEYS:
+        if type(cfg[k]) is not int:
+            return f"{k} must be an integer"
+    bm, bn, bk = cfg["BM"], cfg["BN"], cfg["BK"]
+    if not (is_pow2(bm) and is_pow2(bn)):
+        return "BM and BN must be powers of two (tl.arange)"
+    if cfg["num_warps"] not in (1, 2, 4, 8, 16):
+        return "num_warps must be 1, 2, 4, 8 or 16"
+    if not 1 <= cfg["num_stages"] <= 8:
+        return "num_stages must be between 1 and 8"
+    if bm * bn > MAX_TILE_ELEMENTS:
+        return f"a BM x BN tile holds at most {MAX_TILE_ELEMENTS} elements"
+    if geom["softmax"] and bn < geom["C"]:
+        return f"a fused softmax needs its whole row in one tile: BN >= {geom['C']}"
+    if not geom["gemm"]:
+        if bk != 0:
+            return "BK is 0 for a kernel without a GEMM"
+        return None
+    if not (is_pow2(bk) and bk >= 16 and bm >= 16 and bn >= 16):
+        return "tl.dot needs BM, BN and BK to be powers of two >= 16"
+    if geom["KP"] % bk or geom["CP"] % bn:
+        return f"BK must divide the packed K ({geom['KP']}) and BN the packed C ({geom['CP']})"
+    if geom["gather"] == "window" and geom["CIN"] % bk:
+        # each BK slice must be one tap (kh, kw): its channels contiguous, one border mask
+        return f"a window gather's K slice must not straddle two taps: BK must divide Cin ({geom['CIN']})"
+    return None
+
+
+def legal(geom, cfg):
+    return illegal(geom, cfg) is None
+
+
+def sm90_cost(geom, cfg):
+    """(shared memory bytes, estimated registers per thread): the model behind `fits_sm90`."""
+    threads = 32 * cfg["num_warps"]
+    acc = (1 + geom["adds"]) * cfg["BM"] * cfg["BN"] / threads
+    base, per_acc, per_operand, deep, _ = SM90_REGISTER_MODEL[(geom["precision"], _family(geom))]
+    if not geom["gemm"]:
+        return 4 * cfg["BM"] * cfg["BN"], base + per_acc * acc
+    tile_ab = cfg["BM"] * cfg["BK"] + cfg["BK"] * cfg["BN"]
+    shared = max(4 * tile_ab * cfg["num_stages"], 4 * cfg["BM"] * cfg["BN"])
+    registers = base + per_acc * acc + per_operand * tile_ab / threads + (deep if cfg["num_stages"] >= 3 else 0)
+    return shared, registers
+
+
+def fits_sm90(geom, cfg):
+    shared, registers = sm90_cost(geom, cfg)
+    if geom["gemm"] and geom["pool"] and cfg["BK"] > SM90_POOL_BK:
+        return False
+    return shared <= SM90_SHARED_BYTES and registers <= SM90_REGISTER_MODEL[(geom["precision"], _family(geom))][4]
+
+
+def _useful(geom, cfg):
+    """Tiles no wider than the problem (a 10-channel layer needs no BN of 256)."""
+    if geom["softmax"]:
+        if cfg["BN"] != max(16 if geom["gemm"] else 1, next_pow2(geom["C"])):
+            return False
+    elif cfg["BN"] > max(16, next_pow2(geom["C"])):
+        return False
+    return not geom["gemm"] or cfg["BK"] <= max(16, next_pow2(geom["K"]))
+
+
+def candidates(geom):
+    """Every config worth trying: legal, inside the sm_90 budget, no wider than the
+    problem; in a fixed order (generated code and records stay deterministic)."""
+    r = TILE_RANGES
+    if geom["softmax"]:
+        bns = (max(16 if geom["gemm"] else 1, next_pow2(geom["C"])),)
+    else:
+        bns = r["BN"]
+    bms = r["BM"] if geom["gemm"] else (1, 2, 4, 8) + r["BM"]
+    bks = r["BK"] if geom["gemm"] else (0,)
+    stages = r["num_stages"] if geom["gemm"] or geom["reduce"] else (2,)
+    warps = r["num_warps"] + ((16,) if geom["softmax"] and bns[0] >= 512 else ())
+    out = []
+    for bm in bms:
+        for bn in bns:
+            for bk in bks:
+                for w in warps:
+                    for s in stages:
+                        cfg = {"BM": bm, "BN": bn, "BK": bk, "num_warps": w, "num_stages": s}
+                        if legal(geom, cfg) and fits_sm90(geom, cfg) and _useful(geom, cfg):
+                            out.append(cfg)
+    return out
+
+
+def default_config(geom, batch=None):
+    """The config a kernel runs with when no tuning record applies (and always under the
+    interpreter): 128 x 64 tiles, K slices of 32, 3 stages, 4 warps -- the best fixed tile
+    of a sweep on an H200 (VGG and ResNet at batch 256 and 4096) -- with BM no taller than
+    the rows of `batch` images (a power of two, >= 16), BN no wider than the channels (a
+    softmax: its whole row), then shrunk until it is legal and fits sm_90 (8 warps first,
+    then smaller BM, then smaller BK, then fewer stages, then 16 warps)."""
+    c = geom["C"]
+    floor = 16 if geom["gemm"] else 1
+    bn = max(floor, next_pow2(c)) if geom["softmax"] else min(64, max(16, next_pow2(c)))
+    bm = 128
+    if geom["reduce"]:
+        bm = min(bm, max(16, next_pow2(geom["pixels"])))
+    elif batch is not None:
+        bm = min(bm, max(16, next_pow2(batch * geom["pixels"])))
+    cfg = {"BM": bm, "BN": bn, "BK": 0, "num_warps": 4, "num_stages": 3 if geom["gemm"] or geom["reduce"] else 2}
+    if geom["gemm"]:
+        bk = min(32, max(16, next_pow2(geom["K"])))
+        while geom["gather"] == "window" and geom["CIN"] % bk:
+            bk //= 2
+        cfg["BK"] = bk
+    while not (legal(geom, cfg) and fits_sm90(geom, cfg)):
+        if cfg["num_warps"] < 8:
+            cfg["num_warps"] = 8
+        elif cfg["BM"] > floor:
+            cfg["BM"] //= 2
+        elif cfg["BK"] > 16:
+            cfg["BK"] //= 2
+        elif cfg["num_stages"] > 2:
+            cfg["num_stages"] -= 1
+        elif cfg["num_warps"] < 16:
+            cfg["num_warps"] = 16   # a wide fused softmax row: 16 rows x 1024 channels in ieee
+        else:
+            raise ValueError(f"no legal tile for a kernel of geometry {geom}")
+    return cfg
+
+
+def batch_bucket(n):
+    """The batch size a tuning record is kept under: the next power of two (1, 2, 4, ...)."""
+    return next_pow2(max(int(n), 1))
+
+
+# Tiles that measured well on an H200 (a sweep over VGG, ResNet and LeNet at batch 1 to
+# 4096): a tuner tries them, narrowed to each kernel, right after the default.
+SEEDS = (
+    {"BM": 128, "BN": 128, "BK": 32, "num_warps": 8, "num_stages": 3},
+    {"BM": 64, "BN": 128, "BK": 32, "num_warps": 4, "num_stages": 3},
+    {"BM": 128, "BN": 64, "BK": 32, "num_warps": 4, "num_stages": 2},
+)
+
+
+def _narrowed(geom, cfg):
+    """`cfg` made to fit the kernel: BN no wider than its channels (the whole row for a
+    softmax), BK a divisor the gather accepts, BK 0 without a GEMM."""
+    cfg = dict(cfg)
+    if geom["softmax"]:
+        cfg["BN"] = max(16 if geom["gemm"] else 1, next_pow2(geom["C"]))
+    else:
+        cfg["BN"] = min(cfg["BN"], max(16, next_pow2(geom["C"])))
+    if not geom["gemm"]:
+        cfg["BK"] = 0
+        return cfg
+    cfg["BK"] = min(cfg["BK"], max(16, next_pow2(geom["K"])))
+    while geom["gather"] == "window" and geom["CIN"] % cfg["BK"] and cfg["BK"] > 16:
+        cfg["BK"] //= 2
+    return cfg
+
+
+def shortlist(geom, batch, limit):
+    """At most `limit` candidates for a tuner to measure at this batch size: the default
+    first, then the SEEDS, then the others by a rough model of a tile's cost on a 132-SM
+    GPU -- padded work (rows and channels past the problem) over the share of SMs its
+    programs fill, against operand reuse (BM x BN / (BM + BN)), plus the latency of a
+    serial K loop. The model only orders the list; measurement decides."""
+    rows = max(1, batch if geom["reduce"] else batch * geom["pixels"])
+    k = geom["K"] if geom["gemm"] else 1
+
+    def cost(cfg):
+        bm, bn = cfg["BM"], cfg["BN"]
+        tiles_m = 1 if geom["reduce"] else -(-rows // bm)
+        tiles_n = -(-geom["C"] // bn)
+        programs = tiles_m * tiles_n * (batch if geom["reduce"] else 1)
+        padded = (rows if geom["reduce"] else tiles_m * bm) * tiles_n * bn
+        waves = -(-programs // 132)
+        fill = programs / (waves * 132)
+        steps = -(-k // cfg["BK"]) if geom["gemm"] else 1
+        return (padded / fill) / (bm * bn / (bm + bn)) + 4.0 * steps * waves
+
+    pool = candidates(geom)
+    allowed = {tuple(c[t] for t in TILE_KEYS) for c in pool}
+    out, seen, shapes = [], set(), set()
+
+    def take(cfg, one_per_shape=False):
+        key = tuple(cfg[t] for t in TILE_KEYS)
+        shape = key[:3]
+        if len(out) >= limit or key in seen or (one_per_shape and shape in shapes):
+            return
+        out.append(cfg)
+        seen.add(key)
+        shapes.add(shape)
+
+    take(default_config(geom, batch))
+    for seed in SEEDS:
+        cfg = _narrowed(geom, seed)
+        if tuple(cfg[t] for t in TILE_KEYS) in allowed:
+            take(cfg)
+    ranked = sorted(pool, key=lambda c: (cost(c), tuple(c[t] for t in TILE_KEYS)))
+    for cfg in ranked:
+        take(cfg, one_per_shape=True)   # one pipeline depth per tile shape on the first pass
+    for cfg in ranked:
+        take(cfg)
+    return out
