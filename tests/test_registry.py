@@ -49,10 +49,7 @@ def test_no_backend_lowers_a_kind_the_registry_does_not_know():
 
 # kinds (and options of kinds, `conv dilation=`) whose lowering is still being built, per
 # table: shrinks to nothing
-_NEW_KINDS = ["deconv", "dwconv", "globalmaxpool", "rescale", "scale", "sepconv", "upsample", "zeropad"]
-_NEW_OPTIONS = ["batchnorm center=", "batchnorm scale=", "conv bias=", "conv dilation=", "conv groups="]
-PENDING: dict = {where: sorted(_NEW_KINDS + _NEW_OPTIONS)
-                 for where in ("triton backend",)}
+PENDING: dict = {}
 
 # how each table's require_lowerings call names it (cnnc/backends/pending.py PENDING_OPTIONS)
 _WHERE = {"numpy backend": "numpy backend", "triton backend": "triton backend", "torch bridge": "PyTorch bridge",

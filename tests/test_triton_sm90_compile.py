@@ -36,6 +36,13 @@ EVERYTHING = ("input 8x8x1; conv 16 3x3 padding=same tanh; avgpool 3 stride=2 pa
               "residual { conv 32 3x3 padding=same relu; batchnorm } shortcut { conv 32 1x1 }; "
               "avgpool 2 padding=1; conv 24 2x2 stride=2 padding=same; globalpool; dense 20 softmax")
 WIDE_SOFTMAX = "input 1x1x5000; softmax"   # no anchor, one row of 8192 lanes per program
+# the second edition's kernels: depthwise (direct gather) with a fused pool, grouped GEMM,
+# transposed, separable, dilated, prologues folded into gathers, bilinear, globalmaxpool
+NEW_KINDS = ("input 16x16x32; dwconv 3x3 padding=same multiplier=2; batchnorm; relu6; pool 2; "
+             "conv 64 3x3 groups=4 padding=same; conv 32 3x3 groups=8; deconv 32 3x3 stride=2 padding=same; "
+             "sepconv 48 3x3 padding=same relu; zeropad 1; upsample 2; conv 16 3x3 dilation=2; "
+             "scale { globalmaxpool; dense 16 sigmoid }; dwconv 3x3 padding=same; "
+             "upsample 2 mode=bilinear; conv 16 3x3 stride=2 relu; globalmaxpool")
 # the widest layers of the examples: their kernels have the most candidates
 WIDE = ("input 16x16x256; conv 512 3x3 padding=same relu; pool 3 stride=2 padding=same; "
         "residual { conv 512 1x1; batchnorm; relu }; flatten; dense 1000 softmax")
@@ -96,7 +103,12 @@ def _extremes(geom):
     """The candidates at the edges of the sm_90 budget and of each range."""
     cands = T.candidates(geom)
 
-    picks = [max(cands, key=lambda c: (T.sm90_cost(geom, c)[1], c["BM"] * c["BN"])),
+    def pressure(c):
+        _, acc, operands, rows = T.sm90_cost(geom, c)
+        return acc + operands + 16 * rows
+
+    picks = [max(cands, key=lambda c: (pressure(c), c["BM"] * c["BN"])),
+             max(cands, key=lambda c: (T.sm90_cost(geom, c)[3], pressure(c))),
              max(cands, key=lambda c: (T.sm90_cost(geom, c)[0], c["num_stages"])),
              max(cands, key=lambda c: (c["BM"] * c["BN"], -c["num_warps"])),
              max(cands, key=lambda c: (c["BK"], c["num_stages"], c["BM"] * c["BN"]))]
@@ -111,12 +123,14 @@ def _extremes(geom):
 def test_the_sampled_candidates_compile_without_spills(precision):
     from cnnc.backends.triton.sm90 import compile_kernel, kernel_classes
 
-    nets = [cnnc.parse(WIDE), cnnc.parse(EVERYTHING), cnnc.parse_file(os.path.join(ROOT, "examples", "lenet.cnn"))]
+    nets = [cnnc.parse(WIDE), cnnc.parse(EVERYTHING), cnnc.parse(NEW_KINDS),
+            cnnc.parse_file(os.path.join(ROOT, "examples", "lenet.cnn"))]
     classes = kernel_classes(nets, precision)
     seen = set()
     for cls, (k, fn) in classes.items():
         geom = k.geometry()
-        for cfg in [T.default_config(geom)] + (_extremes(geom) if cls[0] in ("window", "pointwise") else []):
+        extremes = _extremes(geom) if cls[0] in ("window", "pointwise", "direct", "separable") else []
+        for cfg in [T.default_config(geom)] + extremes:
             key = (cls, tuple(cfg.values()))
             if key in seen:
                 continue

@@ -91,19 +91,20 @@ def test_candidates_span_the_ranges_and_are_all_legal_and_in_budget():
 def test_the_budget_models_shared_memory_and_registers():
     g = _geom(CIN=256, K=2304, KP=2304, C=512, CP=512)
     big = _cfg(bm=256, bn=256, bk=128, w=8, s=5)
-    shared, registers = T.sm90_cost(g, big)
-    assert shared > T.SM90_SHARED_BYTES and registers > T.SM90_REGISTER_MODEL[("tf32", "plain")][4]
-    assert not T.fits_sm90(g, big)
-    # a fused pool or residual keeps more live: more registers for the same tile
-    assert T.sm90_cost({**g, "pool": True}, _cfg(128, 64))[1] > T.sm90_cost(g, _cfg(128, 64))[1]
-    assert T.sm90_cost({**g, "adds": 1}, _cfg(128, 64))[1] > T.sm90_cost(g, _cfg(128, 64))[1]
-    # a pool's GEMM takes K slices of at most 32
+    shared, acc, operands, rows = T.sm90_cost(g, big)
+    box = T.SM90_BOX[("tf32", "plain")]
+    assert shared > T.SM90_SHARED_BYTES and acc > box[0] and operands > box[1] and not T.fits_sm90(g, big)
+    # more warps spread accumulators, operands and row addresses thinner
+    assert T.fits_sm90(g, _cfg(128, 128, w=8)) and not T.fits_sm90(g, _cfg(128, 128, w=4))
+    assert T.fits_sm90(g, _cfg(256, 32, w=8)) and not T.fits_sm90(g, _cfg(256, 32, w=4))
+    # a fused pool or a residual keeps more live: a smaller box for the same tile
+    assert not T.fits_sm90({**g, "pool": True}, _cfg(128, 64)) and T.fits_sm90(g, _cfg(128, 64))
+    assert T.sm90_cost({**g, "adds": 1}, _cfg(128, 64))[1] == 2 * T.sm90_cost(g, _cfg(128, 64))[1]
+    # a pool's GEMM takes K slices of at most 32; deeper pipelines cost shared memory
     assert T.fits_sm90(g, _cfg(bk=64)) and not T.fits_sm90({**g, "pool": True}, _cfg(bk=64))
-    # more warps spread the accumulators thinner; deeper pipelines cost registers and shared memory
-    assert T.sm90_cost(g, _cfg(128, 128, w=8))[1] < T.sm90_cost(g, _cfg(128, 128, w=4))[1]
-    assert T.sm90_cost(g, _cfg(s=4)) > T.sm90_cost(g, _cfg(s=2))
-    # the FMA loop of ieee holds more per accumulator than the tensor cores' tf32
-    assert T.sm90_cost({**g, "precision": "ieee"}, _cfg(128, 64))[1] > T.sm90_cost(g, _cfg(128, 64))[1]
+    assert T.sm90_cost(g, _cfg(s=4))[0] == 2 * T.sm90_cost(g, _cfg(s=2))[0]
+    # the FMA loop of ieee keeps more per accumulator than the tensor cores' tf32
+    assert T.fits_sm90(g, _cfg(128, 64)) and not T.fits_sm90({**g, "precision": "ieee"}, _cfg(128, 64))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)

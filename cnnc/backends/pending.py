@@ -23,10 +23,7 @@ class Pending:
 
 # where (as require_lowerings is called) -> kind -> options that its lowering does not honour
 # yet: a layer that sets one to anything but the option's default is refused
-_SECOND_EDITION = {"conv": ("dilation", "groups", "bias"), "batchnorm": ("scale", "center")}
-PENDING_OPTIONS: dict = {
-    "triton backend": _SECOND_EDITION,
-}
+PENDING_OPTIONS: dict = {}
 
 
 def require_lowerings(net, table: dict, where: str) -> None:

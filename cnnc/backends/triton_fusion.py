@@ -6,7 +6,7 @@ without importing it.
 
 from __future__ import annotations
 
-from ..layers import Epilogue, Image
+from ..layers import Epilogue, Image, Prologue
 from ..passes.fusion import Policy
 
 # softmax is fused into a group when its whole channel row fits one tile of this many
@@ -16,7 +16,8 @@ SOFTMAX_MAX = 1024
 
 class TritonPolicy(Policy):
     """Every epilogue flavour, one pool per group, a globalpool last, softmax while its
-    row fits one tile; concat branches written in place."""
+    row fits one tile; concat branches written in place; zeropad, nearest upsample and
+    the scale join done by the gather of the anchor (on an image) that reads them."""
     concat_in_place = True
 
     def absorbs(self, group, node) -> bool:
@@ -33,6 +34,14 @@ class TritonPolicy(Policy):
         if kind is Epilogue.REDUCE:
             return isinstance(last.out, Image)
         return False
+
+    def folds_prologue(self, chain, anchor) -> bool:
+        if anchor.spec.on != "image":
+            return False
+        for p in chain:
+            if p.spec.prologue is Prologue.RESAMPLE and not p.spec.gather_only(p.attrs):
+                return False   # bilinear mixes four pixels: a kernel of its own
+        return sum(p.spec.prologue is Prologue.GATE for p in chain) <= 1
 
 
 TRITON = TritonPolicy()

@@ -5,7 +5,10 @@ cnnc/layers/roles.py (anchor, epilogue + its flavour, view, join), never layer n
 
 Rules (docs/triton.md explains them for users):
   * A group starts at an anchor (conv, dense) or, when nothing can absorb it, at
-    an epilogue node (a pool on the input, a lone activation, ...).
+    an epilogue node (a pool on the input, a lone activation, ...) or a prologue. A
+    chain of prologues (zeropad, upsample, a scale join) read only by an anchor joins
+    that anchor's group when the backend's `Policy.folds_prologue` says its kernel can
+    do them while gathering its input.
   * It then absorbs the next node while the group's last node has that node as
     its only consumer and the node is an epilogue the backend's `Policy` lets the
     group take (backends/triton_fusion.py and backends/numpy.py declare theirs).
@@ -49,7 +52,23 @@ class Group:
 
     @property
     def anchor(self):
-        return self.nodes[0] if self.nodes and self.nodes[0].spec.role is Role.ANCHOR else None
+        """The anchor, which may follow prologues the backend folds into its input gather."""
+        for n in self.nodes:
+            if n.spec.role is Role.ANCHOR:
+                return n
+            if n.spec.role is not Role.PROLOGUE:
+                return None
+        return None
+
+    @property
+    def prologue(self) -> list:
+        """The prologues at the group's start (zeropad, upsample, a scale join), in order."""
+        out = []
+        for n in self.nodes:
+            if n.spec.role is not Role.PROLOGUE:
+                break
+            out.append(n)
+        return out
 
     @property
     def last(self):
@@ -59,7 +78,7 @@ class Group:
     def name(self) -> str:
         if self.copy_into is not None:
             return f"k{self.index}_copy_{self.source.name}"
-        return f"k{self.index}_{self.nodes[0].name}"
+        return f"k{self.index}_{(self.anchor or self.nodes[0]).name}"
 
     def has(self, epilogue: Epilogue) -> bool:
         # asked once per absorbed node while a group grows: kept up to date incrementally,
@@ -131,6 +150,28 @@ class Policy:
     def absorbs(self, group: Group, node) -> bool:
         return False
 
+    def folds_prologue(self, chain: list, anchor) -> bool:
+        """Can `anchor` do the prologues `chain` (zeropad, upsample, a scale join; each read
+        only by the next, the last only by the anchor) while it gathers its input?"""
+        return False
+
+
+def _prologue_chain(first, consumers, taken, policy: Policy):
+    """[prologues..., anchor] when `first` starts a chain of prologues, each the main input
+    of the next and read by nothing else, ending in an anchor that folds them; else None."""
+    chain = [first]
+    while True:
+        last = chain[-1]
+        nxt = consumers[last.name]
+        if len(nxt) != 1 or nxt[0].name in taken or nxt[0].inputs[0] is not last or nxt[0].inputs.count(last) != 1:
+            return None
+        node = nxt[0]
+        if node.spec.role is Role.ANCHOR:
+            return chain + [node] if policy.folds_prologue(chain, node) else None
+        if node.spec.role is not Role.PROLOGUE:
+            return None
+        chain.append(node)
+
 
 def _can_absorb(group: Group, node, consumers, position, policy: Policy) -> bool:
     """The structural rule every backend shares, then the backend's own say."""
@@ -181,8 +222,9 @@ def plan(net, policy: Policy) -> Plan:
         if role is Role.JOIN:
             joins.append(n)
             continue
-        g = Group(0, [n], n.inputs[0])
-        taken.add(n.name)
+        chain = _prologue_chain(n, consumers, taken, policy) if role is Role.PROLOGUE else None
+        g = Group(0, chain or [n], n.inputs[0])
+        taken.update(m.name for m in g.nodes)
         while True:
             nxt = consumers[g.nodes[-1].name]
             if len(nxt) == 1 and nxt[0].name not in taken and _can_absorb(g, nxt[0], consumers, position, policy):

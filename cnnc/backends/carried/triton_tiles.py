@@ -6,11 +6,13 @@ few a tuner measures first (`shortlist`).
 A kernel is described by its geometry, a dict of plain values that the generator
 writes into every module (`KERNELS`):
 
-    gemm       the kernel multiplies by weights with tl.dot (a conv or dense anchor)
-    gather     how the A tile is read: "pointwise", "window", "flat" (None without gemm)
-    CIN, K     input channels and the GEMM's reduction length (kh * kw * cin)
+    gemm       the kernel multiplies with tl.dot (a conv, dense, deconv or sepconv anchor)
+    gather     how the input is read: "pointwise", "window", "flat", "separable" (with tl.dot),
+               "direct" (per-channel windows: depthwise), None (no anchor)
+    CIN, K     input channels (of one group) and the reduction length (kh * kw * cin)
     KP, CP     K and C rounded up to K_ALIGN / C_ALIGN: the packed weight matrix is CP x KP
     C          output channels
+    FG         a grouped GEMM's output channels per group (a column tile lies in one), else 0
     softmax    a softmax over the channel row is fused: the whole row is one tile
     pool       a max/avg pool is fused: the GEMM is evaluated in its window loop
     adds       residual adds fused (each loads one more BM x BN tile)
@@ -44,29 +46,39 @@ C_ALIGN = 256
 MAX_TILE_ELEMENTS = 1 << 20
 
 # sm_90 (H100, H200): 227 KB of shared memory per block and at most 255 registers per
-# thread. Registers are estimated by a linear model fitted, per precision and for kernels
-# with and without a fused pool (and a pool over a flat gather), to what ptxas (Triton 3.9)
-# reports for these kernels:
-# base + per fp32 accumulator (a residual's tile counts as one more) + per element of the
-# A and B tiles a thread handles + for a pipeline of 3 or more stages. A config is kept
-# while the estimate stays under the limit, chosen so that no config the model admits ran
-# out of registers (spilled at 255) in the sweep it was fitted to; benchmarks/triton_gpu.py
-# --sweep compiles every candidate again. A fused pool evaluates the GEMM inside its window
-# loop: K slices wider than 32 only add registers there.
+# thread. Whether a tile runs out of registers is judged by three numbers per thread: its
+# fp32 accumulators (a residual's tile counts as one more), the elements of the A and B
+# tiles it handles, and the rows whose addresses it computes (BM / threads). Each family of
+# kernel has a box for them, the largest in which no config of a sweep spilled at the limit
+# of 255 registers (ptxas of Triton 3.9, sm_90, image sizes powers of two and not: a 14x14
+# image's index arithmetic costs registers a 16x16 one does not). benchmarks/triton_gpu.py
+# --sweep compiles every candidate again.
 SM90_SHARED_BYTES = 232448
-#               (precision, family): base  per acc  per A/B element  3+ stages  limit
-SM90_REGISTER_MODEL = {("tf32", "plain"): (30.0, 1.17, 0.68, 5.1, 200),
-                       ("ieee", "plain"): (41.0, 2.61, 0.57, 0.8, 200),
-                       ("tf32", "pool"): (41.0, 2.30, 1.93, 0.7, 180),
-                       ("ieee", "pool"): (56.4, 4.32, 1.21, 0.0, 180),
-                       # a flat gather's per-element tap arithmetic, repeated in the pool's window loop
-                       ("tf32", "flat pool"): (16.9, 2.33, 9.2, 10.1, 180),
-                       ("ieee", "flat pool"): (25.6, 2.44, 12.8, 0.0, 180)}
+#                (precision, family): accumulators, A/B elements, rows
+SM90_BOX = {("tf32", "plain"): (64, 72, 1), ("ieee", "plain"): (32, 64, 1),
+            ("tf32", "pool"): (32, 32, 1), ("ieee", "pool"): (16, 24, 1),
+            # a flat gather's per-element tap arithmetic, repeated in the pool's window loop
+            ("tf32", "flat pool"): (16, 24, 1), ("ieee", "flat pool"): (16, 16, 1),
+            # the depthwise result accumulates beside the loaded A tile
+            ("tf32", "separable"): (32, 256, 2), ("ieee", "separable"): (32, 256, 2),
+            # no tl.dot: each tap loads a BM x BN tile beside the accumulator
+            ("tf32", "direct"): (64, 0, 1), ("ieee", "direct"): (64, 0, 1),
+            ("tf32", "direct pool"): (8, 0, 1), ("ieee", "direct pool"): (8, 0, 1),
+            # no anchor: a plain load (a copy, a lone pool or activation, a standalone prologue)
+            ("tf32", "load"): (64, 0, 4), ("ieee", "load"): (64, 0, 4),
+            ("tf32", "load pool"): (32, 0, 4), ("ieee", "load pool"): (32, 0, 4)}
+# A fused pool evaluates the GEMM inside its window loop: K slices wider than 32 only add
+# registers there.
 SM90_POOL_BK = 32
 
 
 def _family(geom):
-    if not geom["pool"]:
+    pool = " pool" if geom["pool"] else ""
+    if not geom["gemm"]:
+        return ("direct" if geom["gather"] == "direct" else "load") + pool
+    if geom["gather"] == "separable" and not pool:
+        return "separable"
+    if not pool:
         return "plain"
     return "flat pool" if geom["gather"] == "flat" else "pool"
 
@@ -112,6 +124,8 @@ def illegal(geom, cfg):
         return "tl.dot needs BM, BN and BK to be powers of two >= 16"
     if geom["KP"] % bk or geom["CP"] % bn:
         return f"BK must divide the packed K ({geom['KP']}) and BN the packed C ({geom['CP']})"
+    if geom.get("FG") and geom["FG"] % bn:
+        return f"a grouped conv's column tile must lie in one group: BN must divide its {geom['FG']} filters per group"
     if geom["gather"] == "window" and geom["CIN"] % bk:
         # each BK slice must be one tap (kh, kw): its channels contiguous, one border mask
         return f"a window gather's K slice must not straddle two taps: BK must divide Cin ({geom['CIN']})"
@@ -123,23 +137,26 @@ def legal(geom, cfg):
 
 
 def sm90_cost(geom, cfg):
-    """(shared memory bytes, estimated registers per thread): the model behind `fits_sm90`."""
+    """(shared memory bytes, accumulators, A/B tile elements, rows) per thread: what
+    `fits_sm90` compares with its box."""
     threads = 32 * cfg["num_warps"]
     acc = (1 + geom["adds"]) * cfg["BM"] * cfg["BN"] / threads
-    base, per_acc, per_operand, deep, _ = SM90_REGISTER_MODEL[(geom["precision"], _family(geom))]
+    rows = cfg["BM"] / threads
     if not geom["gemm"]:
-        return 4 * cfg["BM"] * cfg["BN"], base + per_acc * acc
+        return 4 * cfg["BM"] * cfg["BN"], acc, 0, rows
     tile_ab = cfg["BM"] * cfg["BK"] + cfg["BK"] * cfg["BN"]
+    if geom["gather"] == "separable":
+        tile_ab += cfg["BM"] * cfg["BK"]   # the depthwise result accumulates beside the loaded tile
     shared = max(4 * tile_ab * cfg["num_stages"], 4 * cfg["BM"] * cfg["BN"])
-    registers = base + per_acc * acc + per_operand * tile_ab / threads + (deep if cfg["num_stages"] >= 3 else 0)
-    return shared, registers
+    return shared, acc, tile_ab / threads, rows
 
 
 def fits_sm90(geom, cfg):
-    shared, registers = sm90_cost(geom, cfg)
     if geom["gemm"] and geom["pool"] and cfg["BK"] > SM90_POOL_BK:
         return False
-    return shared <= SM90_SHARED_BYTES and registers <= SM90_REGISTER_MODEL[(geom["precision"], _family(geom))][4]
+    shared, acc, operands, rows = sm90_cost(geom, cfg)
+    max_acc, max_operands, max_rows = SM90_BOX[(geom["precision"], _family(geom))]
+    return shared <= SM90_SHARED_BYTES and acc <= max_acc and operands <= max_operands and rows <= max_rows
 
 
 def _useful(geom, cfg):
@@ -147,7 +164,7 @@ def _useful(geom, cfg):
     if geom["softmax"]:
         if cfg["BN"] != max(16 if geom["gemm"] else 1, next_pow2(geom["C"])):
             return False
-    elif cfg["BN"] > max(16, next_pow2(geom["C"])):
+    elif cfg["BN"] > max(16, next_pow2(geom.get("FG") or geom["C"])):
         return False
     return not geom["gemm"] or cfg["BK"] <= max(16, next_pow2(geom["K"]))
 
@@ -186,6 +203,8 @@ def default_config(geom, batch=None):
     c = geom["C"]
     floor = 16 if geom["gemm"] else 1
     bn = max(floor, next_pow2(c)) if geom["softmax"] else min(64, max(16, next_pow2(c)))
+    while geom.get("FG") and geom["FG"] % bn:
+        bn //= 2   # a grouped conv's tile stays in one group
     bm = 128
     if geom["reduce"]:
         bm = min(bm, max(16, next_pow2(geom["pixels"])))

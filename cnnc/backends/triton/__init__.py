@@ -13,7 +13,12 @@ becomes one kernel of the same shape, specialised by its layers (template.py):
              the Keras kernel (KH, KW, Cin, Cout) seen as a (K, Cout) matrix, packed
              once at load time as (Cout, K), K contiguous, zero-padded -- accumulated
              in fp32 by tl.dot in BK slices; a dense layer is the 1x1 case on a 1x1
-             image; with no anchor the "GEMM" is a plain load of the input
+             image; a depthwise conv is per-channel windows instead (no GEMM), a
+             separable conv's depthwise part is computed in registers as the A tile of
+             its pointwise GEMM, a transposed conv's gather inverts its stride; with no
+             anchor the "GEMM" is a plain load of the input
+    prologue: zeropad, nearest upsample and a scale join read only by the anchor are
+             done by its gather (a shifted or divided pixel index, a gate multiply)
     epilogue, in graph order: bias, batchnorm (folded into the weights when it
              directly follows a linear anchor), activation, residual add (the other
              tensor is loaded at the same position), then a max/avg pool: the anchor

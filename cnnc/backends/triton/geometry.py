@@ -1,12 +1,13 @@
 """One fusion group as the Triton generator sees it: shapes, strides, the gather of its
-GEMM, its epilogue in order, where it reads and writes, and the geometry dict that the
-tile rules (carried/triton_tiles.py) judge configs by."""
+anchor (through the prologues folded into it), its epilogue in order, where it reads and
+writes, and the geometry dict that the tile rules (carried/triton_tiles.py) judge configs
+by."""
 
 from __future__ import annotations
 
 import hashlib
 
-from ...layers import Epilogue, Image, Role
+from ...layers import Epilogue, Image, Prologue, Role
 from ..carried.triton_tiles import C_ALIGN, K_ALIGN, next_pow2
 
 
@@ -23,8 +24,36 @@ def channel_total(plan, node) -> int:
     return dims(plan.storage(node)[0].out)[2]
 
 
-def _round_up(n: int, m: int) -> int:
+def round_up(n: int, m: int) -> int:
     return -(-n // m) * m
+
+
+class Map:
+    """One prologue as the gather sees it, from the image after it back to the one before:
+    `pad` shifts by (top, left) and masks outside the H x W before it; `nearest` divides
+    by the factors; `bilinear` (a kernel of its own) mixes four pixels; `gate` keeps the
+    position and multiplies by the gate vector."""
+
+    def __init__(self, index: int, node):
+        self.i, self.node = index, node
+        self.H, self.W = dims(node.inputs[0].out)[:2]
+        prologue = node.spec.prologue
+        if prologue is Prologue.PAD:
+            self.op = "pad"
+            self.T, _, self.L, _ = node.spec.padding_added(node.attrs)
+        elif prologue is Prologue.RESAMPLE:
+            self.op = "nearest" if node.spec.gather_only(node.attrs) else "bilinear"
+            self.FH, self.FW = node.attrs["size"]
+        else:
+            self.op = "gate"
+
+    def constexprs(self) -> list:
+        p = f"M{self.i}"
+        if self.op == "pad":
+            return [(f"{p}T", self.T), (f"{p}L", self.L), (f"{p}H", self.H), (f"{p}W", self.W)]
+        if self.op in ("nearest", "bilinear"):
+            return [(f"{p}FH", self.FH), (f"{p}FW", self.FW), (f"{p}H", self.H), (f"{p}W", self.W)]
+        return []
 
 
 class Kernel:
@@ -38,20 +67,38 @@ class Kernel:
         self.in_owner, self.in_off = plan.storage(src)
         self.IH, self.IW, self.CIN = dims(src.out)
         self.CIN_T = channel_total(plan, src)
+        self.prologue = group.prologue
+        # index maps from the anchor's input image back to the source buffer
+        self.maps = [Map(i, p) for i, p in reversed(list(enumerate(self.prologue, 1)))]
+        self.gate = next((m.node for m in self.maps if m.op == "gate"), None)
+        self.AH, self.AW = (dims(self.prologue[-1].out)[:2] if self.prologue else (self.IH, self.IW))
         anchor = group.anchor
         self.anchor = anchor
-        nodes = list(group.nodes)
+        self.lowerings = lowerings
+        self.folded = folded
+        self.lowering = lowerings[anchor.kind] if anchor is not None else None
+        nodes = list(group.nodes[len(self.prologue):])
+        # what the anchor's lowering sets (lowerings.py): the gather and its window
+        self.KH = self.KW = self.SH = self.SW = self.DH = self.DW = 1
+        self.PT = self.PL = 0
+        self.transposed = False
+        self.gather = None
+        self.CING, self.FG, self.M = self.CIN, 0, 1
+        self.grouped = False   # a GEMM per group of a grouped conv (lowerings.WindowGEMM)
         if anchor is not None:
             nodes = nodes[1:]
             self.C = dims(anchor.out)[2]
             self.OH, self.OW = dims(anchor.out)[:2]
-            lowerings[anchor.kind].geometry(self, anchor)
+            self.lowering.geometry(self, anchor)
+            self.K = self.lowering.reduction(self)
         else:
             self.C = self.CIN
-            self.OH, self.OW = self.IH, self.IW
-        self.K = self.KH * self.KW * self.CIN if anchor is not None else 0
+            self.OH, self.OW = self.AH, self.AW
+            self.K = 0
         self.pool = group.pool
         self.reduce = group.has(Epilogue.REDUCE)
+        self.reduce_max = self.reduce and next(n for n in group.nodes if n.spec.epilogue is Epilogue.REDUCE
+                                               ).spec.reduce == "max"
         self.pre, self.post = [], []
         seen_pool = False
         for n in nodes:
@@ -78,22 +125,10 @@ class Kernel:
             self.out_owner, self.out_off = plan.storage(last)
         self.CT = dims(self.out_owner.out)[2]
         self.softmax = any(n.activation == "softmax" for n in group.nodes)
-        # how the GEMM's A tile is gathered: a 1x1 stride-1 conv (or dense) reads rows
-        # as they are; a window over >= 16 channels loops (kh, kw) then channel slices,
-        # so each slice is contiguous; fewer channels (the RGB or grey input) flatten
-        # the whole (kh, kw, cin) axis so that a 3x3x1 window is one 16-wide slice
-        self.gather = None
-        if anchor is not None:
-            if (self.KH, self.KW, self.SH, self.SW, self.PT, self.PL) == (1, 1, 1, 1, 0, 0):
-                self.gather = "pointwise"
-            elif self.CIN % 16 == 0:
-                self.gather = "window"
-            else:
-                self.gather = "flat"
         # the packed weights (CP x KP, K contiguous): every BN and BK a tile may take divides
         # them, and a fused softmax's whole row fits
-        self.KP = _round_up(self.K, K_ALIGN) if anchor is not None else 0
-        self.CP = _round_up(self.C, max(C_ALIGN, next_pow2(self.C))) if anchor is not None else 0
+        self.KP = round_up(self.K, K_ALIGN) if anchor is not None else 0
+        self.CP = round_up(self.C, max(C_ALIGN, next_pow2(self.C))) if anchor is not None else 0
         self.precision = precision
         self.residuals = [n for n in self.pre + self.post if n.spec.epilogue is Epilogue.ADD]
         self.plan = plan
@@ -101,13 +136,14 @@ class Kernel:
 
     @property
     def gemm(self) -> bool:
-        return self.anchor is not None
+        """Does the kernel multiply with tl.dot (and so take a BK)?"""
+        return self.gather in ("pointwise", "window", "flat", "separable")
 
     def geometry(self) -> dict:
         """What the tile rules need to know (carried/triton_tiles.py): plain values only."""
         return {
-            "gemm": self.gemm, "gather": self.gather, "CIN": self.CIN, "K": self.K, "KP": self.KP,
-            "C": self.C, "CP": self.CP, "softmax": self.softmax,
+            "gemm": self.gemm, "gather": self.gather, "CIN": self.CING, "K": self.K, "KP": self.KP,
+            "C": self.C, "CP": self.CP, "FG": self.FG if self.grouped else 0, "softmax": self.softmax,
             "pool": self.pool is not None, "adds": len(self.residuals), "reduce": self.reduce,
             "pixels": self.PH * self.PW, "precision": self.precision,
         }
@@ -120,30 +156,47 @@ class Kernel:
         return ins[0]
 
     def arg(self, node) -> str:
-        """The stem of an epilogue node's kernel arguments: its place in the group (`e2`),
-        never its name, which could clash with x_ptr, CIN_T, ... or differ only in case."""
+        """The stem of a node's kernel arguments: its place in the group (`e2`), never its
+        name, which could clash with x_ptr, CIN_T, ... or differ only in case."""
         return f"e{self.g.nodes.index(node)}"
 
     def pointer_args(self) -> list:
         """The kernel's pointer arguments, in order: (argument name, state key or None)."""
         args = [("x_ptr", None)]
+        if self.gate is not None:
+            args.append(("g_ptr", None))
         if self.anchor is not None:
-            args += [("w_ptr", f"{self.name}.w"), ("b_ptr", f"{self.name}.b")]
+            args += [(arg, f"{self.name}.{key}") for arg, key in self.lowering.weights]
         for n in self.pre + self.post:
             if n.spec.epilogue is Epilogue.AFFINE:
-                args += [(f"{self.arg(n)}_scale", f"{self.name}.{n.name}.scale"),
-                         (f"{self.arg(n)}_shift", f"{self.name}.{n.name}.shift")]
+                args += [(f"{self.arg(n)}_{a}", f"{self.name}.{n.name}.{a}") for a in self.affine(n).arrays]
             elif n.spec.epilogue is Epilogue.ADD:
                 args.append((f"{self.arg(n)}_ptr", None))
         args.append(("out_ptr", None))
         return args
 
+    def affine(self, node):
+        """The lowering of an affine epilogue (batchnorm, rescale): its arrays and its line."""
+        return self.lowerings[node.kind]
+
     def constexprs(self) -> list:
         """The layer geometry as (name, value): compile-time constants of the kernel."""
         c = [("IH", self.IH), ("IW", self.IW), ("CIN", self.CIN), ("CIN_T", self.CIN_T), ("CIN_OFF", self.in_off)]
+        if self.prologue:
+            c += [("AH", self.AH), ("AW", self.AW)]
+            for m in self.maps:
+                c += m.constexprs()
+        if self.gate is not None:
+            c += [("GATE_T", channel_total(self.plan, self.gate.inputs[1])),
+                  ("GATE_OFF", self.plan.storage(self.gate.inputs[1])[1])]
         if self.anchor is not None:
             c += [("KH", self.KH), ("KW", self.KW), ("SH", self.SH), ("SW", self.SW), ("PT", self.PT),
-                  ("PL", self.PL), ("K", self.K), ("KP", self.KP)]
+                  ("PL", self.PL)]
+            if (self.DH, self.DW) != (1, 1):
+                c += [("DH", self.DH), ("DW", self.DW)]
+            c += [("K", self.K), ("KP", self.KP)]
+            if self.gather in ("direct", "separable") or self.grouped:
+                c += [("CING", self.CING), ("FG", self.FG or 1), ("M", self.M)]
         c += [("OH", self.OH), ("OW", self.OW), ("C", self.C)]
         if self.pool is not None:
             c += [("PKH", self.PKH), ("PKW", self.PKW), ("PSH", self.PSH), ("PSW", self.PSW),
@@ -159,6 +212,13 @@ class Kernel:
         """The constexprs a config sets (carried/triton_tiles.py), in the kernel's order."""
         names = ["BM", "BN"] + (["BK"] if self.gemm else [])
         return names + ([] if self.reduce else ["GROUP_M"])
+
+    def reads(self) -> list:
+        """Nodes whose buffers the kernel reads: its source, a gate, residuals' other inputs."""
+        out = [self.src]
+        if self.gate is not None:
+            out.append(self.gate.inputs[1])
+        return out + [self.other_input(r) for r in self.residuals]
 
 
 def kernel_key(source: str, name: str, constexprs) -> str:

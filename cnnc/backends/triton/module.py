@@ -72,9 +72,12 @@ def emit_module(net, plan, kernels, folded, precision: str) -> str:
 
 def _emit_prepare(e: Emitter, kernels, folded) -> None:
     with e.block("def _affine(params, name, eps):"):
-        e.line('"""Inference batchnorm as x * scale + shift (float64)."""')
-        e.line('scale = _f64(params[name + ".gamma"]) / torch.sqrt(_f64(params[name + ".var"]) + eps)')
-        e.line('return scale, _f64(params[name + ".beta"]) - _f64(params[name + ".mean"]) * scale')
+        e.line('"""Inference batchnorm as x * scale + shift (float64); gamma 1 and beta 0 when the layer')
+        e.line('has none (scale=false, center=false)."""')
+        e.line('gamma = _f64(params[name + ".gamma"]) if name + ".gamma" in params else 1.0')
+        e.line('beta = _f64(params[name + ".beta"]) if name + ".beta" in params else 0.0')
+        e.line('scale = gamma / torch.sqrt(_f64(params[name + ".var"]) + eps)')
+        e.line('return scale, beta - _f64(params[name + ".mean"]) * scale')
     e.line("")
     e.line("")
     with e.block("def _f64(a):"):
@@ -96,6 +99,13 @@ def _emit_prepare(e: Emitter, kernels, folded) -> None:
         e.line("return wp.to(DEVICE).contiguous(), bp.to(DEVICE).contiguous()")
     e.line("")
     e.line("")
+    with e.block("def _pack_rows(d, kp):"):
+        e.line('"""A (taps, K) weight with each row zero-padded to KP (a separable conv\'s depthwise part)."""')
+        e.line("dp = torch.zeros((d.shape[0], kp), dtype=torch.float32)")
+        e.line("dp[:, :d.shape[1]] = d")
+        e.line("return dp.to(DEVICE).contiguous()")
+    e.line("")
+    e.line("")
     with e.block("def prepare(params):"):
         e.line('"""Weights (Keras layouts, float32) -> what the kernels read, on the device."""')
         with e.block("for name, shape in PARAMS.items():"):
@@ -105,25 +115,14 @@ def _emit_prepare(e: Emitter, kernels, folded) -> None:
                 e.line('raise ValueError(f"parameter {name} has shape {tuple(params[name].shape)}, expected {shape}")')
         e.line("state = {}")
         for k in kernels:
-            bn_ops = [n for n in k.pre + k.post if n.spec.epilogue is Epilogue.AFFINE]
-            if k.anchor is None and not bn_ops:
+            affines = [n for n in k.pre + k.post if n.spec.epilogue is Epilogue.AFFINE and k.affine(n).arrays]
+            if k.anchor is None and not affines:
                 continue
             e.comment(f"{k.name}")
             if k.anchor is not None:
-                a = k.anchor.name
-                e.line(f"w = _f64(params[{a + '.kernel'!r}]).reshape({k.K}, {k.C})")
-                e.line(f"b = _f64(params[{a + '.bias'!r}])")
-                for n in k.g.nodes[1:]:
-                    if n.name not in folded:
-                        break
-                    e.comment(f"{n.name} folded into {a}")
-                    e.line(f"s, t = _affine(params, {n.name!r}, {n.attrs['eps']!r})")
-                    e.line("w, b = w * s, b * s + t")
-                e.line(f"state[{k.name + '.w'!r}], state[{k.name + '.b'!r}] = _pack(w, b, {k.KP}, {k.CP})")
-            for n in bn_ops:
-                e.line(f"s, t = _affine(params, {n.name!r}, {n.attrs['eps']!r})")
-                e.line(f"state[{k.name + '.' + n.name + '.scale'!r}] = s.to(DEVICE, torch.float32).contiguous()")
-                e.line(f"state[{k.name + '.' + n.name + '.shift'!r}] = t.to(DEVICE, torch.float32).contiguous()")
+                k.lowering.emit_prepare(k, e)
+            for n in affines:
+                k.affine(n).emit_prepare(k, n, e)
         e.line('state["graphs"] = {}')
         e.line('state["tiles"] = TileChoice(KERNELS, KERNEL_KEYS, _tuning_files())')
         e.line("return state")
@@ -154,7 +153,7 @@ def _emit_run(e: Emitter, net, plan, kernels) -> None:
     # liveness: free a buffer after the last kernel that reads it
     reads: dict = {}
     for i, k in enumerate(kernels):
-        for node in [k.src] + [k.other_input(r) for r in k.residuals]:
+        for node in k.reads():
             reads[buf(node)] = i
     out_buf = buf(net.output)
 
@@ -196,6 +195,8 @@ def _emit_run(e: Emitter, net, plan, kernels) -> None:
             for p, key in k.pointer_args():
                 if p == "x_ptr":
                     args.append(buf(k.src))
+                elif p == "g_ptr":
+                    args.append(buf(k.gate.inputs[1]))
                 elif p == "out_ptr":
                     args.append(target)
                 elif key is not None:

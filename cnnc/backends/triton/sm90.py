@@ -101,8 +101,9 @@ def kernel_class(k) -> tuple:
     from ...layers import Epilogue
 
     affine = sum(1 for n in k.pre + k.post if n.spec.epilogue is Epilogue.AFFINE)
-    return (k.gather or "load", k.pool.spec.reduce if k.pool is not None else None, k.reduce, k.softmax,
-            len(k.residuals), affine, k.precision)
+    return (k.gather or "load", k.pool.spec.reduce if k.pool is not None else None, k.reduce, k.reduce_max,
+            k.softmax, len(k.residuals), affine, k.transposed, k.grouped, (k.DH, k.DW) != (1, 1),
+            tuple(m.op for m in k.maps), k.precision)
 
 
 def kernel_classes(nets, precision: str) -> dict:

@@ -1,7 +1,7 @@
 """The source of one fused @triton.jit kernel: every fusion group becomes this one
 template, specialised by its layers (the module docstring of cnnc/backends/triton/
-explains the shape). Tile sizes are constexpr parameters set at launch from the chosen
-config (carried/triton_tiles.py): nothing here depends on them.
+explains the shape, lowerings.py the gathers). Tile sizes are constexpr parameters set at
+launch from the chosen config (carried/triton_tiles.py): nothing here depends on them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ def emit_reducers(e: Emitter) -> None:
     e.comment("TRITON_INTERPRET was set they fail in the interpreter; builtins and these combiners do not")
     e.line("_sum = tl.standard._sum_combine")
     e.line("_max = tl.standard._elementwise_max")
+    e.line("")
+    e.line("")
+    e.line("@triton.jit")
+    with e.block("def _max_nan(a, b):"):
+        e.comment("the larger of two values; NaN if either is NaN (numpy's max)")
+        e.line("return tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)")
 
 
 def emit_kernel(k, e: Emitter) -> None:
@@ -32,21 +38,29 @@ def emit_kernel(k, e: Emitter) -> None:
         if k.g.copy_into is not None:
             e.comment(f"line {k.g.copy_into.line}: copy {k.src.name} into its slice of {k.g.copy_into.name}")
         if k.reduce:
-            e.comment("globalpool: one program per image (and channel tile) sums all its pixels")
+            what = "takes the largest value of" if k.reduce_max else "sums"
+            e.comment(f"a global pool: one program per image (and channel tile) {what} all its pixels")
             e.line("pid_n = tl.program_id(1)")
+            _group_offset(k, e)
             e.line("offs_n = pid_n * BN + tl.arange(0, BN)")
             e.line("mask_n = offs_n < C")
             e.line("img0 = tl.program_id(0).to(tl.int64)")
             e.line("img = tl.full([BM], 0, dtype=tl.int64) + img0")
-            e.line("total = tl.full([BN], 0.0, dtype=tl.float32)")
+            start = 'float("-inf")' if k.reduce_max else "0.0"
+            e.line(f"total = tl.full([BN], {start}, dtype=tl.float32)")
             with e.block("for p0 in range(0, PH * PW, BM):"):
                 e.line("offs_p = p0 + tl.arange(0, BM)")
                 e.line("mask_m = offs_p < PH * PW")
                 e.line("ph = offs_p // PW")
                 e.line("pw = offs_p % PW")
                 emit_body(k, e)
-                e.line("total += tl.reduce(tl.where(mask_m[:, None] & mask_n[None, :], acc, 0.0), 0, _sum)")
-            e.line("tl.store(out_ptr + img0 * CT + COFF + offs_n, total / (PH * PW), mask=mask_n)")
+                if k.reduce_max:
+                    e.line('part = tl.reduce(tl.where(mask_m[:, None], acc, float("-inf")), 0, _max_nan)')
+                    e.line("total = tl.maximum(total, part, propagate_nan=tl.PropagateNan.ALL)")
+                else:
+                    e.line("total += tl.reduce(tl.where(mask_m[:, None] & mask_n[None, :], acc, 0.0), 0, _sum)")
+            out = "total" if k.reduce_max else "total / (PH * PW)"
+            e.line(f"tl.store(out_ptr + img0 * CT + COFF + offs_n, {out}, mask=mask_n)")
             return
         e.comment("grouped program order: GROUP_M row tiles share each column tile while it is in L2")
         e.line("rows = NB * (PH * PW)")
@@ -57,6 +71,7 @@ def emit_kernel(k, e: Emitter) -> None:
         e.line("group_m = tl.minimum(tiles_m - first_m, GROUP_M)")
         e.line("pid_m = first_m + (pid % (GROUP_M * tiles_n)) % group_m")
         e.line("pid_n = (pid % (GROUP_M * tiles_n)) // group_m")
+        _group_offset(k, e)
         e.line("offs_n = pid_n * BN + tl.arange(0, BN)")
         e.line("mask_n = offs_n < C")
         e.line("offs_m = pid_m * BM + tl.arange(0, BM)")
@@ -67,6 +82,12 @@ def emit_kernel(k, e: Emitter) -> None:
         emit_body(k, e)
         e.line("dst = ((img * PH + ph) * PW + pw) * CT + COFF")
         e.line("tl.store(out_ptr + dst[:, None] + offs_n[None, :], acc, mask=mask_m[:, None] & mask_n[None, :])")
+
+
+def _group_offset(k, e: Emitter) -> None:
+    if k.grouped:
+        e.comment("a grouped conv: this column tile lies in one group, which reads its own CING channels")
+        e.line("goff = (pid_n * BN) // FG * CING")
 
 
 def emit_body(k, e: Emitter) -> None:
@@ -113,63 +134,183 @@ def emit_body(k, e: Emitter) -> None:
     emit_ops(k, e, k.post, "PH", "PW", "ph", "pw", "mask_m")
 
 
+# --- reading the input: the anchor's gather, through the prologues folded into it -------
+
+def _tap(k, e: Emitter, h: str, w: str, kh: str, kw: str, valid: str) -> None:
+    """ih, iw, inside: where output position (h, w) reads the anchor's input at tap (kh, kw)."""
+    ah, aw = ("AH", "AW") if k.prologue else ("IH", "IW")
+    if k.transposed:
+        e.comment("a transposed conv: the input pixel whose stride lands on this output, if one does")
+        e.line(f"th = {h} + PT - {kh}")
+        e.line(f"tw = {w} + PL - {kw}")
+        e.line(f"inside = {valid} & (th >= 0) & (tw >= 0) & (th % SH == 0) & (tw % SW == 0)")
+        e.line("ih = th // SH")
+        e.line("iw = tw // SW")
+        e.line(f"inside = inside & (ih < {ah}) & (iw < {aw})")
+    else:
+        dh, dw = (" * DH", " * DW") if (k.DH, k.DW) != (1, 1) else ("", "")
+        e.line(f"ih = {h} * SH - PT + {kh}{dh}")
+        e.line(f"iw = {w} * SW - PL + {kw}{dw}")
+        e.line(f"inside = {valid} & (ih >= 0) & (ih < {ah}) & (iw >= 0) & (iw < {aw})")
+    _maps(k, e)
+
+
+def _maps(k, e: Emitter) -> None:
+    """(ih, iw, inside) from the anchor's input image back through the prologues to the source."""
+    for m in k.maps:
+        p = f"M{m.i}"
+        if m.op == "pad":
+            e.comment(f"{m.node.name}: zero padding folded into the gather")
+            e.line(f"ih = ih - {p}T")
+            e.line(f"iw = iw - {p}L")
+            e.line(f"inside = inside & (ih >= 0) & (ih < {p}H) & (iw >= 0) & (iw < {p}W)")
+        elif m.op == "nearest":
+            e.comment(f"{m.node.name}: nearest upsampling folded into the gather")
+            e.line(f"ih = ih // {p}FH")
+            e.line(f"iw = iw // {p}FW")
+
+
+def _gate(k, e: Emitter, tile: str, channels: str, mask: str) -> None:
+    """Multiply a gathered tile by the scale block's gate, per image and input channel."""
+    if k.gate is None:
+        return
+    e.comment(f"{k.gate.name}: times the gate {k.gate.inputs[1].name}, per image and channel")
+    e.line(f"{tile} = {tile} * tl.load(g_ptr + img[:, None] * GATE_T + GATE_OFF + {channels}, mask={mask}, other=0.0)")
+
+
 def emit_anchor(k, e: Emitter) -> None:
     if k.anchor is None:
-        e.line("src = ((img * IH + oh) * IW + ow) * CIN_T + CIN_OFF")
-        e.line("acc = tl.load(x_ptr + src[:, None] + offs_n[None, :], "
-               "mask=valid[:, None] & mask_n[None, :], other=0.0)")
+        _emit_load(k, e)
         return
-    prec = k.precision
     e.line("acc = tl.full([BM, BN], 0.0, dtype=tl.float32)")
-    # the B tile: the packed weights are CP x KP with K contiguous (the K-major operand the
-    # tensor cores read), zero past K and C, and BK/BN divide KP/CP: no mask
-    b_tile = "b = tl.load(w_ptr + offs_n[None, :] * KP + offs_k[:, None])"
+    if k.gather == "direct":
+        _emit_direct(k, e)
+    elif k.gather == "separable":
+        _emit_separable(k, e)
+    else:
+        _emit_gemm(k, e)
+    e.line("acc += tl.load(b_ptr + offs_n)[None, :]")
+    emit_activation(e, k.anchor.activation, k.anchor.name)
+
+
+# the B tile: the packed weights are CP x KP with K contiguous (the K-major operand the
+# tensor cores read), zero past K and C, and BK/BN divide KP/CP: no mask
+_B_TILE = "b = tl.load(w_ptr + offs_n[None, :] * KP + offs_k[:, None])"
+
+
+def _emit_gemm(k, e: Emitter) -> None:
+    prec = k.precision
+    goff = "goff + " if k.grouped else ""
     if k.gather == "window":
         e.comment("implicit GEMM: K runs over (kh, kw, cin), the Keras kernel order; BK divides Cin,")
         e.comment("so each BK slice is one tap (kh, kw) and contiguous channels")
         with e.block("for k0 in range(0, K, BK):"):
-            e.line("tap = k0 // CIN")
-            e.line("ih = oh * SH - PT + tap // KW")
-            e.line("iw = ow * SW - PL + tap % KW")
-            e.line("inside = valid & (ih >= 0) & (ih < IH) & (iw >= 0) & (iw < IW)")
-            e.line("offs_c = k0 % CIN + tl.arange(0, BK)")
+            e.line("tap = k0 // CING" if k.grouped else "tap = k0 // CIN")
+            _tap(k, e, "oh", "ow", "tap // KW", "tap % KW", "valid")
             e.line("src = ((img * IH + ih) * IW + iw) * CIN_T + CIN_OFF")
+            e.line(f"offs_c = {goff}k0 % {'CING' if k.grouped else 'CIN'} + tl.arange(0, BK)")
             e.line("a = tl.load(x_ptr + src[:, None] + offs_c[None, :], mask=inside[:, None], other=0.0)")
+            _gate(k, e, "a", "offs_c[None, :]", "inside[:, None]")
             e.line("offs_k = k0 + tl.arange(0, BK)")
-            e.line(b_tile)
+            e.line(_B_TILE)
             e.line(f'acc = tl.dot(a, b, acc, input_precision="{prec}")')
-    else:
+        return
+    if k.gather == "pointwise":
+        e.line("ih = oh")
+        e.line("iw = ow")
+        e.line("inside = valid")
+        _maps(k, e)
+        e.line("src = ((img * IH + ih) * IW + iw) * CIN_T + CIN_OFF")
+    with e.block("for k0 in range(0, K, BK):"):
+        e.line("offs_k = k0 + tl.arange(0, BK)")
         if k.gather == "pointwise":
-            e.line("src = ((img * IH + oh) * IW + ow) * CIN_T + CIN_OFF")
-        with e.block("for k0 in range(0, K, BK):"):
-            e.line("offs_k = k0 + tl.arange(0, BK)")
-            if k.gather == "pointwise":
-                e.line("a = tl.load(x_ptr + src[:, None] + offs_k[None, :], "
-                       "mask=valid[:, None] & (offs_k[None, :] < K), other=0.0)")
-            else:
-                e.comment("implicit GEMM over a few channels: the whole (kh, kw, cin) axis in BK slices")
-                e.line("kh = offs_k // (KW * CIN)")
-                e.line("kw = (offs_k // CIN) % KW")
-                e.line("ci = offs_k % CIN")
-                e.line("ih = oh[:, None] * SH - PT + kh[None, :]")
-                e.line("iw = ow[:, None] * SW - PL + kw[None, :]")
-                e.line("a_mask = valid[:, None] & (offs_k[None, :] < K) & (ih >= 0) & (ih < IH) & (iw >= 0) & (iw < IW)")
-                e.line("a = tl.load(x_ptr + ((img[:, None] * IH + ih) * IW + iw) * CIN_T + CIN_OFF + ci[None, :], "
-                       "mask=a_mask, other=0.0)")
-            e.line(b_tile)
-            e.line(f'acc = tl.dot(a, b, acc, input_precision="{prec}")')
-    e.line("acc += tl.load(b_ptr + offs_n)[None, :]")
-    emit_activation(e, k.anchor.activation, k.anchor.name)
+            e.line("a_mask = inside[:, None] & (offs_k[None, :] < K)")
+            e.line(f"a = tl.load(x_ptr + src[:, None] + {goff}offs_k[None, :], mask=a_mask, other=0.0)")
+            _gate(k, e, "a", f"{goff}offs_k[None, :]", "a_mask")
+        else:
+            cin = "CING" if k.grouped else "CIN"
+            e.comment("implicit GEMM over a few channels: the whole (kh, kw, cin) axis in BK slices")
+            e.line(f"kh = offs_k // (KW * {cin})")
+            e.line(f"kw = (offs_k // {cin}) % KW")
+            e.line(f"ci = {goff}offs_k % {cin}")
+            _tap(k, e, "oh[:, None]", "ow[:, None]", "kh[None, :]", "kw[None, :]", "valid[:, None]")
+            e.line("a_mask = inside & (offs_k[None, :] < K)")
+            e.line("a = tl.load(x_ptr + ((img[:, None] * IH + ih) * IW + iw) * CIN_T + CIN_OFF + ci[None, :], "
+                   "mask=a_mask, other=0.0)")
+            _gate(k, e, "a", "ci[None, :]", "a_mask")
+        e.line(_B_TILE)
+        e.line(f'acc = tl.dot(a, b, acc, input_precision="{prec}")')
+
+
+def _emit_direct(k, e: Emitter) -> None:
+    e.comment("per-channel windows, not a GEMM: each output channel reads the CING input channels")
+    e.comment("of its group (depthwise: the one channel it multiplies) at every tap")
+    e.line("grp = (offs_n // FG) * CING")
+    with e.block("for t in range(KH * KW):"):
+        _tap(k, e, "oh", "ow", "t // KW", "t % KW", "valid")
+        e.line("src = ((img * IH + ih) * IW + iw) * CIN_T + CIN_OFF")
+        with e.block("for ci in range(CING):"):
+            e.line("a_mask = inside[:, None] & mask_n[None, :]")
+            e.line("a = tl.load(x_ptr + src[:, None] + (grp + ci)[None, :], mask=a_mask, other=0.0)")
+            _gate(k, e, "a", "(grp + ci)[None, :]", "a_mask")
+            e.line("acc += a * tl.load(w_ptr + offs_n * KP + t * CING + ci)[None, :]")
+
+
+def _emit_separable(k, e: Emitter) -> None:
+    e.comment("separable: the depthwise result of BK of the Cin*M channels, in registers, is the")
+    e.comment("A tile of the pointwise GEMM")
+    with e.block("for k0 in range(0, K, BK):"):
+        e.line("offs_k = k0 + tl.arange(0, BK)")
+        e.line("kin = offs_k // M")
+        e.line("mid = tl.full([BM, BK], 0.0, dtype=tl.float32)")
+        with e.block("for t in range(KH * KW):"):
+            _tap(k, e, "oh", "ow", "t // KW", "t % KW", "valid")
+            e.line("src = ((img * IH + ih) * IW + iw) * CIN_T + CIN_OFF")
+            e.line("a_mask = inside[:, None] & (offs_k[None, :] < K)")
+            e.line("a = tl.load(x_ptr + src[:, None] + kin[None, :], mask=a_mask, other=0.0)")
+            _gate(k, e, "a", "kin[None, :]", "a_mask")
+            e.line("mid += a * tl.load(d_ptr + t * KP + offs_k)[None, :]")
+        e.line(_B_TILE)
+        e.line(f'acc = tl.dot(mid, b, acc, input_precision="{k.precision}")')
+
+
+def _emit_load(k, e: Emitter) -> None:
+    """No anchor: the value is the input itself, read through a standalone prologue."""
+    bilinear = next((m for m in k.maps if m.op == "bilinear"), None)
+    if bilinear is None:
+        e.line("ih = oh")
+        e.line("iw = ow")
+        e.line("inside = valid")
+        _maps(k, e)
+        e.line("src = ((img * IH + ih) * IW + iw) * CIN_T + CIN_OFF")
+        e.line("acc = tl.load(x_ptr + src[:, None] + offs_n[None, :], "
+               "mask=inside[:, None] & mask_n[None, :], other=0.0)")
+        _gate(k, e, "acc", "offs_n[None, :]", "inside[:, None] & mask_n[None, :]")
+        return
+    p = f"M{bilinear.i}"
+    e.comment(f"{bilinear.node.name}: bilinear, half-pixel centres: output o reads input (o + 0.5) / F - 0.5,")
+    e.comment("clamped to the image; the rows are mixed first, then the columns (as numpy)")
+    for axis, o, f, n in (("h", "oh", f"{p}FH", "IH"), ("w", "ow", f"{p}FW", "IW")):
+        e.line(f"s{axis} = tl.minimum(tl.maximum(({o}.to(tl.float32) + 0.5) / {f} - 0.5, 0.0), {n} - 1.0)")
+        e.line(f"{axis}0 = s{axis}.to(tl.int64)")
+        e.line(f"{axis}1 = tl.minimum({axis}0 + 1, {n} - 1)")
+        e.line(f"t{axis} = (s{axis} - {axis}0.to(tl.float32))[:, None]")
+    e.line("m2 = valid[:, None] & mask_n[None, :]")
+    e.line("base = img * IH")
+
+    def px(h, w):
+        return (f"tl.load(x_ptr + (((base + {h}) * IW + {w}) * CIN_T + CIN_OFF)[:, None] + offs_n[None, :], "
+                f"mask=m2, other=0.0)")
+    e.line(f"left = {px('h0', 'w0')} * (1.0 - th) + {px('h1', 'w0')} * th")
+    e.line(f"right = {px('h0', 'w1')} * (1.0 - th) + {px('h1', 'w1')} * th")
+    e.line("acc = left * (1.0 - tw) + right * tw")
 
 
 def emit_ops(k, e: Emitter, ops, H, W, h, w, valid) -> None:
     for n in ops:
         kind = n.spec.epilogue
         if kind is Epilogue.AFFINE:
-            v = k.arg(n)
-            e.comment(f"{n.name}: batchnorm as x * scale + shift")
-            e.line(f"acc = acc * tl.load({v}_scale + offs_n, mask=mask_n, other=0.0)[None, :] "
-                   f"+ tl.load({v}_shift + offs_n, mask=mask_n, other=0.0)[None, :]")
+            k.affine(n).emit(k, n, e)
         elif kind is Epilogue.ACTIVATION:
             emit_activation(e, n.activation, n.name)
         elif kind is Epilogue.ADD:
