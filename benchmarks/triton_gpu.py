@@ -386,36 +386,63 @@ def ptxas_report(precision: str) -> int:
     return 0
 
 
-def sweep_report(precisions, json_path=None) -> int:
-    """Every candidate config of one kernel of each kind (the examples' kernels and wide
-    layers) compiled for sm_90: registers, spills, shared memory. Exit 1 if any spills."""
+SWEEP_WIDE = ("input 16x16x256; conv 512 3x3 padding=same relu; pool 3 stride=2 padding=same; "
+              "residual { conv 512 1x1; batchnorm; relu }; flatten; dense 1000 softmax")
+SWEEP_EXAMPLES = ("lenet", "cifar_resnet", "inception", "keras/resnet50", "keras/mobilenet_v2",
+                  "keras/efficientnet_b0", "keras/xception", "unet")
+
+
+def _sweep_one(job):
+    """In a worker process: one kind of kernel compiled for sm_90 under each of its candidates."""
     import cnnc
     from cnnc.backends.carried.triton_tiles import candidates
     from cnnc.backends.triton import resource_usage
     from cnnc.backends.triton.sm90 import compile_kernel, kernel_classes
 
-    wide = ("input 16x16x256; conv 512 3x3 padding=same relu; pool 3 stride=2 padding=same; "
-            "residual { conv 512 1x1; batchnorm; relu }; flatten; dense 1000 softmax")
-    nets = [cnnc.parse(wide)] + [cnnc.parse_file(os.path.join(ROOT, "examples", ex + ".cnn"))
-                                 for ex in ("lenet", "cifar_resnet", "inception", "keras/resnet50",
-                                            "keras/mobilenet_v2", "keras/efficientnet_b0", "keras/xception",
-                                            "unet")]
-    bad, small, total, rows = 0, 0, 0, []
-    t0 = time.perf_counter()
+    text, source, precision, cls = job
+    net = cnnc.parse(text) if source is None else cnnc.parse_file(source)
+    k, fn = kernel_classes([net], precision)[cls]
+    rows = []
+    for cfg in candidates(k.geometry()):
+        try:
+            ck = compile_kernel(fn, k, cfg)
+            use = resource_usage(ck) or {"registers": -1, "stack": -1}
+            rows.append({"class": list(cls), "kernel": k.name, "config": cfg, "registers": use["registers"],
+                         "spill": use["stack"], "shared": ck.metadata.shared})
+        except Exception as e:    # a compile error is a finding, not the end of the sweep
+            rows.append({"class": list(cls), "kernel": k.name, "config": cfg,
+                         "error": f"{type(e).__name__}: {e}"[:300]})
+    return rows
+
+
+def sweep_report(precisions, examples, json_path=None, workers=None) -> int:
+    """Every candidate config of one kernel of each kind (the examples' kernels and wide
+    layers) compiled for sm_90, in parallel processes: registers, spills, shared memory.
+    Exit 1 if any runs out of registers or shared memory."""
+    import concurrent.futures
+
+    import cnnc
+    from cnnc.backends.triton.sm90 import kernel_classes
+
+    sources = [(SWEEP_WIDE, None)] + [(None, os.path.join(ROOT, "examples", ex + ".cnn")) for ex in examples]
+    jobs, seen = [], set()
     for precision in precisions:
-        for cls, (k, fn) in kernel_classes(nets, precision).items():
+        for text, source in sources:
+            net = cnnc.parse(text) if source is None else cnnc.parse_file(source)
+            for cls in kernel_classes([net], precision):
+                if cls not in seen:
+                    seen.add(cls)
+                    jobs.append((text, source, precision, cls))
+    t0 = time.perf_counter()
+    bad = small = total = 0
+    rows = []
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+        for got in pool.map(_sweep_one, jobs):
             worst = (0, None)
-            cands = candidates(k.geometry())
-            for cfg in cands:
+            for row in got:
                 total += 1
-                try:
-                    ck = compile_kernel(fn, k, cfg)
-                    use = resource_usage(ck) or {"registers": -1, "stack": -1}
-                    row = {"class": list(cls), "config": cfg, "registers": use["registers"], "spill": use["stack"],
-                           "shared": ck.metadata.shared}
-                except Exception as e:    # a compile error is a finding, not the end of the sweep
-                    row = {"class": list(cls), "config": cfg, "error": f"{type(e).__name__}: {e}"[:300]}
                 rows.append(row)
+                cls, cfg = tuple(row["class"]), row["config"]
                 # out of registers: a spill at ptxas's limit of 255 per thread; a few bytes spilled
                 # at fewer registers are ptxas trading registers for occupancy
                 if row.get("error") or row["shared"] > 232448 or (row["spill"] > 0 and row["registers"] >= 255):
@@ -423,14 +450,15 @@ def sweep_report(precisions, json_path=None) -> int:
                     print(f"  FAIL {cls} {cfg}: {row.get('error') or row}", flush=True)
                 elif row["spill"] > 0:
                     small += 1
-                    print(f"  small spill {cls} {cfg}: {row['spill']} bytes at {row['registers']} registers", flush=True)
+                    print(f"  small spill {cls} {cfg}: {row['spill']} bytes at {row['registers']} registers",
+                          flush=True)
                 elif row["registers"] > worst[0]:
                     worst = (row["registers"], cfg)
-            print(f"{precision} {k.name:16s} {cls}: {len(cands)} candidates, most registers without a spill "
-                  f"{worst[0]} ({worst[1]})", flush=True)
-    print(f"# {total} configs of {len(set(tuple(r['class']) for r in rows))} kinds of kernel compiled in "
-          f"{time.perf_counter() - t0:.0f} s: {bad} out of registers, out of shared memory or failed; "
-          f"{small} spilled a few bytes below 255 registers")
+            if got:
+                print(f"{got[0]['kernel']:16s} {tuple(got[0]['class'])}: {len(got)} candidates, most registers "
+                      f"without a spill {worst[0]} ({worst[1]})", flush=True)
+    print(f"# {total} configs of {len(jobs)} kinds of kernel compiled in {time.perf_counter() - t0:.0f} s: "
+          f"{bad} out of registers, out of shared memory or failed; {small} spilled a few bytes below 255 registers")
     if json_path:
         with open(json_path, "w") as f:
             json.dump(rows, f, indent=1)
@@ -524,7 +552,7 @@ def _ms(t) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true", help="CPU/interpreter, tiny sizes: checks the script runs")
-    ap.add_argument("--precision", choices=("tf32", "ieee"), default="tf32")
+    ap.add_argument("--precision", choices=("tf32", "ieee"), default=None, help="default tf32")
     ap.add_argument("--batches", default=None, help="comma-separated batch sizes (default 1,256,4096; tiny 2,1)")
     ap.add_argument("--nets", default=None, help=f"comma-separated subset of {','.join(NETS)}")
     ap.add_argument("--reps", type=int, default=None, help="timed runs per measurement (default 50; tiny 1)")
@@ -537,19 +565,26 @@ def main(argv=None) -> int:
     ap.add_argument("--ptxas", action="store_true",
                     help="no timing: compile the examples' kernels for sm_90 and report registers and spills")
     ap.add_argument("--sweep", action="store_true",
-                    help="no timing: compile every candidate config of each kind of kernel for sm_90")
+                    help="no timing: compile every candidate config of each kind of kernel for sm_90 "
+                         "(both precisions unless --precision is given)")
+    ap.add_argument("--examples", default=None,
+                    help=f"--sweep: comma-separated examples (default {','.join(SWEEP_EXAMPLES)})")
+    ap.add_argument("--workers", type=int, default=None, help="--sweep: compiling processes (default: one per CPU)")
     ap.add_argument("--autotune-only", action="store_true",
                     help="only torch.compile max-autotune, each network in a child process with --time-limit")
     ap.add_argument("--time-limit", type=float, default=600.0, help="--autotune-only: seconds per network")
     ap.add_argument("--autotune-child", metavar="NET", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    args.precision_given, args.precision = args.precision, args.precision or "tf32"
     args.nets = args.nets.split(",") if args.nets else None
     if args.nets and set(args.nets) - set(NETS):
         ap.error(f"--nets: unknown {sorted(set(args.nets) - set(NETS))}; choose from {', '.join(NETS)}")
     if args.ptxas:
         return ptxas_report(args.precision)
     if args.sweep:
-        return sweep_report(("tf32", "ieee"), args.json)
+        examples = args.examples.split(",") if args.examples else SWEEP_EXAMPLES
+        return sweep_report(("tf32", "ieee") if args.precision_given is None else (args.precision,), examples,
+                            args.json, args.workers)
     batches = [int(b) for b in (args.batches or ("2,1" if args.tiny else "1,256,4096")).split(",")]
     if args.autotune_child:
         autotune_child(args.autotune_child, batches, args.reps or 20, args.precision)

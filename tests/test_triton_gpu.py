@@ -24,6 +24,9 @@ NETS = [
     ("examples/cifar_resnet.cnn", None),
     ("examples/inception.cnn", (14, 14, 192)),
     ("examples/keras/resnet50.cnn", (64, 64, 3)),   # its dense 1000 softmax runs on 8 warps
+    ("examples/keras/mobilenet_v2.cnn", (32, 32, 3)),      # depthwise kernels, zero padding folded
+    ("examples/keras/efficientnet_b0.cnn", (32, 32, 3)),   # the excitation in the project conv's gather
+    ("examples/unet.cnn", (32, 32, 3)),                    # transposed convs, concat, per-pixel softmax
 ]
 
 

@@ -177,16 +177,20 @@ def test_prologues_that_cannot_fold_are_kernels_of_their_own():
     assert p.groups[0].describe() == "zeropad_1"
 
 
-def test_nan_propagates_through_the_new_kinds():
-    text = "input 6x6x4; dwconv 3x3 padding=same relu6; globalmaxpool"
+@pytest.mark.parametrize("text", ["input 6x6x4; dwconv 3x3 padding=same relu6; globalmaxpool",
+                                  "input 3x3x4; upsample 2 mode=bilinear; globalmaxpool"])
+def test_nan_and_inf_propagate_through_the_new_kinds(text):
     net = cnnc.parse(text)
     params = random_params(net, 0)
     tri = cnnc.compile(net, backend="triton", weights=params)
     ref = cnnc.compile(net, backend="numpy", weights=params)
-    x = np.random.default_rng(1).standard_normal((2, 6, 6, 4)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((2, *net.input_shape)).astype(np.float32)
     x[0, 2, 2, 1] = np.nan
+    x[1, 2, 2, 2] = np.inf      # the last row and column: an infinite edge stays infinite
     got, want = tri(x), ref(x)
     assert np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(got[0, 1])
+    assert np.array_equal(np.isposinf(got), np.isposinf(want))
+    assert np.isposinf(got[1, 2]) == ("bilinear" in text)   # relu6 caps the infinity at 6
 
 
 def test_mobilenet_v2_and_efficientnet_b0_match_numpy_small():

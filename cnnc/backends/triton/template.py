@@ -289,10 +289,11 @@ def _emit_load(k, e: Emitter) -> None:
         return
     p = f"M{bilinear.i}"
     e.comment(f"{bilinear.node.name}: bilinear, half-pixel centres: output o reads input (o + 0.5) / F - 0.5,")
-    e.comment("clamped to the image; the rows are mixed first, then the columns (as numpy)")
+    e.comment("clamped at 0 as PyTorch does (past the last pixel both taps are the last pixel, so an")
+    e.comment("infinite edge stays infinite); the rows are mixed first, then the columns (as numpy)")
     for axis, o, f, n in (("h", "oh", f"{p}FH", "IH"), ("w", "ow", f"{p}FW", "IW")):
-        e.line(f"s{axis} = tl.minimum(tl.maximum(({o}.to(tl.float32) + 0.5) / {f} - 0.5, 0.0), {n} - 1.0)")
-        e.line(f"{axis}0 = s{axis}.to(tl.int64)")
+        e.line(f"s{axis} = tl.maximum(({o}.to(tl.float32) + 0.5) / {f} - 0.5, 0.0)")
+        e.line(f"{axis}0 = tl.minimum(s{axis}.to(tl.int64), {n} - 1)")
         e.line(f"{axis}1 = tl.minimum({axis}0 + 1, {n} - 1)")
         e.line(f"t{axis} = (s{axis} - {axis}0.to(tl.float32))[:, None]")
     e.line("m2 = valid[:, None] & mask_n[None, :]")
