@@ -11,7 +11,9 @@
 #
 # PYTHON (default: .venv/bin/python if there is one, else python3) runs everything.
 # torch.compile max-autotune is not part of it (minutes per layer): run
-# `benchmarks/triton_gpu.py --autotune-only --time-limit S` apart.
+# `benchmarks/triton_gpu.py --autotune-only --time-limit S` apart; nor are MobileNetV2 and
+# EfficientNet-B0: `benchmarks/triton_gpu.py --nets mobilenet_v2,efficientnet_b0`. The
+# benchmark writes its JSON after every row, so a step cut short still reports what it measured.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,7 +57,7 @@ else
         "$PYTHON" -m cnnc tune "examples/$1.cnn" --batch "$2" --precision tf32 --limit 5 --time-limit 6 || exit 1
     done'
     step benchmark 100 "$PYTHON" benchmarks/triton_gpu.py --no-compile --reps 30 --tune-limit 5 --tune-time 6 \
-        --json "$out/triton_gpu.json" --markdown "$out/triton_gpu.md"
+        --nets lenet,vgg_cifar,cifar_resnet,resnet50 --json "$out/triton_gpu.json" --markdown "$out/triton_gpu.md"
 fi
 
 "$PYTHON" - "$out" "$(( $(date +%s) - start ))" <<'EOF'

@@ -379,8 +379,12 @@ def ptxas_report(precision: str) -> int:
             seen.add(key)
             use = resource_usage(ck) or {"registers": "?", "stack": "?"}
             worst = max(worst, use["stack"] if isinstance(use["stack"], int) else 0)
+            # the widths of the asynchronous copies into shared memory (16 bytes: vectorised)
+            widths = re.findall(r"cp\.async\.\w+\.shared\.global[^;]*?,\s*(\d+|0x[0-9a-f]+)\s*[,;]", ck.asm["ptx"])
+            wide = sum(int(w, 0) == 16 for w in widths)
             print(f"{ex:13s} {name:16s} {what[:44]:44s} {tile:17s} regs {use['registers']:>3}  "
                   f"spill {use['stack']:>3} B  shared {ck.metadata.shared // 1024:>3} KB  "
+                  f"cp.async 16 B {wide}/{len(widths)}  "
                   f"{', '.join(m.split('.')[-1] for m in mma) or 'fp32 FMA'}", flush=True)
     print(f"# {len(seen)} kernels; largest spill {worst} bytes")
     return 0
@@ -669,6 +673,7 @@ def main(argv=None) -> int:
             if row.get("replay"):
                 cells.append(f"graph replay {row['replay'] * 1e3:.3f} ms")
             print(f"{name:13s} batch {batch:5d}: " + "; ".join(cells), flush=True)
+            write_results(args, card, peak, results)   # after every row: a run cut short keeps what it measured
     goal = [k for r in results for k in r.get("kernels", [])
             if "cublas" in k and k["K"] >= 576 and k["M"] * k["N"] >= 2 ** 20]
     if goal:
@@ -676,6 +681,14 @@ def main(argv=None) -> int:
         print(f"# {len(goal)} GEMM kernels with K >= 576 and M*N >= 2^20: worst {worst['ratio']:.2f}x cuBLAS "
               f"({worst['kernel']}), median {statistics.median(k['ratio'] for k in goal):.2f}x")
     print(f"# {time.perf_counter() - t_start:.0f} s", flush=True)
+    write_results(args, card, peak, results)
+    return 0
+
+
+def write_results(args, card, peak, results) -> None:
+    import torch
+    import triton
+
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"card": card, "precision": args.precision, "torch": torch.__version__,
@@ -683,7 +696,6 @@ def main(argv=None) -> int:
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(markdown(card, args.precision, peak, results))
-    return 0
 
 
 if __name__ == "__main__":

@@ -57,10 +57,14 @@ SM90_SHARED_BYTES = 232448
 #                (precision, family): accumulators, A/B elements, rows
 SM90_BOX = {("tf32", "plain"): (64, 72, 1), ("ieee", "plain"): (32, 64, 1),
             ("tf32", "pool"): (32, 32, 1), ("ieee", "pool"): (16, 24, 1),
+            # a fused global pool sums (or maxes) the tile's rows beside the accumulator
+            ("tf32", "reduce"): (32, 64, 1), ("ieee", "reduce"): (32, 32, 1),
             # a flat gather's per-element tap arithmetic, repeated in the pool's window loop
             ("tf32", "flat pool"): (16, 24, 1), ("ieee", "flat pool"): (16, 16, 1),
             # the depthwise result accumulates beside the loaded A tile
-            ("tf32", "separable"): (32, 256, 2), ("ieee", "separable"): (32, 256, 2),
+            ("tf32", "separable"): (32, 128, 2), ("ieee", "separable"): (16, 160, 1),
+            # ... and a fused global pool sums the tile's rows beside both
+            ("tf32", "separable reduce"): (32, 48, 1), ("ieee", "separable reduce"): (32, 32, 0.5),
             # no tl.dot: each tap loads a BM x BN tile beside the accumulator
             ("tf32", "direct"): (64, 0, 1), ("ieee", "direct"): (64, 0, 1),
             ("tf32", "direct pool"): (8, 0, 1), ("ieee", "direct pool"): (8, 0, 1),
@@ -70,6 +74,10 @@ SM90_BOX = {("tf32", "plain"): (64, 72, 1), ("ieee", "plain"): (32, 64, 1),
 # A fused pool evaluates the GEMM inside its window loop: K slices wider than 32 only add
 # registers there.
 SM90_POOL_BK = 32
+# A flat gather's pool (ResNet-50's 7x7 stem on 3 channels, then a 3x3 max pool) pipelined
+# over more than two stages spills at 255 registers even with 16x16x16 tiles: its K loop
+# sits inside the unrolled window loop.
+SM90_FLAT_POOL_STAGES = 2
 
 
 def _family(geom):
@@ -77,9 +85,9 @@ def _family(geom):
     if not geom["gemm"]:
         return ("direct" if geom["gather"] == "direct" else "load") + pool
     if geom["gather"] == "separable" and not pool:
-        return "separable"
+        return "separable reduce" if geom["reduce"] else "separable"
     if not pool:
-        return "plain"
+        return "reduce" if geom["reduce"] else "plain"
     return "flat pool" if geom["gather"] == "flat" else "pool"
 
 
@@ -147,15 +155,21 @@ def sm90_cost(geom, cfg):
     tile_ab = cfg["BM"] * cfg["BK"] + cfg["BK"] * cfg["BN"]
     if geom["gather"] == "separable":
         tile_ab += cfg["BM"] * cfg["BK"]   # the depthwise result accumulates beside the loaded tile
-    shared = max(4 * tile_ab * cfg["num_stages"], 4 * cfg["BM"] * cfg["BN"])
+    # a squeeze-and-excitation gate is read as a BM x BK tile (each row's image, the K
+    # slice's channels) and pipelined beside A: one more such tile in every stage
+    staged = tile_ab + (cfg["BM"] * cfg["BK"] if geom.get("gate") else 0)
+    shared = max(4 * staged * cfg["num_stages"], 4 * cfg["BM"] * cfg["BN"])
     return shared, acc, tile_ab / threads, rows
 
 
 def fits_sm90(geom, cfg):
     if geom["gemm"] and geom["pool"] and cfg["BK"] > SM90_POOL_BK:
         return False
+    family = _family(geom)
+    if family == "flat pool" and cfg["num_stages"] > SM90_FLAT_POOL_STAGES:
+        return False
     shared, acc, operands, rows = sm90_cost(geom, cfg)
-    max_acc, max_operands, max_rows = SM90_BOX[(geom["precision"], _family(geom))]
+    max_acc, max_operands, max_rows = SM90_BOX[(geom["precision"], family)]
     return shared <= SM90_SHARED_BYTES and acc <= max_acc and operands <= max_operands and rows <= max_rows
 
 

@@ -145,7 +145,7 @@ class Kernel:
             "gemm": self.gemm, "gather": self.gather, "CIN": self.CING, "K": self.K, "KP": self.KP,
             "C": self.C, "CP": self.CP, "FG": self.FG if self.grouped else 0, "softmax": self.softmax,
             "pool": self.pool is not None, "adds": len(self.residuals), "reduce": self.reduce,
-            "pixels": self.PH * self.PW, "precision": self.precision,
+            "gate": self.gate is not None, "pixels": self.PH * self.PW, "precision": self.precision,
         }
 
     def other_input(self, node):
