@@ -27,6 +27,10 @@ RECORD_VERSION = 1
 RECORD_MAX_BYTES = 16 << 20
 # row tiles per group of the grouped program order (kernel parameter GROUP_M)
 GROUP_M = 8
+# Multiply-adds contracted to FMAs, said explicitly: Triton 3.6 and 3.9 default to it (3.9
+# warns that the default is unset; 3.10 turns it off), and the same kernels must round alike
+# on every Triton a module meets.
+FP_FUSION = True
 
 
 def user_cache_path():
@@ -226,7 +230,8 @@ def launch_config(kernel, cfg, rows, cols, args, consts, gemm, per_image):
     else:
         grid = (-(-rows // cfg["BM"]) * tiles_n,)
         tile["GROUP_M"] = GROUP_M
-    return kernel[grid](*args, **consts, **tile, num_warps=cfg["num_warps"], num_stages=cfg["num_stages"])
+    return kernel[grid](*args, **consts, **tile, num_warps=cfg["num_warps"], num_stages=cfg["num_stages"],
+                        enable_fp_fusion=FP_FUSION)
 
 
 def launch(tiles, name, kernel, rows, cols, args, consts, gemm, per_image):

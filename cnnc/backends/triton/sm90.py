@@ -10,7 +10,7 @@ import re
 import subprocess
 import tempfile
 
-from ..carried.triton_tuner import GROUP_M
+from ..carried.triton_tuner import FP_FUSION, GROUP_M
 from ..emitter import Emitter
 from .template import emit_kernel, emit_reducers
 
@@ -54,7 +54,8 @@ def compile_kernel(fn, k, cfg: dict, arch: int = 90):
     # as a launch on a GPU specialises them: torch's buffers start 256-byte aligned
     aligned = {(i,): [["tt.divisibility", 16]] for i, a in enumerate(fn.arg_names) if sig[a] == "*fp32"}
     return triton.compile(ASTSource(fn, sig, constexprs=where, attrs=aligned), target=GPUTarget("cuda", arch, 32),
-                          options={"num_warps": cfg["num_warps"], "num_stages": cfg["num_stages"]})
+                          options={"num_warps": cfg["num_warps"], "num_stages": cfg["num_stages"],
+                                   "enable_fp_fusion": FP_FUSION})
 
 
 def compile_for_gpu(net, precision: str = "tf32", arch: int = 90, configs=None) -> list:
