@@ -107,6 +107,26 @@ def test_the_budget_models_shared_memory_and_registers():
     assert T.fits_sm90(g, _cfg(128, 64)) and not T.fits_sm90({**g, "precision": "ieee"}, _cfg(128, 64))
 
 
+def test_the_budget_rules_found_by_the_full_sweep():
+    """Each rule excludes configs that ptxas ran out of registers or shared memory on
+    (benchmarks/triton_gpu.py --sweep)."""
+    # a folded squeeze-and-excitation gate is a third tile in every stage (EfficientNet's
+    # project conv: 272 KB of shared memory at 256x16x32, 5 stages)
+    g = _geom(gather="pointwise", CIN=480, K=480, KP=512, C=80, CP=256, adds=1)
+    cfg = _cfg(256, 16, 32, w=8, s=5)
+    assert T.fits_sm90(g, cfg) and not T.fits_sm90({**g, "gate": True}, cfg)
+    # a pool over a flat gather (ResNet-50's stem) spills with more than 2 stages even at
+    # 16 x 16 tiles -- and its default drops stages, not rows
+    g = _geom(gather="flat", CIN=3, K=147, KP=256, C=64, CP=256, pool=True)
+    assert T.fits_sm90(g, _cfg(16, 16, 16, w=4, s=2)) and not T.fits_sm90(g, _cfg(16, 16, 16, w=4, s=3))
+    d = T.default_config(g, 256)
+    assert d["num_stages"] == 2 and d["BM"] >= 64
+    # separable convs (Xception), with and without a fused global pool, have boxes of their own
+    g = _geom(gather="separable", CIN=728, K=728, KP=768, C=728, CP=768)
+    assert T.fits_sm90(g, _cfg(16, 64, 64, w=4)) and not T.fits_sm90(g, _cfg(16, 128, 128, w=4))
+    assert not T.fits_sm90({**g, "reduce": True}, _cfg(16, 64, 128, w=4))
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
 def test_every_example_kernel_has_a_legal_default_and_candidates(path):
     small = {"resnet50.cnn": (32, 32, 3), "vgg16.cnn": (32, 32, 3)}.get(os.path.basename(path))

@@ -225,6 +225,8 @@ def default_config(geom, batch=None):
     elif batch is not None:
         bm = min(bm, max(16, next_pow2(batch * geom["pixels"])))
     cfg = {"BM": bm, "BN": bn, "BK": 0, "num_warps": 4, "num_stages": 3 if geom["gemm"] or geom["reduce"] else 2}
+    if _family(geom) == "flat pool":   # its stage limit first, not after shrinking every tile
+        cfg["num_stages"] = min(cfg["num_stages"], SM90_FLAT_POOL_STAGES)
     if geom["gemm"]:
         bk = min(32, max(16, next_pow2(geom["K"])))
         while geom["gather"] == "window" and geom["CIN"] % bk:
