@@ -41,6 +41,19 @@ def input_shape_arg(text: str) -> tuple:
     return dims
 
 
+def positive_arg(text: str) -> int:
+    """A positive integer (`--batch B`, `--limit N`, ...) as an argparse type."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return n
+
+
 def seed_arg(text: str) -> int:
     """`--seed S` as an argparse type: numpy's generators take integers >= 0."""
     try:

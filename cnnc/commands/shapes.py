@@ -16,20 +16,7 @@ GPU's free memory) the largest batch that fits on the GPU.
 
 from __future__ import annotations
 
-from .common import input_shape_arg, load_network, print_warnings
-
-
-def batch_arg(text: str) -> int:
-    """`--batch B` as an argparse type: a positive integer."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
-    return n
+from .common import input_shape_arg, load_network, positive_arg, print_warnings
 
 
 def device_memory_arg(text: str) -> "int | str":
@@ -51,7 +38,7 @@ def add_arguments(p) -> None:
     p.add_argument("--input", type=input_shape_arg, metavar="HxWxC",
                    help="the input shape, for a program without an input statement (or to try another size)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--batch", type=batch_arg, metavar="B",
+    p.add_argument("--batch", type=positive_arg, metavar="B",
                    help="add memory at batch B: each layer's output and the peak of a forward pass (float32)")
     p.add_argument("--device-memory", type=device_memory_arg, metavar="SIZE",
                    help="with --batch: the largest batch the Triton backend fits in SIZE of GPU memory "
