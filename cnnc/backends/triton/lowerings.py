@@ -63,6 +63,24 @@ def _fold(e, k) -> None:
         e.line("w, b = w * s, b * s + t")
 
 
+def _per_channel(k, anchor, gather: str) -> None:
+    """dwconv and sepconv's depthwise part: each input channel is a group of one, and makes
+    M (the multiplier) channels."""
+    _window(k, anchor)
+    k.M = anchor.attrs["multiplier"]
+    k.CING, k.FG, k.gather = 1, k.M, gather
+
+
+def _prepare_weights(e, k, weight: str, view: str = "") -> None:
+    """The anchor's weight array `weight` as the (K, C) matrix (`view` reorders it first),
+    its bias, the batchnorms folded into both, packed for the kernel."""
+    a = k.anchor
+    e.line(f"w = _f64(params[{a.name + '.' + weight!r}]){view}.reshape({k.K}, {k.C})")
+    _bias(e, a, k.C)
+    _fold(e, k)
+    e.line(f"state[{k.name + '.w'!r}], state[{k.name + '.b'!r}] = _pack(w, b, {k.KP}, {k.CP})")
+
+
 class WindowGEMM(Lowering):
     """conv: an implicit GEMM over (kh, kw, cin) windows, dilated and grouped as asked. With G
     groups each column tile lies in one group (BN divides F/G) and gathers that group's
@@ -85,11 +103,7 @@ class WindowGEMM(Lowering):
         return k.KH * k.KW * k.CING
 
     def emit_prepare(self, k, e) -> None:
-        a = k.anchor
-        e.line(f"w = _f64(params[{a.name + '.kernel'!r}]).reshape({k.K}, {k.C})")
-        _bias(e, a, k.C)
-        _fold(e, k)
-        e.line(f"state[{k.name + '.w'!r}], state[{k.name + '.b'!r}] = _pack(w, b, {k.KP}, {k.CP})")
+        _prepare_weights(e, k, "kernel")
 
 
 class VectorGEMM(WindowGEMM):
@@ -108,19 +122,13 @@ class Depthwise(Lowering):
     weights = (("w_ptr", "w"), ("b_ptr", "b"))
 
     def geometry(self, k, anchor) -> None:
-        _window(k, anchor)
-        k.M = anchor.attrs["multiplier"]
-        k.CING, k.FG, k.gather = 1, k.M, "direct"
+        _per_channel(k, anchor, "direct")
 
     def reduction(self, k) -> int:
         return k.KH * k.KW
 
     def emit_prepare(self, k, e) -> None:
-        a = k.anchor
-        e.line(f"w = _f64(params[{a.name + '.kernel'!r}]).reshape({k.K}, {k.C})")
-        _bias(e, a, k.C)
-        _fold(e, k)
-        e.line(f"state[{k.name + '.w'!r}], state[{k.name + '.b'!r}] = _pack(w, b, {k.KP}, {k.CP})")
+        _prepare_weights(e, k, "kernel")
 
 
 class Separable(Lowering):
@@ -130,19 +138,14 @@ class Separable(Lowering):
     weights = (("w_ptr", "w"), ("b_ptr", "b"), ("d_ptr", "d"))
 
     def geometry(self, k, anchor) -> None:
-        _window(k, anchor)
-        k.M = anchor.attrs["multiplier"]
-        k.CING, k.FG, k.gather = 1, k.M, "separable"
+        _per_channel(k, anchor, "separable")
 
     def reduction(self, k) -> int:
         return k.CIN * k.M
 
     def emit_prepare(self, k, e) -> None:
+        _prepare_weights(e, k, "pointwise")
         a = k.anchor
-        e.line(f"w = _f64(params[{a.name + '.pointwise'!r}]).reshape({k.K}, {k.C})")
-        _bias(e, a, k.C)
-        _fold(e, k)
-        e.line(f"state[{k.name + '.w'!r}], state[{k.name + '.b'!r}] = _pack(w, b, {k.KP}, {k.CP})")
         e.comment("the depthwise part: (taps, Cin*M), each row zero-padded to KP")
         e.line(f"d = _f64(params[{a.name + '.depthwise'!r}]).reshape({k.KH * k.KW}, {k.K})")
         e.line(f"state[{k.name + '.d'!r}] = _pack_rows(d, {k.KP})")
@@ -163,11 +166,7 @@ class TransposedGEMM(WindowGEMM):
         k.gather = _gemm_gather(k)
 
     def emit_prepare(self, k, e) -> None:
-        a = k.anchor
-        e.line(f"w = _f64(params[{a.name + '.kernel'!r}]).permute(0, 1, 3, 2).reshape({k.K}, {k.C})")
-        _bias(e, a, k.C)
-        _fold(e, k)
-        e.line(f"state[{k.name + '.w'!r}], state[{k.name + '.b'!r}] = _pack(w, b, {k.KP}, {k.CP})")
+        _prepare_weights(e, k, "kernel", ".permute(0, 1, 3, 2)")
 
 
 class BatchNormAffine(Lowering):
