@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from ..runtime.files import write_atomic
-from .data import DataError, npz_directory, read_npz_arrays
+from .data import DataError, directory_or_error, read_npz_arrays
 
 FORMAT, VERSION = "cnnc-checkpoint", 1
 MAX_META_BYTES = 64 << 20
@@ -55,12 +55,7 @@ def read(path, weight_shapes: dict, optimizer_shapes: dict) -> dict:
     weight_shapes: {name: shape} of the network; optimizer_shapes: {torch parameter name:
     shape}. Optimizer entries are arrays of their parameter's shape or scalars."""
     shown = os.fspath(path)
-    if not os.path.exists(shown):
-        raise DataError(f"cannot resume from {shown}: no such file")
-    try:
-        directory = npz_directory(path)
-    except ValueError as e:
-        raise DataError(f"cannot resume from {shown}: {e}") from None
+    directory = directory_or_error(path, "cannot resume from")
     meta_entry = directory.get("meta")
     if meta_entry is None or meta_entry[1] != np.uint8 or len(meta_entry[0]) != 1 or \
             meta_entry[0][0] > MAX_META_BYTES:

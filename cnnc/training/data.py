@@ -112,17 +112,24 @@ def _first_line(e: Exception) -> str:
     return (text[0] if text else type(e).__name__)[:200]
 
 
+def directory_or_error(path, doing: str) -> dict:
+    """npz_directory(path), or a DataError that starts `doing` ("cannot read") and names
+    the file."""
+    shown = os.fspath(path)
+    if not os.path.exists(shown):
+        raise DataError(f"{doing} {shown}: no such file")
+    try:
+        return npz_directory(path)
+    except ValueError as e:
+        raise DataError(f"{doing} {shown}: {e}") from None
+
+
 def load_data(path, net) -> tuple:
     """(x, y) from an .npz with arrays `x` (N, H, W, C) and integer `y` (N,).
 
     Names, dtypes and shapes are checked from the headers before any array is read."""
     shown = os.fspath(path)
-    if not os.path.exists(shown):
-        raise DataError(f"cannot read {shown}: no such file")
-    try:
-        arrays = npz_directory(path)
-    except ValueError as e:
-        raise DataError(f"cannot read {shown}: {e}") from None
+    arrays = directory_or_error(path, "cannot read")
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
         raise DataError(f"{shown} has no array named {' or '.join(repr(m) for m in missing)} "
