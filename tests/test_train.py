@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import cnnc
+import cnnc.training  # a submodule: `import cnnc` alone does not load it
 from cnnc.cli import main
 
 torch = pytest.importorskip("torch")
