@@ -225,13 +225,19 @@ def _bias(node, prefix, g, n) -> dict:
     return {f"{node.name}.bias": b.copy()}
 
 
+def _kernel(node, prefix, g, torch_shape) -> np.ndarray:
+    """A weight of `torch_shape` (A, B, KH, KW) -> Keras's (KH, KW, B, A): Conv2d's (F, Cin/G,
+    KH, KW) gives a conv kernel, ConvTranspose2d's (Cin, F, KH, KW) a deconv kernel."""
+    w = _need(node, prefix, g, "weight")
+    _check(node, prefix, "weight", w.shape, torch_shape)
+    return np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+
+
 def _from_conv2d(node, entries, torch_flatten=True) -> dict:
     """Conv2d weight (F, Cin/G, KH, KW) -> kernel (KH, KW, Cin/G, F)."""
     (prefix, g), = entries
     kh, kw, cin_g, cout = node.params["kernel"]
-    w = _need(node, prefix, g, "weight")
-    _check(node, prefix, "weight", w.shape, (cout, cin_g, kh, kw))
-    return {f"{node.name}.kernel": np.ascontiguousarray(w.transpose(2, 3, 1, 0)), **_bias(node, prefix, g, cout)}
+    return {f"{node.name}.kernel": _kernel(node, prefix, g, (cout, cin_g, kh, kw)), **_bias(node, prefix, g, cout)}
 
 
 def _depthwise(node, prefix, g, shape) -> np.ndarray:
@@ -253,19 +259,15 @@ def _from_separable(node, entries, torch_flatten=True) -> dict:
     (dprefix, dg), (pprefix, pg) = entries
     _absent(node, dprefix, dg, "bias", "bias on its depthwise part", 0.0)
     _, _, mid, f = node.params["pointwise"]
-    w = _need(node, pprefix, pg, "weight")
-    _check(node, pprefix, "weight", w.shape, (f, mid, 1, 1))
     return {f"{node.name}.depthwise": _depthwise(node, dprefix, dg, node.params["depthwise"]),
-            f"{node.name}.pointwise": np.ascontiguousarray(w.transpose(2, 3, 1, 0)), **_bias(node, pprefix, pg, f)}
+            f"{node.name}.pointwise": _kernel(node, pprefix, pg, (f, mid, 1, 1)), **_bias(node, pprefix, pg, f)}
 
 
 def _from_transposed(node, entries, torch_flatten=True) -> dict:
     """ConvTranspose2d weight (Cin, F, KH, KW) -> kernel (KH, KW, F, Cin)."""
     (prefix, g), = entries
     kh, kw, f, cin = node.params["kernel"]
-    w = _need(node, prefix, g, "weight")
-    _check(node, prefix, "weight", w.shape, (cin, f, kh, kw))
-    return {f"{node.name}.kernel": np.ascontiguousarray(w.transpose(2, 3, 1, 0)), **_bias(node, prefix, g, f)}
+    return {f"{node.name}.kernel": _kernel(node, prefix, g, (cin, f, kh, kw)), **_bias(node, prefix, g, f)}
 
 
 def _from_linear(node, entries, torch_flatten=True) -> dict:
