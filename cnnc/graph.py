@@ -135,8 +135,13 @@ class Network:
         return sum(n.macs for n in self.nodes)
 
     def min_input(self) -> "tuple[int, int] | None":
-        from .summary import min_input
+        from .input_sizes import min_input
         return min_input(self)
+
+    def input_rule(self) -> dict:
+        """Which input sizes work, proved per axis: `--json`'s `input_rule` (cnnc/input_sizes.py)."""
+        from .input_sizes import input_rule
+        return input_rule(self)
 
     def summary(self, batch: "int | None" = None, device_memory: "int | str | None" = None) -> str:
         """The table `cnnc shapes` prints (Keras's `model.summary()`); `print(net)` shows it.
@@ -615,7 +620,7 @@ def _build(program: Program, input_shape, report: "Reporter | None") -> Network:
     output = b.build()
     if not report.errors:
         _softmax_warnings(b.nodes, output, report)
-    elif b.collapses and len(b.collapses) == len(report.errors):
+    else:
         _add_min_input_hint(b, report)
     report.raise_if_errors()
     warnings = sorted(report.warnings, key=lambda d: (d.line, d.col))
@@ -623,21 +628,54 @@ def _build(program: Program, input_shape, report: "Reporter | None") -> Network:
 
 
 def _add_min_input_hint(b: _Builder, report: Reporter) -> None:
-    """Collapse errors also say which input size would work, when one does."""
-    from .summary import min_input_of
+    """When the input's size is all that is wrong -- every error is a collapse, or a join
+    whose sides differ -- the errors also say which sizes work: the smallest for a
+    collapse, the nearest for a join, and the rule (`H and W must be multiples of 8`)."""
+    from .input_sizes import min_input_of, rule_of, rule_words, size_hint
 
     if b.nodes[0].out is None:
         return
-    best = min_input_of(b.nodes, b.nodes[0].out.dims, valid=False)
+    joins = _failed_joins(b.nodes, report)
+    if not (b.collapses or joins) or len(b.collapses) + len(joins) != len(report.errors):
+        return
+    shape = b.nodes[0].out.dims
+    for i in joins:
+        hint = size_hint(b.nodes, shape)
+        if hint is not None:
+            _append_note(report.diagnostics[i], f" ({hint})")
+    if not b.collapses:
+        return
+    best = min_input_of(b.nodes, shape, valid=False)
     if best is None:
         return
+    words = rule_words(rule_of(b.nodes, shape, valid=False), examples=False)
+    more = "" if words in ("", "any larger size works") else f"; {words}"
     for i in b.collapses:
-        d = report.diagnostics[i]
-        note = f" (the smallest input this network accepts is {best[0]}x{best[1]})"
-        if d.hint:
-            d.hint += note
-        else:
-            d.message += note
+        _append_note(report.diagnostics[i], f" (the smallest input this network accepts is {best[0]}x{best[1]}{more})")
+
+
+def _failed_joins(nodes, report: Reporter) -> list:
+    """Indices of the errors of joins whose inputs are known but do not agree."""
+    failed = {(n.line, n.col, n.name) for n in nodes
+              if n.spec.joins and n.out is None and all(i.out is not None for i in n.inputs) and _disagree(n)}
+    return [i for i, d in enumerate(report.diagnostics) if d.severity == "error"
+            and any((d.line, d.col) == (line, col) and d.message.startswith(f"{name}:") for line, col, name in failed)]
+
+
+def _disagree(join: Node) -> bool:
+    """Do the join's inputs fail its shape rule (rather than make something too large)?"""
+    try:
+        join.spec.join([i.out for i in join.inputs])
+    except ShapeError:
+        return True
+    return False
+
+
+def _append_note(d, note: str) -> None:
+    if d.hint:
+        d.hint += note
+    else:
+        d.message += note
 
 
 def _same_padding_hint(block, source, last, want, has_shortcut: bool) -> "str | None":

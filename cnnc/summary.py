@@ -12,7 +12,8 @@ whole image by design, and would make every later row "all").
 
 from __future__ import annotations
 
-from .layers import Image, ShapeError
+from .input_sizes import input_rule, min_input, rule_words
+from .layers import Image
 
 # Receptive fields and strides stop growing here: `padding=same` keeps a 1x1 image alive
 # through any number of stride-2 layers, and 2^100000 would cost quadratic time (and
@@ -71,118 +72,6 @@ def receptive_fields(net) -> dict:
             for name, v in info.items()}
 
 
-def _axis_ok(nodes, n_in: int, axis: int, relaxed: bool = False) -> bool:
-    """Does the program have no error along `axis` when the input has `n_in` there?
-
-    Every statement acts on H and W separately, so one axis is simulated alone,
-    with the registry's own rules (`spec.spatial`). Sizes are ints on images and
-    None on vectors. `relaxed` ignores the join's equal-size rule (a join takes
-    its smallest input): then acceptance is monotone in `n_in`, which lets
-    `min_input_of` bisect to a lower bound.
-    """
-    size: dict = {}
-    for n in nodes:
-        if not n.inputs:
-            size[id(n)] = n_in
-            continue
-        ins = [size[id(i)] for i in n.inputs]
-        spec = n.spec
-        if spec.joins:
-            try:
-                out = spec.join_axis(ins, relaxed)
-            except ShapeError:
-                return False
-        elif ins[0] is None:
-            if spec.on == "image":
-                return False
-            out = None
-        else:
-            if spec.on == "vector":
-                return False
-            if spec.makes_vector:
-                out = None
-            else:
-                out = spec.spatial(ins[0], axis, n.attrs)
-                if out <= 0:
-                    return False
-        size[id(n)] = out
-    return True
-
-
-def accepts(nodes, shape) -> bool:
-    """Does the whole graph take an input of `shape` (H, W, C) without a shape error?"""
-    out: dict = {}
-    try:
-        for n in nodes:
-            if not n.inputs:
-                out[id(n)] = Image(*shape)
-            elif n.spec.joins:
-                out[id(n)] = n.spec.join([out[id(i)] for i in n.inputs])
-            else:
-                out[id(n)] = n.spec.infer(out[id(n.inputs[0])], n.attrs)
-    except ShapeError:
-        return False
-    return True
-
-
-def min_input_of(nodes, shape, limit: int = 4096, valid: bool = True) -> "tuple[int, int] | None":
-    """The least H and the least W (each searched alone) the graph accepts, or None.
-
-    `valid`: the graph is known to accept `shape` (a parsed network), so each
-    search can stop at the given size and falls back to it beyond `limit`.
-    Otherwise (a collapse error's hint) sizes 1..limit are searched.
-    """
-    # H and W are independent unless a join meets vectors (whose length mixes H, W
-    # and C); only then does a candidate also need the full check, other axis as given.
-    full = valid and any(n.spec.joins and not isinstance(n.out, Image) for n in nodes)
-    # a square input through layers that treat H and W alike: the least W is the least H
-    square = shape[0] == shape[1] and all(n.attrs is not None and n.spec.same_on_both_axes(n.attrs) for n in nodes)
-    result = []
-    for axis in ((0,) if square else (0, 1)):
-        given = shape[axis]
-        lo = _first(lambda n: _axis_ok(nodes, n, axis, relaxed=True), limit) or limit + 1
-        found = None
-        for n in range(lo, min(limit, given if valid else limit) + 1):
-            if _axis_ok(nodes, n, axis) and (not full or accepts(nodes, _with(shape, axis, n))):
-                found = n
-                break
-        if found is None and valid and given > limit:
-            found = given  # beyond the search limit: the given size is known good
-        if found is None:
-            return None
-        result.append(found)
-    return (result[0], result[0]) if square else tuple(result)
-
-
-def _first(pred, limit: int) -> "int | None":
-    """The least n in 1..limit for which the monotone `pred` holds (doubling, then bisection)."""
-    if pred(1):
-        return 1
-    if not pred(limit):
-        return None
-    lo, hi = 2, 2
-    while not pred(hi):
-        lo, hi = hi + 1, min(hi * 2, limit)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if pred(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-def _with(shape, axis, n):
-    s = list(shape)
-    s[axis] = n
-    return tuple(s)
-
-
-def min_input(net, limit: int = 4096) -> "tuple[int, int] | None":
-    """The least H and the least W the (valid) network accepts, each with the other as given."""
-    return min_input_of(net.nodes, net.input_shape, limit)
-
-
 def rows(net, batch: "int | None" = None) -> list[dict]:
     """One dict per layer in execution order: every column of the table, as --json gives it.
     `batch` adds `activation_bytes` (the layer's output at that batch, float32)."""
@@ -237,6 +126,7 @@ def summary_dict(net, batch: "int | None" = None, device_memory: "int | None" = 
         "non_trainable_params": total - trainable,
         "total_macs": sum(r["macs"] for r in layers),
         "min_input": list(min_input(net) or []) or None,
+        "input_rule": dict(input_rule(net)),
         "layers": layers,
         "diagnostics": [d.to_dict() for d in net.warnings],
     }
@@ -333,6 +223,7 @@ def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None
     rule = "-" * len(fmt(head))
     lines = [fmt(head), rule] + [fmt(r) for r in table[1:]] + [rule]
     mi = data["min_input"]
+    words = rule_words(input_rule(net))
     total, trainable = data["total_params"], data["trainable_params"]
     lines += [
         f"Input: {_size(data['input'])}   Output: {_size(data['output'])}",
@@ -340,7 +231,7 @@ def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None
         f"Trainable params: {trainable:,}",
         f"Non-trainable params: {total - trainable:,}",
         f"Total MACs: {data['total_macs']:,} ({_human(data['total_macs'])} per image)",
-        f"Smallest input: {_size(mi) if mi else 'none'} (H x W)",
+        f"Smallest input: {_size(mi) if mi else 'none'} (H x W)" + (f"; {words}" if words else ""),
     ]
     if memory:
         m = data["memory"]
