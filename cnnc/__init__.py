@@ -37,10 +37,12 @@ def parse_file(path, input=None):
     """`parse` the program in `path`; errors name the file."""
     import os
 
+    from .binary_files import program_text
+
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
+        with open(path, "rb") as f:
+            text = program_text(f.read())
+    except (OSError, ValueError) as e:
         raise CnncError(f"cannot read {os.fspath(path)}: {getattr(e, 'strerror', None) or e}", 1, 1,
                         os.fspath(path)) from None
     return parse(text, input=input, filename=os.fspath(path))

@@ -60,7 +60,7 @@ class _Args:
 
 
 def _plain_shapes_args(argv) -> "_Args | None":
-    """`cnnc shapes FILE [--json] [--input HxWxC] [-q] [--werror]` read without argparse.
+    """`cnnc shapes FILE... [--json] [--input HxWxC] [-q] [--werror]` read without argparse.
 
     Building the argparse parser costs `cnnc shapes` about 8 ms of its ~45 ms (its
     import and gettext look-ups; BENCHMARKS.md). Only the plain, well-formed spellings
@@ -69,7 +69,7 @@ def _plain_shapes_args(argv) -> "_Args | None":
     """
     if not argv or argv[0] != "shapes":
         return None
-    file, as_json, shape, quiet, werror = None, False, None, False, False
+    files, as_json, shape, quiet, werror = [], False, None, False, False
     rest = argv[1:]
     i = 0
     while i < len(rest):
@@ -89,14 +89,14 @@ def _plain_shapes_args(argv) -> "_Args | None":
             shape = _hxwxc(a[len("--input="):])
             if shape is None:
                 return None
-        elif (a.startswith("-") and a != STDIN) or file is not None:
+        elif a.startswith("-") and a != STDIN:
             return None
         else:
-            file = a
+            files.append(a)
         i += 1
-    if file is None:
+    if not files:
         return None
-    return _Args(command="shapes", file=file, json=as_json, input=shape, quiet=quiet, werror=werror,
+    return _Args(command="shapes", files=files, json=as_json, input=shape, quiet=quiet, werror=werror,
                  batch=None, device_memory=None)
 
 

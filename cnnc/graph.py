@@ -143,19 +143,30 @@ class Network:
         from .input_sizes import input_rule
         return input_rule(self)
 
-    def summary(self, batch: "int | None" = None, device_memory: "int | str | None" = None) -> str:
-        """The table `cnnc shapes` prints (Keras's `model.summary()`); `print(net)` shows it.
+    def summary(self, batch: "int | None" = None, device_memory: "int | str | None" = None,
+                print_fn=None) -> None:
+        """Print the table `cnnc shapes` prints, as Keras's `model.summary()` does: to standard
+        output, or one line at a time to `print_fn`. `summary_text()` (or `str(net)`) returns it.
 
         `batch` adds each layer's output memory and the peak memory of a forward pass at that
         batch; `device_memory` (bytes, or a size such as "80GB") the largest batch that fits
         on a GPU of that size.
         """
+        text = self.summary_text(batch, device_memory)
+        if print_fn is None:
+            print(text)
+        else:
+            for line in text.split("\n"):
+                print_fn(line)
+
+    def summary_text(self, batch: "int | None" = None, device_memory: "int | str | None" = None) -> str:
+        """The table of `summary()`, as a string."""
         from .summary import format_table
 
         return format_table(self, batch=_batch(batch), device_memory=_device_memory(device_memory, batch))
 
     def __str__(self) -> str:
-        return self.summary()
+        return self.summary_text()
 
     def __repr__(self) -> str:
         return f"<Network {self.filename}: {self.input_shape} -> {self.output_shape}, {len(self.layers)} layers>"

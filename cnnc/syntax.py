@@ -358,8 +358,9 @@ def parse_program(text: str, filename: str = "<string>", report=None) -> "Progra
     own = report is None
     if own:
         report = Reporter(filename)
+    broken: list = []   # statements a Keras call stood for that cannot be read as one
     with paused():
-        program = _parse_recovering(_read_habits(text, report), report)
+        program = _parse_recovering(_read_habits(text, report, broken), report, broken)
     if own:
         report.raise_if_errors()
     if program is not None:
@@ -367,9 +368,9 @@ def parse_program(text: str, filename: str = "<string>", report=None) -> "Progra
     return program
 
 
-def _parse_recovering(text: str, report) -> "Program | None":
+def _parse_recovering(text: str, report, broken: list) -> "Program | None":
     starts = _line_starts(text)
-    broken = []
+    broken = list(broken)
     for _ in range(MAX_SYNTAX_ERRORS):
         try:
             program = _drive(text + "\n")
@@ -470,11 +471,16 @@ def _statement_span(e: "_SyntaxError", text: str, starts: list) -> "tuple | None
 _HABITS = None
 
 
-def _read_habits(text: str, report) -> str:
-    """Quoted values (`padding="same"`) and sizes in parentheses (`(3, 3)`) are errors with
-    their fix named; the text is rewritten as meant, in place (same length, same positions),
-    so that the rest of the program is still checked."""
+def _read_habits(text: str, report, broken: "list | None" = None) -> str:
+    """Keras calls (`Dense(10)`: keras_calls.py), quoted values (`padding="same"`) and sizes
+    in parentheses (`(3, 3)`) are errors with their fix named; the text is rewritten as
+    meant, in place (same length, same positions), so that the rest of the program is still
+    checked. A call that cannot be rewritten adds its place to `broken`."""
     global _HABITS
+    if "(" in text:
+        from .keras_calls import read_calls
+
+        text = read_calls(text, report, [] if broken is None else broken)
     if '"' not in text and "'" not in text and "(" not in text and "[" not in text:
         return text
     if _HABITS is None:

@@ -189,7 +189,7 @@ def test_json_carries_every_column():
 
 
 def test_the_table_shows_the_blocks():
-    table = cnnc.parse_file("examples/cifar_resnet.cnn").summary()
+    table = cnnc.parse_file("examples/cifar_resnet.cnn").summary_text()
     lines = table.splitlines()
     head = lines[0]
     assert head.split()[-2:] == ["connected", "to"]
@@ -200,7 +200,7 @@ def test_the_table_shows_the_blocks():
     assert row["conv_9"][head.index("connected"):].strip() == ""   # reads the row above: nothing to say
     assert "Trainable params: 273,258" in table and "Non-trainable params: 1,568" in table
     # a network that is a straight line has no such column
-    assert "connected" not in cnnc.parse_file("examples/lenet.cnn").summary()
+    assert "connected" not in cnnc.parse_file("examples/lenet.cnn").summary_text()
 
 
 def test_the_json_diagnostic_in_the_docs_is_current():

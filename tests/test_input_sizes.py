@@ -46,7 +46,7 @@ def test_unet_takes_multiples_of_8_only():
     for n, ok in ((12, False), (100, False), (130, False), (8, True), (16, True), (128, True), (7, False)):
         assert _parses(text, (n, n, 3)) is ok and works(rule["h"], n) is ok, n
     _check_axis(text, net.input_shape, rule["h"], 0, range(1, 70))
-    assert net.summary().splitlines()[-1] == \
+    assert net.summary_text().splitlines()[-1] == \
         "Smallest input: 8x8 (H x W); H and W must be multiples of 8 (8, 16, 24, ...)"
 
 
@@ -82,7 +82,7 @@ def test_residues_other_than_zero():
     text = "input 9x9x1\nconv 2 3 stride=2\nconcat { branch { } branch { pool 2; upsample 2 } }\n"
     net = cnnc.parse(text)
     assert net.input_rule()["h"] == {"min": 5, "step": 4, "residues": [1, 2]}
-    assert net.summary().splitlines()[-1] == \
+    assert net.summary_text().splitlines()[-1] == \
         "Smallest input: 5x5 (H x W); H and W must be 4k+1 or 4k+2 (5, 6, 9, 10, ...)"
     _check_axis(text, net.input_shape, net.input_rule()["h"], 0, range(1, 60))
 
@@ -92,7 +92,7 @@ def test_h_and_w_rules_differ():
     net = cnnc.parse(text)
     rule = net.input_rule()
     assert rule["h"] == {"min": 4, "step": 4, "residues": [0, 1]} and rule["w"]["step"] == 1
-    assert net.summary().splitlines()[-1] == \
+    assert net.summary_text().splitlines()[-1] == \
         "Smallest input: 4x1 (H x W); H must be 4k or 4k+1 (4, 5, 8, 9, ...); any larger W works"
     _check_axis(text, net.input_shape, rule["h"], 0, range(1, 40))
     _check_axis(text, net.input_shape, rule["w"], 1, range(1, 40))
@@ -102,7 +102,7 @@ def test_paths_that_grow_at_different_rates_meet_at_few_sizes():
     text = "input 4x4x1\nconcat { branch { conv 1 3 } branch { pool 2 } }\n"   # n - 2 == n // 2
     net = cnnc.parse(text)
     assert net.input_rule()["h"] == {"min": 3, "sizes": [3, 4]}
-    assert net.summary().splitlines()[-1] == "Smallest input: 3x3 (H x W); H and W can only be 3 or 4"
+    assert net.summary_text().splitlines()[-1] == "Smallest input: 3x3 (H x W); H and W can only be 3 or 4"
     _check_axis(text, net.input_shape, net.input_rule()["h"], 0, range(1, 60))
 
 
@@ -113,7 +113,7 @@ def test_a_rule_that_cannot_be_separated_is_not_claimed():
     rule = net.input_rule()
     assert rule["h"] is None and rule["w"] is None and "ties H and W" in rule["why"]
     assert net.min_input() == (4, 4)
-    assert "which larger sizes work is not proved" in net.summary().splitlines()[-1]
+    assert "which larger sizes work is not proved" in net.summary_text().splitlines()[-1]
     assert not _parses(text, (8, 4, 1))   # what an unproved "any larger size" would have claimed
 
 
@@ -124,7 +124,7 @@ def test_a_step_too_long_to_check_is_not_claimed(monkeypatch):
     text = "input 64x64x1\nconcat { branch { } branch { pool 2; pool 2; pool 2; pool 2; upsample 16 } }\n"
     net = cnnc.parse(text)
     assert net.input_rule()["h"] is None and "too many to check" in net.input_rule()["why"]
-    assert "which larger sizes work is not proved" in net.summary().splitlines()[-1]
+    assert "which larger sizes work is not proved" in net.summary_text().splitlines()[-1]
     assert net.min_input() == (16, 16)   # the least size is still searched
     monkeypatch.setattr(sizes, "PROOF_BUDGET", 4_000_000)
     assert cnnc.parse(text).input_rule()["h"] == {"min": 16, "step": 16, "residues": [0]}

@@ -234,15 +234,15 @@ def test_device_memory_auto_without_a_gpu(tmp_path):
 
 def test_summary_from_python():
     net = cnnc.parse_file(ROOT / "examples" / "lenet.cnn")
-    table = net.summary()
+    table = net.summary_text()
     assert str(net) == table and table.splitlines()[0].split()[:3] == ["layer", "kind", "output"]
     assert "Total params: 121,930 (476.3 KiB)" in table
-    with_memory = net.summary(batch=64, device_memory="80GB")
+    with_memory = net.summary_text(batch=64, device_memory="80GB")
     assert "Memory at batch 64" in with_memory and "On a GPU with 80 GB" in with_memory
     model = cnnc.compile(net, backend="numpy")
-    assert model.summary(batch=2) == net.summary(batch=2)
+    assert model.summary_text(batch=2) == net.summary_text(batch=2)
     with pytest.raises(ValueError, match="batch"):
-        net.summary(batch=0)
+        net.summary_text(batch=0)
     with pytest.raises(ValueError, match="device_memory"):
         net.summary(batch=1, device_memory="lots")
 

@@ -133,10 +133,21 @@ def _open_zip(p):
     except FileNotFoundError:
         raise WeightsError(f"{p}: no such file", unreadable=True) from None
     except zipfile.BadZipFile:
-        hint = " (a Keras 2 .h5 file? load it in Keras and save it as .keras)" if p.endswith((".h5", ".hdf5")) else ""
-        raise WeightsError(f"{p}: not a .keras file (a .keras file is a zip){hint}", unreadable=True) from None
+        raise WeightsError(f"{p}: not a .keras file (a .keras file is a zip){_h5_hint(p)}", unreadable=True) from None
     except OSError as e:
         raise WeightsError(f"{p}: cannot read ({e.strerror or e})", unreadable=True) from None
+
+
+def _h5_hint(p) -> str:
+    """What an HDF5 file given for a .keras file most likely is, and what to pass instead.
+    Keras 3's model.save_weights() writes NAME.weights.h5: the arrays without the layers'
+    config that they are matched by; Keras 2 saved whole models as .h5."""
+    if p.endswith(".weights.h5"):
+        return (": it is a Keras 3 weights file (model.save_weights), the arrays without the model's "
+                "config that cnnc matches them by; pass the .keras file that model.save('NAME.keras') writes")
+    if p.endswith((".h5", ".hdf5")):
+        return " (a Keras 2 .h5 model? load it in Keras and save it as .keras)"
+    return ""
 
 
 def _member(zf, name, p):

@@ -80,13 +80,16 @@ def load_network(path: str, input_shape=None):
     problem = input_problem(input_shape) if input_shape is not None else None
     if problem:  # the input statement's limits (cnnc/limits.py); a bad option is exit 2
         raise UsageError(f"--input: {problem}")
+    from ..binary_files import program_text
+
     try:
         if path == STDIN:
-            text = sys.stdin.buffer.read().decode("utf-8")
+            data = sys.stdin.buffer.read()
         else:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
+            with open(path, "rb") as f:
+                data = f.read()
+        text = program_text(data)
+    except (OSError, ValueError) as e:
         raise UsageError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}") from None
     try:
         return parse(text, input=input_shape, filename=name)

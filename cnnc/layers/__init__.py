@@ -109,6 +109,9 @@ class _Reader:
     def activation(self, v, at) -> str:
         if v.kind == "word" and v.text in ACTIVATIONS:
             return v.text
+        if v.text in ("None", "none"):   # Keras's activation=None: no activation, which is linear here
+            self.error(f"unknown activation '{v.text}'; did you mean 'linear'? (no activation is written linear here)", *at)
+            return "linear"
         names = ", ".join(ACTIVATION_NAMES)
         guess = None if v.text.lower() in FOREIGN_ACTIVATIONS else _closest(v.text, ACTIVATION_NAMES)
         if guess is not None:
@@ -156,6 +159,8 @@ class _Reader:
             pos.remove(p)
             attrs[p.name] = self.value(p, v, (a.line, a.col))
         elif target is not None and target not in attrs:
+            if v.text in ("True", "False"):   # Python's booleans, written as the option takes them
+                v = type(v)(v.text.lower(), v.kind, v.line, v.col)
             fix = f"write {target}={shown(v.text)} (Keras's {shown(key)}= is {target}= here)" if keras \
                 else f"did you mean {target}={shown(v.text)}?"
             self.error(f"{where}; {fix}", a.line, a.col)

@@ -123,10 +123,15 @@ class Model:
         _check_shape(a.shape, shape, want)
         return np.ascontiguousarray(a, dtype=np.float32)
 
-    def summary(self, batch: "int | None" = None, device_memory=None) -> str:
-        """The network's table, as `cnnc shapes` prints it (Keras's `model.summary()`);
-        `batch` and `device_memory` add memory as in `Network.summary`."""
-        return self.network.summary(batch=batch, device_memory=device_memory)
+    def summary(self, batch: "int | None" = None, device_memory=None, print_fn=None) -> None:
+        """Print the network's table, as `cnnc shapes` does and Keras's `model.summary()`
+        (one line at a time to `print_fn` when given); `batch` and `device_memory` add
+        memory as in `Network.summary`. `summary_text()` returns it."""
+        self.network.summary(batch=batch, device_memory=device_memory, print_fn=print_fn)
+
+    def summary_text(self, batch: "int | None" = None, device_memory=None) -> str:
+        """The table of `summary()`, as a string."""
+        return self.network.summary_text(batch=batch, device_memory=device_memory)
 
     # -- bridges (implemented in cnnc/bridges) ----------------------------------
     def to_torch(self):
