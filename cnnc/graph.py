@@ -650,8 +650,8 @@ def _add_min_input_hint(b: _Builder, report: Reporter) -> None:
     if not (b.collapses or joins) or len(b.collapses) + len(joins) != len(report.errors):
         return
     shape = b.nodes[0].out.dims
+    hint = size_hint(b.nodes, shape) if joins else None
     for i in joins:
-        hint = size_hint(b.nodes, shape)
         if hint is not None:
             _append_note(report.diagnostics[i], f" ({hint})")
     if not b.collapses:
@@ -667,10 +667,12 @@ def _add_min_input_hint(b: _Builder, report: Reporter) -> None:
 
 def _failed_joins(nodes, report: Reporter) -> list:
     """Indices of the errors of joins whose inputs are known but do not agree."""
-    failed = {(n.line, n.col, n.name) for n in nodes
-              if n.spec.joins and n.out is None and all(i.out is not None for i in n.inputs) and _disagree(n)}
+    failed: dict = {}   # (line, col) -> names of the joins there (a repeat unrolls one statement into many)
+    for n in nodes:
+        if n.spec.joins and n.out is None and all(i.out is not None for i in n.inputs) and _disagree(n):
+            failed.setdefault((n.line, n.col), set()).add(n.name)
     return [i for i, d in enumerate(report.diagnostics) if d.severity == "error"
-            and any((d.line, d.col) == (line, col) and d.message.startswith(f"{name}:") for line, col, name in failed)]
+            and d.message.partition(":")[0] in failed.get((d.line, d.col), ())]
 
 
 def _disagree(join: Node) -> bool:

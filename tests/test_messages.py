@@ -150,3 +150,14 @@ def test_summary_prints_as_keras_does(capsys):
     model = cnnc.compile(net)
     assert model.summary() is None and capsys.readouterr().out == printed
     assert model.summary_text(batch=2) == net.summary_text(batch=2) != net.summary_text()
+
+
+def test_the_docs_show_what_a_keras_call_prints(tmp_path):
+    import re
+
+    doc = (ROOT / "docs" / "language.md").read_text()
+    section = doc[doc.index("A layer written as a Keras call"):]
+    program, shown = re.findall(r"```\n(.*?)```", section, re.S)[:2]
+    (tmp_path / "calls.cnn").write_text(program)
+    rc, _, err = run_cnnc("shapes", "calls.cnn", cwd=tmp_path)
+    assert rc == 1 and err == shown
