@@ -2,8 +2,9 @@
 is one error, "did you mean 'conv 32 3x3 relu'?", and is read as that statement.
 
 A call -- a name and '(' with nothing between -- starts a statement (at a line's start,
-after `;`, `{` or `}`, or after a label) and is all of it, on one line; a functional application after it (`Dense(10)(x)`) and a trailing comma
-(a `Sequential([...])` list) belong to it. The arguments are mapped through the registry:
+after `;`, `{` or `}`, or after a label) and is all of it, on one line; a functional
+application after it (`Dense(10)(x)`) and a trailing comma (a `Sequential([...])` list)
+belong to it. The arguments are mapped through the registry:
 the layer's Keras name (ALIASES, or the keyword itself in any case), positional arguments
 in the kind's order and then a window's stride and padding (Keras's order), Keras's option
 names (OPTION_ALIASES), an activation as the bare word, `name="c1"` as the label. What the
@@ -166,10 +167,8 @@ def _kind_of(name: str):
     from .layers import ALIASES, KINDS
 
     plain = name.rsplit(".", 1)[-1].lower().replace("_", "")
-    if plain in ("input", "inputlayer"):
-        return "input"
     by_plain = {k.replace("_", ""): k for k in KINDS}
-    return ALIASES.get(plain) or by_plain.get(plain)
+    return ALIASES.get(plain) or by_plain.get(plain) or ("input" if plain == "inputlayer" else None)
 
 
 def _translate(name: str, args: str, label: bool) -> tuple:
@@ -212,9 +211,7 @@ def _translate(name: str, args: str, label: bool) -> tuple:
             key = positional.pop(0)
         else:
             key = OPTION_ALIASES.get(key, key)
-            if key == "shape" and kind == "input":
-                pass
-            elif key == "name":
+            if key == "name":
                 name_label = value
                 continue
             elif key not in positional and key not in spec.options and not (key == "activation"

@@ -183,7 +183,7 @@ def _decimal_bytes(n: int) -> str:
 
 def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None" = None,
                  device_memory: "int | None" = None) -> str:
-    """A Keras-summary-like table (what `cnnc shapes` prints and `net.summary()` returns).
+    """A Keras-summary-like table (what `cnnc shapes` and `net.summary()` print, `net.summary_text()` returns).
 
     Layers inside a block are indented, one step per level; `connected to` names a layer's
     inputs when they are not simply the row above (a shortcut, a branch, a join), and is

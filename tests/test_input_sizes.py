@@ -166,7 +166,8 @@ def _simple():
 
 # down and back up: a path whose size is the input's rounded to a multiple (what makes steps)
 _updown = st.one_of(
-    st.builds(lambda s, p: f"pool {s} padding={p}; upsample {s}", st.integers(2, 3), st.sampled_from(["valid", "same"])),
+    st.builds(lambda s, p: f"pool {s} padding={p}; upsample {s}", st.integers(2, 3),
+              st.sampled_from(["valid", "same"])),
     st.builds(lambda k, s: f"conv 2 {k} stride={s} padding=same; deconv 2 {s} stride={s}", st.integers(1, 3),
               st.integers(2, 3)),
 )

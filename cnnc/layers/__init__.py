@@ -110,7 +110,8 @@ class _Reader:
         if v.kind == "word" and v.text in ACTIVATIONS:
             return v.text
         if v.text in ("None", "none"):   # Keras's activation=None: no activation, which is linear here
-            self.error(f"unknown activation '{v.text}'; did you mean 'linear'? (no activation is written linear here)", *at)
+            self.error(f"unknown activation '{v.text}'; did you mean 'linear'? "
+                       f"(no activation is written linear here)", *at)
             return "linear"
         names = ", ".join(ACTIVATION_NAMES)
         guess = None if v.text.lower() in FOREIGN_ACTIVATIONS else _closest(v.text, ACTIVATION_NAMES)
