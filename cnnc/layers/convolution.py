@@ -5,7 +5,7 @@ defaults: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose."""
 from __future__ import annotations
 
 from . import args as A
-from .base import LayerKind, Window, transposed
+from .base import LayerKind, Window, per_axis, transposed
 from .roles import Role
 from .types import ShapeError
 
@@ -173,3 +173,9 @@ class TransposedConv(LayerKind):
 
     def growth(self, attrs):
         return attrs["stride"]
+
+    def arithmetic(self, inp, out, attrs):
+        k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
+        if p == "same":
+            return per_axis(inp, out, lambda a, n, o: f"{o} = {n} × {s[a]}")
+        return per_axis(inp, out, lambda a, n, o: f"{o} = {n} × {s[a]} + max({k[a]} − {s[a]}, 0)")

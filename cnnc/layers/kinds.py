@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import args as A
 from .activations import NAMES as ACTIVATION_NAMES
-from .base import LayerKind, Window
+from .base import LayerKind, Window, per_axis
 from .convolution import Conv, DepthwiseConv, SeparableConv, TransposedConv
 from .roles import Epilogue, Prologue, Role
 from .types import Image, ShapeError, Vector
@@ -72,6 +72,9 @@ class GlobalPool(LayerKind):
         super().infer(inp, attrs)
         return Vector(inp.c)
 
+    def arithmetic(self, inp, out, attrs):
+        return [f"{out.n} = C: each channel's {inp.h}x{inp.w} values pooled to one"]
+
 
 class GlobalMaxPool(GlobalPool):
     """GlobalMaxPooling2D: the largest value of each channel, image HxWxC -> vector C."""
@@ -119,6 +122,10 @@ class ZeroPad(LayerKind):
     def padding_added(self, attrs):
         return attrs["sides"]
 
+    def arithmetic(self, inp, out, attrs):
+        t, b, l, r = attrs["sides"]
+        return per_axis(inp, out, lambda a, n, o: f"{o} = {n} + {(t, l)[a]} + {(b, r)[a]}")
+
     def same_on_both_axes(self, attrs):
         t, b, l, r = attrs["sides"]
         return (t, b) == (l, r)
@@ -150,6 +157,9 @@ class Upsample(LayerKind):
     def growth(self, attrs):
         return attrs["size"]
 
+    def arithmetic(self, inp, out, attrs):
+        return per_axis(inp, out, lambda a, n, o: f"{o} = {n} × {attrs['size'][a]}")
+
     def gather_only(self, attrs):
         return attrs["mode"] == "nearest"
 
@@ -163,6 +173,9 @@ class Flatten(LayerKind):
 
     def infer(self, inp, attrs):
         return Vector(inp.h * inp.w * inp.c) if isinstance(inp, Image) else inp
+
+    def arithmetic(self, inp, out, attrs):
+        return [f"{out.n} = {inp.h} × {inp.w} × {inp.c}"] if isinstance(inp, Image) else []
 
 
 class Dense(LayerKind):
