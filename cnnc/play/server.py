@@ -22,7 +22,7 @@ answered 500 with one line; the server goes on.
     POST /api/check         {text, batch, input, seq} -> the shape table, diagnostics, graph
     POST /api/featuremaps   {text, input, image, layers} -> each layer's maps, weights used
     POST /api/save          {text, name} -> the path written
-    POST /api/train         {text, input} -> starts training; GET /api/train: its progress
+    POST /api/train         {text, input, epochs} -> starts training; GET /api/train: its progress
 """
 
 from __future__ import annotations
@@ -358,16 +358,19 @@ class Handler(BaseHTTPRequestHandler):
     def _train(self, body) -> tuple:
         from .. import parse
         from ..errors import CnncError
-        from .training import fits, missing_packages
+        from .training import EPOCHS, MAX_EPOCHS, fits, missing_packages
 
         text = self._text(body)
         shape = _input(body.get("input"))
+        epochs = body.get("epochs", EPOCHS)
+        if type(epochs) is not int or not 1 <= epochs <= MAX_EPOCHS:
+            raise Refused(400, f"'epochs' is an integer from 1 to {MAX_EPOCHS}")
         s = self.server.session
         try:
             net = parse(text, input=shape, filename=s.filename)
         except (CnncError, ValueError, OverflowError, RecursionError):
             raise Refused(422, "the program has errors: fix them to train it") from None
-        why = fits(net) or missing_packages()
+        why = fits(net, epochs) or missing_packages()
         if why:
             raise Refused(422, why)
         if self.server.job.running():
@@ -376,7 +379,7 @@ class Handler(BaseHTTPRequestHandler):
 
         params, _, _ = s.weights_for(net)
         model = compile_model(net, backend="numpy", seed=0, weights=params)
-        if not self.server.job.start(model, s.keep_trained):
+        if not self.server.job.start(model, s.keep_trained, epochs):
             raise Refused(409, "a training run is going; wait for it to finish")
         return 200, self.server.job.status()
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import re
 import threading
 
-EPOCHS = 5
+EPOCHS = 5                      # what the button asks for (a request may ask 1 to MAX_EPOCHS)
+MAX_EPOCHS = 20
 MAX_TRAIN_MACS = 3 * 10**11     # multiply-adds of the whole run (forward and backward, all epochs)
 TRAIN_IMAGES = 1_437            # the 80 % of 1,797 that the split trains on
 
 
-def fits(net) -> "str | None":
-    """Why the digits do not fit `net` (a sentence), or None when Train can run."""
+def fits(net, epochs: int = EPOCHS) -> "str | None":
+    """Why the digits do not fit `net` (a sentence), or None when Train can run `epochs`."""
     from ..layers import Vector
 
     h, w, c = net.input_shape
@@ -34,9 +35,9 @@ def fits(net) -> "str | None":
         return f"the digits are gray images, and this network takes {c} channels (1 or 3 would fit)"
     if h < 8 or w < 8:
         return f"the digits are 8x8, larger than this network's {h}x{w} input"
-    work = 3 * net.total_macs * TRAIN_IMAGES * EPOCHS
+    work = 3 * net.total_macs * TRAIN_IMAGES * epochs
     if work > MAX_TRAIN_MACS:
-        return (f"{EPOCHS} epochs would take about {work:.1e} multiply-adds, more than the playground "
+        return (f"{epochs} epochs would take about {work:.1e} multiply-adds, more than the playground "
                 f"trains ({MAX_TRAIN_MACS:.0e}); cnnc train does it from the command line")
     return None
 
