@@ -13,6 +13,7 @@
 
   const state = {
     editor: null, result: null, good: null, selected: null, seq: 0, mapsSeq: 0,
+    cursorLine: 0, byCursor: false,   // whether the selection follows the editor's cursor
     image: null,        // {canvas (H x W, as sent), source: "drawing" | "file"}
     pointer: null,      // [row, col] on the input the RF box centres on
     sourceCanvas: null, // the last image given (file or drawing), before resizing
@@ -97,6 +98,10 @@
       drawTable(data);
       drawGraph(data.graph);
       showTrain(data.train);
+      if (state.byCursor) {   // the layer on the cursor's line, as the program now reads
+        const r = data.layers.find((l) => l.line === state.cursorLine);
+        state.selected = r ? r.name : null;
+      }
       if (state.selected && !data.layers.some((r) => r.name === state.selected)) state.selected = null;
       select(state.selected, false);
     } else {
@@ -144,7 +149,7 @@
       for (const [t, cls] of cells) tr.append(el("td", { class: cls, text: t }));
       tr.addEventListener("mouseenter", () => hover(r.name));
       tr.addEventListener("mouseleave", () => hover(null));
-      tr.addEventListener("click", () => select(r.name, true));
+      tr.addEventListener("click", () => { state.byCursor = false; select(r.name, true); });
       body.append(tr);
     }
     const foot = table.tFoot;
@@ -211,7 +216,7 @@
       if (!n.input) {
         grp.addEventListener("mouseenter", () => hover(n.name));
         grp.addEventListener("mouseleave", () => hover(null));
-        grp.addEventListener("click", () => select(n.name, true));
+        grp.addEventListener("click", () => { state.byCursor = false; select(n.name, true); });
       }
       box.append(grp);
     }
@@ -373,7 +378,7 @@
     box.replaceChildren();
     for (const L of layers) {
       const div = el("div", { class: "layer", "data-layer": L.name });
-      div.addEventListener("click", () => select(L.name, false));
+      div.addEventListener("click", () => { state.byCursor = false; select(L.name, false); });
       if (L.data !== undefined) {
         const [h, w, c] = L.shape;
         div.append(el("h3", { text: `${L.name} — ${L.kind} — ${size(L.shape)}` + (L.channels < c ? ` (the first ${L.channels} of ${c} channels)` : ` (${c} channel${c > 1 ? "s" : ""})`) }));
@@ -500,6 +505,8 @@
     state.editor = window.CnncEditor.create($("editor"), s.text, {
       onChange: scheduleCheck,
       onCursorLine: (n) => {
+        state.cursorLine = n;
+        state.byCursor = true;
         if (!state.good) return;
         const r = state.good.layers.find((l) => l.line === n);
         if (r) select(r.name, false);
