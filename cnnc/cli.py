@@ -31,11 +31,12 @@ examples:
   cnnc compile examples/lenet.cnn --backend triton  fused Triton kernels
   cnnc check examples/lenet.cnn --input 12x12x1     Triton against numpy
   cnnc graph examples/lenet.cnn -o lenet.svg        a picture of the graph
+  cnnc play examples/lenet.cnn                      the playground, in a browser
 
 Each command has its own help: cnnc COMMAND --help. Exit codes: 0 ok, 1 errors
 in the program, 2 bad usage or a file that cannot be read or written. The full
-reference is README.md and docs/ (language.md, numpy.md, triton.md, bridges.md)
-in cnnc's source tree.
+reference is README.md and docs/ (language.md, numpy.md, triton.md, bridges.md,
+playground.md) in cnnc's source tree.
 """
 
 

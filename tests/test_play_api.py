@@ -443,3 +443,25 @@ def test_it_prints_its_address_and_ctrl_c_stops_it_cleanly(tmp_path):
     assert p.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
     assert os.listdir(tmp_path) == []
+
+
+# --- the docs say what the code does --------------------------------------------------------
+
+def test_the_docs_arithmetic_and_limits_are_the_codes():
+    import re
+
+    from cnnc.play import analysis, server, session, training
+
+    doc = open(os.path.join(ROOT, "docs", "playground.md"), encoding="utf-8").read()
+    rows = re.findall(r"^ *\| `([^`]+)` on (\S+) \| `([^`]+)`", doc, re.M)
+    assert len(rows) == 6
+    for statement, on, shown in rows:
+        h, w = on.split("x")[:2]
+        c = on.split("x")[2] if on.count("x") == 2 else "1"
+        data = analysis.check(f"input {h}x{w}x{c}\n{statement}", "x.cnn")
+        assert data["layers"][0]["arithmetic"] == [shown], statement
+    for value in (session.MAX_PROGRAM_BYTES, server.MAX_BODY, F.MAX_IMAGE_VALUES, analysis.MAX_SHOWN_LAYERS,
+                  F.MAX_MACS, F.MAX_VALUES, training.MAX_TRAIN_MACS):
+        assert f"{value:,}" in doc, value
+    assert f"first {F.MAX_CHANNELS}" in doc and f"{training.MAX_EPOCHS} epochs at most" in doc
+    assert re.search(rf"It trains {training.EPOCHS}\s+epochs", doc)

@@ -236,9 +236,9 @@
     for (const m of $("maps").querySelectorAll(".layer")) m.classList.toggle("selected", m.dataset.layer === name);
     const r = row(name);
     state.editor.highlightLine(r ? r.line : null);
-    if (reveal && r) {
-      const m = $("maps").querySelector(`.layer[data-layer="${CSS.escape(name)}"]`);
-      if (m) m.scrollIntoView({ block: "nearest" });
+    if (reveal && r) {   // the layer's line, scrolled into the editor's view (the page stays put)
+      const line = document.querySelector("#editor .cm-cnnc-selected");
+      if (line) line.scrollIntoView({ block: "nearest", inline: "nearest" });
     }
     show(name);
   }
