@@ -215,6 +215,9 @@ def test_feature_maps_of_a_giant_network_are_refused_before_anything_runs(lenet)
     t = time.perf_counter()
     status, data = lenet.post("/api/featuremaps", {"text": text, "image": image_payload(x)})
     assert status == 422 and "multiply-adds" in data["error"] and f"{F.MAX_MACS:,}" in data["error"]
+    status, data = lenet.post("/api/featuremaps", {"text": "input 8x8x1\n" + "relu\n" * 3001,
+                                                   "image": image_payload(np.zeros((8, 8, 1)))})
+    assert status == 422 and "at most 3,000" in data["error"]
     assert time.perf_counter() - t < 20
     status, data = lenet.post("/api/featuremaps", {"text": "input 8x8x1\nconvv 3", "image": image_payload(
         np.zeros((8, 8, 1)))})
@@ -222,6 +225,22 @@ def test_feature_maps_of_a_giant_network_are_refused_before_anything_runs(lenet)
 
 
 # --- feature maps and where their weights come from ------------------------------------------
+
+def test_every_layer_is_kept_in_one_pass_with_the_same_values():
+    from cnnc.pictures import feature_maps
+
+    net = cnnc.parse_file(os.path.join(ROOT, "examples", "cifar_resnet.cnn"))
+    model = cnnc.compile(F.observed(net), seed=0)
+    reference = cnnc.compile(net, seed=0)
+    x = np.random.default_rng(0).random((1,) + net.input_shape, dtype=np.float32)
+    trace = model.trace(x)
+    assert all(n.name in trace for n in net.nodes)     # the conv before each batchnorm too
+    assert sorted(model.params) == sorted(reference.params)
+    for name in ("conv_1", "batchnorm_1", "residual_3"):
+        want = feature_maps(reference, x, name)
+        assert np.abs(trace[name] - want).max() <= 1e-5 * np.abs(want).max()
+    assert np.abs(model(x) - reference(x)).max() <= 1e-6
+
 
 def test_feature_maps_are_the_numpy_backends_with_seeded_weights(lenet):
     from cnnc.pictures import feature_maps

@@ -1,5 +1,5 @@
 """Feature maps for the playground: an image from the page, checked, and every layer's output
-for it, computed by the numpy backend (`pictures.feature_maps`, as `cnnc featuremaps` does).
+for it, computed by the numpy backend (the same values as `cnnc featuremaps`).
 
 The browser decodes, resizes and scales the image (values in [0, 1]; gray is the mean of
 R, G and B when the network takes one channel, as `cnnc featuremaps` reads a PNG) and
@@ -7,9 +7,9 @@ sends float32 values, little-endian, base64-encoded, with their shape. What arri
 checked here: the shape is the network's input, the byte count matches, every value is
 finite. Nothing else about the image is trusted.
 
-Bounds: a forward pass costs the network's multiply-adds, and a layer inside a fused group
-(a conv whose pool follows) costs a forward pass of the part that feeds it; the sum, and
-the values the answer holds, are bounded before anything runs (MAX_MACS, MAX_VALUES), so
+Bounds: one forward pass computes every layer (`observed`: nothing is fused away), so it
+costs the network's multiply-adds and holds every layer's output at once; both are bounded
+before anything runs (MAX_MACS, MAX_VALUES), and so is what one answer sends (MAX_SENT), so
 a giant network or image is an error on the page, not a server that stops answering.
 """
 
@@ -19,7 +19,7 @@ import base64
 
 MAX_IMAGE_VALUES = 1 << 22     # 4,194,304 numbers: a 1024x1024 RGB image fits
 MAX_MACS = 4 * 10**9           # multiply-adds of one request (LeNet: 2.6 million per pass)
-MAX_VALUES = 1 << 25           # layer outputs computed for one request (floats)
+MAX_VALUES = 1 << 25           # layer outputs held at once for one request (floats: 128 MiB)
 MAX_CHANNELS = 64              # channels sent per layer (the page shows a grid of them)
 MAX_SENT = 1 << 24             # bytes of maps in one answer (uint8 per value)
 MAX_VECTOR = 4096              # values sent of a vector layer
@@ -61,22 +61,9 @@ def decode_image(image, shape) -> "object":
     return x
 
 
-def cost(net, names) -> "tuple[int, int]":
-    """(multiply-adds, output values) of computing the layers `names` for one image: one
-    forward pass, plus for each layer the part of the network that feeds it (the worst
-    case: a layer inside a fused group is computed by a network that ends there)."""
-    total = sum(n.macs for n in net.nodes)
-    macs, values = total, sum(_count(n.out.dims) for n in net.nodes)
-    for name in names:
-        feeds, stack = set(), [net[name]]
-        while stack:
-            n = stack.pop()
-            if n.name not in feeds:
-                feeds.add(n.name)
-                stack.extend(n.inputs)
-        macs += sum(net[f].macs for f in feeds)
-        values += sum(_count(net[f].out.dims) for f in feeds)
-    return macs, values
+def cost(net) -> "tuple[int, int]":
+    """(multiply-adds, values) of one forward pass that keeps every layer's output."""
+    return sum(n.macs for n in net.nodes), sum(_count(n.out.dims) for n in net.nodes)
 
 
 def _count(dims) -> int:
@@ -86,20 +73,39 @@ def _count(dims) -> int:
     return n
 
 
-def compute(model, x, names) -> list:
-    """Each layer of `names` (in network order) for the image x (1, H, W, C): the maps of an
-    image layer (encode_image), the values of a vector layer (encode_vector). One forward
-    pass gives the outputs the backend keeps; a layer it fuses away comes from
-    `pictures.feature_maps` (the part of the network that feeds it)."""
-    from ..pictures import feature_maps
+def observed(net):
+    """A copy of `net` whose every layer's output is kept by the numpy backend.
 
-    net = model.network
+    A backend fuses a layer into the next when the next is its only reader (a conv and its
+    pool are one function, and the conv's own output never exists). Here each layer gets
+    one more reader: a `dropout` (a view, identity at inference) that nothing reads, so no
+    group runs past a layer, and one forward pass traces every output. The weights are the
+    same arrays under the same names."""
+    from ..graph import Network, Node
+    from ..layers import KINDS
+
+    taken = {n.name for n in net.nodes}
+    extra = []
+    for i, n in enumerate(net.layers):
+        name = f"_kept_{i}"
+        while name in taken:
+            name += "_"
+        attrs = {"rate": 0.0}
+        keep = Node(name, KINDS["dropout"], attrs, [n], n.line, n.col, n.depth)
+        keep.out = keep.spec.infer(n.out, attrs)
+        extra.append(keep)
+    return Network(net.nodes + extra, net.output, [], net.filename, net.program)
+
+
+def compute(model, x, names) -> list:
+    """Each layer of `names` (in network order) for the image x (1, H, W, C), from one forward
+    pass of `model` (compiled from `observed(net)`): the maps of an image layer
+    (encode_image), the values of a vector layer (encode_vector)."""
     trace = model.trace(x)
+    net = model.network
     out = []
     for name in names:
-        y = trace.get(name)
-        if y is None:
-            y = feature_maps(model, x, name)
+        y = trace[name]
         node = net[name]
         out.append({"name": name, "kind": node.kind, "shape": list(node.out.dims),
                     **(encode_image(y[0]) if y.ndim == 4 else encode_vector(y[0]))})

@@ -306,6 +306,7 @@ class Handler(BaseHTTPRequestHandler):
         from ..errors import CnncError
         from ..layers import Role
         from . import featuremaps as F
+        from .analysis import MAX_SHOWN_LAYERS
 
         text = self._text(body)
         shape = _input(body.get("input"))
@@ -331,14 +332,16 @@ class Handler(BaseHTTPRequestHandler):
                 if unknown:
                     raise Refused(422, f"no layer '{unknown[0][:100]}' in this program")
                 names = [n for n in names if n in set(wanted)]
-            names, omitted = _within(net, names, F)
-            macs, values = F.cost(net, names)
+            if len(net.layers) > MAX_SHOWN_LAYERS:
+                raise Refused(422, f"this network has {len(net.layers):,} layers; the playground shows the "
+                                   f"feature maps of networks of at most {MAX_SHOWN_LAYERS:,}")
+            macs, values = F.cost(net)
             if macs > F.MAX_MACS or values > F.MAX_VALUES:
-                raise Refused(422, f"feature maps of this network take {macs:,} multiply-adds and "
+                raise Refused(422, f"feature maps of this network take {macs:,} multiply-adds and hold "
                                    f"{values:,} values for one image; the playground computes at most "
-                                   f"{F.MAX_MACS:,} and {F.MAX_VALUES:,} (select one layer, or use a "
-                                   f"smaller input)")
-            model, info = s.model_for(net, text, shape)
+                                   f"{F.MAX_MACS:,} and {F.MAX_VALUES:,} (try a smaller input)")
+            names, omitted = _within(net, names, F)
+            model, info = s.model_for(F.observed(net), text, shape)
             layers = F.compute(model, x, names)
         return 200, {"seq": seq, "weights": info, "layers": layers, "omitted": omitted}
 
