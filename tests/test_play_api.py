@@ -484,3 +484,13 @@ def test_the_docs_arithmetic_and_limits_are_the_codes():
         assert f"{value:,}" in doc, value
     assert f"first {F.MAX_CHANNELS}" in doc and f"{training.MAX_EPOCHS} epochs at most" in doc
     assert re.search(rf"It trains {training.EPOCHS}\s+epochs", doc)
+
+
+def test_a_client_that_sends_nothing_holds_no_thread_forever(lenet):
+    from cnnc.play import server as play_server
+
+    assert play_server.Handler.timeout == play_server.READ_TIMEOUT_S
+    with socket.create_connection(("127.0.0.1", lenet.port)) as idle:
+        idle.sendall(b"POST /api/check HTTP/1.1\r\n")    # and then nothing
+        status, data = lenet.post("/api/check", {"text": LENET_TEXT})   # others are answered meanwhile
+        assert status == 200 and data["ok"]

@@ -102,6 +102,7 @@ def _asset(name: str) -> bytes:
 class Handler(BaseHTTPRequestHandler):
     server: PlayServer
     server_version = "cnnc-play"
+    timeout = READ_TIMEOUT_S     # a connection that sends nothing (or stops mid-request) is closed
     sys_version = ""
     protocol_version = "HTTP/1.1"
 
