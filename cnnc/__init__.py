@@ -37,9 +37,11 @@ def parse_file(path, input=None):
     """`parse` the program in `path`; errors name the file."""
     import os
 
+    from .limits import MAX_PROGRAM_BYTES
+    from .runtime.files import read_text
+
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        text = read_text(path, MAX_PROGRAM_BYTES)
     except (OSError, UnicodeDecodeError) as e:
         raise CnncError(f"cannot read {os.fspath(path)}: {getattr(e, 'strerror', None) or e}", 1, 1,
                         os.fspath(path)) from None

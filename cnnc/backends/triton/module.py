@@ -228,7 +228,7 @@ def _emit_run(e: Emitter, net, plan, kernels) -> None:
 
 
 def _emit_runtime(e: Emitter) -> None:
-    for name in ("weights_io", "triton_tiles", "triton_tuner", "triton_runtime"):
+    for name in ("safe_files", "weights_io", "triton_tiles", "triton_tuner", "triton_runtime"):
         carried.emit(e, name)
         e.line("")
         e.line("")
