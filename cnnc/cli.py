@@ -142,6 +142,9 @@ def main(argv=None) -> int:
         common.error(str(e))
         return EXIT_USAGE if e.unreadable else EXIT_PROGRAM
     except CnncError as e:
+        if isinstance(e, UsageError):  # a missing optional package: both, reported as usage
+            common.error(str(e))
+            return EXIT_USAGE
         common.print_diagnostics(e.warnings)
         common.print_diagnostics(e.diagnostics)
         return EXIT_PROGRAM
