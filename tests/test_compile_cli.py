@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import cnnc
+from cnnc.backends.carried.weights_io import params_digest
 from cnnc.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,7 +56,10 @@ def test_output_weights_seed(tmp_path, capsys):
     assert code == 0
     with np.load(tmp_path / "w9.npz") as f:
         np.testing.assert_array_equal(f["conv_1.kernel"], other.params["conv_1.kernel"])
-    assert (tmp_path / "w9.py").read_text() == seeded.source   # the module is the same code
+    # the module is the same code, with the digest of the weights beside it
+    assert (tmp_path / "w9.py").read_text() == seeded.code.replace(
+        "WEIGHTS_SHA256 = None", f"WEIGHTS_SHA256 = {params_digest(other.params)!r}")
+    assert (tmp_path / "w9.py").read_text() == cnnc.compile(LENET, weights=tmp_path / "w.safetensors").source
 
 
 def test_input_option(tmp_path, capsys):

@@ -66,11 +66,19 @@ class Model:
     def __init__(self, network, backend: str, source: str, module, params: dict, where: str = "initial weights"):
         self.network = network
         self.backend = backend
-        self.source = source
+        self.code = source
         self.module = module
         self._params = None
         self._state = None
         self.set_params(params, where=where)
+
+    @property
+    def source(self) -> str:
+        """The module `cnnc compile` writes for this model: the generated code it runs, with
+        WEIGHTS_SHA256 set to the digest of its current weights (cnnc/runtime/export.py)."""
+        from .export import module_source
+
+        return module_source(self.code, self._params)
 
     # -- parameters -------------------------------------------------------------
     @property

@@ -218,6 +218,32 @@ class _SafetensorsArchive(_Archive):
         return (raw.astype(np.uint32) << 16).view(np.float32).reshape(self._headers[name][0])
 
 
+def params_digest(params):
+    """SHA-256 (hex) of float32 parameters in their order: each name, shape and little-endian
+    bytes. The same arrays give the same digest from .npz or .safetensors."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, a in params.items():
+        a = np.ascontiguousarray(a, dtype="<f4")
+        h.update(f"{name}:{a.shape};".encode("utf-8"))
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def read_checked(path, expected, digest=None):
+    """The weights file at `path` checked against `expected` (name -> shape), as float32
+    arrays. With `digest` (a module's WEIGHTS_SHA256, for the file beside it) they must be the
+    weights the module was written with: a module and weights from different compiles (a
+    write cut short, or one file replaced by hand) never run together."""
+    params = check_params(expected, read_weights(path, array_limit(expected)), path)
+    if digest is not None and params_digest(params) != digest:
+        raise ValueError(f"{path}: these are not the weights this module was compiled with (they were "
+                         f"replaced after it was written, or its writing was cut short); compile it again "
+                         f"(cnnc compile keeps fitting weights beside it), or name the file: load({path!r})")
+    return params
+
+
 def _first_line(e):
     text = str(e).strip().splitlines()
     return (text[0] if text else type(e).__name__)[:200]
