@@ -186,10 +186,14 @@ def run(args) -> int:
     onnx = args.emit == "onnx"
     wpath = None if onnx else os.path.splitext(out)[0] + weights_ext(get_backend(args.backend))
     if args.weights is not None:
-        if os.path.isdir(args.weights):
-            raise UsageError(f"cannot read weights {args.weights}: it is a folder, not a weights file")
-        if not os.path.isfile(args.weights):
-            raise UsageError(f"cannot read weights {args.weights}: no such file")
+        try:
+            files.open_regular(args.weights).close()
+        except FileNotFoundError:
+            raise UsageError(f"cannot read weights {args.weights}: no such file") from None
+        except files.NotRegularFile as e:
+            raise UsageError(f"cannot read weights {args.weights}: it is {e.what}, not a weights file") from None
+        except OSError as e:
+            raise UsageError(f"cannot read weights {args.weights}: {e.strerror or e}") from None
     source, where, keep = _plan_weights(args, out, wpath)
     outputs = [out] + ([wpath] if wpath is not None and not keep else [])
     files.refuse_overwriting_inputs(outputs, {"program": input_file(args.file), "weights": source})
