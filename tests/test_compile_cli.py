@@ -402,7 +402,7 @@ def test_the_programs_own_weights_are_used_for_an_output_elsewhere(tmp_path, cap
     # --force: fresh weights, and compile says so
     code, out, err = run(["compile", "src/net.cnn", "-o", "out/n.py", "--force", "--seed", "3"], tmp_path, capsys)
     assert code == 0 and out.splitlines() == ["wrote out/n.py", "wrote out/n.npz"]
-    assert "note: out/n.npz holds fresh initial weights, seed 3" in err
+    assert "note: out/n.npz holds fresh initial weights, seed 3: --force" in err
     # the program's own weights that do not fit: exit 1, naming the misfit
     _write(tmp_path, "src/net.cnn", SMALL.replace("conv 4", "conv 5"))
     code, out, err = run(["compile", "src/net.cnn", "-o", "out/k.py"], tmp_path, capsys)

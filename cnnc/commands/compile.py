@@ -227,5 +227,6 @@ def run(args) -> int:
     elif keep:
         print(f"kept {wpath} (its weights fit the program; --force replaces them with fresh initial weights)")
     if source is None:
-        note(f"{holder} holds {said}: no --weights, and no weights file beside the output or the program")
+        why = "--force" if args.force else "no --weights, and no weights file beside the output or the program"
+        note(f"{holder} holds {said}: {why}")
     return 0
