@@ -6,7 +6,7 @@ launch from the chosen config (carried/triton_tiles.py): nothing here depends on
 
 from __future__ import annotations
 
-from ...layers import ACTIVATIONS, Epilogue
+from ...layers import ACTIVATIONS, Epilogue, activation_of
 from ..emitter import Emitter, source_line
 
 
@@ -313,7 +313,7 @@ def emit_ops(k, e: Emitter, ops, H, W, h, w, valid) -> None:
         if kind is Epilogue.AFFINE:
             k.affine(n).emit(k, n, e)
         elif kind is Epilogue.ACTIVATION:
-            emit_activation(e, n.activation, n.name)
+            emit_activation(e, activation_of(n), n.name)
         elif kind is Epilogue.ADD:
             v = k.arg(n)
             e.comment(f"{n.name}: add {k.other_input(n).name}, read at the same position")
@@ -322,9 +322,10 @@ def emit_ops(k, e: Emitter, ops, H, W, h, w, valid) -> None:
                    f"mask={valid}[:, None] & mask_n[None, :], other=0.0)")
 
 
-def emit_activation(e: Emitter, act: str, name: str) -> None:
-    """The activation's lines from the one table of activations (layers/activations.py)."""
-    for line in ACTIVATIONS[act].triton:
+def emit_activation(e: Emitter, act, name: str) -> None:
+    """The activation's lines from the one table of activations (layers/activations.py); `act`
+    is its name or its entry (an activation statement with its own parameter)."""
+    for line in (ACTIVATIONS[act] if isinstance(act, str) else act).triton:
         if line.startswith("# "):
             e.comment(f"{name}: {line[2:]}")
         else:
