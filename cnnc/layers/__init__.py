@@ -58,7 +58,7 @@ ALIASES = {
     "globalmaxpooling2d": "globalmaxpool", "globalmaxpool2d": "globalmaxpool", "adaptivemaxpool2d": "globalmaxpool",
     "rescaling": "rescale",
     "layernormalization": "layernorm", "ln": "layernorm", "normalization": "normalize",
-    "cropping2d": "crop", "cropping": "crop", "crop2d": "crop", "leakyrelu": "leaky_relu",
+    "cropping2d": "crop", "cropping": "crop", "crop2d": "crop",
     "multiply": "scale", "squeezeexcitation": "scale", "squeezeexcite": "scale", "se": "scale",
 }
 
