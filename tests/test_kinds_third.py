@@ -371,3 +371,26 @@ def test_wide_rows_run_in_a_row_kernel_and_match_numpy(text):
         chosen = {name: T.candidates(g)[pick] for name, g in tri.module.KERNELS.items()}
         tri.module.use_tiles(tri._state, chosen)
         close(tri(x), want, f"{text} under {chosen}")
+
+
+def test_wide_rows_list_their_tiles(tmp_path):
+    # issue 15: these compiled, then raised `no legal tile` on the first call; `cnnc tune --list` exited 3
+    from conftest import run_cnnc
+
+    path = tmp_path / "wide.cnn"
+    path.write_text(WIDE[0].replace("; ", "\n") + "\n")
+    code, out, err = run_cnnc("tune", str(path), "--list", timeout=120)
+    assert code == 0, err
+    assert "k1_dense_1_row: default" in out and "legal candidates" in out
+
+
+def test_a_kernel_no_tile_can_run_is_a_compile_error(monkeypatch):
+    pytest.importorskip("triton")
+    from cnnc.backends.carried import triton_tiles as T
+
+    def none(geom, batch=None):
+        raise ValueError("no legal tile")
+    monkeypatch.setattr(T, "default_config", none)
+    with pytest.raises(cnnc.CnncError, match=r"2:1: error: conv_1: the triton backend has no legal tile for "
+                                             r"this layer's kernel \(conv_1 > layernorm_1, 16 channels\)"):
+        cnnc.compile(cnnc.parse("input 2x2x8\nconv 16 1\nlayernorm\n"), backend="triton")
