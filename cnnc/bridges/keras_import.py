@@ -50,11 +50,13 @@ OPTIMIZER_FACTOR = 8             # optimizer slots (Adam: 2 per weight) and floa
 
 class Reader:
     """How a cnnc kind reads a Keras layer: the Keras classes that carry its weights (`accepts`
-    may look closer). The arrays are the layer's own, in Keras's order, which is cnnc's."""
+    may look closer). The arrays are the layer's own, in Keras's order, which is cnnc's;
+    `integer` names those Keras stores as integers (Normalization's sample count)."""
 
-    def __init__(self, classes, accepts=None):
+    def __init__(self, classes, accepts=None, integer=()):
         self.classes = tuple(classes)
         self.accepts = accepts or (lambda node, k: k.cls in self.classes)
+        self.integer = tuple(integer)
 
 
 def _dense_accepts(node, k) -> bool:
@@ -74,6 +76,8 @@ READERS: dict = {
     "dwconv": Reader(("DepthwiseConv2D",)),
     "sepconv": Reader(("SeparableConv2D",)),
     "deconv": Reader(("Conv2DTranspose",)),
+    **{"layernorm": Reader(("LayerNormalization",)), "layerscale": Reader(("LayerScale",)),   # the third edition
+       "normalize": Reader(("Normalization",), integer=("count",))},
 }
 
 
@@ -91,7 +95,7 @@ JOINS: dict = {
 # Keras layers that may stand between the input and where the program starts, and the cnnc
 # kinds (keyword -> Keras class) that do the same work when a program starts with them
 PREPROCESSING = ("Rescaling", "Normalization")
-PREPROCESSED_BY: dict = {"rescale": "Rescaling"}
+PREPROCESSED_BY: dict = {"rescale": "Rescaling", "normalize": "Normalization"}
 
 
 def load_keras(model, path) -> dict:
@@ -576,7 +580,7 @@ def match(net, graph, p):
             if _keras_shape(theirs, shape) != tuple(shape):
                 raise _Fail(f"{c.name}.{suffix} has shape {tuple(shape)} in the program, but the Keras layer "
                             f"{k.describe()} holds {theirs}", 0)
-            if not _floating(ds):
+            if not _floating(ds) and suffix not in READERS[c.kind].integer:
                 raise WeightsError(f"{p}: {c.name}.{suffix} (Keras layer {k.describe()}) is stored as {ds.dtype}, "
                                    f"not floating point", unreadable=True)
 
@@ -592,7 +596,8 @@ def match(net, graph, p):
         _assign(crep[net.output.name], K[krep[graph.output]], memo, pairs, taken, crep, krep, K)
     finally:
         sys.setrecursionlimit(limit)
-    return pairs, _preprocessing(net, graph)
+    matched = {k.id for k in pairs.values()}   # an adapted Normalization read into a normalize
+    return pairs, [k for k in _preprocessing(net, graph) if k.id not in matched]
 
 
 def _preprocessing(net, graph) -> list:
