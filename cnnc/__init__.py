@@ -38,10 +38,11 @@ def parse_file(path, input=None):
     import os
 
     from .binary_files import program_text
+    from .limits import MAX_PROGRAM_BYTES
+    from .runtime.files import read_regular
 
     try:
-        with open(path, "rb") as f:
-            text = program_text(f.read())
+        text = program_text(read_regular(path, MAX_PROGRAM_BYTES))
     except (OSError, ValueError) as e:
         raise CnncError(f"cannot read {os.fspath(path)}: {getattr(e, 'strerror', None) or e}", 1, 1,
                         os.fspath(path)) from None
@@ -49,7 +50,11 @@ def parse_file(path, input=None):
 
 
 def compile(source, backend: str = "numpy", seed: int = 0, weights=None, input=None, **options):
-    """Compile a program (a path, or a Network from `parse`) into a runnable Model."""
+    """Compile a program (a path, or a Network from `parse`) into a runnable Model.
+
+    Weights, the first that applies: `weights` (a path or a mapping); for a path, the
+    program's own STEM.npz or STEM.safetensors beside it (both: an error naming both);
+    fresh initial weights from `seed`. `model.weights_source` says which."""
     from .runtime.model import compile_model
 
     return compile_model(source, backend=backend, seed=seed, weights=weights, input=input, **options)

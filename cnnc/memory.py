@@ -14,7 +14,9 @@ All in float32 bytes, for a batch of `n` images:
                       storage owner of the shared fusion plan (a concat's branches write
                       into its buffer, views alias), allocated by the first kernel that
                       writes it and freed after the last kernel that reads it, each
-                      rounded up as PyTorch's CUDA caching allocator does (512 bytes).
+                      rounded up as PyTorch's CUDA caching allocator does (512 bytes);
+                      a conv or dense whose own softmax is too wide for a tile also holds its
+                      result in a scratch buffer while the row kernel after it runs.
   device_bytes        what one `model(x)` call of the Triton backend holds on the GPU on
                       its default path (CUDA graphs): the weights, the input copied to the
                       device and its static copy for the graph, the buffers and a copy of
@@ -89,7 +91,7 @@ def _cuda_block(nbytes: int) -> int:
 
 def triton_peak_bytes(net, n: int) -> int:
     """The Triton backend's device buffers at their peak for a batch of n (module docstring)."""
-    from .backends.triton_fusion import TRITON
+    from .backends.triton_fusion import TRITON, wide_row
     from .layers import Role
     from .passes.fusion import plan
 
@@ -115,6 +117,8 @@ def triton_peak_bytes(net, n: int) -> int:
         if target is not None and target.name not in live:
             live[target.name] = _cuda_block(activation_bytes(target, n))
         peak = max(peak, sum(live.values()))
+        if g.anchor is not None and wide_row(g.anchor):   # its result waits in a scratch buffer for the row kernel
+            peak = max(peak, sum(live.values()) + _cuda_block(activation_bytes(g.anchor, n)))
         for name, j in last_read.items():
             if j == i and name in live and (output is None or name != output.name):
                 del live[name]

@@ -349,7 +349,8 @@ def _repeat(c, shape, depth, keep=False):
 # Keywords the table below writes itself; any other statement of the registry (a kind
 # added later) is tried with arguments from a small vocabulary until one is valid.
 WRITTEN = {"conv", "pool", "avgpool", "globalpool", "flatten", "dense", "batchnorm", "dropout", "input",
-           "dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", *ACTIVATION_NAMES}
+           "dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", *ACTIVATION_NAMES,
+           "layernorm", "layerscale", "normalize", "crop"}
 EXCLUDED: set = set()  # kinds a test leaves out (e.g. those a backend does not lower yet)
 ARG_WORDS = ["1", "2", "3", "2x1", "1x2", "0.5", "same", "valid", "relu", "stride=2", "padding=same", "padding=1"]
 
@@ -387,6 +388,10 @@ NETWORK_STATEMENTS = {
     "concat": lambda c, s, d, keep: _concat(c, s, d, keep),
     "repeat": lambda c, s, d, keep: _repeat(c, s, d, keep),
     "other kinds": _other_kind,
+    "third edition": lambda c, s, d, keep: c.pick([
+        "layernorm", "layernorm eps=1e-5", "layerscale", "layerscale 0.5", "normalize", "normalize mean=0.5 var=2",
+        "leaky_relu slope=0.01", "elu alpha=0.5"] + ([] if keep or len(s) != 3 else
+                                                   ["crop 1", "crop top=1 right=2", "crop 1x0"])),
 }
 
 

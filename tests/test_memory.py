@@ -93,6 +93,11 @@ PROGRAMS = [
     "input 9x7x8; upsample 3x2 mode=bilinear; upsample 2; zeropad 1; zeropad 0; zeropad top=1 right=2",
     "input 16x16x8; scale { globalmaxpool; dense 4 relu; dense 8 hard_sigmoid }; rescale 0.5 offset=1; "
     "batchnorm scale=false center=false; globalmaxpool",
+    # the third edition: layernorm on images and vectors, layerscale and normalize alone and folded,
+    # normalize with constants, crop, activations with their own parameter
+    "input 16x16x8; layernorm; layerscale 0.5; normalize; crop 1; leaky_relu slope=0.01; elu alpha=0.5; "
+    "conv 8 1x1; layerscale; conv 6 3x3; normalize mean=0.5 var=2",
+    "input 9x9x24; crop top=1 left=2; normalize; globalpool; layernorm eps=1e-5",
 ]
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from ..errors import CnncError
-from ..layers import ACTIVATIONS, Epilogue, Image, Role
+from ..layers import ACTIVATIONS, Epilogue, Image, Role, activation_of
 from ..passes.fold import folds_into
 from ..passes.fusion import Policy, plan
 from . import carried
@@ -78,7 +78,7 @@ class Group:
     def __init__(self, nodes):
         self.nodes = list(nodes)
         self.head = self.nodes[0]
-        self.bn = None          # a folded batchnorm
+        self.bn = None          # a folded affine epilogue (batchnorm, layerscale, normalize)
         self.acts = []          # activation layers applied after the head
         self.pool = None        # a max pool fused into a conv group
         self.res = None         # a residual join fused into an anchor's group ...
@@ -132,9 +132,14 @@ def ufunc_buffer(elements: int) -> int:
     return 4 * min(elements, UFUNC_BUFFER) + UFUNC_OVERHEAD
 
 
-def activation_scratch(act: str, elements: int, rows: int) -> int:
+def _entry(act):
+    """An activation's table entry from its name (or the entry itself: a variant with its parameter)."""
+    return ACTIVATIONS[act] if isinstance(act, str) else act
+
+
+def activation_scratch(act, elements: int, rows: int) -> int:
     """Bytes an activation's numpy lines hold beyond y (its `numpy_scratch` in the table)."""
-    per_element, per_row, buffered = ACTIVATIONS[act].numpy_scratch
+    per_element, per_row, buffered = _entry(act).numpy_scratch
     return per_element * elements + per_row * rows + (ufunc_buffer(elements) if buffered else 0)
 
 
@@ -264,7 +269,7 @@ def _anchor_prepare(gen, group, weights: str, matrix: str) -> None:
     e.line(f"w = {matrix}")
     if group.bn is not None:
         e.comment(f"{h.name} with {group.bn.name} folded in")
-        e.line(f"w, b = _fold(w, {bias}, {_bn_args(group.bn)})")
+        e.line(f"w, b = {LOWERINGS[group.bn.kind].fold(group.bn, 'w', bias)}")
     elif bias is not None:
         e.line(f"b = {bias}")
     else:
@@ -347,7 +352,7 @@ class ChunkedAnchor(Lowering):
         def phases(m: int, prev: int) -> int:
             y = 4 * m * h.out.h * h.out.w * f
             kept = y + self.kept_bytes(g, m)
-            acts = [h.activation] + [x.attrs["activation"] for x in g.acts + g.post]
+            acts = [h.activation] + [activation_of(x) for x in g.acts + g.post]
             return max([self.compute_bytes(g, m, prev), kept + ufunc_buffer(y // 4)]
                        + [kept + activation_scratch(a, y // 4, y // 4 // f) for a in acts])
 
@@ -381,14 +386,14 @@ class ChunkedAnchor(Lowering):
             e.line(f"r = y.reshape(-1, {self.bias_width(g) * h.out.c})")
             e.line("r += bias")
             fresh = True
-            for act in [h.activation] + [n.attrs["activation"] for n in g.acts]:
+            for act in [h.activation] + [activation_of(n) for n in g.acts]:
                 fresh = gen.activation(act, fresh)
             if g.pool is not None and not pooled:
                 gen.pool(g.pool, "y", out="y")
             if g.res is not None:
                 e.line(f"y += skip[i:i + {step}]")
                 for n in g.post:
-                    fresh = gen.activation(n.attrs["activation"], fresh)
+                    fresh = gen.activation(activation_of(n), fresh)
             e.line(f"out[i:i + {step}] = y")
         e.line("return out")
         return True
@@ -429,8 +434,8 @@ class ConvLowering(ChunkedAnchor):
     @staticmethod
     def plan(g: Group) -> dict:
         h = g.head
-        acts = [h.activation] + [n.attrs["activation"] for n in g.acts]
-        monotone = all(ACTIVATIONS[a].monotone for a in acts)
+        acts = [h.activation] + [activation_of(n) for n in g.acts]
+        monotone = all(_entry(a).monotone for a in acts)
         pool = g.pool.attrs if g.pool is not None else None
         # A max pool with disjoint, unpadded windows is computed by pool tap: the conv
         # evaluated only where tap (i, j) of each window lands (stride sh*ph), then an
@@ -522,7 +527,7 @@ class ConvLowering(ChunkedAnchor):
             cols = self._work_bytes(h, m, hp, wp, sh, sw, h.out.h, h.out.w)
             if g.pool is None:
                 old = 4 * prev * h.out.h * h.out.w * f
-                post = acts(conv // 4, [x.attrs["activation"] for x in g.post])
+                post = acts(conv // 4, [activation_of(x) for x in g.post])
                 return max(old + cols + conv, conv + ufunc_buffer(conv // 4),
                            conv + acts(conv // 4, plan["acts"]), conv + post)
             pooled = 4 * m * out.h * out.w * f
@@ -664,6 +669,11 @@ class DenseLowering(Lowering):
 class BatchNormLowering(Lowering):
     """On its own (not folded): x * scale + shift, per channel."""
 
+    def fold(self, node, w: str, bias) -> str:
+        """The expression of (w, b): `w` and the anchor's `bias` (an expression or None) with this
+        per-channel affine map folded in."""
+        return f"_fold({w}, {bias}, {_bn_args(node)})"
+
     def prepare(self, gen, group) -> None:
         h = group.head
         gen.e.line(f"s[{h.name + '.scale'!r}], s[{h.name + '.shift'!r}] = _affine({_bn_args(h)})")
@@ -676,6 +686,86 @@ class BatchNormLowering(Lowering):
 
     def scratch(self, g: Group, n: int) -> int:
         return ufunc_buffer(n * _elements(g.head.out))
+
+
+class LayerScaleLowering(Lowering):
+    """Channel c times gamma[c]; after a linear anchor, folded into its weights."""
+
+    def fold(self, node, w: str, bias) -> str:
+        return f"_fold_affine({w}, {bias}, {_p(node, 'gamma')}, 0.0)"
+
+    def prepare(self, gen, group) -> None:
+        h = group.head
+        gen.e.line(f"s[{h.name + '.gamma'!r}] = {_p(h, 'gamma')}")
+
+    def body(self, gen, g: Group) -> bool:
+        gen.e.line(f"y = x * s[{g.head.name + '.gamma'!r}]")
+        return True
+
+    def scratch(self, g: Group, n: int) -> int:
+        return ufunc_buffer(n * _elements(g.head.out))
+
+
+def _normalize_arrays(node) -> str:
+    """normalize's mean and variance as arguments: the program's constants, one per channel, or
+    its weights."""
+    consts = node.spec.constants(node.attrs, node.out.dims[-1])
+    if consts is None:
+        return f"{_p(node, 'mean')}, {_p(node, 'var')}"
+    mean, var = consts
+    return f"np.array({list(mean)!r}, np.float32), np.array({list(var)!r}, np.float32)"
+
+
+class NormalizeLowering(Lowering):
+    """(x - mean) / max(sqrt(var), 1e-7) per channel, in float32 as Keras's Normalization; after a
+    linear anchor, folded into its weights as x * scale + shift."""
+
+    def fold(self, node, w: str, bias) -> str:
+        return f"_fold_affine({w}, {bias}, *_normalize_affine({_normalize_arrays(node)}))"
+
+    def prepare(self, gen, group) -> None:
+        h = group.head
+        gen.e.line(f"s[{h.name + '.mean'!r}], s[{h.name + '.den'!r}] = _normalize_den({_normalize_arrays(h)})")
+
+    def body(self, gen, g: Group) -> bool:
+        h = g.head
+        gen.e.line(f"y = x - s[{h.name + '.mean'!r}]")
+        gen.e.line(f"y /= s[{h.name + '.den'!r}]")
+        return True
+
+    def scratch(self, g: Group, n: int) -> int:
+        return ufunc_buffer(n * _elements(g.head.out))
+
+
+class LayerNormLowering(Lowering):
+    """Each pixel's channels (a vector's values) normalised by their mean and biased variance,
+    in float32 (as Keras's LayerNormalization on the torch backend), then gamma and beta."""
+
+    def prepare(self, gen, group) -> None:
+        h = group.head
+        for q in ("gamma", "beta"):
+            gen.e.line(f"s[{h.name + '.' + q!r}] = {_p(h, q)}")
+
+    def body(self, gen, g: Group) -> bool:
+        h = g.head
+        gen.e.line(f"y = _layernorm(x, s[{h.name + '.gamma'!r}], s[{h.name + '.beta'!r}], {h.attrs['eps']!r})")
+        return True
+
+    def scratch(self, g: Group, n: int) -> int:
+        """_layernorm's row statistics (the mean, then the variance: a float32 per row each),
+        the squares it averages (one float32 per element), and numpy's buffers for its
+        in-place operations with a broadcast operand."""
+        elems = n * _elements(g.head.out)
+        rows = elems // g.head.out.dims[-1]
+        return 4 * elems + 8 * rows + ufunc_buffer(elems)
+
+
+class CropLowering(Lowering):
+    def body(self, gen, g: Group) -> bool:
+        t, b, l, r = g.head.attrs["sides"]
+        inp = g.head.inputs[0].out
+        gen.e.line(f"y = x[:, {t}:{inp.h - b}, {l}:{inp.w - r}].copy()")
+        return True
 
 
 class RescaleLowering(Lowering):
@@ -780,17 +870,17 @@ class ConcatLowering(Lowering):
 class ActivationLowering(Lowering):
     def body(self, gen, g: Group) -> bool:
         gen.e.line("y = x")
-        return gen.activation(g.head.attrs["activation"], False)
+        return gen.activation(activation_of(g.head), False)
 
     def apply(self, gen, node, fresh) -> bool:
-        return gen.activation(node.attrs["activation"], fresh)
+        return gen.activation(activation_of(node), fresh)
 
     def scratch(self, g: Group, n: int) -> int:
         return self.apply_scratch(g.head, n)
 
     def apply_scratch(self, node, n: int) -> int:
         elems = n * _elements(node.out)
-        return activation_scratch(node.attrs["activation"], elems, elems // node.out.dims[-1])
+        return activation_scratch(activation_of(node), elems, elems // node.out.dims[-1])
 
 
 class FlattenLowering(Lowering):
@@ -809,6 +899,8 @@ LOWERINGS: dict = {
     "conv": ConvLowering(), "dwconv": DepthwiseLowering(), "sepconv": SeparableLowering(),
     "deconv": TransposedLowering(), "dense": DenseLowering(),
     "batchnorm": BatchNormLowering(), "rescale": RescaleLowering(),
+    "layernorm": LayerNormLowering(), "layerscale": LayerScaleLowering(), "normalize": NormalizeLowering(),
+    "crop": CropLowering(),
     "pool": PoolLowering(), "avgpool": PoolLowering(),
     "globalpool": GlobalPoolLowering(), "globalmaxpool": GlobalPoolLowering(),
     "zeropad": ZeroPadLowering(), "upsample": UpsampleLowering(),
@@ -849,6 +941,8 @@ class _Gen:
         e.line(f"INPUT_SHAPE = {tuple(net.input_shape)!r}")
         e.line(f"OUTPUT_SHAPE = {tuple(net.output_shape)!r}")
         e.line(f"WEIGHTS_EXT = {WEIGHTS_EXT!r}")
+        e.comment("the digest of the weights written beside this module: load() refuses others there")
+        e.line(carried.DIGEST_LINE)
         e.line("PARAMS = {")
         with e.indented():
             for name, shape in net.param_shapes().items():
@@ -869,6 +963,9 @@ class _Gen:
         self.forward()
         e.blank()
         e.line()
+        carried.emit(e, "safe_files")
+        e.blank()
+        e.line()
         carried.emit(e, "weights_io")
         e.blank()
         e.line()
@@ -877,9 +974,10 @@ class _Gen:
         e.line()
         with e.block("def load(path=None):"):
             e.line('"""The model with the weights in `path` (default: the file beside this module)."""')
+            e.line("digest = None")
             with e.block("if path is None:"):
-                e.line("path = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT")
-            e.line("return Model(read_weights(path), PARAMS, INPUT_SHAPE, prepare, forward)")
+                e.line("path, digest = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT, WEIGHTS_SHA256")
+            e.line("return Model(read_checked(path, PARAMS, digest), PARAMS, INPUT_SHAPE, prepare, forward)")
         return e.source()
 
     def prepare(self):
@@ -931,8 +1029,9 @@ class _Gen:
             e.line(f"{out} *= np.float32({1.0 / (kh * kw)!r})")
 
     def activation(self, act, fresh) -> bool:
-        """Apply `act` to y (in place when y is fresh, else on a copy); returns the new freshness."""
-        lines = ACTIVATIONS[act].numpy
+        """Apply `act` (a name or a table entry) to y (in place when y is fresh, else on a copy);
+        returns the new freshness."""
+        lines = _entry(act).numpy
         if not lines:
             return fresh
         if not fresh:

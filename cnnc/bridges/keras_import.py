@@ -39,6 +39,8 @@ import numpy as np
 
 from ..errors import WeightsError
 from ..optional import require
+from ..runtime import hdf5
+from ..runtime.files import NotRegularFile, TooManyMembers, open_regular, open_zip_file
 
 CONFIG, WEIGHTS = "config.json", "model.weights.h5"
 CONFIG_LIMIT = 64 << 20          # bytes of config.json; DenseNet121's is about 1 MB
@@ -48,11 +50,13 @@ OPTIMIZER_FACTOR = 8             # optimizer slots (Adam: 2 per weight) and floa
 
 class Reader:
     """How a cnnc kind reads a Keras layer: the Keras classes that carry its weights (`accepts`
-    may look closer). The arrays are the layer's own, in Keras's order, which is cnnc's."""
+    may look closer). The arrays are the layer's own, in Keras's order, which is cnnc's;
+    `integer` names those Keras stores as integers (Normalization's sample count)."""
 
-    def __init__(self, classes, accepts=None):
+    def __init__(self, classes, accepts=None, integer=()):
         self.classes = tuple(classes)
         self.accepts = accepts or (lambda node, k: k.cls in self.classes)
+        self.integer = tuple(integer)
 
 
 def _dense_accepts(node, k) -> bool:
@@ -72,6 +76,8 @@ READERS: dict = {
     "dwconv": Reader(("DepthwiseConv2D",)),
     "sepconv": Reader(("SeparableConv2D",)),
     "deconv": Reader(("Conv2DTranspose",)),
+    **{"layernorm": Reader(("LayerNormalization",)), "layerscale": Reader(("LayerScale",)),   # the third edition
+       "normalize": Reader(("Normalization",), integer=("count",))},
 }
 
 
@@ -89,7 +95,7 @@ JOINS: dict = {
 # Keras layers that may stand between the input and where the program starts, and the cnnc
 # kinds (keyword -> Keras class) that do the same work when a program starts with them
 PREPROCESSING = ("Rescaling", "Normalization")
-PREPROCESSED_BY: dict = {"rescale": "Rescaling"}
+PREPROCESSED_BY: dict = {"rescale": "Rescaling", "normalize": "Normalization"}
 
 
 def load_keras(model, path) -> dict:
@@ -106,17 +112,13 @@ def load_keras(model, path) -> dict:
 def read_keras(network, path):
     """(params in cnnc's names and Keras layouts, {cnnc layer: its KLayer}, the Keras preprocessing
     KLayers the program starts after, input first) from the `.keras` file at `path`."""
-    h5py = require("h5py", "keras")
+    require("h5py", "keras")   # a missing package is said before the file is read
     p = os.fspath(path)
     expected = sum(int(np.prod(s)) for s in network.param_shapes().values()) * 4
     with _open_zip(p) as zf:
         config = _read_config(zf, p)
         with _weights_file(zf, p, OPTIMIZER_FACTOR * expected + METADATA_SLACK) as fobj:
-            try:
-                h5 = h5py.File(fobj, "r")
-            except (OSError, ValueError) as e:
-                raise WeightsError(f"{p}: {WEIGHTS} is not an HDF5 file ({e})", unreadable=True) from None
-            with h5:
+            with hdf5.open_file(fobj, f"{p}: {WEIGHTS}") as h5:   # self-contained, checked before reading
                 graph = KerasGraph(config, h5, p)
                 pairs, skipped = match(network, graph, p)
                 params = _read_arrays(network, graph, pairs, p)
@@ -125,11 +127,20 @@ def read_keras(network, path):
 
 # --- the zip -----------------------------------------------------------------------
 
+MAX_ZIP_MEMBERS = 1024   # a .keras zip holds three files and some assets
+
+
 def _open_zip(p):
     if os.path.isdir(p):
         raise WeightsError(f"{p}: is a directory, not a .keras file", unreadable=True)
     try:
-        return zipfile.ZipFile(p)
+        return open_zip_file(p, MAX_ZIP_MEMBERS)
+    except NotRegularFile as e:
+        raise WeightsError(f"{p}: is {e.what}, not a .keras file", unreadable=True) from None
+    except TooManyMembers as e:
+        raise WeightsError(f"{p}: not a .keras file ({e})", unreadable=True) from None
+    except ValueError as e:   # a member name twice
+        raise WeightsError(f"{p}: not a .keras file ({e})", unreadable=True) from None
     except FileNotFoundError:
         raise WeightsError(f"{p}: no such file", unreadable=True) from None
     except zipfile.BadZipFile:
@@ -218,7 +229,7 @@ class _Window:
     would read through everything before each seek)."""
 
     def __init__(self, filename, info, p):
-        self.f = open(filename, "rb")
+        self.f = open_regular(filename)
         self.f.seek(info.header_offset)
         header = self.f.read(30)
         if len(header) != 30 or header[:4] != b"PK\x03\x04":
@@ -569,7 +580,7 @@ def match(net, graph, p):
             if _keras_shape(theirs, shape) != tuple(shape):
                 raise _Fail(f"{c.name}.{suffix} has shape {tuple(shape)} in the program, but the Keras layer "
                             f"{k.describe()} holds {theirs}", 0)
-            if not _floating(ds):
+            if not _floating(ds) and suffix not in READERS[c.kind].integer:
                 raise WeightsError(f"{p}: {c.name}.{suffix} (Keras layer {k.describe()}) is stored as {ds.dtype}, "
                                    f"not floating point", unreadable=True)
 
@@ -585,7 +596,8 @@ def match(net, graph, p):
         _assign(crep[net.output.name], K[krep[graph.output]], memo, pairs, taken, crep, krep, K)
     finally:
         sys.setrecursionlimit(limit)
-    return pairs, _preprocessing(net, graph)
+    matched = {k.id for k in pairs.values()}   # an adapted Normalization read into a normalize
+    return pairs, [k for k in _preprocessing(net, graph) if k.id not in matched]
 
 
 def _preprocessing(net, graph) -> list:

@@ -14,6 +14,9 @@ Every kind maps to standard operators (default opset 17), through LOWERINGS belo
   upsample   Resize (nearest: asymmetric/floor; bilinear: linear/half_pixel)
   zeropad    Pad;  rescale  Mul + Add;  globalmaxpool  GlobalMaxPool (NaN and -inf as pool's) + Flatten
   scale      Unsqueeze the gate to (N, C, 1, 1), Mul
+  layernorm  LayerNormalization(axis=-1) between Transposes to NHWC and back (on an image)
+  layerscale Mul by gamma (C, 1, 1);  normalize  Sub mean, Div max(sqrt(var), 1e-7)
+  crop       Slice on H and W
   pool       MaxPool with the same explicit pads (ONNX never picks a padded pixel); windows
              holding a NaN are NaN and windows of -inf only are -inf, as in numpy
   avgpool    AveragePool: `same` -> count_include_pad=0 (real pixels only);
@@ -318,12 +321,59 @@ def _scale(g, node, ins, P):
     return g.node("Mul", [x, gate], node.name, node.name)
 
 
+def _channel_shape(node, values):
+    """A per-channel (C,) array shaped to broadcast over NCHW (C, 1, 1), or a vector's (C,)."""
+    a = np.asarray(values, np.float32)
+    return a.reshape(-1, 1, 1) if isinstance(node.out, L.Image) else a
+
+
+def _layernorm(g, node, ins, P):
+    """LayerNormalization over the last axis: an image is made NHWC for it, and NCHW again."""
+    name, x = node.name, ins[0]
+    image = isinstance(node.out, L.Image)
+    if image:
+        x = g.node("Transpose", [x], f"{name}/nhwc", f"{name}/nhwc", perm=[0, 2, 3, 1])
+    gamma, beta = g.init(f"{name}.gamma", P[f"{name}.gamma"]), g.init(f"{name}.beta", P[f"{name}.beta"])
+    y = g.node("LayerNormalization", [x, gamma, beta], f"{name}/norm" if image else name, f"{name}/norm",
+               axis=-1, epsilon=float(node.attrs["eps"]))
+    return g.node("Transpose", [y], name, name, perm=[0, 3, 1, 2]) if image else y
+
+
+def _layerscale(g, node, ins, P):
+    gamma = g.init(f"{node.name}.gamma", _channel_shape(node, P[f"{node.name}.gamma"]))
+    return g.node("Mul", [ins[0], gamma], node.name, node.name)
+
+
+def _normalize(g, node, ins, P):
+    """(x - mean) / max(sqrt(var), 1e-7): the divisor computed from the weights, or a constant."""
+    name = node.name
+    consts = node.spec.constants(node.attrs, node.out.dims[-1])
+    if consts is None:
+        mean, var = P[f"{name}.mean"], P[f"{name}.var"]
+    else:
+        mean, var = (np.array(v, np.float32) for v in consts)
+    den = np.maximum(np.sqrt(np.asarray(var, np.float32)), np.float32(1e-7))
+    y = g.node("Sub", [ins[0], g.init(f"{name}/mean", _channel_shape(node, mean))], f"{name}/centred",
+               f"{name}/centred")
+    return g.node("Div", [y, g.init(f"{name}/den", _channel_shape(node, den))], name, name)
+
+
+def _crop(g, node, ins, P):
+    t, b, left, r = node.attrs["sides"]
+    inp = node.input.out
+    name = node.name
+    starts = g.init(f"{name}/starts", np.array([t, left], np.int64))
+    ends = g.init(f"{name}/ends", np.array([inp.h - b, inp.w - r], np.int64))
+    axes = g.init(f"{name}/axes", np.array([2, 3], np.int64))
+    return g.node("Slice", [ins[0], starts, ends, axes], name, name)
+
+
 def _identity(g, node, ins, P):
     return g.node("Identity", [ins[0]], node.name, node.name)
 
 
 def _activation(g, node, ins, P):
-    return L.ACTIVATIONS[node.kind].onnx(g, ins[0], node.name, node.name)   # linear: an Identity node
+    return L.activation_of(node).onnx(g, ins[0], node.name, node.name)   # linear: an Identity node
 
 
 # how each kind becomes ONNX nodes: (graph, node, input tensors, params) -> output tensor
@@ -336,4 +386,5 @@ LOWERINGS: dict = {
     **{name: _activation for name in L.ACTIVATIONS},
     "dwconv": _dwconv, "sepconv": _sepconv, "deconv": _deconv, "upsample": _upsample, "zeropad": _zeropad,
     "globalmaxpool": _globalmaxpool, "rescale": _rescale, "scale": _scale,
+    "layernorm": _layernorm, "layerscale": _layerscale, "normalize": _normalize, "crop": _crop,
 }

@@ -122,12 +122,24 @@ def _numpy(t) -> np.ndarray:
     return np.asarray(t, dtype=np.float32)
 
 
+def _ndim(a) -> int:
+    return getattr(a, "ndim", len(np.shape(a)))
+
+
 def torch_layers(state_dict) -> list:
-    """[(kind, prefix, {suffix: array})] in state_dict order; kind is Conv2d, Linear or BatchNorm."""
+    """[(kind, prefix, {suffix: array})] in state_dict order; kind is Conv2d, Linear, BatchNorm,
+    LayerNorm (a 1-d weight), LayerScale (a `gamma` or `layer_scale` alone) or Normalize (`mean`
+    and `var` buffers)."""
     out = []
     for prefix, g in _groups(state_dict).items():
         if "running_mean" in g or "running_var" in g:
             out.append(("BatchNorm", prefix, g))
+        elif "weight" in g and _ndim(g["weight"]) == 1:
+            out.append(("LayerNorm", prefix, g))
+        elif set(g) in ({"gamma"}, {"layer_scale"}):
+            out.append(("LayerScale", prefix, g))
+        elif "mean" in g and "var" in g:
+            out.append(("Normalize", prefix, g))
         elif "weight" in g and getattr(g["weight"], "ndim", len(np.shape(g["weight"]))) == 4:
             out.append(("Conv2d", prefix, g))
         elif "weight" in g and getattr(g["weight"], "ndim", len(np.shape(g["weight"]))) == 2:
@@ -171,12 +183,13 @@ def _chw_to_hwc(a, img, axis: int = -1):
 
 def params_from_state_dict(net, state_dict) -> dict:
     """cnnc params (Keras layouts, network order) from a plain network's state_dict."""
-    theirs: dict = {family: [] for family in ("Conv2d", "Linear", "BatchNorm")}
+    theirs: dict = {family: [] for family in ("Conv2d", "Linear", "BatchNorm", "LayerNorm", "LayerScale",
+                                              "Normalize")}
     for family, prefix, g in torch_layers(state_dict):
         theirs[family].append((prefix, g))
     params: dict = {}
     for family, entries in theirs.items():
-        nodes = [n for n in net.layers if n.kind in PLAIN and PLAIN[n.kind].family == family]
+        nodes = [n for n in net.layers if n.params and n.kind in PLAIN and PLAIN[n.kind].family == family]
         needed = sum(PLAIN[n.kind].count for n in nodes)
         if needed != len(entries):
             kinds = "/".join(dict.fromkeys(n.kind for n in nodes)) or _FAMILY_WORD[family]
@@ -193,7 +206,8 @@ def params_from_state_dict(net, state_dict) -> dict:
     return {name: params[name] for name in net.param_shapes()}
 
 
-_FAMILY_WORD = {"Conv2d": "conv", "Linear": "dense", "BatchNorm": "batchnorm"}
+_FAMILY_WORD = {"Conv2d": "conv", "Linear": "dense", "BatchNorm": "batchnorm", "LayerNorm": "layernorm",
+                "LayerScale": "layerscale", "Normalize": "normalize"}
 
 
 def _need(node, prefix, g, suffix):
@@ -300,6 +314,43 @@ def _from_batchnorm(node, entries, torch_flatten=True) -> dict:
     return out
 
 
+def _from_layernorm(node, entries, torch_flatten=True) -> dict:
+    """nn.LayerNorm weight/bias -> gamma/beta (C,)."""
+    (prefix, g), = entries
+    c = node.out.dims[-1]
+    out = {}
+    for suffix, theirs in (("gamma", "weight"), ("beta", "bias")):
+        a = _need(node, prefix, g, theirs)
+        _check(node, prefix, theirs, a.shape, (c,))
+        out[f"{node.name}.{suffix}"] = a.copy()
+    return out
+
+
+def _from_layerscale(node, entries, torch_flatten=True) -> dict:
+    """A per-channel scale (`gamma` (C,), or torchvision's `layer_scale` (C, 1, 1)) -> gamma (C,)."""
+    (prefix, g), = entries
+    c = node.out.dims[-1]
+    theirs = next(iter(g))
+    a = _need(node, prefix, g, theirs)
+    if a.shape == (c, 1, 1):
+        a = a.reshape(c)
+    _check(node, prefix, theirs, a.shape, (c,))
+    return {f"{node.name}.gamma": a.copy()}
+
+
+def _from_normalize(node, entries, torch_flatten=True) -> dict:
+    """Buffers `mean`, `var` (C,) and `count` (a scalar, 0 when absent) -> mean, var, count."""
+    (prefix, g), = entries
+    c = node.out.dims[-1]
+    out = {}
+    for suffix in ("mean", "var"):
+        a = _need(node, prefix, g, suffix)
+        _check(node, prefix, suffix, a.shape, (c,))
+        out[f"{node.name}.{suffix}"] = a.copy()
+    out[f"{node.name}.count"] = _numpy(g["count"]).reshape(()) if "count" in g else np.zeros((), np.float32)
+    return out
+
+
 class Plain:
     """How a kind reads a plain torch network: `count` layers of `family` (what torch_layers
     calls them), in network order, through `convert(node, [(prefix, arrays), ...])`."""
@@ -316,4 +367,7 @@ PLAIN: dict = {
     "deconv": Plain("Conv2d", _from_transposed),   # a ConvTranspose2d: a 4-d weight too
     "dense": Plain("Linear", _from_linear),
     "batchnorm": Plain("BatchNorm", _from_batchnorm),
+    "layernorm": Plain("LayerNorm", _from_layernorm),
+    "layerscale": Plain("LayerScale", _from_layerscale),
+    "normalize": Plain("Normalize", _from_normalize),
 }

@@ -15,6 +15,9 @@ and optimizer parameter groups see what a PyTorch user would have written:
   ACT         the activation's module from the one table (nn.ReLU, nn.GELU, ...)
   globalpool, globalmaxpool  GlobalPool2d;  flatten  FlattenHWC;  rescale  Rescale
   residual    Add;  concat  Concat;  scale  Multiply (the image times its gate)
+  layernorm   nn.LayerNorm over the channels (an image channels-last, as Keras)
+  layerscale  LayerScale (a learned `gamma` per channel);  normalize  Normalize (buffers)
+  crop        Crop2d (a slice)
 
 Each kind's module comes from LOWERINGS (keyword -> Lowering); weights are real
 `nn.Parameter`s in torch layouts, converted exactly from and to the Keras layouts
@@ -320,6 +323,82 @@ class Rescale(nn.Module):
         return f"scale={self.scale}, offset={self.offset}"
 
 
+class LayerNorm(nn.LayerNorm):
+    """A cnnc `layernorm`: nn.LayerNorm over the channels (weight = gamma, bias = beta); an image
+    (NCHW inside) is normalised channels-last, as Keras's LayerNormalization(axis=-1)."""
+
+    def __init__(self, node, gamma, beta):
+        super().__init__(np.shape(gamma)[0], eps=node.attrs["eps"])
+        with torch.no_grad():
+            self.weight.copy_(_tensor(gamma))
+            self.bias.copy_(_tensor(beta))
+
+    def forward(self, x):
+        if x.dim() == 4:
+            return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return super().forward(x)
+
+    def keras(self) -> dict:
+        return {"gamma": self.weight.detach(), "beta": self.bias.detach()}
+
+
+def _per_channel(t, x):
+    """A (C,) tensor shaped to broadcast over x's channels (axis 1 of an NCHW image, or a vector's)."""
+    return t[:, None, None] if x.dim() == 4 else t
+
+
+class LayerScale(nn.Module):
+    """A cnnc `layerscale`: channel c times the learned `gamma`[c] (ConvNeXt's LayerScale)."""
+
+    def __init__(self, node, gamma):
+        super().__init__()
+        self.gamma = nn.Parameter(_tensor(gamma))
+
+    def forward(self, x):
+        return x * _per_channel(self.gamma, x)
+
+    def keras(self) -> dict:
+        return {"gamma": self.gamma.detach()}
+
+
+class Normalize(nn.Module):
+    """A cnnc `normalize`: (x - mean) / max(sqrt(var), 1e-7) per channel, as Keras's Normalization.
+    Buffers, never trained: `mean`, `var` and `count` (Keras's adapted state; in the state_dict) when
+    the layer holds them, else the program's constants (not in the state_dict)."""
+
+    def __init__(self, node, p):
+        super().__init__()
+        consts = node.spec.constants(node.attrs, node.out.dims[-1])
+        held = consts is None
+        mean, var = (p["mean"], p["var"]) if held else consts
+        self.register_buffer("mean", _tensor(mean), persistent=held)
+        self.register_buffer("var", _tensor(var), persistent=held)
+        if held:
+            self.register_buffer("count", _tensor(p["count"]))
+
+    def forward(self, x):
+        den = torch.sqrt(self.var).clamp_min(1e-7)
+        return (x - _per_channel(self.mean, x)) / _per_channel(den, x)
+
+    def keras(self) -> dict:
+        return {"mean": self.mean, "var": self.var, "count": self.count}
+
+
+class Crop2d(nn.Module):
+    """A cnnc `crop`: rows and columns removed at the edges (Keras's Cropping2D)."""
+
+    def __init__(self, node):
+        super().__init__()
+        self.sides = tuple(node.attrs["sides"])   # top, bottom, left, right
+
+    def forward(self, x):
+        t, b, left, r = self.sides
+        return x[:, :, t:x.shape[2] - b, left:x.shape[3] - r]
+
+    def extra_repr(self) -> str:
+        return "top={}, bottom={}, left={}, right={}".format(*self.sides)
+
+
 def _upsample(node):
     """nn.Upsample: nearest repeats pixels; bilinear has half-pixel centres (align_corners=False)."""
     mode = node.attrs["mode"]
@@ -375,7 +454,7 @@ LOWERINGS: dict = {
     "residual": Lowering(lambda node, p: Add()),
     "concat": Lowering(lambda node, p: Concat()),
     "input": Lowering(None),   # the network's input: no module, forward() takes it
-    **{name: Lowering(lambda node, p: _activation(node.kind) or nn.Identity()) for name in L.ACTIVATIONS},
+    **{name: Lowering(lambda node, p: L.activation_of(node).torch(nn)) for name in L.ACTIVATIONS},
     "dwconv": Lowering(lambda node, p: DepthwiseConv2d(node, p["kernel"], p.get("bias")), _keras_method),
     "sepconv": Lowering(lambda node, p: SeparableConv2d(node, p["depthwise"], p["pointwise"], p.get("bias")),
                         _keras_method),
@@ -385,6 +464,10 @@ LOWERINGS: dict = {
     "globalmaxpool": Lowering(lambda node, p: GlobalPool2d(node)),
     "rescale": Lowering(lambda node, p: Rescale(node)),
     "scale": Lowering(lambda node, p: Multiply()),
+    "layernorm": Lowering(lambda node, p: LayerNorm(node, p["gamma"], p["beta"]), _keras_method),
+    "layerscale": Lowering(lambda node, p: LayerScale(node, p["gamma"]), _keras_method),
+    "normalize": Lowering(lambda node, p: Normalize(node, p), _keras_method),
+    "crop": Lowering(lambda node, p: Crop2d(node)),
 }
 
 

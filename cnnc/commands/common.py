@@ -75,6 +75,8 @@ def input_file(path):
 def load_network(path: str, input_shape=None):
     """Parse a program file (`-`: standard input) for a command; an unreadable file is a usage error."""
     from .. import parse
+    from ..limits import MAX_PROGRAM_BYTES
+    from ..runtime.files import read_regular
 
     name = STDIN_NAME if path == STDIN else path
     problem = input_problem(input_shape) if input_shape is not None else None
@@ -83,11 +85,12 @@ def load_network(path: str, input_shape=None):
     from ..binary_files import program_text
 
     try:
-        if path == STDIN:
-            data = sys.stdin.buffer.read()
+        if path == STDIN:  # a pipe is fine here, but not an endless one
+            data = sys.stdin.buffer.read(MAX_PROGRAM_BYTES + 1)
+            if len(data) > MAX_PROGRAM_BYTES:
+                raise OSError(27, f"larger than {MAX_PROGRAM_BYTES:,} bytes")
         else:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = read_regular(path, MAX_PROGRAM_BYTES)
         text = program_text(data)
     except (OSError, ValueError) as e:
         raise UsageError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}") from None

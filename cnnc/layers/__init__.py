@@ -21,6 +21,7 @@ from __future__ import annotations
 from ..limits import shown
 from .activations import ACTIVATIONS
 from .activations import NAMES as ACTIVATION_NAMES
+from .activations import activation_of
 from .args import ArgError, Param
 from .base import LayerKind, Window, dropped, window
 from .kinds import ALL
@@ -29,7 +30,7 @@ from .types import CollapseError, Image, ShapeError, Vector
 
 __all__ = ["ACTIVATIONS", "ACTIVATION_NAMES", "ALIASES", "BLOCKS", "KINDS", "OPTION_ALIASES", "STATEMENTS", "ArgError",
            "CollapseError", "Epilogue", "Image", "LayerKind", "Param", "Prologue", "Role", "ShapeError", "Vector",
-           "Window", "dropped", "parse_args", "statement", "window"]
+           "Window", "activation_of", "dropped", "parse_args", "statement", "window"]
 
 KINDS: dict = {k.keyword: k for k in ALL}
 
@@ -56,6 +57,8 @@ ALIASES = {
     "zeropadding2d": "zeropad", "zeropad2d": "zeropad", "zeropadding": "zeropad", "pad": "zeropad",
     "globalmaxpooling2d": "globalmaxpool", "globalmaxpool2d": "globalmaxpool", "adaptivemaxpool2d": "globalmaxpool",
     "rescaling": "rescale",
+    "layernormalization": "layernorm", "ln": "layernorm", "normalization": "normalize",
+    "cropping2d": "crop", "cropping": "crop", "crop2d": "crop",
     "multiply": "scale", "squeezeexcitation": "scale", "squeezeexcite": "scale", "se": "scale",
 }
 
@@ -167,10 +170,20 @@ class _Reader:
             self.error(f"{where}; {fix}", a.line, a.col)
             at = (a.line, a.col)
             attrs[target] = self.activation(v, at) if target == "activation" else self.value(kind.options[target], v, at)
+        elif self.activation_parameter(key, attrs):
+            act = ACTIVATIONS[attrs["activation"]]
+            self.error(f"{where}; {act.name}'s {key} is set by a statement of its own (`{act.name} {key}="
+                       f"{shown(v.text)}` after {kind.keyword}); as the activation of {kind.keyword} it is "
+                       f"{act.param[1]!r}", a.line, a.col)
         else:   # nothing it could mean: read the rest without it
             hint = f"; {kind.keyword} takes " + ", ".join(f"{o}=" for o in allowed) if allowed \
                 else f"; {kind.keyword} takes no options"
             self.error(where + hint, a.line, a.col)
+
+    def activation_parameter(self, key: str, attrs: dict) -> bool:
+        """`conv 8 3x3 leaky_relu slope=0.1`: the parameter of the statement's own activation."""
+        act = ACTIVATIONS.get(attrs.get("activation", ""))
+        return act is not None and act.param is not None and act.param[0] == key
 
     def spaced_size(self, args, i: int, param):
         """`3 x 3`, `3 x3` or `3X3` at args[i] (a size with spaces): (the size Value, args
@@ -287,6 +300,8 @@ def _usage_hint(kind: LayerKind) -> str:
 def _text(value, square_as_one: bool = True) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, tuple) and value and isinstance(value[0], float):
+        return ",".join(repr(v) for v in value)   # normalize's mean=0.485,0.456,0.406
     if isinstance(value, tuple):
         if square_as_one and len(value) == 2 and value[0] == value[1]:
             return str(value[0])
@@ -304,7 +319,7 @@ def statement(node) -> str:
     spec, a = node.spec, node.attrs or {}
     if spec.joins:
         return f"{node.kind}: " + spec.separator.join(i.name for i in node.inputs)
-    if spec.epilogue is Epilogue.ACTIVATION:
+    if spec.epilogue is Epilogue.ACTIVATION and not spec.options:
         return node.kind
     parts = [node.kind]
     for p in spec.positional:

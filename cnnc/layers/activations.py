@@ -25,8 +25,12 @@ _NAN = "propagate_nan=tl.PropagateNan.ALL"
 
 
 class Activation(FrozenRecord):
-    __slots__ = ("name", "numpy", "triton", "torch", "onnx", "monotone", "keras", "numpy_scratch")
-    _defaults = {"numpy_scratch": (0, 0, False)}
+    """`param` = (option, default) for an activation with a parameter that a statement alone
+    may set (`leaky_relu slope=0.01`, `elu alpha=0.5`), and `variant(value)` makes the entry
+    for another value; as the ACT of another statement it has its default."""
+    __slots__ = ("name", "numpy", "triton", "torch", "onnx", "monotone", "keras", "numpy_scratch", "param",
+                 "variant")
+    _defaults = {"numpy_scratch": (0, 0, False), "param": None, "variant": None}
 
 
 def _onnx_op(op, **attrs):
@@ -66,6 +70,28 @@ def _torch_gelu(nn):
     return GELU()
 
 
+def _leaky_relu(slope: float) -> Activation:
+    """max(x, 0) + slope * min(x, 0): Keras's LeakyReLU(negative_slope), PyTorch's LeakyReLU."""
+    s = float(slope)
+    return Activation("leaky_relu", numpy=(f"np.multiply(y, np.float32({s!r}), out=y, where=y < 0)",),
+                      triton=(f"acc = tl.where(acc < 0, acc * {s!r}, acc)",),
+                      torch=lambda nn: nn.LeakyReLU(s), onnx=_onnx_op("LeakyRelu", alpha=s), monotone=s >= 0,
+                      keras=("leaky_relu",), numpy_scratch=(1, 0, False), param=("slope", 0.2), variant=_leaky_relu)
+
+
+def _elu(alpha: float) -> Activation:
+    """x for x > 0, alpha * (exp(x) - 1) below: Keras's ELU(alpha), PyTorch's ELU(alpha)."""
+    a = float(alpha)
+    scaled = a != 1.0
+    numpy = ("np.expm1(y, out=y, where=y < 0)",) + \
+        ((f"np.multiply(y, np.float32({a!r}), out=y, where=y < 0)",) if scaled else ())
+    triton = (f"acc = tl.where(acc > 0, acc, {a!r} * (tl.exp(acc) - 1.0))" if scaled
+              else "acc = tl.where(acc > 0, acc, tl.exp(acc) - 1.0)",)
+    return Activation("elu", numpy=numpy, triton=triton, torch=lambda nn: nn.ELU(a), onnx=_onnx_op("Elu", alpha=a),
+                      monotone=a >= 0, keras=("elu",), numpy_scratch=(1, 0, False), param=("alpha", 1.0),
+                      variant=_elu)
+
+
 def _onnx_silu(g, x, out, name):
     s = g.node("Sigmoid", [x], f"{name}/sigmoid", f"{name}/sigmoid")
     return g.node("Mul", [x, s], out, name)
@@ -80,14 +106,8 @@ _TABLE = (
     Activation("relu6", numpy=("np.clip(y, 0, 6, out=y)",),
                triton=(f"acc = tl.minimum(tl.maximum(acc, 0.0, {_NAN}), 6.0, {_NAN})",),
                torch=lambda nn: nn.ReLU6(), onnx=_onnx_clip(0.0, 6.0), monotone=True, keras=("relu6",)),
-    Activation("leaky_relu", numpy=("np.multiply(y, np.float32(0.2), out=y, where=y < 0)",),
-               triton=("acc = tl.where(acc < 0, acc * 0.2, acc)",),
-               torch=lambda nn: nn.LeakyReLU(0.2), onnx=_onnx_op("LeakyRelu", alpha=0.2), monotone=True,
-               keras=("leaky_relu",), numpy_scratch=(1, 0, False)),
-    Activation("elu", numpy=("np.expm1(y, out=y, where=y < 0)",),
-               triton=("acc = tl.where(acc > 0, acc, tl.exp(acc) - 1.0)",),
-               torch=lambda nn: nn.ELU(), onnx=_onnx_op("Elu", alpha=1.0), monotone=True, keras=("elu",),
-               numpy_scratch=(1, 0, False)),
+    _leaky_relu(0.2),
+    _elu(1.0),
     Activation("gelu", numpy=("_gelu(y)",),
                triton=("acc = 0.5 * acc * (1.0 + tl.erf(acc * 0.7071067811865476))",),
                torch=_torch_gelu, onnx=_onnx_gelu, monotone=False, keras=("gelu",),
@@ -132,3 +152,14 @@ ACTIVATIONS["hard_silu"] = ACTIVATIONS["hard_swish"]
 
 # what a program may write as ACT, in the order the docs list them
 NAMES = tuple(ACTIVATIONS)
+
+
+def activation_of(node) -> Activation:
+    """The activation `node` applies: its table entry, or the entry for the parameter that an
+    activation statement alone sets (`leaky_relu slope=0.01`)."""
+    a = ACTIVATIONS[node.activation]
+    if a.param is None:
+        return a
+    option, default = a.param
+    value = (node.attrs or {}).get(option, default)
+    return a if value == default else a.variant(value)

@@ -150,6 +150,23 @@ def decimal(what: str, lo: float, hi: float, lo_closed: bool, hi_closed: bool):
     return parse
 
 
+def reals(what: str, lo: float = float("-inf")):
+    """One decimal (`0.5`) or a comma list of them (`0.485,0.456,0.406`): a tuple of floats,
+    each finite and at least `lo`."""
+    one = decimal(what, lo, float("inf"), True, False)
+
+    def parse(v):
+        if v.kind == "list":
+            parts = getattr(v, "items", None)
+            texts = [p.text for p in parts] if parts else v.text.split(",")
+            return tuple(one(type(v)(t.strip(), "number", v.line, v.col)) for t in texts)
+        if v.kind != "number":
+            raise ArgError(f"{what} must be a decimal number or a comma list of them like 0.5,0.25, "
+                           f"got '{shown(v.text)}'")
+        return (one(v),)
+    return parse
+
+
 def input_shape(v):
     if v.kind == "size":
         parts = _sizes(v)

@@ -180,6 +180,11 @@ class LayerKind:
         """Keras's default initializer of a parameter: "glorot_uniform", "zeros" or "ones"."""
         return self.initializers.get(suffix) or _DEFAULT_INIT.get(suffix, "glorot_uniform")
 
+    def initial_value(self, suffix: str, attrs) -> "float | None":
+        """A constant every element of the parameter starts at, set by the program (layerscale's
+        V), or None for the `initializer`."""
+        return None
+
     def macs(self, inp, out, attrs) -> int:
         return 0
 
@@ -203,6 +208,10 @@ class LayerKind:
     def padding_added(self, attrs) -> tuple:
         """(top, bottom, left, right) rows and columns of zeros this layer puts around the
         image (zeropad): a window after it that drops only those drops nothing real."""
+        return 0, 0, 0, 0
+
+    def cropped(self, attrs) -> tuple:
+        """(top, bottom, left, right) rows and columns this layer removes from the image (crop)."""
         return 0, 0, 0, 0
 
     def gather_only(self, attrs) -> bool:

@@ -2,9 +2,10 @@
 (arguments, shape rule, parameter shapes in Keras layouts, MACs, fusion role), by family:
 
     convolution.py   conv, dwconv, sepconv, deconv
-    here             pool, avgpool, globalpool, globalmaxpool; zeropad, upsample;
-                     flatten, dense; batchnorm, rescale, dropout, the activations alone;
-                     input and the joins of blocks (residual, concat, scale)
+    here             pool, avgpool, globalpool, globalmaxpool; zeropad, crop, upsample;
+                     flatten, dense; batchnorm, layernorm, layerscale, normalize, rescale,
+                     dropout, the activations alone; input and the joins of blocks
+                     (residual, concat, scale)
 
 ALL lists one instance of each. (The families share this module rather than one module
 each: every module more is one more import at each `cnnc shapes` start-up; BENCHMARKS.md.)
@@ -13,6 +14,7 @@ each: every module more is one more import at each `cnnc shapes` start-up; BENCH
 from __future__ import annotations
 
 from . import args as A
+from .activations import ACTIVATIONS
 from .activations import NAMES as ACTIVATION_NAMES
 from .base import LayerKind, Window, per_axis
 from .convolution import Conv, DepthwiseConv, SeparableConv, TransposedConv
@@ -88,6 +90,14 @@ class GlobalMaxPool(GlobalPool):
 _SIDES = ("top", "bottom", "left", "right")
 
 
+def _sides(attrs) -> tuple:
+    """(top, bottom, left, right) of `P`, `PHxPW` or the sides given one by one (unset: 0)."""
+    if attrs["padding"] is not None:
+        ph, pw = attrs["padding"]
+        return ph, ph, pw, pw
+    return tuple(attrs[s] or 0 for s in _SIDES)
+
+
 class ZeroPad(LayerKind):
     """ZeroPadding2D: `zeropad P` (P rows and columns on every side), `zeropad PHxPW` (PH rows
     above and below, PW columns left and right), or `zeropad top=T bottom=B left=L right=R`
@@ -109,11 +119,7 @@ class ZeroPad(LayerKind):
             raise A.ArgError(f"zeropad needs its padding (usage: {self.usage})")
 
     def defaults(self, attrs):
-        if attrs["padding"] is not None:
-            ph, pw = attrs["padding"]
-            attrs["sides"] = (ph, ph, pw, pw)
-        else:
-            attrs["sides"] = tuple(attrs[s] or 0 for s in _SIDES)
+        attrs["sides"] = _sides(attrs)
 
     def spatial(self, n, axis, attrs):
         t, b, l, r = attrs["sides"]
@@ -125,6 +131,50 @@ class ZeroPad(LayerKind):
     def arithmetic(self, inp, out, attrs):
         t, b, l, r = attrs["sides"]
         return per_axis(inp, out, lambda a, n, o: f"{o} = {n} + {(t, l)[a]} + {(b, r)[a]}")
+
+    def same_on_both_axes(self, attrs):
+        t, b, l, r = attrs["sides"]
+        return (t, b) == (l, r)
+
+    def gather_only(self, attrs):
+        return True
+
+
+class Crop(LayerKind):
+    """Cropping2D: `crop P` (P rows and columns off every side), `crop PHxPW` (PH rows off the
+    top and the bottom, PW columns off the left and the right), or `crop top=T bottom=B
+    left=L right=R` (unset sides 0), as zeropad adds them. attrs["sides"] is the resolved
+    (top, bottom, left, right)."""
+    keyword = "crop"
+    role = Role.PROLOGUE
+    prologue = Prologue.CROP
+    on = "image"
+    positional = (A.Param("cropping", A.pixels("the cropping"), False, None),)
+    options = {side: A.Param(side, A.at_least_zero(f"the {side} cropping"), False, None) for side in _SIDES}
+    usage = "crop P | crop PHxPW | crop top=T bottom=B left=L right=R"
+
+    def check(self, attrs):
+        given = [s for s in _SIDES if attrs[s] is not None]
+        if attrs["cropping"] is not None and given:
+            raise A.ArgError(f"give the cropping once: crop P, or {given[0]}= and the other sides, not both",
+                             option=given[0])
+        if attrs["cropping"] is None and not given:
+            raise A.ArgError(f"crop needs its cropping (usage: {self.usage})")
+
+    def defaults(self, attrs):
+        attrs["sides"] = _sides({"padding": attrs["cropping"], **{s: attrs[s] for s in _SIDES}})
+
+    def spatial(self, n, axis, attrs):
+        t, b, l, r = attrs["sides"]
+        return n - (t + b if axis == 0 else l + r)
+
+    def collapse_message(self, inp, h, w, attrs):
+        t, b, l, r = attrs["sides"]
+        return (f"the image collapses: crop removes {t + b} rows and {l + r} columns from {inp}, which leaves "
+                f"{max(h, 0)}x{max(w, 0)}x{inp.c}; crop less, or use a larger input")
+
+    def cropped(self, attrs) -> tuple:
+        return attrs["sides"]
 
     def same_on_both_axes(self, attrs):
         t, b, l, r = attrs["sides"]
@@ -223,6 +273,90 @@ class BatchNorm(LayerKind):
         return p
 
 
+def _channels_of(inp) -> int:
+    return inp.dims[-1]
+
+
+class LayerNorm(LayerKind):
+    """LayerNormalization(axis=-1) at inference and in training alike: each pixel's channels
+    (a vector's values) normalised by their own mean and (biased) variance,
+    (x - mean) / sqrt(var + eps) * gamma + beta, eps 0.001 as Keras's default."""
+    keyword = "layernorm"
+    role = Role.EPILOGUE
+    epilogue = Epilogue.ROW
+    options = {"eps": A.Param("eps", A.decimal("eps", 0.0, float("inf"), False, False), False, 0.001)}
+    usage = "layernorm [eps=E]"
+
+    def params(self, inp, out, attrs):
+        c = (_channels_of(inp),)
+        return {"gamma": c, "beta": c}
+
+
+class LayerScale(LayerKind):
+    """ConvNeXt's LayerScale: channel c times a learned gamma[c], which starts at V (1e-6 by
+    default, as ConvNeXt's layer_scale_init_value)."""
+    keyword = "layerscale"
+    role = Role.EPILOGUE
+    epilogue = Epilogue.AFFINE
+    positional = (A.Param("init", A.real("the initial scale"), False, 1e-6),)
+    usage = "layerscale [INITIAL]"
+    foldable = True
+
+    def params(self, inp, out, attrs):
+        return {"gamma": (_channels_of(inp),)}
+
+    def initial_value(self, suffix, attrs):
+        return attrs["init"]
+
+
+# Keras's backend.epsilon(): Normalization divides by max(sqrt(var), EPSILON)
+NORMALIZE_EPSILON = 1e-7
+
+
+class Normalize(LayerKind):
+    """Normalization(axis=-1): (x - mean) / max(sqrt(var), 1e-7) per channel, nothing trainable.
+    With `mean=` and `var=` written (one value for every channel, or one per channel) they are
+    constants of the program (Keras's Normalization(mean=, variance=): no weights); without,
+    the layer holds `mean`, `var` (C,) and `count` (), Keras's adapted state."""
+    keyword = "normalize"
+    role = Role.EPILOGUE
+    epilogue = Epilogue.AFFINE
+    options = {"mean": A.Param("mean", A.reals("the mean"), False, None),
+               "var": A.Param("var", A.reals("the variance", 0.0), False, None)}
+    usage = "normalize [mean=M[,M...] var=V[,V...]]"
+    non_trainable = ("mean", "var", "count")
+    initializers = {"count": "zeros"}
+    foldable = True
+
+    def check(self, attrs):
+        given = [o for o in ("mean", "var") if attrs[o] is not None]
+        if len(given) == 1:
+            other = "var" if given[0] == "mean" else "mean"
+            raise A.ArgError(f"give both mean= and var= (constants), or neither (the layer holds them as "
+                             f"weights, as an adapted Keras Normalization); {other}= is missing", option=given[0])
+
+    def infer(self, inp, attrs):
+        c = _channels_of(inp)
+        for o in ("mean", "var"):
+            values = attrs[o]
+            if values is not None and len(values) not in (1, c):
+                raise ShapeError(f"{o}= has {len(values)} values, but {inp.describe()} has {c} channels: "
+                                 f"give one value for all of them or one per channel")
+        return inp
+
+    def params(self, inp, out, attrs):
+        if attrs["mean"] is not None:
+            return {}
+        c = (_channels_of(inp),)
+        return {"mean": c, "var": c, "count": ()}
+
+    def constants(self, attrs, c: int):
+        """(mean, var) as tuples of C floats when written in the program, else None."""
+        if attrs["mean"] is None:
+            return None
+        return tuple(tuple(v) * (c if len(v) == 1 else 1) for v in (attrs["mean"], attrs["var"]))
+
+
 class Rescale(LayerKind):
     """Rescaling(scale, offset): x * S + O for every value, no parameters."""
     keyword = "rescale"
@@ -241,12 +375,20 @@ class Dropout(LayerKind):
 
 
 class ActivationLayer(LayerKind):
-    """`relu`, `softmax`, ... alone; attrs["activation"] is the keyword."""
+    """`relu`, `softmax`, ... alone; attrs["activation"] is the keyword. An activation with a
+    parameter takes it as an option here (`leaky_relu slope=0.01`, `elu alpha=0.5`)."""
     role = Role.EPILOGUE
     epilogue = Epilogue.ACTIVATION
 
     def __init__(self, name: str):
         self.keyword = name
+        param = ACTIVATIONS[name].param
+        if param is not None:
+            option, default = param
+            lo = 0.0 if name == "leaky_relu" else float("-inf")   # Keras's LeakyReLU refuses a negative slope
+            self.options = {option: A.Param(option, A.decimal(option, lo, float("inf"), True, False), False,
+                                            default)}
+            self.usage = f"{name} [{option}=A]"
 
     def defaults(self, attrs) -> None:
         attrs["activation"] = self.keyword
@@ -331,4 +473,5 @@ class Scale(LayerKind):
 
 ALL = (Conv(), DepthwiseConv(), SeparableConv(), TransposedConv(), MaxPool(), AvgPool(), GlobalPool(),
        GlobalMaxPool(), ZeroPad(), Upsample(), Flatten(), Dense(), BatchNorm(), Rescale(), Dropout(), Input(),
-       Residual(), Concat(), Scale(), *(ActivationLayer(a) for a in ACTIVATION_NAMES))
+       Residual(), Concat(), Scale(), *(ActivationLayer(a) for a in ACTIVATION_NAMES),
+       LayerNorm(), LayerScale(), Normalize(), Crop())

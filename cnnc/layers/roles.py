@@ -28,6 +28,8 @@ class Epilogue(enum.Enum):
     POOL = "pool"                # a window reduction (max/avg pool)
     REDUCE = "reduce"            # over every pixel of an image (globalpool, globalmaxpool)
     ADD = "add"                  # plus another tensor of the same shape (residual's join)
+    ROW = "row"                  # over each pixel's whole channel row, with per-channel weights
+                                 # (layernorm): a kernel holds the whole row, as for softmax
 
 
 class Prologue(enum.Enum):
@@ -37,6 +39,8 @@ class Prologue(enum.Enum):
                                  # outside; adds to the next window's own padding
     RESAMPLE = "resample"        # a larger image (upsample): nearest is an index map (each output pixel
                                  # is one input pixel: spec.gather_only), bilinear mixes four pixels
+    CROP = "crop"                # rows/columns removed at the edges (crop): an index map, shifted by
+                                 # the rows and columns cut at the top and left, never outside
     GATE = "gate"                # times a vector of C values per image, the same for every pixel (the
                                  # scale join: x · gate, squeeze-and-excitation): the reader scales what
                                  # it gathers, channel by channel

@@ -34,10 +34,12 @@ def _fans(shape) -> tuple:
 
 
 def _each_param(net):
-    """(name, shape, the kind's initializer for it, suffix) in network order."""
+    """(name, shape, the kind's initializer for it, suffix) in network order; the initializer
+    is a number where the program sets the starting value (layerscale's V)."""
     for n in net.nodes:
         for suffix, shape in n.params.items():
-            yield f"{n.name}.{suffix}", tuple(shape), n.spec.initializer(suffix), suffix
+            value = n.spec.initial_value(suffix, n.attrs)
+            yield f"{n.name}.{suffix}", tuple(shape), n.spec.initializer(suffix) if value is None else value, suffix
 
 
 def init_params(net, seed: int = 0) -> dict:
@@ -51,6 +53,8 @@ def init_params(net, seed: int = 0) -> dict:
             fan_in, fan_out = _fans(shape)
             limit = np.sqrt(6.0 / (fan_in + fan_out))
             out[name] = rng.uniform(-limit, limit, size=shape).astype(np.float32)
+        elif isinstance(init, float):
+            out[name] = np.full(shape, init, np.float32)
         else:
             out[name] = np.full(shape, 1.0 if init == "ones" else 0.0, np.float32)
     return out
@@ -70,7 +74,7 @@ def random_params(net, seed: int = 0) -> dict:
             out[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
         elif suffix == "var":
             out[name] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
-        elif init == "ones":
+        elif init == "ones" or isinstance(init, float):
             out[name] = rng.uniform(-1.5, 1.5, shape).astype(np.float32)
         else:
             out[name] = (rng.standard_normal(shape) * 0.5).astype(np.float32)
@@ -128,7 +132,7 @@ def read_file(path, expected: "dict | None" = None):
     if ext == ".safetensors" and os.path.isfile(p):
         _safetensors()  # a missing package is its own message
     try:
-        arrays = io.read_weights(p)
+        arrays = io.read_weights(p, io.MAX_ARRAYS if expected is None else io.array_limit(expected))
         if expected is None:
             return {k: arrays[k] for k in arrays.keys()}
     except ValueError as e:

@@ -190,6 +190,38 @@ def _affine(gamma, beta, mean, var, eps):
     return scale.astype(np.float32), (beta - mean * scale).astype(np.float32)
 
 
+def _fold_affine(kernel, bias, scale, shift):
+    """A per-channel x * scale + shift after an anchor (layerscale, normalize), folded into its
+    kernel (output channel on the last axis) and bias (None: no bias, 0), in float64."""
+    scale = np.asarray(scale, np.float64)
+    k = kernel.astype(np.float64) * scale
+    b = np.float64(0.0 if bias is None else bias) * scale + shift
+    return k.astype(np.float32), b.astype(np.float32)
+
+
+def _normalize_den(mean, var):
+    """normalize's mean and divisor max(sqrt(var), 1e-7), in float32 as Keras computes them."""
+    return mean.astype(np.float32), np.maximum(np.sqrt(var.astype(np.float32)), np.float32(1e-7))
+
+
+def _normalize_affine(mean, var):
+    """normalize as x * scale + shift (float64), for folding into an anchor before it."""
+    den = np.maximum(np.sqrt(var.astype(np.float64)), 1e-7)
+    return 1.0 / den, -mean.astype(np.float64) / den
+
+
+def _layernorm(x, gamma, beta, eps):
+    """Each row of the last axis normalised by its mean and biased variance, then gamma, beta."""
+    y = x - x.mean(axis=-1, keepdims=True)
+    v = np.square(y).mean(axis=-1, keepdims=True)
+    v += np.float32(eps)
+    np.sqrt(v, out=v)
+    y /= v
+    y *= gamma
+    y += beta
+    return y
+
+
 def _sigmoid(y):
     """1 / (1 + exp(-y)) as (1 + tanh(y / 2)) / 2: no overflow for any y; a new array."""
     s = np.tanh(y * np.float32(0.5))

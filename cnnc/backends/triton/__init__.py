@@ -43,8 +43,8 @@ from __future__ import annotations
 
 from ...errors import CnncError
 from ..pending import require_lowerings
-from ..triton_fusion import TRITON
-from .geometry import Kernel
+from ..triton_fusion import TRITON, wide_row
+from .geometry import Kernel, RowKernel
 from .lowerings import LOWERINGS
 from .module import WEIGHTS_EXT, emit_module
 from .sm90 import compile_for_gpu, resource_usage
@@ -66,7 +66,32 @@ def plan_kernels(net, precision: str):
     require_lowerings(net, LOWERINGS, "triton backend")
     plan = make_plan(net, TRITON)
     folded = set(foldable_batchnorms(net))
-    return plan, [Kernel(g, plan, folded, precision, LOWERINGS) for g in plan.groups], folded
+    kernels = []
+    for g in plan.groups:
+        if g.copy_into is None and g.anchor is None and wide_row(g.nodes[0]):
+            kernels.append(RowKernel(g, plan, folded, precision, LOWERINGS))
+            continue
+        k = Kernel(g, plan, folded, precision, LOWERINGS)
+        kernels.append(k)
+        if k.anchor is not None and wide_row(k.anchor):
+            k.defer_row(f"p_{k.anchor.name}")
+            kernels.append(RowKernel(g, plan, folded, precision, LOWERINGS, after=k))
+    check_tiles(net, kernels)
+    return plan, kernels, folded
+
+
+def check_tiles(net, kernels) -> None:
+    """CnncError at the layer of the first kernel that no tile can run (the tile rules of
+    carried/triton_tiles.py): a module that compiles runs."""
+    from ..carried.triton_tiles import default_config
+
+    for k in kernels:
+        try:
+            default_config(k.geometry())
+        except ValueError:
+            node = k.row or k.anchor or (k.g.nodes or [k.src])[0]
+            raise CnncError(f"{node.name}: the triton backend has no legal tile for this layer's kernel "
+                            f"({k.g.describe()}, {k.C} channels)", node.line, node.col, net.filename) from None
 
 
 def generate(net, precision: str = "ieee", **options) -> str:

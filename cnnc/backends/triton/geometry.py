@@ -9,6 +9,7 @@ import hashlib
 
 from ...layers import Epilogue, Image, Prologue, Role
 from ..carried.triton_tiles import C_ALIGN, K_ALIGN, next_pow2
+from ..triton_fusion import row_op
 
 
 def dims(t) -> tuple:
@@ -30,7 +31,8 @@ def round_up(n: int, m: int) -> int:
 
 class Map:
     """One prologue as the gather sees it, from the image after it back to the one before:
-    `pad` shifts by (top, left) and masks outside the H x W before it; `nearest` divides
+    `pad` shifts by (top, left) and masks outside the H x W before it; `crop` shifts the
+    other way (every pixel after it is one before it: no mask); `nearest` divides
     by the factors; `bilinear` (a kernel of its own) mixes four pixels; `gate` keeps the
     position and multiplies by the gate vector."""
 
@@ -41,6 +43,9 @@ class Map:
         if prologue is Prologue.PAD:
             self.op = "pad"
             self.T, _, self.L, _ = node.spec.padding_added(node.attrs)
+        elif prologue is Prologue.CROP:
+            self.op = "crop"
+            self.T, _, self.L, _ = node.spec.cropped(node.attrs)
         elif prologue is Prologue.RESAMPLE:
             self.op = "nearest" if node.spec.gather_only(node.attrs) else "bilinear"
             self.FH, self.FW = node.attrs["size"]
@@ -51,13 +56,23 @@ class Map:
         p = f"M{self.i}"
         if self.op == "pad":
             return [(f"{p}T", self.T), (f"{p}L", self.L), (f"{p}H", self.H), (f"{p}W", self.W)]
+        if self.op == "crop":
+            return [(f"{p}T", self.T), (f"{p}L", self.L)]
         if self.op in ("nearest", "bilinear"):
             return [(f"{p}FH", self.FH), (f"{p}FW", self.FW), (f"{p}H", self.H), (f"{p}W", self.W)]
         return []
 
 
 class Kernel:
-    """Geometry and epilogue of one fusion group."""
+    """Geometry and epilogue of one fusion group.
+
+    `row` is None here (a RowKernel's row op); `deferred` says the anchor's own activation (a
+    softmax over a row wider than a tile) is left to the RowKernel after it, which reads the
+    anchor's result from the scratch buffer `scratch_out` instead of the group's buffer."""
+    row = None
+    deferred = False
+    scratch_out = scratch_in = None
+    traces = True
 
     def __init__(self, group, plan, folded: set, precision: str, lowerings: dict):
         self.g = group
@@ -124,7 +139,8 @@ class Kernel:
         else:
             self.out_owner, self.out_off = plan.storage(last)
         self.CT = dims(self.out_owner.out)[2]
-        self.softmax = any(n.activation == "softmax" for n in group.nodes)
+        # a whole-row op (softmax, layernorm) is fused: the tile holds the whole channel row
+        self.softmax = any(row_op(n) for n in group.nodes)
         # the packed weights (CP x KP, K contiguous): every BN and BK a tile may take divides
         # them, and a fused softmax's whole row fits
         self.KP = round_up(self.K, K_ALIGN) if anchor is not None else 0
@@ -167,17 +183,40 @@ class Kernel:
             args.append(("g_ptr", None))
         if self.anchor is not None:
             args += [(arg, f"{self.name}.{key}") for arg, key in self.lowering.weights]
-        for n in self.pre + self.post:
-            if n.spec.epilogue is Epilogue.AFFINE:
-                args += [(f"{self.arg(n)}_{a}", f"{self.name}.{n.name}.{a}") for a in self.affine(n).arrays]
-            elif n.spec.epilogue is Epilogue.ADD:
+        for n in self.ops():
+            if n.spec.epilogue is Epilogue.ADD:
                 args.append((f"{self.arg(n)}_ptr", None))
+            else:
+                args += [(f"{self.arg(n)}_{a}", f"{self.name}.{n.name}.{a}") for a in self.weighted(n)]
         args.append(("out_ptr", None))
         return args
 
     def affine(self, node):
-        """The lowering of an affine epilogue (batchnorm, rescale): its arrays and its line."""
+        """The lowering of an epilogue with per-channel arrays (batchnorm, layerscale, layernorm;
+        rescale has none): its arrays and its lines."""
         return self.lowerings[node.kind]
+
+    def ops(self) -> list:
+        """The epilogue nodes the kernel computes, in order (a RowKernel's row op first)."""
+        return ([self.row] if self.row is not None and self.row.spec.epilogue is not None else []) + self.pre + self.post
+
+    def weighted(self, node) -> tuple:
+        """The per-channel arrays that `prepare` makes for an epilogue node (none for most)."""
+        if node.spec.epilogue in (Epilogue.AFFINE, Epilogue.ROW):
+            return self.affine(node).arrays
+        return ()
+
+    @property
+    def launch_cols(self) -> int:
+        """The columns the launch grid tiles by BN."""
+        return self.C
+
+    def defer_row(self, scratch: str) -> None:
+        """Leave the anchor's own activation (a softmax too wide for one tile) to a RowKernel,
+        writing the anchor's result to the scratch buffer `scratch` for it."""
+        self.deferred, self.softmax, self.traces = True, False, False
+        self.scratch_out = scratch
+        self.out_owner, self.out_off, self.CT = None, 0, self.C
 
     def constexprs(self) -> list:
         """The layer geometry as (name, value): compile-time constants of the kernel."""
@@ -219,6 +258,36 @@ class Kernel:
         if self.gate is not None:
             out.append(self.gate.inputs[1])
         return out + [self.other_input(r) for r in self.residuals]
+
+
+class RowKernel(Kernel):
+    """A softmax or layernorm over channel rows wider than one tile (more than ROW_MAX
+    channels: triton_fusion.py), with the elementwise epilogues after it: one program per BM
+    rows loops over each row in BN-channel chunks, a pass for each statistic and a last one
+    that writes (template.emit_row_kernel). Either the group itself starts with the row op
+    (its source is the input), or it follows an anchor whose own activation is the row op
+    (`after`): then it reads the anchor's result from that kernel's scratch buffer."""
+
+    def __init__(self, group, plan, folded, precision, lowerings, after=None):
+        super().__init__(group, plan, folded, precision, lowerings)
+        if after is None:
+            self.row, self.pre = self.pre[0], self.pre[1:]
+        else:
+            self.row, self.pre, self.post = after.anchor, [], []
+            self.name = f"{after.name}_row"
+            self.anchor = self.lowering = self.gate = None
+            self.prologue, self.maps = [], []
+            self.scratch_in = after.scratch_out
+            self.IH, self.IW, self.CIN = self.PH, self.PW, self.C
+            self.CIN_T, self.in_off = self.C, 0
+        self.gather, self.softmax, self.K, self.KP, self.CP = "row", False, 0, 0, 0
+
+    @property
+    def launch_cols(self) -> int:
+        return 1   # one program per BM rows: it loops over the whole row itself
+
+    def reads(self) -> list:
+        return ([] if self.scratch_in else [self.src]) + [self.other_input(r) for r in self.residuals]
 
 
 def kernel_key(source: str, name: str, constexprs) -> str:

@@ -54,12 +54,13 @@ def _bias(e, anchor, c: int) -> None:
 
 
 def _fold(e, k) -> None:
-    """Batchnorms folded into the (K, C) weight `w` and bias `b` (output channel last)."""
+    """Per-channel affine maps (batchnorm, layerscale, normalize) folded into the (K, C) weight
+    `w` and bias `b` (output channel last)."""
     for n in k.g.nodes[len(k.prologue) + 1:]:
         if n.name not in k.folded:
             break
         e.comment(f"{n.name} folded into {k.anchor.name}")
-        e.line(f"s, t = _affine(params, {n.name!r}, {n.attrs['eps']!r})")
+        k.affine(n).emit_scale_shift(n, e)
         e.line("w, b = w * s, b * s + t")
 
 
@@ -171,11 +172,15 @@ class TransposedGEMM(WindowGEMM):
 
 class BatchNormAffine(Lowering):
     """batchnorm that does not fold: x * scale + shift per channel (gamma 1 with scale=false,
-    beta 0 with center=false)."""
+    beta 0 with center=false). Its kin (layerscale, normalize) differ only in how `prepare`
+    finds the scale and the shift (`emit_scale_shift`: float64 tensors `s`, `t` of (C,))."""
     arrays = ("scale", "shift")
 
-    def emit_prepare(self, k, n, e) -> None:
+    def emit_scale_shift(self, n, e) -> None:
         e.line(f"s, t = _affine(params, {n.name!r}, {n.attrs['eps']!r})")
+
+    def emit_prepare(self, k, n, e) -> None:
+        self.emit_scale_shift(n, e)
         e.line(f"state[{k.name + '.' + n.name + '.scale'!r}] = s.to(DEVICE, torch.float32).contiguous()")
         e.line(f"state[{k.name + '.' + n.name + '.shift'!r}] = t.to(DEVICE, torch.float32).contiguous()")
 
@@ -184,6 +189,75 @@ class BatchNormAffine(Lowering):
         e.comment(f"{n.name}: batchnorm as x * scale + shift")
         e.line(f"acc = acc * tl.load({v}_scale + offs_n, mask=mask_n, other=0.0)[None, :] "
                f"+ tl.load({v}_shift + offs_n, mask=mask_n, other=0.0)[None, :]")
+
+
+class LayerScaleAffine(BatchNormAffine):
+    """layerscale: channel c times gamma[c] (a shift of 0)."""
+
+    def emit_scale_shift(self, n, e) -> None:
+        e.line(f"s = _f64(params[{n.name + '.gamma'!r}])")
+        e.line("t = torch.zeros_like(s)")
+
+
+class NormalizeAffine(BatchNormAffine):
+    """normalize: (x - mean) / max(sqrt(var), 1e-7) as x * scale + shift, from its weights or the
+    program's constants."""
+
+    def emit_scale_shift(self, n, e) -> None:
+        consts = n.spec.constants(n.attrs, n.out.dims[-1])
+        if consts is None:
+            e.line(f"mean, var = _f64(params[{n.name + '.mean'!r}]), _f64(params[{n.name + '.var'!r}])")
+        else:
+            e.line(f"mean = torch.tensor({list(consts[0])!r}, dtype=torch.float64)")
+            e.line(f"var = torch.tensor({list(consts[1])!r}, dtype=torch.float64)")
+        e.line("s = 1.0 / torch.sqrt(var).clamp_min(1e-7)")
+        e.line("t = -mean * s")
+
+
+class LayerNormRow(Lowering):
+    """layernorm: each row of channels normalised by its mean and biased variance, then gamma and
+    beta. Fused (`emit`), the tile holds the whole row (BN >= C, as a fused softmax); a wider row
+    runs in a row kernel of its own (`emit_wide`, template.emit_row_kernel), three passes over
+    the row in BN-channel chunks: the mean, the variance around it, the result."""
+    arrays = ("gamma", "beta")
+
+    def emit_prepare(self, k, n, e) -> None:
+        for a in self.arrays:
+            e.line(f"state[{k.name + '.' + n.name + '.' + a!r}] = _f64(params[{n.name + '.' + a!r}])"
+                   f".to(DEVICE, torch.float32).contiguous()")
+
+    def _affine(self, k, n, e, x: str) -> None:
+        v = k.arg(n)
+        e.line(f"acc = {x} * tl.load({v}_gamma + offs_n, mask=mask_n, other=0.0)[None, :] "
+               f"+ tl.load({v}_beta + offs_n, mask=mask_n, other=0.0)[None, :]")
+
+    def emit(self, k, n, e) -> None:
+        e.comment(f"{n.name}: layernorm over the whole channel row (BN covers C)")
+        e.line("mean = tl.reduce(tl.where(mask_n[None, :], acc, 0.0), 1, _sum) / C")
+        e.line("d = tl.where(mask_n[None, :], acc - mean[:, None], 0.0)")
+        e.line(f"rstd = 1.0 / tl.sqrt(tl.reduce(d * d, 1, _sum) / C + {float(n.attrs['eps'])!r})")
+        self._affine(k, n, e, "d * rstd[:, None]")
+
+    def emit_wide_stats(self, k, n, e, load) -> None:
+        """A row kernel's passes before the last: the row's mean, then its variance around it
+        (`load(e, other)` reads the chunk at c0 as `x`)."""
+        e.comment(f"{n.name}: layernorm over rows wider than a tile: the mean, then the variance around")
+        e.comment("it, each a pass over the row in BN-channel chunks; the last pass writes the result")
+        e.line("total = tl.full([BM], 0.0, dtype=tl.float32)")
+        with e.block("for c0 in range(0, C, BN):"):
+            load(e, "0.0")
+            e.line("total += tl.reduce(x, 1, _sum)")
+        e.line("mean = total / C")
+        e.line("total = tl.full([BM], 0.0, dtype=tl.float32)")
+        with e.block("for c0 in range(0, C, BN):"):
+            load(e, "0.0")
+            e.line("d = tl.where(mask_n[None, :], x - mean[:, None], 0.0)")
+            e.line("total += tl.reduce(d * d, 1, _sum)")
+        e.line(f"rstd = 1.0 / tl.sqrt(total / C + {float(n.attrs['eps'])!r})")
+
+    def emit_wide_value(self, k, n, e) -> None:
+        """The last pass: the chunk `x` normalised, as `acc`."""
+        self._affine(k, n, e, "(x - mean[:, None]) * rstd[:, None]")
 
 
 class ConstantAffine(Lowering):
@@ -203,7 +277,8 @@ IN_TEMPLATE = Lowering()   # activations, pools, reductions, adds, prologues, vi
 LOWERINGS: dict = {
     "conv": WindowGEMM(), "dense": VectorGEMM(), "dwconv": Depthwise(), "sepconv": Separable(),
     "deconv": TransposedGEMM(), "batchnorm": BatchNormAffine(), "rescale": ConstantAffine(),
+    "layerscale": LayerScaleAffine(), "normalize": NormalizeAffine(), "layernorm": LayerNormRow(),
     **{kind: IN_TEMPLATE for kind in ("pool", "avgpool", "globalpool", "globalmaxpool", "residual", "concat",
-                                      "flatten", "dropout", "input", "zeropad", "upsample", "scale",
+                                      "flatten", "dropout", "input", "zeropad", "crop", "upsample", "scale",
                                       *ACTIVATIONS)},
 }

@@ -5,7 +5,7 @@ runtime (tile choice, tuner, CUDA graphs, the model object)."""
 
 from __future__ import annotations
 
-from ...layers import Epilogue, Role
+from ...layers import Role
 from .. import carried
 from ..emitter import Emitter
 from .template import emit_kernel, emit_reducers
@@ -32,6 +32,8 @@ def emit_module(net, plan, kernels, folded, precision: str) -> str:
     e.line('DEVICE = "cpu" if _INTERPRET else "cuda"')
     e.line(f"PRECISION = {precision!r}")
     e.line(f"WEIGHTS_EXT = {WEIGHTS_EXT!r}")
+    e.comment("the digest of the weights written beside this module: load() refuses others there")
+    e.line(carried.DIGEST_LINE)
     e.line('TUNING_EXT = ".tuning.json"')
     e.line(f"INPUT_SHAPE = {tuple(net.input_shape)!r}")
     e.line(f"OUTPUT_SHAPE = {tuple(net.output_shape)!r}")
@@ -115,7 +117,7 @@ def _emit_prepare(e: Emitter, kernels, folded) -> None:
                 e.line('raise ValueError(f"parameter {name} has shape {tuple(params[name].shape)}, expected {shape}")')
         e.line("state = {}")
         for k in kernels:
-            affines = [n for n in k.pre + k.post if n.spec.epilogue is Epilogue.AFFINE and k.affine(n).arrays]
+            affines = [n for n in k.ops() if k.weighted(n)]
             if k.anchor is None and not affines:
                 continue
             e.comment(f"{k.name}")
@@ -187,14 +189,18 @@ def _emit_run(e: Emitter, net, plan, kernels) -> None:
         allocated = {"x"}
         for i, k in enumerate(kernels):
             target = buf(k.g.copy_into) if k.g.copy_into is not None else buf(k.g.last)
-            if target not in allocated:
+            if k.scratch_out is not None:
+                e.comment(f"{k.anchor.name} before its {k.anchor.activation}, for the row kernel after it")
+                target = k.scratch_out
+                e.line(f"{target} = torch.empty((n, {k.PH}, {k.PW}, {k.C}), device=dev, dtype=torch.float32)")
+            elif target not in allocated:
                 owner = plan.storage(k.g.copy_into if k.g.copy_into is not None else k.g.last)[0]
                 e.line(f"{target} = torch.empty({shape_of(owner)}, device=dev, dtype=torch.float32)")
                 allocated.add(target)
             args = []
             for p, key in k.pointer_args():
                 if p == "x_ptr":
-                    args.append(buf(k.src))
+                    args.append(k.scratch_in or buf(k.src))
                 elif p == "g_ptr":
                     args.append(buf(k.gate.inputs[1]))
                 elif p == "out_ptr":
@@ -208,18 +214,19 @@ def _emit_run(e: Emitter, net, plan, kernels) -> None:
             rows = "n" if k.reduce else f"n * {k.PH * k.PW}"
             e.comment(f"{k.name}: {k.g.describe()} (line{'s' if len(k.lines) > 1 else ''} "
                       f"{', '.join(map(str, k.lines))})")
-            e.line(f"launch(tiles, {k.name!r}, {k.name}, {rows}, {k.C}, ({', '.join(args)}, n), dict(")
+            e.line(f"launch(tiles, {k.name!r}, {k.name}, {rows}, {k.launch_cols}, ({', '.join(args)}, n), dict(")
             with e.indented():
                 for j in range(0, len(consts), 8):
                     e.line(", ".join(consts[j:j + 8]) + ("," if j + 8 < len(consts) else ""))
             e.line(f"), gemm={k.gemm}, per_image={k.reduce})")
-            traced = [] if k.g.copy_into is not None else [k.g.last]
+            traced = [] if k.g.copy_into is not None or not k.traces else [k.g.last]
             traced += [j for j in plan.joins if join_done.get(j.name) == i]
             if traced:
                 with e.block("if trace is not None:"):
                     for node in traced:
                         e.line(f"traced(trace, feed, {node.name!r}, {view_expr(node)})")
             dead = [b for b, last in reads.items() if last == i and b not in ("x", out_buf)]
+            dead += [k.scratch_in] if k.scratch_in else []
             if dead:
                 e.line(f"del {', '.join(dead)}")
         e.line(f"return {view_expr(net.output)}")
@@ -228,7 +235,7 @@ def _emit_run(e: Emitter, net, plan, kernels) -> None:
 
 
 def _emit_runtime(e: Emitter) -> None:
-    for name in ("weights_io", "triton_tiles", "triton_tuner", "triton_runtime"):
+    for name in ("safe_files", "weights_io", "triton_tiles", "triton_tuner", "triton_runtime"):
         carried.emit(e, name)
         e.line("")
         e.line("")
@@ -260,8 +267,9 @@ def _emit_runtime(e: Emitter) -> None:
         e.line('"""The model with the weights beside this module (or from `path`). Tiles: the tuning')
         e.line("record beside this module or the per-user cache; kernels without one run the default")
         e.line('tiles, or with tune=True are measured once per batch size on first use (kept in memory)."""')
+        e.line("digest = None")
         with e.block("if path is None:"):
-            e.line("path = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT")
-        e.line("model = Loaded(read_weights(path), PARAMS, prepare, forward)")
+            e.line("path, digest = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT, WEIGHTS_SHA256")
+        e.line("model = Loaded(read_checked(path, PARAMS, digest), PARAMS, prepare, forward)")
         e.line('model.state["tiles"].tune_missing = bool(tune)')
         e.line("return model")

@@ -6,7 +6,7 @@ launch from the chosen config (carried/triton_tiles.py): nothing here depends on
 
 from __future__ import annotations
 
-from ...layers import ACTIVATIONS, Epilogue
+from ...layers import ACTIVATIONS, Epilogue, activation_of
 from ..emitter import Emitter, source_line
 
 
@@ -23,7 +23,7 @@ def emit_reducers(e: Emitter) -> None:
         e.line("return tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)")
 
 
-def emit_kernel(k, e: Emitter) -> None:
+def _signature(k, e: Emitter) -> None:
     ptrs = [p for p, _ in k.pointer_args()]
     consts = [f"{name}: tl.constexpr" for name, _ in k.constexprs()] + [f"{t}: tl.constexpr" for t in k.tile_params()]
     e.line("@triton.jit")
@@ -32,6 +32,13 @@ def emit_kernel(k, e: Emitter) -> None:
         e.line(f"{', '.join(ptrs)}, NB,")
         for i in range(0, len(consts), 6):
             e.line(", ".join(consts[i:i + 6]) + ",")
+
+
+def emit_kernel(k, e: Emitter) -> None:
+    if k.row is not None:
+        emit_row_kernel(k, e)
+        return
+    _signature(k, e)
     with e.block("):"):
         for n in (k.g.nodes or []):
             e.comment(source_line(n))
@@ -164,6 +171,10 @@ def _maps(k, e: Emitter) -> None:
             e.line(f"ih = ih - {p}T")
             e.line(f"iw = iw - {p}L")
             e.line(f"inside = inside & (ih >= 0) & (ih < {p}H) & (iw >= 0) & (iw < {p}W)")
+        elif m.op == "crop":
+            e.comment(f"{m.node.name}: cropping folded into the gather")
+            e.line(f"ih = ih + {p}T")
+            e.line(f"iw = iw + {p}L")
         elif m.op == "nearest":
             e.comment(f"{m.node.name}: nearest upsampling folded into the gather")
             e.line(f"ih = ih // {p}FH")
@@ -190,7 +201,10 @@ def emit_anchor(k, e: Emitter) -> None:
     else:
         _emit_gemm(k, e)
     e.line("acc += tl.load(b_ptr + offs_n)[None, :]")
-    emit_activation(e, k.anchor.activation, k.anchor.name)
+    if k.deferred:
+        e.comment(f"{k.anchor.name}: its {k.anchor.activation} runs in the row kernel after this one")
+    else:
+        emit_activation(e, k.anchor.activation, k.anchor.name)
 
 
 # the B tile: the packed weights are CP x KP with K contiguous (the K-major operand the
@@ -310,10 +324,10 @@ def _emit_load(k, e: Emitter) -> None:
 def emit_ops(k, e: Emitter, ops, H, W, h, w, valid) -> None:
     for n in ops:
         kind = n.spec.epilogue
-        if kind is Epilogue.AFFINE:
+        if kind in (Epilogue.AFFINE, Epilogue.ROW):
             k.affine(n).emit(k, n, e)
         elif kind is Epilogue.ACTIVATION:
-            emit_activation(e, n.activation, n.name)
+            emit_activation(e, activation_of(n), n.name)
         elif kind is Epilogue.ADD:
             v = k.arg(n)
             e.comment(f"{n.name}: add {k.other_input(n).name}, read at the same position")
@@ -322,9 +336,58 @@ def emit_ops(k, e: Emitter, ops, H, W, h, w, valid) -> None:
                    f"mask={valid}[:, None] & mask_n[None, :], other=0.0)")
 
 
-def emit_activation(e: Emitter, act: str, name: str) -> None:
-    """The activation's lines from the one table of activations (layers/activations.py)."""
-    for line in ACTIVATIONS[act].triton:
+def emit_row_kernel(k, e: Emitter) -> None:
+    """A softmax or layernorm over rows wider than a tile (geometry.RowKernel): one program per
+    BM rows; passes over each row in BN-channel chunks find its statistics, and a last pass
+    writes the result through the elementwise epilogues after it."""
+    _signature(k, e)
+    with e.block("):"):
+        for n in k.g.nodes:
+            e.comment(source_line(n))
+        e.comment(f"{k.row.name}: a row of {k.C} channels is wider than a tile: a row kernel of its own")
+        e.line("rows = NB * (PH * PW)")
+        e.line("offs_m = tl.program_id(0) * BM + tl.arange(0, BM)")
+        e.line("mask_m = offs_m < rows")
+        e.line("img = (offs_m // (PH * PW)).to(tl.int64)")
+        e.line("ph = (offs_m % (PH * PW)) // PW")
+        e.line("pw = offs_m % PW")
+        e.line("src = ((img * PH + ph) * PW + pw) * CIN_T + CIN_OFF")
+        e.line("dst = ((img * PH + ph) * PW + pw) * CT + COFF")
+
+        def load(e, other: str) -> None:
+            e.line("offs_n = c0 + tl.arange(0, BN)")
+            e.line("mask_n = offs_n < C")
+            e.line(f"x = tl.load(x_ptr + src[:, None] + offs_n[None, :], mask=mask_m[:, None] & mask_n[None, :], "
+                   f"other={other})")
+
+        norm = k.row.spec.epilogue is Epilogue.ROW
+        if norm:
+            k.affine(k.row).emit_wide_stats(k, k.row, e, load)
+        else:
+            e.comment(f"{k.row.name}: softmax, online: each row's running max and the sum of exp(x - max)")
+            e.comment("over it, rescaled whenever the max grows (a row of -inf only stays NaN, as numpy)")
+            e.line('big = tl.full([BM], float("-inf"), dtype=tl.float32)')
+            e.line("total = tl.full([BM], 0.0, dtype=tl.float32)")
+            with e.block("for c0 in range(0, C, BN):"):
+                load(e, 'float("-inf")')
+                e.line("new = tl.maximum(big, tl.reduce(x, 1, _max))")
+                e.line('shift = tl.where(new == float("-inf"), 0.0, new)')
+                e.line("total = total * tl.exp(big - shift) + tl.reduce(tl.exp(x - shift[:, None]), 1, _sum)")
+                e.line("big = new")
+        with e.block("for c0 in range(0, C, BN):"):
+            load(e, "0.0")
+            if norm:
+                k.affine(k.row).emit_wide_value(k, k.row, e)
+            else:
+                e.line("acc = tl.exp(x - big[:, None]) / total[:, None]")
+            emit_ops(k, e, k.pre, "PH", "PW", "ph", "pw", "mask_m")
+            e.line("tl.store(out_ptr + dst[:, None] + offs_n[None, :], acc, mask=mask_m[:, None] & mask_n[None, :])")
+
+
+def emit_activation(e: Emitter, act, name: str) -> None:
+    """The activation's lines from the one table of activations (layers/activations.py); `act`
+    is its name or its entry (an activation statement with its own parameter)."""
+    for line in (ACTIVATIONS[act] if isinstance(act, str) else act).triton:
         if line.startswith("# "):
             e.comment(f"{name}: {line[2:]}")
         else:
