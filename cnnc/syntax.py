@@ -161,6 +161,36 @@ def _lexer():
     return _LEXER
 
 
+def tokenize(text: str):
+    """Every token of `text` in order, comments and separators included (blanks are not):
+    what the parser reads, plus what it ignores, for tools that rewrite or colour the
+    source (cnnc fmt, the language server). Each `;` and each line end is its own `_SEP`
+    token; a comment is a `COMMENT`. `type` is the grammar's terminal name (a keyword is
+    a NAME: the parser decides by context); `line`/`column` are 1-based.
+
+    `text` is read as parse_program reads it (a byte-order mark dropped, `\\r\\n` and a
+    lone `\\r` are line ends). A character no terminal matches raises CnncError at it."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    from .parse_tables import IGNORE
+
+    match, blank = _lexer(), frozenset(IGNORE) - {"COMMENT"}
+    pos, n, line, line_start = 0, len(text), 1, 0
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            raise CnncError(f"syntax error: unexpected character {text[pos]!r}", line, pos - line_start + 1)
+        typ, val = m.lastgroup, m.group()
+        if typ not in blank:
+            yield Token(typ, val, line, pos - line_start + 1)
+        if typ == "_SEP" and val.endswith("\n"):
+            line += 1
+            line_start = m.end()
+        pos = m.end()
+
+
 def _separators():
     """Matches the rest of a run of separators.
 
