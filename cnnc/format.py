@@ -70,8 +70,6 @@ def _lines(tokens) -> list:
             lines.append([])
         else:
             lines[-1].append(tok)
-    while lines and not lines[-1]:
-        lines.pop()
     return lines
 
 
@@ -109,6 +107,8 @@ def _render(lines) -> str:
         column = max(len(c) for c, _ in rows[i:j]) + COMMENT_GAP
         out.extend(c.ljust(column) + m for c, m in rows[i:j])
         i = j
+    while out and not out[-1]:
+        out.pop()   # lines that held only `;`
     return "".join(line + "\n" for line in out)
 
 
