@@ -605,11 +605,26 @@ def _build(program: Program, input_shape, report: "Reporter | None") -> Network:
     report = report or Reporter(program.filename)
     if input_shape is not None:
         input_shape = _check_input_shape(input_shape, program.filename)
+    net = _analyse(program, input_shape, report)
+    report.raise_if_errors()
+    return net
+
+
+def analyse(program: Program, report: Reporter) -> "Network | None":
+    """The graph of `program` as far as it can be built, for tools that show what they can
+    of a program being written (the language server): every error goes to `report` and
+    nothing is raised; a node whose shape an error left unknown has `out` None. None when
+    the program is too large to build (reported)."""
+    with paused():
+        return _analyse(program, None, report)
+
+
+def _analyse(program: Program, input_shape, report: Reporter) -> "Network | None":
     unrolled: dict = {}
     try:
         _check_structure(program.statements, report, unrolled=unrolled)
     except _TooBig:
-        report.raise_if_errors()
+        return None
     b = _Builder(program, report, input_shape)
     b.unrolled = unrolled
     output = b.build()
@@ -617,7 +632,6 @@ def _build(program: Program, input_shape, report: "Reporter | None") -> Network:
         _softmax_warnings(b.nodes, output, report)
     elif b.collapses and len(b.collapses) == len(report.errors):
         _add_min_input_hint(b, report)
-    report.raise_if_errors()
     warnings = sorted(report.warnings, key=lambda d: (d.line, d.col))
     return Network(b.nodes, output, warnings, program.filename, program)
 
