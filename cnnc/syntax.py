@@ -161,7 +161,7 @@ def _lexer():
     return _LEXER
 
 
-def tokenize(text: str):
+def tokenize(text: str, first_line: int = 1):
     """Every token of `text` in order, comments and separators included (blanks are not):
     what the parser reads, plus what it ignores, for tools that rewrite or colour the
     source (cnnc fmt, the language server). Each `;` and each line end is its own `_SEP`
@@ -169,7 +169,8 @@ def tokenize(text: str):
     a NAME: the parser decides by context); `line`/`column` are 1-based.
 
     `text` is read as parse_program reads it (a byte-order mark dropped, `\\r\\n` and a
-    lone `\\r` are line ends). A character no terminal matches raises CnncError at it."""
+    lone `\\r` are line ends; `first_line` numbers its first line). A character no
+    terminal matches raises CnncError at it."""
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:
@@ -177,7 +178,7 @@ def tokenize(text: str):
     from .parse_tables import IGNORE
 
     match, blank = _lexer(), frozenset(IGNORE) - {"COMMENT"}
-    pos, n, line, line_start = 0, len(text), 1, 0
+    pos, n, line, line_start = 0, len(text), first_line, 0
     while pos < n:
         m = match(text, pos)
         if m is None:

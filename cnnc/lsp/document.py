@@ -64,6 +64,7 @@ class Analysis:
         self.filename = filename
         self.lines = text.split("\n")
         self._tokens: dict = {}
+        self._columns: dict = {}
         self.program = None
         self.net = None
         self.statements: list = []      # top level, in source order
@@ -122,13 +123,22 @@ class Analysis:
 
     def _end_of(self, st: Statement) -> tuple:
         line, col = st.keyword
+        toks = self.line_tokens(line)
+        i = self._index(line).get(col)
+        if i is None:
+            return st.keyword
+        if not st.block:   # a layer ends on its line: at a separator, a brace or a comment
+            last = toks[i]
+            for t in toks[i + 1:]:
+                if t.type in ("_SEP", "COMMENT") or t.value in ("{", "}"):
+                    break
+                last = t
+            return last.line, last.column + len(last.value)
         depth = 0
-        last = None
+        last = toks[i]
         for tok in self.tokens_from(line, col):
             v = tok.value
             if v == "{":
-                if not st.block:
-                    break
                 depth += 1
             elif v == "}":
                 if depth == 0:
@@ -140,8 +150,6 @@ class Analysis:
                 break
             if tok.type not in ("_SEP", "COMMENT"):
                 last = tok
-        if last is None:
-            return st.keyword
         return last.line, last.column + len(last.value)
 
     def _attach_nodes(self) -> None:
@@ -159,18 +167,24 @@ class Analysis:
         """The tokens of a 1-based line (up to a character no token matches)."""
         toks = self._tokens.get(line)
         if toks is None:
-            from ..syntax import Token, tokenize
+            from ..syntax import tokenize
 
             toks = []
             if 1 <= line <= len(self.lines):
                 try:
-                    for t in tokenize(self.lines[line - 1]):
-                        if t.type != "_SEP" or t.value == ";":
-                            toks.append(Token(t.type, t.value, line, t.column))
+                    for t in tokenize(self.lines[line - 1], line):
+                        toks.append(t)
                 except CnncError:
                     pass
             self._tokens[line] = toks
         return toks
+
+    def _index(self, line: int) -> dict:
+        """col -> index of the token there, on a line."""
+        index = self._columns.get(line)
+        if index is None:
+            index = self._columns[line] = {t.column: i for i, t in enumerate(self.line_tokens(line))}
+        return index
 
     def tokens_from(self, line: int, col: int):
         """The tokens from (line, col) on, line ends as `_SEP` tokens of value "\\n"."""
@@ -229,8 +243,11 @@ class Analysis:
                     from ..passes.fusion import plan
 
                     p = plan(self.net, TRITON)
+                    described: dict = {}
                     for name, g in p.group_of.items():
-                        groups[name] = f"k{g.index}: {g.describe()}"
+                        if id(g) not in described:
+                            described[id(g)] = f"k{g.index}: {_group_text(g)}"
+                        groups[name] = described[id(g)]
                     for v in p.views:
                         groups[v.name] = "none (a view: it moves no data)"
                     for j in p.joins:
@@ -254,6 +271,18 @@ class Analysis:
 
     def statement_of(self, node) -> "Statement | None":
         return next((st for st in self.all_statements if node in st.nodes), None)
+
+
+MAX_GROUP_SHOWN = 8
+
+
+def _group_text(group) -> str:
+    """A fusion group as `cnnc compile --plan` names it, shortened when it is long."""
+    nodes = group.nodes
+    if group.copy_into is not None or len(nodes) <= MAX_GROUP_SHOWN:
+        return group.describe()
+    names = [n.name for n in nodes[:3]] + ["…"] + [n.name for n in nodes[-2:]]
+    return " > ".join(names) + f" ({len(nodes):,} layers)"
 
 
 def diagnostic_range(d: Diagnostic, analysis: Analysis) -> tuple:

@@ -140,7 +140,7 @@ def _node_lines(node, info: dict) -> str:
 def _block_text(analysis: Analysis, st: Statement) -> str:
     inside = _all_nodes_in(st)
     outs = output_nodes(st, analysis)
-    what = {"repeat": f"repeat: its body {_count(st)}", "branch": "a branch of concat (or add)",
+    what = {"repeat": f"its body {_count(st)} in a row", "branch": "a branch of concat (or add)",
             "shortcut": "the shortcut of the residual before it"}.get(st.kind, st.kind)
     text = f"**{st.label + ': ' if st.label else ''}{st.kind}** block: {what}  \n"
     layers = [n for n in inside if not n.spec.joins or n in st.nodes]

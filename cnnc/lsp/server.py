@@ -15,7 +15,7 @@ from ..optional import require
 
 DEBOUNCE_S = 0.02
 
-require("pygls", "lsp", load=False)
+require("pygls.lsp.server", "lsp")
 
 from lsprotocol import types  # noqa: E402
 from pygls.lsp.server import LanguageServer  # noqa: E402
