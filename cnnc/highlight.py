@@ -16,23 +16,11 @@ from __future__ import annotations
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Whitespace
 
-
-def _words():
-    from .layers import ACTIVATION_NAMES, BLOCKS, KINDS, STATEMENTS, ArgError
-    from .syntax import Value
-
-    values = set()
-    for spec in KINDS.values():
-        for param in spec.options.values():
-            try:
-                param.parse(Value("\x00", "word", 1, 1))
-            except ArgError as e:
-                values.update(e.choices)
-    statements = [s for s in STATEMENTS if s not in ACTIVATION_NAMES]
-    return statements, list(BLOCKS) + ["def", "add", "multiply"], list(ACTIVATION_NAMES), sorted(values)
+from . import words as words_of
 
 
-_STATEMENTS, _BLOCKS, _ACTIVATIONS, _VALUES = _words()
+_STATEMENTS, _BLOCKS, _ACTIVATIONS, _VALUES = words_of.statements(), words_of.blocks(), words_of.activations(), \
+    words_of.values()
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _END = r"(?![A-Za-z0-9_])"
 

@@ -77,8 +77,8 @@ def definitions(analysis: Analysis, line: int) -> list:
 
 
 def _values(analysis: Analysis, keyword: str, key: str, line: int) -> list:
-    from ..layers import ACTIVATION_NAMES, KINDS, ArgError
-    from ..syntax import Value
+    from ..layers import ACTIVATION_NAMES, KINDS
+    from ..words import option_values
 
     if key == "from":
         return [Item(n, LAYER, "a layer written before") for n in analysis.names_before(line)]
@@ -88,11 +88,7 @@ def _values(analysis: Analysis, keyword: str, key: str, line: int) -> list:
     param = spec.options.get(key) if spec is not None else None
     if param is None:
         return []
-    try:
-        param.parse(Value("\x00", "word", 1, 1))
-    except ArgError as e:
-        return [Item(c, VALUE, f"{key}={c}") for c in e.choices]
-    return []
+    return [Item(c, VALUE, f"{key}={c}") for c in option_values(param)]
 
 
 def _options(stmt) -> list:

@@ -65,6 +65,7 @@ class Analysis:
         self.lines = text.split("\n")
         self._tokens: dict = {}
         self._columns: dict = {}
+        self._ascii: dict = {}
         self.program = None
         self.net = None
         self.statements: list = []      # top level, in source order
@@ -185,6 +186,13 @@ class Analysis:
         if index is None:
             index = self._columns[line] = {t.column: i for i, t in enumerate(self.line_tokens(line))}
         return index
+
+    def ascii(self, line: int) -> bool:
+        """Is the 1-based line all ASCII (so that a column is the same in every encoding)?"""
+        known = self._ascii.get(line)
+        if known is None:
+            known = self._ascii[line] = not 1 <= line <= len(self.lines) or self.lines[line - 1].isascii()
+        return known
 
     def tokens_from(self, line: int, col: int):
         """The tokens from (line, col) on, line ends as `_SEP` tokens of value "\\n"."""

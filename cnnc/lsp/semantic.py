@@ -20,19 +20,10 @@ _TYPE = {t: i for i, t in enumerate(TOKEN_TYPES)}
 
 
 def _vocabulary():
-    from ..layers import ACTIVATION_NAMES, BLOCKS, KINDS, STATEMENTS, ArgError
-    from ..syntax import Value
+    from .. import words
 
-    values = set()
-    for spec in KINDS.values():
-        for param in spec.options.values():
-            try:
-                param.parse(Value("\x00", "word", 1, 1))
-            except ArgError as e:
-                values.update(e.choices)
-            except Exception:
-                pass
-    return frozenset(STATEMENTS) | frozenset(BLOCKS), frozenset(ACTIVATION_NAMES), frozenset(values)
+    keywords = frozenset(words.statements() + words.blocks() + words.activations())
+    return keywords, frozenset(words.activations()), frozenset(words.values())
 
 
 _WORDS = None

@@ -56,9 +56,10 @@ class CnncServer(LanguageServer):
 
     # positions: Analysis's 1-based (line, col) in code points <-> the client's
     def to_client(self, a: Analysis, line: int, col: int) -> types.Position:
-        text = a.lines[line - 1] if 1 <= line <= len(a.lines) else ""
-        head = text[:col - 1]
-        character = col - 1 if head.isascii() else self.workspace.position_codec.client_num_units(head)
+        if a.ascii(line):
+            character = col - 1
+        else:
+            character = self.workspace.position_codec.client_num_units(a.lines[line - 1][:col - 1])
         return types.Position(line=max(line - 1, 0), character=max(character, 0))
 
     def range(self, a: Analysis, start: tuple, end: tuple) -> types.Range:
@@ -66,9 +67,9 @@ class CnncServer(LanguageServer):
 
     def from_client(self, a: Analysis, pos: types.Position) -> tuple:
         line = pos.line + 1
-        text = a.lines[line - 1] if 1 <= line <= len(a.lines) else ""
-        if text.isascii():
+        if a.ascii(line):
             return line, pos.character + 1
+        text = a.lines[line - 1]
         units = 0
         for i, ch in enumerate(text):
             if units >= pos.character:
