@@ -11,11 +11,15 @@ module holds what that needs and nothing about shapes:
   evaluate          an argument as the builder reads it: a parameter's name replaced by its
                     value, an integer expression (`filters*4`, `max(1, c//4)`) computed
   usage             the use's synopsis, for error hints
+  expand            a use, built by the graph builder in a Frame of its own
+  check_definition, not_a_use   what graph._Structure checks of definitions before building
+
+graph.py imports this module only for a program that has a definition or an expression.
 """
 
 from __future__ import annotations
 
-from .limits import integer, shown
+from .limits import MAX_LAYERS, integer, shown
 from .records import Record
 from .syntax import Value
 
@@ -258,3 +262,120 @@ def _integer(v, env, error) -> "int | None":
               f"whole numbers", v.line, v.col)
         return None
     return n
+
+
+def expand(b, s, d: Def, x, copy):
+    """A use of a definition, built by the graph builder `b` where it stands: its body as if
+    it were written at the use, with the parameters' values (a Frame). Its label names the layer the body ends in; labels
+    inside are local to the use, and their layers are named USE_LABEL (USE: the use's
+    label, or DEF_N counting the definition's unlabelled uses)."""
+    if b.frame is None and s.kind not in b.defined:
+        return b.unknown(x, s.line, s.col)   # used before its definition (_Structure said so)
+    if d.broken or s.kind in b.active:
+        return b.unknown(x, s.line, s.col)
+    args, start = b.args_of(s), x
+    if args is not None:
+        args, start = b.take_from(s, args, x)
+    if args is None or start is None:
+        return b.unknown(x, s.line, s.col)
+    x = start
+    key = b.key(s)
+    if key not in b.bound:
+        b.bound[key] = bind(d, args, b.report.error, s.kind_line, s.kind_col)
+    env = b.bound[key]
+    if env is None:
+        return b.unknown(x, s.line, s.col)
+    b.expansions += 1
+    if b.expansions > MAX_LAYERS:
+        from .graph import _TooBig
+
+        b.report.error(f"the program uses definitions more than {MAX_LAYERS:,} times", s.line, s.col)
+        raise _TooBig
+    label = b.label_of(s)
+    if label is None:
+        b.uses[d.name] = b.uses.get(d.name, 0) + 1
+        prefix = f"{d.name}_{b.uses[d.name]}"
+    elif b.full(label):
+        prefix = str(label)
+    else:
+        prefix = label if b.frame is None else f"{b.frame.prefix}_{label}"
+        prefix = prefix if copy is None else f"{prefix}_{copy}"
+        label = b.full_name(prefix)
+    notes = ((s.line, s.col, f"in use of '{d.name}'"),) + b.report.notes
+    frame = Frame(d, env, notes, prefix)
+    target = output_statement(d.node.body) if s.name is not None else None
+    saved = b.frame, b.rename, b.report.notes
+    b.frame, b.report.notes = frame, notes
+    b.rename = (target, label) if target is not None else None
+    b.scopes.append({})
+    b.active.add(d.name)
+    try:
+        y = b.body(d.node.body, x, None)
+    finally:
+        b.active.discard(d.name)
+        b.scopes.pop()
+        b.frame, b.rename, b.report.notes = saved
+    b.bind(s, y)
+    return y
+
+
+def not_a_use(st, s) -> None:
+    """A statement that is neither a kind nor a definition met so far: a definition used
+    too early, a recursive one, or (in a body, which is built only when used) an unknown
+    statement."""
+    later = st.all.get(s.kind)
+    current = st.current
+    if later is None:
+        if current is not None:
+            from .graph import unknown_statement
+
+            message, _ = unknown_statement(s.kind, st.defs)
+            st.error(s, message)
+        return
+    if current is not None and s.kind == current.name:
+        st.error(s, f"'{s.kind}' uses itself: a definition cannot be recursive; write the repeated part "
+                    f"with repeat N {{ ... }} instead")
+    elif current is not None:
+        st.error(s, f"'{s.kind}' is defined later, at line {later.line}; a definition can use only the "
+                    f"definitions before it")
+    elif later.line > s.line or (later.line == s.line and later.col > s.col):
+        st.error(s, f"'{s.kind}' is used before its definition at line {later.line}; define it before "
+                    f"its first use")
+
+
+def check_definition(st, s, depth: int) -> None:
+    """A definition met at `depth` by graph._Structure `st`: read (read_definition), its body
+    checked once and sized (layers per use, nesting)."""
+    from .layers import BLOCKS, KINDS
+
+    if depth > 0 or st.current is not None:
+        st.reported.add(id(s))
+        st.report.error("a definition belongs at the top level of the program, not inside a block or "
+                        "another definition", s.line, s.col)
+        return
+    d = read_definition(s, st.report.error, st.defs)
+    reserved = d.broken and (s.name in KINDS or s.name in BLOCKS)
+    if not reserved and s.name not in st.defs:
+        st.defs[s.name] = d
+    st.current = d
+    try:
+        d.size, d.depth = st.check(s.body, 0)
+    finally:
+        st.current = None
+
+
+def output_statement(body):
+    """The statement of a definition's body whose layer is the use's output, for its label:
+    the last one (a residual, when a shortcut ends the body); None when that is not one
+    layer (a repeat, or nothing)."""
+    from .syntax import Block, Definition
+
+    stmts = [s for s in body if not isinstance(s, Definition)]
+    if not stmts:
+        return None
+    last = stmts[-1]
+    if isinstance(last, Block) and last.kind == "shortcut":
+        last = stmts[-2] if len(stmts) > 1 and isinstance(stmts[-2], Block) and stmts[-2].kind == "residual" else None
+    if last is None or (isinstance(last, Block) and last.kind in ("repeat", "branch", "shortcut")):
+        return None
+    return last

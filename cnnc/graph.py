@@ -13,7 +13,6 @@ from __future__ import annotations
 from .errors import CnncError, Reporter, closest
 from .limits import MAX_DEPTH, MAX_LAYERS, MAX_VALUES, count_of, input_problem, integer, shown
 from .nogc import paused
-from .definitions import Frame, bind, evaluate, read_definition
 from .layers import (ACTIVATION_NAMES, ALIASES, BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, Role,
                      ShapeError, parse_args, window)
 from .syntax import Arg, Block, Definition, Layer, Program
@@ -221,6 +220,14 @@ class _Builder:
         it is read in (its parameters' values), so each is reported once per use."""
         return id(s) if self.frame is None else (id(s), self.frame.key)
 
+    @staticmethod
+    def full(label) -> bool:
+        return isinstance(label, _Full)
+
+    @staticmethod
+    def full_name(name: str) -> str:
+        return _Full(name)
+
     def label_of(self, s):
         """The statement's label; for the statement a use's label names, that name (_Full)."""
         r = self.rename
@@ -396,6 +403,8 @@ class _Builder:
             return s.args
         key = self.key(s)
         if key not in self.evaluated:
+            from .definitions import evaluate   # only programs with definitions or expressions need it
+
             env = self.frame.env if self.frame is not None else None
             out = []
             for a in s.args:
@@ -470,56 +479,10 @@ class _Builder:
         return node
 
     def use(self, s: Layer, d, x: Node, copy) -> Node:
-        """A use of a definition: its body, built here as if it were written at the use, with
-        the parameters' values (a Frame). Its label names the layer the body ends in; labels
-        inside are local to the use, and their layers are named USE_LABEL (USE: the use's
-        label, or DEF_N counting the definition's unlabelled uses)."""
-        if self.frame is None and s.kind not in self.defined:
-            return self.unknown(x, s.line, s.col)   # used before its definition (_Structure said so)
-        if d.broken or s.kind in self.active:
-            return self.unknown(x, s.line, s.col)
-        args, start = self.args_of(s), x
-        if args is not None:
-            args, start = self.take_from(s, args, x)
-        if args is None or start is None:
-            return self.unknown(x, s.line, s.col)
-        x = start
-        key = self.key(s)
-        if key not in self.bound:
-            self.bound[key] = bind(d, args, self.report.error, s.kind_line, s.kind_col)
-        env = self.bound[key]
-        if env is None:
-            return self.unknown(x, s.line, s.col)
-        self.expansions += 1
-        if self.expansions > MAX_NODES:
-            self.report.error(f"the program uses definitions more than {MAX_NODES:,} times", s.line, s.col)
-            raise _TooBig
-        label = self.label_of(s)
-        if label is None:
-            self.uses[d.name] = self.uses.get(d.name, 0) + 1
-            prefix = f"{d.name}_{self.uses[d.name]}"
-        elif isinstance(label, _Full):
-            prefix = str(label)
-        else:
-            prefix = label if self.frame is None else f"{self.frame.prefix}_{label}"
-            prefix = prefix if copy is None else f"{prefix}_{copy}"
-            label = _Full(prefix)
-        notes = ((s.line, s.col, f"in use of '{d.name}'"),) + self.report.notes
-        frame = Frame(d, env, notes, prefix)
-        target = _output_statement(d.node.body) if s.name is not None else None
-        saved = self.frame, self.rename, self.report.notes
-        self.frame, self.report.notes = frame, notes
-        self.rename = (target, label) if target is not None else None
-        self.scopes.append({})
-        self.active.add(d.name)
-        try:
-            y = self.body(d.node.body, x, None)
-        finally:
-            self.active.discard(d.name)
-            self.scopes.pop()
-            self.frame, self.rename, self.report.notes = saved
-        self.bind(s, y)
-        return y
+        """A use of a definition, expanded where it stands (definitions.expand)."""
+        from .definitions import expand
+
+        return expand(self, s, d, x, copy)
 
     def named_join(self, s: Layer, spec, x: Node, copy) -> Node:
         """`add a b …`, `concat a b …`, `multiply a b`: a join of earlier outputs by name."""
@@ -733,6 +696,8 @@ class _Builder:
             return _repeat_count(s)
         key = ("count", self.key(s))
         if key not in self.evaluated:
+            from .definitions import evaluate
+
             v = evaluate(c, self.frame.env if self.frame is not None else None, self.report.error)
             n = integer(v.text) if v is not None and v.kind == "number" else None
             if v is not None and (n is None or not 0 < n <= MAX_NODES):
@@ -762,21 +727,6 @@ def _has_expr(args) -> bool:
         if k == "expr" or (k == "list" and any(i.kind == "expr" for i in a.value.items)):
             return True
     return False
-
-
-def _output_statement(body):
-    """The statement of a definition's body whose layer is the use's output, for its label:
-    the last one (a residual, when a shortcut ends the body); None when that is not one
-    layer (a repeat, or nothing)."""
-    stmts = [s for s in body if not isinstance(s, Definition)]
-    if not stmts:
-        return None
-    last = stmts[-1]
-    if isinstance(last, Block) and last.kind == "shortcut":
-        last = stmts[-2] if len(stmts) > 1 and isinstance(stmts[-2], Block) and stmts[-2].kind == "residual" else None
-    if last is None or (isinstance(last, Block) and last.kind in ("repeat", "branch", "shortcut")):
-        return None
-    return last
 
 
 def guess_statement(word: str, extra: tuple = ()) -> "str | None":
@@ -930,25 +880,9 @@ class _Structure:
         return total, deepest
 
     def not_a_use(self, s: Layer) -> None:
-        """A statement that is neither a kind nor a definition met so far: a definition used
-        too early, a recursive one, or (in a body, which is built only when used) an unknown
-        statement."""
-        later = self.all.get(s.kind)
-        current = self.current
-        if later is None:
-            if current is not None:
-                message, _ = unknown_statement(s.kind, self.defs)
-                self.error(s, message)
-            return
-        if current is not None and s.kind == current.name:
-            self.error(s, f"'{s.kind}' uses itself: a definition cannot be recursive; write the repeated part "
-                          f"with repeat N {{ ... }} instead")
-        elif current is not None:
-            self.error(s, f"'{s.kind}' is defined later, at line {later.line}; a definition can use only the "
-                          f"definitions before it")
-        elif later.line > s.line or (later.line == s.line and later.col > s.col):
-            self.error(s, f"'{s.kind}' is used before its definition at line {later.line}; define it before "
-                          f"its first use")
+        from .definitions import not_a_use
+
+        not_a_use(self, s)
 
     def error(self, s, message: str) -> None:
         if id(s) not in self.reported:
@@ -956,20 +890,9 @@ class _Structure:
             self.report.error(message, s.kind_line, s.kind_col)
 
     def definition(self, s: Definition, depth: int) -> None:
-        if depth > 0 or self.current is not None:
-            self.reported.add(id(s))
-            self.report.error("a definition belongs at the top level of the program, not inside a block or "
-                              "another definition", s.line, s.col)
-            return
-        d = read_definition(s, self.report.error, self.defs)
-        reserved = d.broken and (s.name in KINDS or s.name in BLOCKS)
-        if not reserved and s.name not in self.defs:
-            self.defs[s.name] = d
-        self.current = d
-        try:
-            d.size, d.depth = self.check(s.body, 0)
-        finally:
-            self.current = None
+        from .definitions import check_definition
+
+        check_definition(self, s, depth)
 
 
 class _TooBig(Exception):

@@ -245,7 +245,7 @@ def _drive(text: str):
 
     The limits on layers, blocks, nesting and words per statement are counted as
     tokens arrive (raising _TooLarge), so an oversized program stops early."""
-    from .parse_tables import END, IGNORE, KEYWORDS, RULES, START, STATES
+    from .parse_tables import END, IGNORE, KEYWORDS, LITERALS, RULES, START, STATES
 
     match, separators = _lexer(), _separators()
     ignore = frozenset(IGNORE)
@@ -260,6 +260,8 @@ def _drive(text: str):
                 raise _SyntaxError(Token("", "", line, pos - line_start + 1), char=text[pos],
                                    statement=tuple(statement))
             typ, val = m.lastgroup, m.group()
+            if typ == "_LITERAL":
+                typ = LITERALS[val]
             tok_line, tok_col = line, pos - line_start + 1
             nl = val.count("\n")
             if nl:
@@ -500,6 +502,8 @@ def _statement_span(e: "_SyntaxError", text: str, starts: list) -> "tuple | None
         return at, at + 1, False
     first = e.statement[0] if e.statement else tok
     begin = min(at, starts[first.line - 1] + first.column - 1)
+    from .parse_tables import LITERALS
+
     match = _lexer()
     depth, pos, end = 0, at, len(text)
     while pos < len(text):
@@ -508,6 +512,8 @@ def _statement_span(e: "_SyntaxError", text: str, starts: list) -> "tuple | None
             pos += 1
             continue
         kind = m.lastgroup
+        if kind == "_LITERAL":
+            kind = LITERALS[m.group()]
         if kind == "_SEP" and depth == 0:
             end = pos
             break
