@@ -83,10 +83,10 @@ def reserved() -> dict:
             words[w] = "a value word"
         for w in ACTIVATIONS:
             words[w] = "an activation"
-        for w in KINDS:
-            words.setdefault(w, "a statement")
         for w in BLOCKS:
             words.setdefault(w, "a block")
+        for w in KINDS:
+            words.setdefault(w, "a statement")
         _RESERVED = {w: what for w, what in words.items() if w not in options}
     return _RESERVED
 
@@ -100,7 +100,7 @@ def read_definition(d, error, known: dict) -> Def:
     out = Def(d, [])
     name = d.name
     if name in KINDS or name in BLOCKS or name in ACTIVATIONS or name in KEYWORDS:
-        what = reserved().get(name) or ("a statement" if name in KINDS else "a block")
+        what = reserved().get(name) or ("a block" if name in BLOCKS else "a statement")
         error(f"cannot define '{shown(name)}': it is {what} of the language; give the definition another name",
               d.name_line, d.name_col)
         out.broken = True

@@ -641,7 +641,7 @@ class _Builder:
                 outs.append(self.nested(b.body, start, copy) if start is not None else self.unknown(x, b.line, b.col))
             elif self.broken(b):
                 outs.append(self.unknown(x, b.line, b.col))
-            else:
+            elif not isinstance(b, Definition):   # (a definition here is reported as such)
                 self.statement_error(b, f"{s.kind} {{ ... }} holds only branch {{ ... }} blocks", b.kind_line,
                                      b.kind_col)
         self.depth -= 1

@@ -77,6 +77,15 @@ class Definition(Record):
     """`def NAME PARAM... [PARAM=DEFAULT...] { BODY }`: `params` are the Args as written
     (positional: a parameter's name as a word Value; option: a parameter with its default)."""
     __slots__ = ("name", "params", "body", "line", "col", "name_line", "name_col")
+    kind = "def"
+
+    @property
+    def kind_line(self) -> int:
+        return self.line
+
+    @property
+    def kind_col(self) -> int:
+        return self.col
 
 
 class Program(Record):
