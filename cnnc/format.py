@@ -37,6 +37,7 @@ COMMENT_GAP = 2   # spaces between the longest code of a run and its aligned com
 _NO_SPACE_AROUND = frozenset({"=", "*", "/", "//", "+", "-", "%"})
 _NO_SPACE_BEFORE = frozenset({":", ";", ",", ")"})
 _NO_SPACE_AFTER = frozenset({"("})
+_CALLS = frozenset({"min", "max"})
 
 
 def format_text(text: str, filename: str = "<string>") -> str:
@@ -135,8 +136,8 @@ def _join(toks) -> str:
         v = t.value
         if prev is not None:
             gap = _gap(prev, t, parens)
-            if not gap and not _glues(prev, t):
-                gap = " "   # joined, the two would lex as other tokens (`a -1` is not `a-1`)
+            if not gap and not _glues("".join(parts[-5:-1]), prev, t):
+                gap = " "   # joined, the two would lex as other tokens (`c -1` is not `c-1`)
             parts.append(gap)
         parts.append(v)
         if v == "(":
@@ -155,18 +156,19 @@ def _gap(a, b, parens: int) -> str:
         return ""
     if x == ",":
         return " " if parens else ""
-    if y == "(" and a.type == "NAME":
+    if y == "(" and x in _CALLS:
         return ""   # a call: max(…)
     return " "
 
 
-def _glues(a, b) -> bool:
-    """Do a and b, written without a space, still lex as a and b?"""
+def _glues(before: str, a, b) -> bool:
+    """Do a and b, written without a space after the text `before` (what precedes a on its
+    line: a sign is part of a number only after a blank or an opening), lex as a and b?"""
     try:
-        got = list(tokenize(a.value + b.value))
+        got = list(tokenize(before + a.value + b.value))
     except CnncError:
         return False
-    return [(t.type, t.value) for t in got] == [(a.type, a.value), (b.type, b.value)]
+    return [(t.type, t.value) for t in got[-2:]] == [(a.type, a.value), (b.type, b.value)]
 
 
 def _verify(before: str, after: str, filename: str) -> None:

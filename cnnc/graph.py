@@ -993,9 +993,9 @@ def _analyse(program: Program, input_shape, report: Reporter) -> "Network | None
     b.parsed.update(dict.fromkeys(structure.reported))
     try:
         output = b.build()
-    except _TooBig:
+    except _TooBig:   # reported: the program is too large to build
         report.notes = ()
-        report.raise_if_errors()
+        return None
     report.notes = ()
     if not report.errors:
         _softmax_warnings(b.nodes, output, report)

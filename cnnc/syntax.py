@@ -247,7 +247,7 @@ def tokenize(text: str, first_line: int = 1):
         text = text[1:]
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    from .parse_tables import IGNORE
+    from .parse_tables import IGNORE, LITERALS
 
     match, blank = _lexer(), frozenset(IGNORE) - {"COMMENT"}
     pos, n, line, line_start = 0, len(text), first_line, 0
@@ -256,6 +256,8 @@ def tokenize(text: str, first_line: int = 1):
         if m is None:
             raise CnncError(f"syntax error: unexpected character {text[pos]!r}", line, pos - line_start + 1)
         typ, val = m.lastgroup, m.group()
+        if typ == "_LITERAL":
+            typ = LITERALS[val]
         if typ not in blank:
             yield Token(typ, val, line, pos - line_start + 1)
         if typ == "_SEP" and val.endswith("\n"):

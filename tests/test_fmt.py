@@ -247,3 +247,20 @@ def test_cli_keeps_a_link_a_link(tmp_path):
     rc, _, err = run_cnnc("fmt", str(link))
     assert rc == 0, err
     assert link.is_symlink() and real.read_text() == "input 8x8x1; conv 2 3x3\n"
+
+
+def test_the_third_edition_layout():
+    messy = ("input 32x32x3\ndef  bottleneck filters  stride = 1 {   # a block\n"
+             "conv filters * 4 1x1 ; dense max( 1 , filters // 4 ) relu\n"
+             "   conv filters - 1 1x1;conv ( filters + 1 ) * 2 1x1 ; conv filters -1 3x3\n}\n"
+             "normalize mean=0.485, 0.456,0.406\nb1 : bottleneck 16\nr: residual scale = 0.17 { bottleneck 8 }\n"
+             "add b1  r ;conv 8 1x1 from = b1\n")
+    tidy = ("input 32x32x3\ndef bottleneck filters stride=1 {  # a block\n"
+            "  conv filters*4 1x1; dense max(1, filters//4) relu\n"
+            "  conv filters-1 1x1; conv (filters+1)*2 1x1; conv filters -1 3x3\n}\n"
+            "normalize mean=0.485,0.456,0.406\nb1: bottleneck 16\nr: residual scale=0.17 { bottleneck 8 }\n"
+            "add b1 r; conv 8 1x1 from=b1\n")
+    assert format_text(messy) == tidy and format_text(tidy) == tidy
+    # `c -1` is two arguments and `c-1` one expression: the layout keeps them apart
+    assert [t.value for t in tokenize(tidy.split("\n")[3])][-3:] == ["filters", "-1", "3x3"]
+    assert "conv filters -1 3x3" in tidy and "conv filters-1 1x1" in tidy

@@ -337,3 +337,61 @@ def test_garbage_and_requests_out_of_order(client):
         client.request(method, params)
     assert client.request("textDocument/hover", {**_doc("file:///work/e.cnn"), "position": _pos(40, 7)}) is None
     assert client.shutdown() == 0
+
+
+# --- the third edition: definitions, expressions, named inputs and joins ------------------
+
+DEFS = """\
+input 32x32x3
+def bottleneck filters stride=1 {
+  conv filters 1x1; relu
+  c: conv filters*2 3x3 stride=stride padding=same
+}
+b1: bottleneck 16
+bottleneck 8 stride=2
+add b1 b1
+conv 4 1x1 from=b1
+"""
+
+
+def test_uses_of_definitions_have_shapes_hover_and_completion():
+    a = Analysis(DEFS)
+    assert a.diagnostics == []
+    hints = dict(((line, label) for line, _, label in inlay_hints(a)))
+    assert hints[6] == "→ 32x32x32" and hints[7] == "→ 16x16x16" and hints[8] == "→ 32x32x32"
+    assert hints[4] == "→ 32x32x32 … 16x16x16 (×2)"        # the body's statement, once per use
+    text, _ = hover(a, 6, 6)
+    assert "a use of `bottleneck`: 3 layers, 4,704 parameters" in text and "**b1**: conv → **32x32x32**" in text
+    assert "used 2 times" in hover(a, 2, 6)[0]
+    labels = lambda items: [i.label for i in items]                     # noqa: E731
+    assert "bottleneck" in labels(complete(a, 10, 1))
+    assert labels(complete(a, 7, 23)) == ["from="]                        # stride= is given
+    assert labels(complete(a, 8, 5))[-3:] == ["conv_2", "relu_2", "bottleneck_1_c"]
+    assert "b1" in labels(complete(Analysis(DEFS + "conv 4 1x1 from=\n"), 10, 17))
+    roles = {(line, col): (role, decl) for line, col, _, role, decl in classify(a)}
+    assert roles[(2, 5)] == ("function", True) and roles[(2, 16)] == ("parameter", True)
+    assert roles[(4, 11)] == ("parameter", False) and roles[(6, 5)] == ("function", False)
+    assert roles[(9, 17)] == ("variable", False)
+
+
+def test_the_server_shows_an_error_in_a_definition_at_its_use_too(client):
+    client.initialize()
+    uri = "file:///work/d.cnn"
+    published = client.open(uri, "input 8x8x4\ndef block f {\n  conv f 9x9\n}\nb1: block 4\n")
+    inside, at_use = published["diagnostics"]
+    assert inside["range"]["start"] == _pos(2, 2) and at_use["range"] == {"start": _pos(4, 0), "end": _pos(4, 11)}
+    assert inside["message"] == at_use["message"] and "the image collapses" in inside["message"]
+    assert inside["relatedInformation"] == [{"location": {"uri": uri, "range": at_use["range"]},
+                                             "message": "in use of 'block'"}]
+    assert at_use["relatedInformation"][0]["location"]["range"]["start"] == _pos(2, 2)
+    client.open("file:///work/defs.cnn", DEFS)
+    doc = _doc("file:///work/defs.cnn")
+    to_def = client.request("textDocument/definition", {**doc, "position": _pos(6, 3)})
+    assert to_def["range"] == {"start": _pos(1, 4), "end": _pos(1, 14)}          # the use -> def bottleneck
+    to_label = client.request("textDocument/definition", {**doc, "position": _pos(8, 17)})
+    assert to_label["range"] == {"start": _pos(5, 0), "end": _pos(5, 17)}        # from=b1 -> b1: bottleneck 16
+    to_join_input = client.request("textDocument/definition", {**doc, "position": _pos(7, 4)})
+    assert to_join_input["range"] == to_label["range"]                            # add b1 b1
+    symbols = client.request("textDocument/documentSymbol", doc)
+    assert [(s["name"], s["kind"]) for s in symbols[:3]] == [("input", 14), ("bottleneck", 12), ("b1", 13)]
+    assert client.shutdown() == 0

@@ -4,8 +4,9 @@
   the statements and blocks (and the definitions of the program).
 - After `KEY=`: that option's words (`padding=` same, valid; `activation=` the
   activations; `from=` the layers written before).
-- After a statement's arguments: the options it does not have yet (`stride=`), and the
-  activations when it takes one and has none.
+- After a statement's arguments: the options it does not have yet (`stride=`, `from=`; a
+  definition's parameters with defaults), and the activations when it takes one and has
+  none; after `add`, `concat` or `multiply`, the layers written before.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def complete(analysis: Analysis, line: int, col: int) -> list:
         return _values(analysis, stmt[0].value, stmt[-2].value, line)
     if not partial and toks and toks[-1].column + len(toks[-1].value) == col:
         return []   # right after a word: a space comes first
-    return _options(stmt)
+    return _options(analysis, stmt, line)
 
 
 def _statements(analysis: Analysis, line: int) -> list:
@@ -73,7 +74,13 @@ _BLOCK_USAGE = {
 
 def definitions(analysis: Analysis, line: int) -> list:
     """[(name, synopsis)] of the program's definitions written before `line`."""
-    return []
+    out = []
+    for st in analysis.definitions():
+        if st.start[0] < line:
+            params = " ".join(f"{a.key}={a.value.text}" if a.key is not None else a.value.text.upper()
+                              for a in st.ast.params)
+            out.append((st.defines, f"{st.defines} {params}".rstrip() + " (a definition)"))
+    return out
 
 
 def _values(analysis: Analysis, keyword: str, key: str, line: int) -> list:
@@ -91,15 +98,23 @@ def _values(analysis: Analysis, keyword: str, key: str, line: int) -> list:
     return [Item(c, VALUE, f"{key}={c}") for c in option_values(param)]
 
 
-def _options(stmt) -> list:
+def _options(analysis: Analysis, stmt, line: int) -> list:
     from ..layers import ACTIVATION_NAMES, KINDS
 
-    spec = KINDS.get(stmt[0].value)
-    if spec is None or spec.joins:
-        return []
+    keyword = stmt[0].value
     given = {a.value for a, b in zip(stmt, stmt[1:]) if b.value == "="}
+    spec = KINDS.get(keyword)
+    if spec is None:   # a use of a definition: its parameters with defaults, and from=
+        d = analysis.definition_named(keyword)
+        if d is None:
+            return []
+        keys = [a.key for a in d.ast.params if a.key is not None] + ["from"]
+        return [Item(f"{k}=", OPTION, f"{keyword} {k}=") for k in keys if k not in given]
+    if spec.joins:   # add a b, concat a b, multiply a b: the layers written before
+        return [Item(n, LAYER, "a layer written before") for n in analysis.names_before(line)]
     words = {t.value for t in stmt[1:]}
-    items = [Item(f"{k}=", OPTION, f"{stmt[0].value} {k}=") for k in spec.options if k not in given]
+    keys = list(spec.options) + ["from"]
+    items = [Item(f"{k}=", OPTION, f"{keyword} {k}=") for k in keys if k not in given]
     if spec.takes_activation and not (words & set(ACTIVATION_NAMES)) and "activation" not in given:
         items += [Item(a, ACTIVATION, "activation") for a in ACTIVATION_NAMES]
     return items

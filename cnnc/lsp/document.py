@@ -26,16 +26,19 @@ class Statement:
     nodes: the graph nodes it made, in execution order (empty after an error).
     """
 
-    __slots__ = ("ast", "kind", "label", "start", "keyword", "end", "out_at", "nodes", "children", "parent", "block")
+    __slots__ = ("ast", "kind", "label", "start", "keyword", "end", "out_at", "nodes", "made", "children", "parent",
+                 "block", "defines")
 
     def __init__(self, ast, block: bool, parent):
         self.ast = ast
         self.kind = ast.kind
-        self.label = ast.name
+        self.defines = ast.name if ast.kind == "def" else None   # a definition's name
+        self.label = None if self.defines else ast.name
         self.start = (ast.line, ast.col)
         self.keyword = (ast.kind_line, ast.kind_col)
         self.end = self.out_at = self.keyword
-        self.nodes: list = []
+        self.nodes: list = []   # the layers (or the join) it is
+        self.made: list = []    # a use of a definition: every layer its uses made
         self.children: list = []
         self.parent = parent
         self.block = block
@@ -45,10 +48,11 @@ class Statement:
 
     @property
     def name(self) -> str:
-        """What the editor calls it: its layer's name, else its label or keyword."""
+        """What the editor calls it: its layer's name, else its label, a definition's name,
+        or its keyword."""
         if self.nodes:
             return self.nodes[0].name
-        return self.label or self.kind
+        return self.label or self.defines or self.kind
 
     def __repr__(self) -> str:
         return f"<Statement {self.kind} {self.start}-{self.end} {len(self.nodes)} nodes>"
@@ -72,6 +76,7 @@ class Analysis:
         self.all_statements: list = []  # every statement, in source order (blocks before their bodies)
         self.diagnostics: list = []
         self._info: "dict | None" = None
+        self._by_name: "dict | None" = None
         report = Reporter(filename)
         try:
             self._analyse(report)
@@ -104,10 +109,8 @@ class Analysis:
                 self._attach_nodes()
 
     def _collect(self, stmts, parent, into: list) -> None:
-        from ..syntax import Block
-
         for s in stmts:
-            st = Statement(s, isinstance(s, Block), parent)
+            st = Statement(s, getattr(s, "body", None) is not None, parent)
             into.append(st)
             self.all_statements.append(st)
             if st.block:
@@ -162,6 +165,11 @@ class Analysis:
                 if (node.kind == "input") == (st.kind == "input") and not (st.block and not node.spec.joins):
                     st.nodes.append(node)
                     break
+            for line, col, _ in getattr(node, "trace", ()):   # the uses of definitions that made it
+                for st in at.get((line, col), ()):
+                    if not st.block:
+                        st.made.append(node)
+                        break
 
     # -- tokens, line by line --------------------------------------------------------
     def line_tokens(self, line: int) -> list:
@@ -275,7 +283,31 @@ class Analysis:
     def node_named(self, name: str):
         if self.net is None:
             return None
-        return next((n for n in self.net.nodes if n.name == name), None)
+        if self._by_name is None:
+            self._by_name = {n.name: n for n in self.net.nodes}
+        return self._by_name.get(name)
+
+    def definitions(self) -> list:
+        """The top-level definition statements, in order."""
+        return [st for st in self.statements if st.defines]
+
+    def definition_named(self, name: str) -> "Statement | None":
+        return next((st for st in self.statements if st.defines == name), None)
+
+    def labelled(self, name: str, line: int, col: int) -> "Statement | None":
+        """The statement labelled `name` that a reference at (line, col) reads: the last one
+        written before it in its own block or an enclosing one (so a definition's labels are
+        local to its body), as the graph builder looks names up."""
+        here = self.statement_at(line, col)
+        scopes = []
+        while here is not None:
+            scopes.append(here)
+            here = here.parent
+        best = None
+        for st in self.all_statements:
+            if st.label == name and st.start < (line, col) and (st.parent is None or st.parent in scopes):
+                best = st
+        return best
 
     def statement_of(self, node) -> "Statement | None":
         return next((st for st in self.all_statements if node in st.nodes), None)

@@ -27,6 +27,16 @@ def output_nodes(st: Statement, analysis: Analysis) -> list:
     `repeat` or `branch` the last layer inside it."""
     if st.nodes:
         return st.nodes
+    if st.made:   # a use of a definition: the last layer of each use (uses one after another count once)
+        position = _positions(analysis)
+        outs, last = [], None
+        for n in sorted(st.made, key=lambda n: position[id(n)]):
+            if last is not None and position[id(n)] == position[id(last)] + 1:
+                outs[-1] = n
+            else:
+                outs.append(n)
+            last = n
+        return outs
     if st.kind in ("repeat", "branch"):
         inside = _all_nodes_in(st)
         if inside:
@@ -56,7 +66,7 @@ def inlay_hints(analysis: Analysis, first_line: int = 1, last_line: "int | None"
     last_line = len(analysis.lines) if last_line is None else last_line
     hints = []
     for st in analysis.all_statements:
-        if st.kind in ("input", "shortcut") or not first_line <= st.out_at[0] <= last_line:
+        if st.kind in ("input", "shortcut", "def") or not first_line <= st.out_at[0] <= last_line:
             continue
         nodes = output_nodes(st, analysis)
         if not nodes or any(n.out is None for n in nodes):
@@ -83,8 +93,12 @@ def hover(analysis: Analysis, line: int, col: int) -> "tuple | None":
     st = analysis.statement_at(line, col)
     if st is None:
         return None
-    if st.block:
+    if st.defines:
+        text = _definition_text(analysis, st)
+    elif st.block:
         text = _block_text(analysis, st)
+    elif st.made:
+        text = _use_text(analysis, st)
     else:
         text = _layer_text(analysis, st.nodes, st)
     return text, (st.start, st.end if not st.block else st.out_at)
@@ -154,3 +168,28 @@ def _block_text(analysis: Analysis, st: Statement) -> str:
 def _count(st: Statement) -> str:
     c = st.ast.count
     return f"{c.text} times" if c is not None else "(no count)"
+
+
+def _use_text(analysis: Analysis, st: Statement) -> str:
+    outs = output_nodes(st, analysis)
+    made = st.made
+    text = f"```cnn\n{_source(analysis, st)}\n```\n\n"
+    uses = f" in {len(outs)} uses" if len(outs) > 1 else ""
+    text += (f"a use of `{st.kind}`: {len(made):,} layers{uses}, {sum(n.n_params for n in made):,} parameters, "
+             f"{sum(n.macs for n in made):,} MACs")
+    if outs:
+        text += "\n\n---\n\n" + _node_lines(outs[-1], analysis.node_info().get(outs[-1].name, {}))
+    return text
+
+
+def _definition_text(analysis: Analysis, st: Statement) -> str:
+    params = []
+    for a in st.ast.params:
+        params.append(f"{a.key}={a.value.text}" if a.key is not None else a.value.text)
+    uses = [u for u in analysis.all_statements if u.kind == st.defines and not u.block]
+    text = f"```cnn\ndef {st.defines} {' '.join(params)}\n```\n\n"
+    text += f"a definition: used {len(uses)} time{'s' if len(uses) != 1 else ''} (a definition alone makes no layer)"
+    made = [n for u in uses for n in u.made if u.parent is None]
+    if made:
+        text += f"; its uses make {len(made):,} layers, {sum(n.n_params for n in made):,} parameters"
+    return text

@@ -84,8 +84,27 @@ class CnncServer(LanguageServer):
         except Exception:
             return
         a = self.analysis(uri)
+        out = []
+        for d in a.diagnostics:
+            out.append(self.diagnostic(a, d, uri))
+            if getattr(d, "notes", ()):
+                out.append(self.at_use(a, d, uri))
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=uri, version=doc.version, diagnostics=[self.diagnostic(a, d, uri) for d in a.diagnostics]))
+            uri=uri, version=doc.version, diagnostics=out))
+
+    def at_use(self, a: Analysis, d, uri: str) -> types.Diagnostic:
+        """A diagnostic from inside a definition, shown again at the use written outside it
+        (the last of its notes), pointing back into the body: as a compiler shows an error
+        of a macro at its call."""
+        line, col, _ = d.notes[-1]
+        st = a.statement_at(line, col)
+        end = st.end if st is not None and st.start == (line, col) else (line, col + 1)
+        start, stop = diagnostic_range(d, a)
+        return types.Diagnostic(
+            range=self.range(a, (line, col), end), message=d.text, severity=_SEVERITY[d.severity], source="cnnc",
+            related_information=[types.DiagnosticRelatedInformation(
+                location=types.Location(uri=uri, range=self.range(a, start, stop)),
+                message=f"here, in the definition (line {d.line})")])
 
     def schedule(self, uri: str) -> None:
         import asyncio
@@ -101,9 +120,20 @@ class CnncServer(LanguageServer):
         self.pending[uri] = loop.call_later(DEBOUNCE_S, self.publish, uri)
 
     def diagnostic(self, a: Analysis, d, uri: str) -> types.Diagnostic:
+        """A diagnostic; inside a use of a definition, its notes (each use it is in) become
+        the related information, each at its use."""
         start, end = diagnostic_range(d, a)
+        related = None
+        notes = getattr(d, "notes", ())
+        if notes:
+            related = []
+            for line, col, text in notes:
+                st = a.statement_at(line, col)
+                end_at = st.end if st is not None and st.start == (line, col) else (line, col + 1)
+                related.append(types.DiagnosticRelatedInformation(
+                    location=types.Location(uri=uri, range=self.range(a, (line, col), end_at)), message=text))
         return types.Diagnostic(range=self.range(a, start, end), message=d.text, severity=_SEVERITY[d.severity],
-                                source="cnnc")
+                                source="cnnc", related_information=related)
 
 
 def _filename(uri: str) -> str:
@@ -186,10 +216,19 @@ def on_definition(ls: CnncServer, params: types.DefinitionParams) -> "types.Loca
 
 
 def definition_of(a: Analysis, tok) -> "tuple | None":
-    """(start, end) of the statement that makes the layer named by the word `tok`, unless
-    `tok` is that statement's own label."""
-    node = a.node_named(tok.value)
-    st = a.statement_of(node) if node is not None else None
+    """(start, end) of what the word `tok` names: a definition (at a use), the statement
+    labelled so (from=NAME, add NAME NAME), or the statement that made a layer of that
+    name (conv_3); None when `tok` is itself where the name is given."""
+    here = a.statement_at(tok.line, tok.column)
+    if here is not None and here.keyword == (tok.line, tok.column) and not here.block:
+        d = a.definition_named(tok.value)
+        if d is not None:
+            return (d.ast.name_line, d.ast.name_col), (d.ast.name_line, d.ast.name_col + len(d.defines))
+        return None
+    st = a.labelled(tok.value, tok.line, tok.column)
+    if st is None:
+        node = a.node_named(tok.value)
+        st = a.statement_of(node) if node is not None else None
     if st is None or st.start == (tok.line, tok.column):
         return None
     return st.start, st.out_at
@@ -202,16 +241,23 @@ def on_symbols(ls: CnncServer, params: types.DocumentSymbolParams) -> list:
     def symbol(st):
         nodes = hover.output_nodes(st, a)
         shape = f" → {nodes[-1].out}" if nodes and nodes[-1].out is not None else ""
-        if st.block:
+        if st.defines:
+            pass
+        elif st.block:
             kind = _SYMBOL_KIND.get(st.kind, types.SymbolKind.Struct)
             detail = f"{st.kind}{shape}"
         else:
             kind = _SYMBOL_KIND.get(st.kind, types.SymbolKind.Variable)
             detail = f"{st.kind}{shape}"
         head_end = (st.keyword[0], st.keyword[1] + len(st.kind))
+        if st.defines:
+            kind, detail = types.SymbolKind.Function, "def"
+            head_end = (st.ast.name_line, st.ast.name_col + len(st.defines))
         return types.DocumentSymbol(name=st.name, detail=detail, kind=kind,
                                     range=ls.range(a, st.start, st.out_at if st.block else st.end),
-                                    selection_range=ls.range(a, st.start, head_end if not st.label else
+                                    selection_range=ls.range(a, st.start if not st.defines else
+                                                             (st.ast.name_line, st.ast.name_col),
+                                                             head_end if not st.label else
                                                              (st.start[0], st.start[1] + len(st.label))),
                                     children=[symbol(c) for c in st.children] or None)
 
