@@ -1,8 +1,10 @@
 """The Language Server Protocol over stdio, through pygls (`pip install 'cnnc[lsp]'`).
 
-Documents are analysed (document.Analysis) after each change, once a burst of changes
-has settled for DEBOUNCE_S, and their diagnostics pushed; a request analyses the latest
-text first when it has not been. Every feature reads that one analysis. Positions go
+Documents are analysed (document.Analysis) after each change and their diagnostics
+pushed: at once (after the messages already read) when the document's last analysis
+was quick, and after DEBOUNCE_S of quiet when it was slow (a program of thousands of
+layers), so that a burst of keystrokes costs one analysis; a request analyses the
+latest text first when it has not been. Every feature reads that one analysis. Positions go
 out as character = COL - 1 in the client's position encoding (UTF-16 unless it asks
 for another; every token is ASCII, so only text after a comment's non-ASCII
 character could differ, and the codec converts it).
@@ -13,7 +15,8 @@ from __future__ import annotations
 from .. import __version__
 from ..optional import require
 
-DEBOUNCE_S = 0.02
+DEBOUNCE_S = 0.1   # the wait for more keystrokes, for a document whose analysis is slow
+QUICK_S = 0.1      # an analysis faster than this is not worth waiting for
 
 require("pygls.lsp.server", "lsp")
 
@@ -44,14 +47,19 @@ class CnncServer(LanguageServer):
         super().__init__("cnnc", __version__)
         self.analyses: dict = {}   # uri -> (text, Analysis)
         self.pending: dict = {}    # uri -> the timer of its next analysis
+        self.took: dict = {}       # uri -> seconds its last analysis took
 
     def analysis(self, uri: str) -> Analysis:
         doc = self.workspace.get_text_document(uri)
         text = doc.source
         cached = self.analyses.get(uri)
         if cached is None or cached[0] != text:
+            import time
+
+            began = time.perf_counter()
             cached = (text, Analysis(text, _filename(uri)))
             self.analyses[uri] = cached
+            self.took[uri] = time.perf_counter() - began
         return cached[1]
 
     # positions: Analysis's 1-based (line, col) in code points <-> the client's
@@ -117,7 +125,8 @@ class CnncServer(LanguageServer):
         except RuntimeError:
             self.publish(uri)
             return
-        self.pending[uri] = loop.call_later(DEBOUNCE_S, self.publish, uri)
+        delay = DEBOUNCE_S if self.took.get(uri, 0.0) > QUICK_S else 0.0
+        self.pending[uri] = loop.call_later(delay, self.publish, uri)
 
     def diagnostic(self, a: Analysis, d, uri: str) -> types.Diagnostic:
         """A diagnostic; inside a use of a definition, its notes (each use it is in) become
