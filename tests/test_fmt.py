@@ -264,3 +264,10 @@ def test_the_third_edition_layout():
     # `c -1` is two arguments and `c-1` one expression: the layout keeps them apart
     assert [t.value for t in tokenize(tidy.split("\n")[3])][-3:] == ["filters", "-1", "3x3"]
     assert "conv filters -1 3x3" in tidy and "conv filters-1 1x1" in tidy
+
+
+def test_the_docs_example_of_the_layout():
+    text = (ROOT / "docs" / "language.md").read_text()
+    section = text[text.index("## Layout: `cnnc fmt`"):]
+    before, after = re.findall(r"^```(?:cnn)?\n(.*?)^```", section, re.S | re.M)[:2]
+    assert before != after and format_text(before) == after
