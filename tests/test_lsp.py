@@ -172,6 +172,29 @@ def test_an_internal_error_is_a_diagnostic_not_a_crash(monkeypatch):
     assert [d.message for d in a.diagnostics] == ["internal error: KeyError: 'boom' (a bug in cnnc)"]
 
 
+def test_any_text_gets_answers_not_exceptions():
+    """Fuzzed text (tests/fuzz_programs.py: valid, nearly valid and mangled programs, and the
+    third edition's): every feature answers at every position of every line."""
+    import random
+
+    from fuzz_programs import Seeded, any_program
+
+    for seed in range(120):
+        text = any_program(Seeded(seed))
+        a = Analysis(text)
+        rng = random.Random(seed)
+        inlay_hints(a)
+        encode(classify(a))
+        for d in a.diagnostics:
+            diagnostic_range(d, a)
+            fixes(a, d)
+        for _ in range(6):
+            line = rng.randint(1, len(a.lines))
+            col = rng.randint(1, len(a.lines[line - 1]) + 1)
+            hover(a, line, col)
+            complete(a, line, col)
+
+
 # --- the server over stdio ---------------------------------------------------------------
 
 pygls = pytest.importorskip("pygls")
