@@ -281,7 +281,12 @@ def expand(b, s, d: Def, x, copy):
     x = start
     key = b.key(s)
     if key not in b.bound:
-        b.bound[key] = bind(d, args, b.report.error, s.kind_line, s.kind_col)
+        # a wrong argument is the use's error; the note shows the definition it is measured by
+        defined = ((d.node.line, d.node.col, f"'{d.name}' is defined here"),) + b.report.notes
+
+        def error(message, line, col):
+            b.report.error(message, line, col, notes=defined)
+        b.bound[key] = bind(d, args, error, s.kind_line, s.kind_col)
     env = b.bound[key]
     if env is None:
         return b.unknown(x, s.line, s.col)

@@ -284,6 +284,11 @@ def test_a_diagnostic_inside_a_use_names_the_definition_and_the_use(tmp_path):
     assert diag["notes"] == [{"file": str(path), "line": 7, "col": 1, "message": "in use of 'blk'"}]
 
 
+def test_a_wrong_argument_notes_the_definition():
+    e = errors_of(DEF + "blk 4 kk=3\n")
+    assert e.diagnostics[0].notes == ((2, 1, "'blk' is defined here"),)
+
+
 def test_nested_uses_note_every_use_innermost_first():
     text = ("input 4x4x3\ndef inner f { conv f 3 }\ndef outer f { inner f\n  inner f }\n"
             "outer 4\n")
