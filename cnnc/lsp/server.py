@@ -95,16 +95,17 @@ class CnncServer(LanguageServer):
         out = []
         for d in a.diagnostics:
             out.append(self.diagnostic(a, d, uri))
-            if getattr(d, "notes", ()):
-                out.append(self.at_use(a, d, uri))
+            uses = [n for n in getattr(d, "notes", ()) if n[2].startswith("in use of")]
+            if uses:
+                out.append(self.at_use(a, d, uses[-1], uri))
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
             uri=uri, version=doc.version, diagnostics=out))
 
-    def at_use(self, a: Analysis, d, uri: str) -> types.Diagnostic:
+    def at_use(self, a: Analysis, d, use: tuple, uri: str) -> types.Diagnostic:
         """A diagnostic from inside a definition, shown again at the use written outside it
-        (the last of its notes), pointing back into the body: as a compiler shows an error
-        of a macro at its call."""
-        line, col, _ = d.notes[-1]
+        (`use`: the outermost of its "in use of" notes), pointing back into the body: as a
+        compiler shows an error of a macro at its call."""
+        line, col, _ = use
         st = a.statement_at(line, col)
         end = st.end if st is not None and st.start == (line, col) else (line, col + 1)
         start, stop = diagnostic_range(d, a)
