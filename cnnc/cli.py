@@ -18,7 +18,7 @@ import sys
 from .commands.common import STDIN, _hxwxc
 from .errors import CnncError, UsageError, WeightsError
 
-COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps", "tune", "play")
+COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps", "tune", "fmt", "lsp", "play")
 
 EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 _state = {"stdout_failed": False}
@@ -32,6 +32,7 @@ examples:
   cnnc check examples/lenet.cnn --input 12x12x1     Triton against numpy
   cnnc graph examples/lenet.cnn -o lenet.svg        a picture of the graph
   cnnc play examples/lenet.cnn                      the playground, in a browser
+  cnnc fmt examples/                                the canonical layout, in place
 
 Each command has its own help: cnnc COMMAND --help. Exit codes: 0 ok, 1 errors
 in the program, 2 bad usage or a file that cannot be read or written. The full
