@@ -502,3 +502,37 @@ def test_a_layer_with_weights_in_sub_layers_is_not_taken_for_weightless(tmp_path
     with pytest.raises(cnnc.CnncError, match=r"the program starts at its input where the Keras model still has "
                                              r"'wrapped' \(_Wrapped\)"):
         model.load_keras(save(km, tmp_path / "wrapped.keras"))
+
+
+# --- the third edition's joins by name: Add of three, Multiply by a gate and of two images --------
+
+JOINS_CNN = """input 8x8x3
+a: conv 4 3 padding=same
+b: conv 4 1 from=input relu
+c: conv 4 1 from=input
+s: add a b c
+globalpool
+d: dense 4 sigmoid
+m: multiply s d
+n: multiply m a
+concat n b
+"""
+
+
+def test_named_joins_read_keras_add_multiply_and_concatenate(tmp_path):
+    inp = keras.Input((8, 8, 3))
+    a = layers.Conv2D(4, 3, padding="same")(inp)
+    b = layers.Conv2D(4, 1, activation="relu")(inp)
+    c = layers.Conv2D(4, 1)(inp)
+    s = layers.Add()([a, b, c])
+    d = layers.Dense(4, activation="sigmoid")(layers.GlobalAveragePooling2D()(s))
+    m = layers.Multiply()([s, layers.Reshape((1, 1, 4))(d)])
+    n = layers.Multiply()([m, a])
+    km = randomize(keras.Model(inp, layers.Concatenate()([n, b])), seed=5)
+    model = cnnc.compile(cnnc.parse(JOINS_CNN))
+    model.load_keras(save(km, tmp_path / "joins.keras"))
+    x = images((8, 8, 3), 3)
+    want = keras_out(km, x)
+    np.testing.assert_allclose(model(x), want, rtol=1e-4, atol=1e-5)
+    # another input moves Keras's output by far more than the tolerance: the comparison can fail
+    assert np.abs(keras_out(km, x[::-1] * 1.5) - want).max() >= 100 * (1e-5 + 1e-4 * np.abs(want).max())

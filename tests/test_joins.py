@@ -117,7 +117,8 @@ PROGRAMS = [
     # multiply: two images of one shape, an image by a gate (either order), two vectors
     "input 6x6x3; a: conv 4 3 padding=same; b: conv 4 1 from=input sigmoid; m: multiply a b; "
     "g: globalpool; d: dense 4 sigmoid; multiply d m; conv 3 1",
-    "input 5x5x2; f: flatten; a: dense 4; b: dense 4 tanh from=f; multiply a b",
+    "input 5x5x2; f: flatten; a: dense 4; b: dense 4 tanh from=f; multiply a b; c: dense 4 from=f; add a b c; "
+    "residual scale=0.5 { dense 4 relu }",
     # add { branch } with an identity, a concat by name that reads a value twice, a U-Net skip
     "input 8x8x2; s: conv 4 3 padding=same relu; pool 2; conv 4 3 padding=same; upsample 2; u: conv 4 1; "
     "concat u s u; add { branch { } branch { conv 12 1 } branch { relu } }",
