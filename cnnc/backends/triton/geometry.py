@@ -161,15 +161,16 @@ class Kernel:
         return f"e{self.g.nodes.index(node)}"
 
     def pointer_args(self) -> list:
-        """The kernel's pointer arguments, in order: (argument name, state key or None)."""
+        """The kernel's pointer arguments, in order: (argument name, key of the launch's
+        prepared array, or None for a buffer)."""
         args = [("x_ptr", None)]
         if self.gate is not None:
             args.append(("g_ptr", None))
         if self.anchor is not None:
-            args += [(arg, f"{self.name}.{key}") for arg, key in self.lowering.weights]
+            args += list(self.lowering.weights)
         for n in self.pre + self.post:
             if n.spec.epilogue is Epilogue.AFFINE:
-                args += [(f"{self.arg(n)}_{a}", f"{self.name}.{n.name}.{a}") for a in self.affine(n).arrays]
+                args += [(f"{self.arg(n)}_{a}", f"{self.arg(n)}.{a}") for a in self.affine(n).arrays]
             elif n.spec.epilogue is Epilogue.ADD:
                 args.append((f"{self.arg(n)}_ptr", None))
         args.append(("out_ptr", None))

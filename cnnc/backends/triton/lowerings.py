@@ -1,8 +1,10 @@
 """How each layer kind enters the one kernel template (template.py).
 
 Anchors set their group's gather and window (`geometry`), the length of its reduction
-(`reduction`), the weight arrays the kernel reads (`weights`) and how `prepare` packs them
-from the Keras parameters (`emit_prepare`). Affine epilogues say which per-channel arrays
+(`reduction`), the weight arrays the kernel reads (`weights`) and how the group's prepare
+function packs them from the Keras parameters (`emit_prepare`: it reads `p`, the group's
+parameters named by each layer's place in the group, `p['e0.kernel']`, and fills `state`,
+the launch's own arrays, `state['w']`). Affine epilogues say which per-channel arrays
 they need and emit their line. Other epilogues are emitted by their role (Epilogue
 flavour), prologues by theirs (Prologue flavour, geometry.Map); views and concat joins
 cost no kernel (the planner makes them aliases and slices).
@@ -45,9 +47,9 @@ def _gemm_gather(k) -> str:
     return "window" if k.CING % 16 == 0 else "flat"
 
 
-def _bias(e, anchor, c: int) -> None:
+def _bias(e, k, anchor, c: int) -> None:
     if "bias" in anchor.params:
-        e.line(f"b = _f64(params[{anchor.name + '.bias'!r}])")
+        e.line(f"b = _f64(p[{k.arg(anchor) + '.bias'!r}])")
     else:
         e.comment(f"{anchor.name} has no bias (bias=false)")
         e.line(f"b = torch.zeros({c}, dtype=torch.float64)")
@@ -59,7 +61,7 @@ def _fold(e, k) -> None:
         if n.name not in k.folded:
             break
         e.comment(f"{n.name} folded into {k.anchor.name}")
-        e.line(f"s, t = _affine(params, {n.name!r}, {n.attrs['eps']!r})")
+        e.line(f"s, t = _affine(p, {k.arg(n)!r}, {n.attrs['eps']!r})")
         e.line("w, b = w * s, b * s + t")
 
 
@@ -75,10 +77,10 @@ def _prepare_weights(e, k, weight: str, view: str = "") -> None:
     """The anchor's weight array `weight` as the (K, C) matrix (`view` reorders it first),
     its bias, the batchnorms folded into both, packed for the kernel."""
     a = k.anchor
-    e.line(f"w = _f64(params[{a.name + '.' + weight!r}]){view}.reshape({k.K}, {k.C})")
-    _bias(e, a, k.C)
+    e.line(f"w = _f64(p[{k.arg(a) + '.' + weight!r}]){view}.reshape({k.K}, {k.C})")
+    _bias(e, k, a, k.C)
     _fold(e, k)
-    e.line(f"state[{k.name + '.w'!r}], state[{k.name + '.b'!r}] = _pack(w, b, {k.KP}, {k.CP})")
+    e.line(f"state['w'], state['b'] = _pack(w, b, {k.KP}, {k.CP})")
 
 
 class WindowGEMM(Lowering):
@@ -147,8 +149,8 @@ class Separable(Lowering):
         _prepare_weights(e, k, "pointwise")
         a = k.anchor
         e.comment("the depthwise part: (taps, Cin*M), each row zero-padded to KP")
-        e.line(f"d = _f64(params[{a.name + '.depthwise'!r}]).reshape({k.KH * k.KW}, {k.K})")
-        e.line(f"state[{k.name + '.d'!r}] = _pack_rows(d, {k.KP})")
+        e.line(f"d = _f64(p[{k.arg(a) + '.depthwise'!r}]).reshape({k.KH * k.KW}, {k.K})")
+        e.line(f"state['d'] = _pack_rows(d, {k.KP})")
 
 
 class TransposedGEMM(WindowGEMM):
@@ -175,9 +177,9 @@ class BatchNormAffine(Lowering):
     arrays = ("scale", "shift")
 
     def emit_prepare(self, k, n, e) -> None:
-        e.line(f"s, t = _affine(params, {n.name!r}, {n.attrs['eps']!r})")
-        e.line(f"state[{k.name + '.' + n.name + '.scale'!r}] = s.to(DEVICE, torch.float32).contiguous()")
-        e.line(f"state[{k.name + '.' + n.name + '.shift'!r}] = t.to(DEVICE, torch.float32).contiguous()")
+        e.line(f"s, t = _affine(p, {k.arg(n)!r}, {n.attrs['eps']!r})")
+        e.line(f"state[{k.arg(n) + '.scale'!r}] = s.to(DEVICE, torch.float32).contiguous()")
+        e.line(f"state[{k.arg(n) + '.shift'!r}] = t.to(DEVICE, torch.float32).contiguous()")
 
     def emit(self, k, n, e) -> None:
         v = k.arg(n)

@@ -23,11 +23,13 @@ def emit_reducers(e: Emitter) -> None:
         e.line("return tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)")
 
 
-def emit_kernel(k, e: Emitter) -> None:
+def emit_kernel(k, e: Emitter, name: "str | None" = None, shared: "str | None" = None) -> None:
+    """Kernel `k` as a @triton.jit function called `name` (default: the group's); `shared`: a
+    comment saying which other groups launch the same code."""
     ptrs = [p for p, _ in k.pointer_args()]
-    consts = [f"{name}: tl.constexpr" for name, _ in k.constexprs()] + [f"{t}: tl.constexpr" for t in k.tile_params()]
+    consts = [f"{c}: tl.constexpr" for c, _ in k.constexprs()] + [f"{t}: tl.constexpr" for t in k.tile_params()]
     e.line("@triton.jit")
-    e.line(f"def {k.name}(")
+    e.line(f"def {name or k.name}(")
     with e.indented():
         e.line(f"{', '.join(ptrs)}, NB,")
         for i in range(0, len(consts), 6):
@@ -37,6 +39,8 @@ def emit_kernel(k, e: Emitter) -> None:
             e.comment(source_line(n))
         if k.g.copy_into is not None:
             e.comment(f"line {k.g.copy_into.line}: copy {k.src.name} into its slice of {k.g.copy_into.name}")
+        if shared:
+            e.comment(shared)
         if k.reduce:
             what = "takes the largest value of" if k.reduce_max else "sums"
             e.comment(f"a global pool: one program per image (and channel tile) {what} all its pixels")
