@@ -34,6 +34,11 @@ class Emitter:
         if self._comments:
             self.line("# " + safe_comment(text))
 
+    @property
+    def commenting(self) -> bool:
+        """Whether comments are written (callers skip composing costly ones when not)."""
+        return self._comments
+
     def blank(self) -> None:
         if self._lines and self._lines[-1] != "":
             self._lines.append("")

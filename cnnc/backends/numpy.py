@@ -993,7 +993,7 @@ class _Gen:
         e = self.e
         lowering = LOWERINGS[g.head.kind]
         with e.block(f"def {fn}(s, {', '.join(lowering.params(g))}):"):
-            for n in g.nodes:
+            for n in g.nodes if e.commenting else ():
                 e.comment(source_line(n))
             if shared:
                 e.comment(shared)

@@ -35,7 +35,7 @@ def emit_kernel(k, e: Emitter, name: "str | None" = None, shared: "str | None" =
         for i in range(0, len(consts), 6):
             e.line(", ".join(consts[i:i + 6]) + ",")
     with e.block("):"):
-        for n in (k.g.nodes or []):
+        for n in (k.g.nodes or []) if e.commenting else ():
             e.comment(source_line(n))
         if k.g.copy_into is not None:
             e.comment(f"line {k.g.copy_into.line}: copy {k.src.name} into its slice of {k.g.copy_into.name}")
