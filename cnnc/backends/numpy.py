@@ -920,32 +920,32 @@ class _Gen:
         users: dict = {}     # that index -> [(name, source lines)] of every step using it
         first: list = []     # per step: the index of the step whose function it calls
         for idx, (_, node, g) in enumerate(self.steps):
-            for kind in ("step", "prepare"):
-                text = self._text(lambda: self.function(kind, node, g, "FN"), comments=False)
+            for what in ("step", "prepare"):
+                text = self._text(lambda: self.function(what, node, g, "FN"), comments=False)
                 if not text.strip():
-                    if kind == "step":
+                    if what == "step":
                         raise AssertionError("every step has a function")
                     first.append(None)
                     continue
-                k = (kind, hashlib.sha256(_code(text).encode()).digest())
+                k = (what, hashlib.sha256(_code(text).encode()).digest())
                 i = keys.setdefault(k, idx)
-                users.setdefault((kind, i), []).append((node.name, (g.nodes if g is not None else [node])))
+                users.setdefault((what, i), []).append((node.name, (g.nodes if g is not None else [node])))
                 first.append(i)
         e = self.e
         names = {}
         for idx, (_, node, g) in enumerate(self.steps):
-            for j, kind in enumerate(("step", "prepare")):
+            for j, what in enumerate(("step", "prepare")):
                 if first[2 * idx + j] != idx:
                     continue
-                fn = _function_name(kind, node, g)
-                names[(kind, idx)] = fn
-                used = users[(kind, idx)]
+                fn = _function_name(what, node, g)
+                names[(what, idx)] = fn
+                used = users[(what, idx)]
                 shared = None
                 if len(used) > 1:
                     shared = shared_comment("steps", [n for n, _ in used], [m.line for _, ns in used for m in ns])
                 e.blank()
                 e.line()
-                self.function(kind, node, g, fn, shared)
+                self.function(what, node, g, fn, shared)
         prepares, steps = [], []
         for idx, (ins, node, g) in enumerate(self.steps):
             steps.append([node.name, names[("step", first[2 * idx])], [i.name for i in ins], []])
@@ -958,11 +958,11 @@ class _Gen:
                              and i is not self.net.output and i is not self.net.input]
         return prepares, steps
 
-    def function(self, kind: str, node, g, fn: str, shared=None) -> None:
-        """Step `node`'s function (kind 'step': a group's or a view's) or its group's prepare
-        function (kind 'prepare'; nothing when the group has no weights), named `fn`."""
+    def function(self, what: str, node, g, fn: str, shared=None) -> None:
+        """Step `node`'s function (what 'step': a group's or a view's) or its group's prepare
+        function (what 'prepare'; nothing when the group has no weights), named `fn`."""
         e = self.e
-        if kind == "prepare":
+        if what == "prepare":
             if g is None:
                 return
             body = self._text(lambda: LOWERINGS[g.head.kind].prepare(self, g), comments=False)
@@ -1059,9 +1059,9 @@ def _code(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("#"))
 
 
-def _function_name(kind: str, node, g) -> str:
+def _function_name(what: str, node, g) -> str:
     """A function's name, from the first step that uses it: layer_HEAD, view_NODE, prepare_HEAD."""
-    if kind == "prepare":
+    if what == "prepare":
         return f"prepare_{g.head.name}"
     return f"layer_{g.head.name}" if g is not None else f"view_{node.name}"
 
