@@ -5,7 +5,8 @@ and 100,000 layers (the language's limit) of three shapes:
 
   plain repeat       input 8x8x2; repeat N { conv 2 1 }             (issue 15's first probe)
   residual repeat    input 8x8x2; repeat N/2 { residual { conv 2 1 } }
-  many branches      input 8x8x2; concat { branch { } ... N times }  (N identity branches)
+  many branches      input 8x8x2; concat { branch { } ... }  (N - 10 identity branches, 99,990 at
+                     100,000: issue 15's second probe; a file holds at most 100,000 blocks)
 
 For each backend and shape it prints the wall time, the CPU time (user + system of the child,
 which hardly moves when other jobs load the machine), the peak resident set of the process
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHAPES = {
     "plain repeat": lambda n: f"input 8x8x2\nrepeat {n} {{ conv 2 1 }}\n",
     "residual repeat": lambda n: f"input 8x8x2\nrepeat {n // 2} {{ residual {{ conv 2 1 }} }}\n",
-    "many branches": lambda n: "input 8x8x2\nconcat {\n" + "  branch { }\n" * n + "}\n",
+    "many branches": lambda n: "input 8x8x2\nconcat {\n" + "  branch { }\n" * (n - 10) + "}\n",
 }
 SIZES = (1_000, 10_000, 100_000)
 VERSIONS = """
@@ -47,7 +48,7 @@ print(v)
 """
 
 
-def measure(program: str, backend: str, folder: str) -> dict:
+def measure(program: str, backend: str, folder: str, root: Path = ROOT) -> dict:
     """One `cnnc compile` process: wall and CPU seconds, peak RSS (MB), module bytes, distinct functions."""
     src = os.path.join(folder, "net.cnn")
     out = os.path.join(folder, "net.py")
@@ -56,7 +57,7 @@ def measure(program: str, backend: str, folder: str) -> dict:
     for stale in ("net.py", "net.npz", "net.safetensors"):
         if os.path.exists(os.path.join(folder, stale)):
             os.remove(os.path.join(folder, stale))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(root)}
     t = time.perf_counter()
     p = subprocess.Popen([sys.executable, "-m", "cnnc", "compile", src, "--backend", backend, "-o", out, "-q"],
                          cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -78,12 +79,16 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)), help="layer counts (default 1000,10000,100000)")
     ap.add_argument("--backends", default="numpy,triton")
     ap.add_argument("--shapes", default=",".join(SHAPES), help="which program shapes (names as above)")
+    ap.add_argument("--root", type=Path, default=ROOT,
+                    help="the cnnc checkout to measure (default this one; another commit's for a before/after)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     # versions from a child: this process stays small, since a child's peak resident set
     # (ru_maxrss) starts from what its parent held when it forked
     versions = subprocess.run([sys.executable, "-c", VERSIONS], capture_output=True, text=True).stdout.strip()
-    print(f"{platform.machine()}, {os.cpu_count()} CPUs, {versions}; load average "
+    commit = subprocess.run(["git", "-C", str(args.root), "log", "-1", "--format=%h"], capture_output=True,
+                            text=True).stdout.strip()
+    print(f"cnnc {commit or args.root}; {platform.machine()}, {os.cpu_count()} CPUs, {versions}; load average "
           f"{os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d')}")
     print(f"{'backend':8} {'program':16} {'layers':>8} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'module MB':>10} "
           f"{'distinct':>8}   per 10x: CPU, memory, module")
@@ -92,7 +97,7 @@ def main(argv=None) -> int:
             for shape in args.shapes.split(","):
                 prev = None
                 for n in sizes:
-                    r = measure(SHAPES[shape](n), backend, folder)
+                    r = measure(SHAPES[shape](n), backend, folder, args.root)
                     ratio = ""
                     if prev is not None:
                         ratio = (f"{r['cpu'] / prev['cpu']:.1f}x, {r['rss'] / prev['rss']:.1f}x, "

@@ -46,6 +46,13 @@ WEIGHTS_EXT = ".npz"
 # the prefix of a folded batchnorm's parameters in its group's prepare function (`p['bn.gamma']`)
 BN_ROLE = "bn."
 
+# A call of fewer multiply-adds than this runs BLAS on one thread (when threadpoolctl is
+# installed and neither OPENBLAS_NUM_THREADS nor OMP_NUM_THREADS is set): measured with
+# `benchmarks/numpy_cpu.py --threads-policy` (BENCHMARKS.md, "numpy backend threads"). The
+# backend's GEMMs are chunk-sized (CHUNK_BYTES), so a second thread mostly waits at the end
+# of each, and on a busy machine for a scheduler slice.
+ONE_BLAS_THREAD_BELOW = 10**12
+
 # An im2col chunk (images x OH x OW x KH*KW*Cin floats) of about this many bytes
 # stays in L2 with its GEMM output; measured best for LeNet at batch 256.
 CHUNK_BYTES = 1 << 20
@@ -874,6 +881,9 @@ class _Gen:
         e.line(f"INPUT_SHAPE = {tuple(net.input_shape)!r}")
         e.line(f"OUTPUT_SHAPE = {tuple(net.output_shape)!r}")
         e.line(f"WEIGHTS_EXT = {WEIGHTS_EXT!r}")
+        e.line(f"MACS_PER_IMAGE = {net.total_macs}")
+        e.comment("a call of fewer multiply-adds runs BLAS on one thread (with threadpoolctl; docs/numpy.md)")
+        e.line(f"ONE_BLAS_THREAD_BELOW = {ONE_BLAS_THREAD_BELOW}")
         e.comment("parameter name, shape (Keras layouts)")
         e.table("PARAMS = {name: tuple(shape) for name, shape in ",
                 ([name, list(shape)] for name, shape in net.param_shapes().items()), "}")
@@ -1051,7 +1061,8 @@ class _Gen:
         copy = aliases is net.input   # the output is the input (or a view of it): hand out a copy
         with e.block("def forward(state, x, trace=None):"):
             e.line('"""x: float32 (N, H, W, C) -> the output; `trace` (a dict) receives every node computed."""')
-            e.line(f"return run_steps(STEPS, state, x, {net.input.name!r}, {net.output.name!r}, trace, copy={copy})")
+            e.line(f"return run_steps(STEPS, state, x, {net.input.name!r}, {net.output.name!r}, trace, copy={copy},")
+            e.line("                 work=x.shape[0] * MACS_PER_IMAGE, one_thread_below=ONE_BLAS_THREAD_BELOW)")
 
 
 def _code(text: str) -> str:
