@@ -36,8 +36,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETS = {"lenet": ("examples/lenet.cnn", (1, 64, 256)), "cifar_resnet": ("examples/cifar_resnet.cnn", (1, 64))}
-POLICY_CASES = (("lenet", 1), ("lenet", 256), ("cifar_resnet", 1), ("cifar_resnet", 64), ("mobilenet_v2", 1),
-                ("mobilenet_v2", 8))
+POLICY_CASES = (("lenet", 1), ("lenet", 256), ("cifar_resnet", 1), ("cifar_resnet", 16), ("mobilenet_v2", 1),
+                ("mobilenet_v2", 4))
 POLICY_NETS = {**{k: v[0] for k, v in NETS.items()}, "mobilenet_v2": "examples/keras/mobilenet_v2.cnn"}
 BUSY = "while True: pass"
 ENGINES = ("numpy", "torch", "onnxruntime")
@@ -73,8 +73,8 @@ class PeakRSS:
         self.peak = max(self.peak, rss_mb())
 
 
-def timed(fn, x, min_time=1.0, min_runs=5):
-    for _ in range(2):
+def timed(fn, x, min_time=1.0, min_runs=5, warm=2):
+    for _ in range(warm):
         fn(x)
     times = []
     t_end = time.perf_counter() + min_time
@@ -151,7 +151,7 @@ def policy_one(net_name: str, batch: int, min_time: float) -> dict:
     for _ in range(3):
         for name, below in settings.items():
             model.module.ONE_BLAS_THREAD_BELOW = below
-            best[name] = min(best.get(name, float("inf")), timed(model, x, min_time / 3) * 1e3)
+            best[name] = min(best.get(name, float("inf")), timed(model, x, min_time / 3, min_runs=3, warm=1) * 1e3)
     model.module.ONE_BLAS_THREAD_BELOW = policy
     best["work"] = batch * model.network.total_macs
     return best

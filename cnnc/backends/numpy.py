@@ -48,7 +48,8 @@ BN_ROLE = "bn."
 
 # A call of fewer multiply-adds than this runs BLAS on one thread (when threadpoolctl is
 # installed and neither OPENBLAS_NUM_THREADS nor OMP_NUM_THREADS is set): measured with
-# `benchmarks/numpy_cpu.py --threads-policy` (BENCHMARKS.md, "numpy backend threads"). The
+# `benchmarks/numpy_cpu.py --threads-policy` (BENCHMARKS.md, "BLAS threads"): two threads never
+# beat one by 20 % in any call measured, so the threshold is far above them all. The
 # backend's GEMMs are chunk-sized (CHUNK_BYTES), so a second thread mostly waits at the end
 # of each, and on a busy machine for a scheduler slice.
 ONE_BLAS_THREAD_BELOW = 10**12
