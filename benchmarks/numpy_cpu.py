@@ -11,6 +11,15 @@ Each (engine, network) runs in its own subprocess. "peak MB" is working memory: 
 highest resident set sampled (every 0.5 ms) during three forward passes, minus the
 resident set just before them (weights and warm caches excluded).
 Times are the median of repeated runs after warm-up. Outputs are checked to agree.
+
+    python benchmarks/numpy_cpu.py --threads-policy
+
+measures the numpy backend's BLAS thread policy instead (cnnc/backends/numpy.py,
+ONE_BLAS_THREAD_BELOW; docs/numpy.md, "Threads"): LeNet, the CIFAR ResNet and MobileNetV2
+at small and large batches, each with BLAS's default threads, with one thread, and with the
+policy (what a module does by default), interleaved in one process; first idle, then
+loaded (a busy-loop process beside it, as when another job shares the machine). It prints
+the times and the ratios to one thread.
 """
 
 from __future__ import annotations
@@ -27,6 +36,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETS = {"lenet": ("examples/lenet.cnn", (1, 64, 256)), "cifar_resnet": ("examples/cifar_resnet.cnn", (1, 64))}
+POLICY_CASES = (("lenet", 1), ("lenet", 256), ("cifar_resnet", 1), ("cifar_resnet", 16), ("mobilenet_v2", 1),
+                ("mobilenet_v2", 4))
+POLICY_NETS = {**{k: v[0] for k, v in NETS.items()}, "mobilenet_v2": "examples/keras/mobilenet_v2.cnn"}
+BUSY = "while True: pass"
 ENGINES = ("numpy", "torch", "onnxruntime")
 
 
@@ -60,8 +73,8 @@ class PeakRSS:
         self.peak = max(self.peak, rss_mb())
 
 
-def timed(fn, x, min_time=1.0, min_runs=5):
-    for _ in range(2):
+def timed(fn, x, min_time=1.0, min_runs=5, warm=2):
+    for _ in range(warm):
         fn(x)
     times = []
     t_end = time.perf_counter() + min_time
@@ -123,6 +136,61 @@ def one(engine: str, net_name: str, batches, min_time: float, threads: int) -> d
     return out
 
 
+def policy_one(net_name: str, batch: int, min_time: float) -> dict:
+    """In a child process: ms per call of the numpy module with BLAS's default threads, one
+    thread, and the module's own policy, interleaved (three rounds, the best median of each)."""
+    import numpy as np
+
+    import cnnc
+
+    model = cnnc.compile(os.path.join(ROOT, POLICY_NETS[net_name]), seed=0)
+    x = np.random.default_rng(0).standard_normal((batch, *model.network.input_shape)).astype(np.float32)
+    policy = model.module.ONE_BLAS_THREAD_BELOW
+    settings = {"default": 0, "one": float("inf"), "policy": policy}
+    best = {}
+    for _ in range(3):
+        for name, below in settings.items():
+            model.module.ONE_BLAS_THREAD_BELOW = below
+            best[name] = min(best.get(name, float("inf")), timed(model, x, min_time / 3, min_runs=3, warm=1) * 1e3)
+    model.module.ONE_BLAS_THREAD_BELOW = policy
+    best["work"] = batch * model.network.total_macs
+    return best
+
+
+def threads_policy(min_time: float) -> int:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    print(f"{'network':<14}{'batch':>6}{'MMACs':>9}  {'load':<7}{'default ms':>11}{'one ms':>9}{'policy ms':>10}"
+          f"{'default/one':>13}{'policy/one':>12}")
+    wins = []   # (work, case) where BLAS's default threads beat one thread by 20 % or more, idle
+    for loaded in (False, True):
+        busy = subprocess.Popen([sys.executable, "-c", BUSY]) if loaded else None
+        try:
+            for net_name, batch in POLICY_CASES:
+                cmd = [sys.executable, os.path.abspath(__file__), "--policy-one", net_name, str(batch),
+                       "--min-time", str(min_time)]
+                r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                if r.returncode != 0:
+                    print(f"{net_name} failed:\n{r.stderr[-2000:]}", file=sys.stderr)
+                    continue
+                m = json.loads(r.stdout.strip().splitlines()[-1])
+                if not loaded and m["default"] <= 0.8 * m["one"]:
+                    wins.append((m["work"], f"{net_name} batch {batch}"))
+                print(f"{net_name:<14}{batch:>6}{m['work'] / 1e6:>9.0f}  {'loaded' if loaded else 'idle':<7}"
+                      f"{m['default']:>11.2f}{m['one']:>9.2f}{m['policy']:>10.2f}"
+                      f"{m['default'] / m['one']:>12.2f}x{m['policy'] / m['one']:>11.2f}x", flush=True)
+        finally:
+            if busy is not None:
+                busy.kill()
+                busy.wait()
+    if wins:
+        work, case = min(wins)
+        print(f"default threads beat one by 20 % or more from {work:,} multiply-adds ({case}): "
+              f"the least work for ONE_BLAS_THREAD_BELOW")
+    else:
+        print("default threads never beat one by 20 % here: one thread for every call measured")
+    return 0
+
+
 def versions() -> str:
     import numpy
     parts = [f"python {platform.python_version()}", f"numpy {numpy.__version__}"]
@@ -139,7 +207,10 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="shorter timing runs")
     ap.add_argument("--threads", type=int, default=0,
                     help="threads for every engine (OpenBLAS, torch, onnxruntime); default: their own defaults")
+    ap.add_argument("--threads-policy", action="store_true",
+                    help="the numpy backend's BLAS thread policy against default and one thread, idle and loaded")
     ap.add_argument("--one", nargs=2, metavar=("ENGINE", "NET"), help=argparse.SUPPRESS)
+    ap.add_argument("--policy-one", nargs=2, metavar=("NET", "BATCH"), help=argparse.SUPPRESS)
     ap.add_argument("--batches", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--min-time", type=float, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -147,11 +218,16 @@ def main() -> int:
         batches = [int(b) for b in args.batches.split(",")]
         print(json.dumps(one(args.one[0], args.one[1], batches, args.min_time, args.threads)))
         return 0
+    if args.policy_one:
+        print(json.dumps(policy_one(args.policy_one[0], int(args.policy_one[1]), args.min_time)))
+        return 0
     min_time = 0.3 if args.quick else 1.5
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} CPUs; {versions()}")
     print(f"# OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}; "
           f"threads per engine: {args.threads or 'default'}; load average {os.getloadavg()[0]:.2f}")
+    if args.threads_policy:
+        return threads_policy(min_time)
     results = {}
     for net_name, (_, batches) in NETS.items():
         for engine in ENGINES:

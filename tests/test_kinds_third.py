@@ -350,6 +350,7 @@ WIDE = [
     "input 2x3x4; conv 1100 1 softmax",
     "input 2x2x8; conv 2048 1; layernorm; relu; layerscale 0.5",  # ConvNeXtXLarge's widest layernorm
     "input 2x2x8; conv 1500 1 relu; softmax",
+    "input 2x2x1100; a: relu; b: layernorm; add a b",   # a row kernel that adds another buffer
 ]
 
 

@@ -124,7 +124,7 @@ def test_residual_add_fuses_into_the_block_after_its_shortcut():
                      " shortcut { conv 8 1x1 stride=2 }\nrelu")
     src = numpy_backend.generate(net)
     assert "def layer_conv_2(s, x, skip):" in src          # the block's last conv adds the shortcut
-    fwd = src[src.index("def forward("):]
-    assert fwd.index("layer_conv_3(s,") < fwd.index("layer_conv_2(s,")   # the shortcut runs first
+    steps = src[src.index("STEPS = "):]
+    assert steps.index('"layer_conv_3"') < steps.index('"layer_conv_2"')   # the shortcut runs first
     trace = cnnc.compile(net).trace(np.ones((1, 8, 8, 4), np.float32))
     assert list(trace) == ["input", "conv_1", "conv_3", "relu_1"]

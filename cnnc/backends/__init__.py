@@ -8,7 +8,9 @@ A backend is a module `cnnc.backends.NAME` with
           prepare(params) -> state            (folds batchnorm etc.; params are float32 arrays)
           forward(state, x) -> y              (x is (N, H, W, C) float32)
           load(path=None) -> a callable model, reading weights from beside the module
-        Each fusion group is one function/kernel, with a comment naming its source line.
+        Each fusion group is one function/kernel call, with a comment naming its source
+        line; groups of the same code share one function, and what grows with the network
+        is table rows (carried/tables.py), so a module's size and compile time stay linear.
         Output is deterministic: the same network and options give the same bytes.
 
     REQUIRES: ((module, extra), ...)  (optional)

@@ -1,11 +1,16 @@
 """The numpy backend: the reference. Generates a self-contained Python module.
 
 The module needs only numpy (it never imports cnnc) and holds, in this order:
-constants (INPUT_SHAPE, OUTPUT_SHAPE, PARAMS, WEIGHTS_EXT), the array helpers every
-module carries (carried/numpy_ops.py), `prepare(params)` (folds batchnorm, reshapes
-kernels), one `layer_*` function per layer or fused group, `forward`, and the
-weights reader and `Model` (carried/weights_io.py, carried/numpy_model.py) with
-`load(path=None)`.
+constants (INPUT_SHAPE, OUTPUT_SHAPE, WEIGHTS_EXT, the PARAMS table), the array helpers
+every module carries (carried/numpy_ops.py), one function per *distinct* step of
+`forward` (`layer_*` for a layer or fused group, `view_*` for a view) and per distinct
+way of preparing a group's weights (`prepare_*`: folds batchnorm, reshapes kernels),
+the tables PREPARES and STEPS that say which step uses which, `prepare(params)` and
+`forward`, which walk those tables (carried/numpy_model.py), and the weights reader and
+`Model` (carried/weights_io.py) with `load(path=None)`. Steps whose code is the same but
+for names (a `repeat`, identical branches) share one function, and what grows with the
+network is table rows, not code (carried/tables.py), so a 100,000-layer program compiles
+in linear time and a few hundred megabytes (BENCHMARKS.md, "compile scaling").
 
 Fused groups come from the shared planner (passes/fusion.py) under `NumpyPolicy`,
 which says what one numpy function can absorb: a batchnorm it can fold
@@ -17,7 +22,7 @@ batch in chunks small enough for their working arrays (the im2col matrix, the
 depthwise taps, the col2im buffer) to stay in cache; within a chunk a conv's max pool
 is taken *before* the bias and activation when these are monotone per channel (max
 commutes with them), which is exact and four times cheaper for a 2x2 pool. Views
-(flatten, dropout) are a line in `forward`.
+(flatten, dropout) are a one-line function (a reshape, the input itself).
 
 Layout: NHWC float32; kernels in Keras layout (KH, KW, Cin, Cout), flattened to
 (KH*KW*Cin, Cout) so an im2col row (i, j, c) meets the matching weight; every anchor's
@@ -26,17 +31,28 @@ prepared matrix has its output channel last, so a batchnorm folds into it alike.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import hashlib
 
 from ..errors import CnncError
 from ..layers import ACTIVATIONS, Epilogue, Image, Role, activation_of
 from ..passes.fold import folds_into
 from ..passes.fusion import Policy, plan
 from . import carried
-from .emitter import Emitter, source_line
+from .emitter import Emitter, shared_comment, source_line
 from .pending import require_lowerings
 
 WEIGHTS_EXT = ".npz"
+
+# the prefix of a folded batchnorm's parameters in its group's prepare function (`p['bn.gamma']`)
+BN_ROLE = "bn."
+
+# A call of fewer multiply-adds than this runs BLAS on one thread (when threadpoolctl is
+# installed and neither OPENBLAS_NUM_THREADS nor OMP_NUM_THREADS is set): measured with
+# `benchmarks/numpy_cpu.py --threads-policy` (BENCHMARKS.md, "BLAS threads"): two threads never
+# beat one by 20 % in any call measured, so the threshold is far above them all. The
+# backend's GEMMs are chunk-sized (CHUNK_BYTES), so a second thread mostly waits at the end
+# of each, and on a busy machine for a scheduler slice.
+ONE_BLAS_THREAD_BELOW = 10**12
 
 # An im2col chunk (images x OH x OW x KH*KW*Cin floats) of about this many bytes
 # stays in L2 with its GEMM output; measured best for LeNet at batch 256.
@@ -100,10 +116,6 @@ class Group:
     @property
     def last(self):
         return self.nodes[-1]
-
-    @property
-    def fn(self) -> str:
-        return f"layer_{self.head.name}"
 
     @property
     def inputs(self) -> list:
@@ -193,14 +205,15 @@ def group_scratch(g, n: int) -> int:
 class Lowering:
     """How the numpy backend computes one kind.
 
-    prepare(gen, group)  lines of `prepare(params)` that put what the group's function
-                         reads into the state `s` (only for the group's head)
+    prepare(gen, group)  lines of the group's prepare function that put what the group's
+                         function reads into its state `s` (only for the head), from `p`:
+                         the group's parameters by role (`p['kernel']`, `p['bn.gamma']`)
     params(group)        the group function's parameters (the inputs it reads)
     body(gen, group)     as the head: code that makes `y` from the parameters; returns
                          whether y is a fresh array (else it may alias an input). The
                          generator then applies the absorbed nodes, unless `whole`.
     apply(gen, node, fresh)  as an absorbed node: change y in place; returns freshness
-    view(gen, node, src) for a view: the expression of its value in `forward`
+    view(gen, node, src) for a view: the expression of its value (its step's function)
 
     and what the code it emits allocates, so that `cnnc shapes --batch` can say how much
     memory a forward pass takes without running it (cnnc/memory.py adds up the lifetimes):
@@ -248,16 +261,19 @@ class Lowering:
         raise CnncError(f"the numpy backend has no view for {node.kind} ({node.name})", node.line, node.col)
 
 
-def _bn_args(bn) -> str:
+def _bn_args(bn, role: str = "") -> str:
     """A batchnorm's gamma, beta, mean, var and eps as arguments of _fold/_affine: 1.0 for a
-    missing gamma (scale=false), 0.0 for a missing beta (center=false)."""
+    missing gamma (scale=false), 0.0 for a missing beta (center=false). `role`: its place in
+    the group (ROLES), which prefixes its parameters in the group's `p`."""
     missing = {"gamma": "1.0", "beta": "0.0"}
-    arrays = [f"p[{bn.name + '.' + q!r}]" if q in bn.params else missing[q] for q in ("gamma", "beta", "mean", "var")]
+    arrays = [f"p[{role + q!r}]" if q in bn.params else missing[q] for q in ("gamma", "beta", "mean", "var")]
     return ", ".join(arrays) + f", {bn.attrs['eps']!r}"
 
 
-def _p(node, suffix: str) -> str:
-    return f"p[{node.name + '.' + suffix!r}]"
+def _p(suffix: str, role: str = "") -> str:
+    """A parameter of the group's layer in `role` ('': the head, BN_ROLE: a folded affine
+    epilogue) in its group's prepare function: `p['kernel']`, `p['bn.gamma']`."""
+    return f"p[{role + suffix!r}]"
 
 
 def _anchor_prepare(gen, group, weights: str, matrix: str) -> None:
@@ -265,12 +281,12 @@ def _anchor_prepare(gen, group, weights: str, matrix: str) -> None:
     over it, `k`, with the output channel on the last axis), and its bias (zeros without
     one), with a following batchnorm folded into both."""
     e, h = gen.e, group.head
-    bias = _p(h, "bias") if "bias" in h.params else None
-    e.line(f"k = {_p(h, weights)}")
+    bias = _p("bias") if "bias" in h.params else None
+    e.line(f"k = {_p(weights)}")
     e.line(f"w = {matrix}")
     if group.bn is not None:
         e.comment(f"{h.name} with {group.bn.name} folded in")
-        e.line(f"w, b = {LOWERINGS[group.bn.kind].fold(group.bn, 'w', bias)}")
+        e.line(f"w, b = {LOWERINGS[group.bn.kind].fold(group.bn, 'w', bias, BN_ROLE)}")
     elif bias is not None:
         e.line(f"b = {bias}")
     else:
@@ -292,10 +308,9 @@ class ChunkedAnchor(Lowering):
 
     def prepare(self, gen, group) -> None:
         self.weights(gen, group)
-        h = group.head
         width = self.bias_width(group)
         gen.e.comment(f"the bias repeated along an image row ({width} pixels): a long inner loop")
-        gen.e.line(f"s[{h.name + '.b'!r}] = np.tile(b, {width})")
+        gen.e.line(f"s['b'] = np.tile(b, {width})")
 
     def bias_width(self, g) -> int:
         return g.head.out.w
@@ -368,8 +383,8 @@ class ChunkedAnchor(Lowering):
         out = self.out_of(g)
         step = self.step(g)
         for local, key in self.store(h):
-            e.line(f"{local} = s[{h.name + '.' + key!r}]")
-        e.line(f"bias = s[{h.name + '.b'!r}]")
+            e.line(f"{local} = s[{key!r}]")
+        e.line("bias = s['b']")
         e.line("n = x.shape[0]")
         e.line(f"out = np.empty((n, {out.h}, {out.w}, {out.c}), np.float32)")
         t, b, l, r = self._pads(h)
@@ -428,9 +443,9 @@ class ConvLowering(ChunkedAnchor):
         _anchor_prepare(gen, group, "kernel", f"k.reshape(-1, {f})")
         if self.general(h):
             gen.e.comment(f"{g} group(s): (group, KH*KW*Cin/G, F/G)")
-            gen.e.line(f"s[{h.name + '.w'!r}] = np.ascontiguousarray(w.reshape(-1, {g}, {f // g}).transpose(1, 0, 2))")
+            gen.e.line(f"s['w'] = np.ascontiguousarray(w.reshape(-1, {g}, {f // g}).transpose(1, 0, 2))")
         else:
-            gen.e.line(f"s[{h.name + '.w'!r}] = np.ascontiguousarray(w)")
+            gen.e.line("s['w'] = np.ascontiguousarray(w)")
 
     @staticmethod
     def plan(g: Group) -> dict:
@@ -556,7 +571,7 @@ class DepthwiseLowering(ChunkedAnchor):
         kh, kw = h.attrs["kernel"]
         gen.e.comment("taps x output channels (c*M + m)")
         _anchor_prepare(gen, group, "kernel", f"k.reshape({kh * kw}, {h.out.c})")
-        gen.e.line(f"s[{h.name + '.w'!r}] = np.ascontiguousarray(w)")
+        gen.e.line("s['w'] = np.ascontiguousarray(w)")
 
     def work_floats(self, g) -> int:
         return 2 * g.head.out.h * g.head.out.w * g.head.out.c
@@ -579,9 +594,9 @@ class SeparableLowering(ChunkedAnchor):
         h = group.head
         (kh, kw), cin = h.attrs["kernel"], h.inputs[0].out.c
         mid = cin * h.attrs["multiplier"]
-        gen.e.line(f"s[{h.name + '.dw'!r}] = np.ascontiguousarray({_p(h, 'depthwise')}.reshape({kh * kw}, {mid}))")
+        gen.e.line(f"s['dw'] = np.ascontiguousarray({_p('depthwise')}.reshape({kh * kw}, {mid}))")
         _anchor_prepare(gen, group, "pointwise", f"k.reshape({mid}, {h.out.c})")
-        gen.e.line(f"s[{h.name + '.w'!r}] = np.ascontiguousarray(w)")
+        gen.e.line("s['w'] = np.ascontiguousarray(w)")
 
     def store(self, h) -> list:
         return [("dw", "dw"), ("w", "w")]
@@ -621,7 +636,7 @@ class TransposedLowering(ChunkedAnchor):
         (kh, kw), f, cin = h.attrs["kernel"], h.out.c, h.inputs[0].out.c
         gen.e.comment("kernel (KH, KW, F, Cin) as (Cin, KH, KW, F): the output channel last")
         _anchor_prepare(gen, group, "kernel", "k.transpose(3, 0, 1, 2)")
-        gen.e.line(f"s[{h.name + '.w'!r}] = np.ascontiguousarray(w.reshape({cin}, {kh * kw * f}))")
+        gen.e.line(f"s['w'] = np.ascontiguousarray(w.reshape({cin}, {kh * kw * f}))")
 
     def work_floats(self, g) -> int:
         h = g.head
@@ -653,8 +668,8 @@ class TransposedLowering(ChunkedAnchor):
 class DenseLowering(Lowering):
     def prepare(self, gen, group) -> None:
         _anchor_prepare(gen, group, "kernel", "k")
-        gen.e.line(f"s[{group.head.name + '.w'!r}] = np.ascontiguousarray(w)")
-        gen.e.line(f"s[{group.head.name + '.b'!r}] = b")
+        gen.e.line("s['w'] = np.ascontiguousarray(w)")
+        gen.e.line("s['b'] = b")
 
     def scratch(self, g: Group, n: int) -> int:
         units = n * g.head.out.n
@@ -662,27 +677,26 @@ class DenseLowering(Lowering):
 
     def body(self, gen, g: Group) -> bool:
         h = g.head
-        gen.e.line(f"y = x @ s[{h.name + '.w'!r}]")
-        gen.e.line(f"y += s[{h.name + '.b'!r}]")
+        gen.e.line("y = x @ s['w']")
+        gen.e.line("y += s['b']")
         return gen.activation(h.activation, True)
 
 
 class BatchNormLowering(Lowering):
     """On its own (not folded): x * scale + shift, per channel."""
 
-    def fold(self, node, w: str, bias) -> str:
+    def fold(self, node, w: str, bias, role: str) -> str:
         """The expression of (w, b): `w` and the anchor's `bias` (an expression or None) with this
-        per-channel affine map folded in."""
-        return f"_fold({w}, {bias}, {_bn_args(node)})"
+        per-channel affine map folded in; its parameters are `p`'s with the prefix `role`."""
+        return f"_fold({w}, {bias}, {_bn_args(node, role)})"
 
     def prepare(self, gen, group) -> None:
         h = group.head
-        gen.e.line(f"s[{h.name + '.scale'!r}], s[{h.name + '.shift'!r}] = _affine({_bn_args(h)})")
+        gen.e.line(f"s['scale'], s['shift'] = _affine({_bn_args(h)})")
 
     def body(self, gen, g: Group) -> bool:
-        h = g.head
-        gen.e.line(f"y = x * s[{h.name + '.scale'!r}]")
-        gen.e.line(f"y += s[{h.name + '.shift'!r}]")
+        gen.e.line("y = x * s['scale']")
+        gen.e.line("y += s['shift']")
         return True
 
     def scratch(self, g: Group, n: int) -> int:
@@ -692,27 +706,26 @@ class BatchNormLowering(Lowering):
 class LayerScaleLowering(Lowering):
     """Channel c times gamma[c]; after a linear anchor, folded into its weights."""
 
-    def fold(self, node, w: str, bias) -> str:
-        return f"_fold_affine({w}, {bias}, {_p(node, 'gamma')}, 0.0)"
+    def fold(self, node, w: str, bias, role: str) -> str:
+        return f"_fold_affine({w}, {bias}, {_p('gamma', role)}, 0.0)"
 
     def prepare(self, gen, group) -> None:
-        h = group.head
-        gen.e.line(f"s[{h.name + '.gamma'!r}] = {_p(h, 'gamma')}")
+        gen.e.line(f"s['gamma'] = {_p('gamma')}")
 
     def body(self, gen, g: Group) -> bool:
-        gen.e.line(f"y = x * s[{g.head.name + '.gamma'!r}]")
+        gen.e.line("y = x * s['gamma']")
         return True
 
     def scratch(self, g: Group, n: int) -> int:
         return ufunc_buffer(n * _elements(g.head.out))
 
 
-def _normalize_arrays(node) -> str:
+def _normalize_arrays(node, role: str = "") -> str:
     """normalize's mean and variance as arguments: the program's constants, one per channel, or
-    its weights."""
+    its weights (`p`'s, with the prefix `role`)."""
     consts = node.spec.constants(node.attrs, node.out.dims[-1])
     if consts is None:
-        return f"{_p(node, 'mean')}, {_p(node, 'var')}"
+        return f"{_p('mean', role)}, {_p('var', role)}"
     mean, var = consts
     return f"np.array({list(mean)!r}, np.float32), np.array({list(var)!r}, np.float32)"
 
@@ -721,17 +734,16 @@ class NormalizeLowering(Lowering):
     """(x - mean) / max(sqrt(var), 1e-7) per channel, in float32 as Keras's Normalization; after a
     linear anchor, folded into its weights as x * scale + shift."""
 
-    def fold(self, node, w: str, bias) -> str:
-        return f"_fold_affine({w}, {bias}, *_normalize_affine({_normalize_arrays(node)}))"
+    def fold(self, node, w: str, bias, role: str) -> str:
+        return f"_fold_affine({w}, {bias}, *_normalize_affine({_normalize_arrays(node, role)}))"
 
     def prepare(self, gen, group) -> None:
         h = group.head
-        gen.e.line(f"s[{h.name + '.mean'!r}], s[{h.name + '.den'!r}] = _normalize_den({_normalize_arrays(h)})")
+        gen.e.line(f"s['mean'], s['den'] = _normalize_den({_normalize_arrays(h)})")
 
     def body(self, gen, g: Group) -> bool:
-        h = g.head
-        gen.e.line(f"y = x - s[{h.name + '.mean'!r}]")
-        gen.e.line(f"y /= s[{h.name + '.den'!r}]")
+        gen.e.line("y = x - s['mean']")
+        gen.e.line("y /= s['den']")
         return True
 
     def scratch(self, g: Group, n: int) -> int:
@@ -743,13 +755,12 @@ class LayerNormLowering(Lowering):
     in float32 (as Keras's LayerNormalization on the torch backend), then gamma and beta."""
 
     def prepare(self, gen, group) -> None:
-        h = group.head
         for q in ("gamma", "beta"):
-            gen.e.line(f"s[{h.name + '.' + q!r}] = {_p(h, q)}")
+            gen.e.line(f"s[{q!r}] = {_p(q)}")
 
     def body(self, gen, g: Group) -> bool:
         h = g.head
-        gen.e.line(f"y = _layernorm(x, s[{h.name + '.gamma'!r}], s[{h.name + '.beta'!r}], {h.attrs['eps']!r})")
+        gen.e.line(f"y = _layernorm(x, s['gamma'], s['beta'], {h.attrs['eps']!r})")
         return True
 
     def scratch(self, g: Group, n: int) -> int:
@@ -947,23 +958,39 @@ LOWERINGS: dict = {
 # --- emitting ---------------------------------------------------------------------
 
 class _Gen:
+    """The module's text. Code is written once per *distinct* function: the steps of
+    `forward` (a group's function, or a view's) whose code is the same but for its name share
+    one, and so do their prepare functions; what differs per layer (names, which values a
+    step reads and frees, the parameters) goes in the tables PARAMS, PREPARES and STEPS.
+    Steps are keyed by their code in a first pass that keeps only a hash per step, so a
+    100,000-layer network never holds more than one step's text at a time."""
+
     def __init__(self, net):
         self.net = net
         self.e = Emitter()
         self.groups = plan_groups(net)
+        self.steps = forward_steps(net, self.groups)
 
-    def v(self, node) -> str:
-        """The forward-variable that holds `node`'s output."""
-        return "x" if node is self.net.input else f"v_{node.name}"
+    def _text(self, emit, comments: bool = True) -> str:
+        """What `emit()` writes, as text, leaving the module's emitter as it was."""
+        saved, self.e = self.e, Emitter(comments=comments)
+        try:
+            emit()
+            return self.e.source()
+        finally:
+            self.e = saved
 
     # -- module ---------------------------------------------------------------
     def module(self) -> str:
         e, net = self.e, self.net
+        check_table_names(net)
         e.line('"""A network compiled by cnnc (numpy backend). Needs only numpy.')
         e.line("")
         e.line("    import thismodule; model = thismodule.load(); y = model(x)   # x: (N, H, W, C)")
         e.line("")
-        e.line("Generated code: edit the .cnn program and recompile instead.")
+        e.line("Generated code: edit the .cnn program and recompile instead. One function per distinct")
+        e.line("layer or fused group (`layer_*`, `view_*`) and per distinct way of preparing its weights")
+        e.line("(`prepare_*`); the tables PARAMS, PREPARES and STEPS say which layers use which.")
         e.line('"""')
         e.comment(f"source: {net.filename}")
         e.blank()
@@ -972,26 +999,39 @@ class _Gen:
         e.line("import numpy as np")
         e.line("from numpy.lib.stride_tricks import as_strided")
         e.blank()
+        e.line()
+        carried.emit(e, "tables")
+        e.blank()
+        e.line()
         e.line(f"INPUT_SHAPE = {tuple(net.input_shape)!r}")
         e.line(f"OUTPUT_SHAPE = {tuple(net.output_shape)!r}")
         e.line(f"WEIGHTS_EXT = {WEIGHTS_EXT!r}")
         e.comment("the digest of the weights written beside this module: load() refuses others there")
         e.line(carried.DIGEST_LINE)
-        e.line("PARAMS = {")
-        with e.indented():
-            for name, shape in net.param_shapes().items():
-                e.line(f"{name!r}: {tuple(shape)!r},")
-        e.line("}")
+        e.line(f"MACS_PER_IMAGE = {net.total_macs}")
+        e.comment("a call of fewer multiply-adds runs BLAS on one thread (with threadpoolctl; docs/numpy.md)")
+        e.line(f"ONE_BLAS_THREAD_BELOW = {ONE_BLAS_THREAD_BELOW}")
+        e.comment("parameter name, shape (Keras layouts)")
+        e.table("PARAMS = {name: tuple(shape) for name, shape in ",
+                ([name, list(shape)] for name, shape in net.param_shapes().items()), "}")
         e.blank()
         e.line()
         carried.emit(e, "numpy_ops")
         e.blank()
         e.line()
-        self.prepare()
-        for g in self.groups:
-            e.blank()
-            e.line()
-            self.group(g)
+        prepares, steps = self.functions()
+        e.blank()
+        e.line()
+        e.comment("step, its prepare function, its layers by role ('': the head, 'bn.': a folded batchnorm,")
+        e.comment("layerscale or normalize)")
+        e.table("PREPARES = [(step, globals()[fn], roles) for step, fn, roles in ", prepares, "]")
+        e.comment("step (the node it computes), its function, the nodes it reads, the values it frees")
+        e.table("STEPS = [(node, globals()[fn], reads, frees) for node, fn, reads, frees in ", steps, "]")
+        e.blank()
+        e.line()
+        with e.block("def prepare(params):"):
+            e.line('"""What each step reads: kernels as GEMM matrices, batchnorms folded (float32)."""')
+            e.line("return prepare_rows(PREPARES, {k: np.asarray(v, dtype=np.float32) for k, v in params.items()})")
         e.blank()
         e.line()
         self.forward()
@@ -1014,23 +1054,91 @@ class _Gen:
             e.line("return Model(read_checked(path, PARAMS, digest), PARAMS, INPUT_SHAPE, prepare, forward)")
         return e.source()
 
-    def prepare(self):
+    # -- the distinct functions -----------------------------------------------
+    def functions(self) -> tuple:
+        """Write each distinct step function and prepare function once, in order of first use;
+        returns the rows of PREPARES and STEPS."""
+        keys: dict = {}      # code hash -> index of the first step with that code
+        users: dict = {}     # that index -> [(name, source lines)] of every step using it
+        first: list = []     # per step: the index of the step whose function it calls
+        for idx, (_, node, g) in enumerate(self.steps):
+            for what in ("step", "prepare"):
+                text = self._text(lambda: self.function(what, node, g, "FN"), comments=False)
+                if not text.strip():
+                    if what == "step":
+                        raise AssertionError("every step has a function")
+                    first.append(None)
+                    continue
+                k = (what, hashlib.sha256(_code(text).encode()).digest())
+                i = keys.setdefault(k, idx)
+                users.setdefault((what, i), []).append((node.name, (g.nodes if g is not None else [node])))
+                first.append(i)
         e = self.e
-        with e.block("def prepare(params):"):
-            e.line('"""The arrays forward() reads: kernels as GEMM matrices, batchnorms folded."""')
-            e.line("p = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}")
-            e.line("s = {}")
-            for g in self.groups:
+        names = {}
+        for idx, (_, node, g) in enumerate(self.steps):
+            for j, what in enumerate(("step", "prepare")):
+                if first[2 * idx + j] != idx:
+                    continue
+                fn = _function_name(what, node, g)
+                names[(what, idx)] = fn
+                used = users[(what, idx)]
+                shared = None
+                if len(used) > 1:
+                    shared = shared_comment("steps", [n for n, _ in used], [m.line for _, ns in used for m in ns])
+                e.blank()
+                e.line()
+                self.function(what, node, g, fn, shared)
+        prepares, steps = [], []
+        for idx, (ins, node, g) in enumerate(self.steps):
+            steps.append([node.name, names[("step", first[2 * idx])], [i.name for i in ins], []])
+            if first[2 * idx + 1] is not None:
+                roles = [["", g.head.name]] + ([[BN_ROLE, g.bn.name]] if g.bn is not None else [])
+                prepares.append([node.name, names[("prepare", first[2 * idx + 1])], roles])
+        last = last_uses(self.steps)
+        for idx, (ins, _, _) in enumerate(self.steps):
+            steps[idx][3] = [i.name for i in dict.fromkeys(ins) if last.get(i.name) == idx
+                             and i is not self.net.output and i is not self.net.input]
+        return prepares, steps
+
+    def function(self, what: str, node, g, fn: str, shared=None) -> None:
+        """Step `node`'s function (what 'step': a group's or a view's) or its group's prepare
+        function (what 'prepare'; nothing when the group has no weights), named `fn`."""
+        e = self.e
+        if what == "prepare":
+            if g is None:
+                return
+            body = self._text(lambda: LOWERINGS[g.head.kind].prepare(self, g), comments=False)
+            if not body.strip():
+                return
+            with e.block(f"def {fn}(p):"):
+                e.line('"""The weights of a step, as its function reads them."""')
+                for n in g.nodes:
+                    if n.params:
+                        e.comment(source_line(n))
+                if shared:
+                    e.comment(shared)
+                e.line("s = {}")
                 LOWERINGS[g.head.kind].prepare(self, g)
-            e.line("return s")
+                e.line("return s")
+            return
+        if g is None:
+            with e.block(f"def {fn}(s, x):"):
+                e.comment(source_line(node) + " (a view: no work)")
+                if shared:
+                    e.comment(shared)
+                e.line(f"return {LOWERINGS[node.kind].view(self, node, 'x')}")
+            return
+        self.group(g, fn, shared)
 
     # -- one group ------------------------------------------------------------
-    def group(self, g: Group):
+    def group(self, g: Group, fn: str, shared=None):
         e = self.e
         lowering = LOWERINGS[g.head.kind]
-        with e.block(f"def {g.fn}(s, {', '.join(lowering.params(g))}):"):
-            for n in g.nodes:
+        with e.block(f"def {fn}(s, {', '.join(lowering.params(g))}):"):
+            for n in g.nodes if e.commenting else ():
                 e.comment(source_line(n))
+            if shared:
+                e.comment(shared)
             fresh = lowering.body(self, g)
             if lowering.whole:
                 return
@@ -1080,37 +1188,35 @@ class _Gen:
     # -- forward --------------------------------------------------------------
     def forward(self):
         e, net = self.e, self.net
-        # each step: (nodes it reads, node it writes, code)
-        steps = []
-        for ins, node, g in forward_steps(net, self.groups):
-            if g is None:
-                steps.append((ins, node, LOWERINGS[node.kind].view(self, node, self.v(node.inputs[0]))))
-            else:
-                steps.append((ins, node, f"{g.fn}(s, {', '.join(self.v(i) for i in g.inputs)})"))
-        last_use = last_uses(steps)
+        aliases = net.output
+        while aliases.spec.role is Role.VIEW:
+            aliases = aliases.inputs[0]
+        copy = aliases is net.input   # the output is the input (or a view of it): hand out a copy
         with e.block("def forward(state, x, trace=None):"):
             e.line('"""x: float32 (N, H, W, C) -> the output; `trace` (a dict) receives every node computed."""')
-            e.line("s = state")
-            e.line(f"if trace is not None: trace[{net.input.name!r}] = x")
-            if steps:
-                e.comment("IEEE arithmetic as in PyTorch: NaN and inf flow through without warnings")
-            with e.block("with np.errstate(all='ignore'):") if steps else nullcontext():
-                for idx, (ins, node, code) in enumerate(steps):
-                    if node.spec.role is Role.VIEW:
-                        e.comment(source_line(node) + " (a view: no work)")
-                    e.line(f"{self.v(node)} = {code}")
-                    e.line(f"if trace is not None: trace[{node.name!r}] = {self.v(node)}")
-                    dead = [i for i in dict.fromkeys(ins) if last_use.get(i.name) == idx
-                            and i is not net.output and i is not net.input]
-                    if dead:
-                        e.line("del " + ", ".join(self.v(i) for i in dead))
-            out, aliases = net.output, net.output
-            while aliases.spec.role is Role.VIEW:
-                aliases = aliases.inputs[0]
-            if aliases is net.input:  # the output is the input (or a view of it): hand out a copy
-                e.line(f"return {self.v(out)}.copy()")
-            else:
-                e.line(f"return {self.v(out)}")
+            e.line(f"return run_steps(STEPS, state, x, {net.input.name!r}, {net.output.name!r}, trace, copy={copy},")
+            e.line("                 work=x.shape[0] * MACS_PER_IMAGE, one_thread_below=ONE_BLAS_THREAD_BELOW)")
+
+
+def _code(text: str) -> str:
+    """A function's text without its comments: what decides whether two steps share it."""
+    return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("#"))
+
+
+def _function_name(what: str, node, g) -> str:
+    """A function's name, from the first step that uses it: layer_HEAD, view_NODE, prepare_HEAD."""
+    if what == "prepare":
+        return f"prepare_{g.head.name}"
+    return f"layer_{g.head.name}" if g is not None else f"view_{node.name}"
+
+
+def check_table_names(net) -> None:
+    """Layer names go in the tables as JSON strings (escaped whatever they hold) and in function
+    names; the grammar makes them identifiers, and this says so where it is relied on."""
+    for n in net.nodes:
+        if not n.name.isidentifier():
+            raise CnncError(f"the numpy backend needs layer names that are identifiers, got {n.name!r}",
+                            n.line, n.col, net.filename)
 
 
 def forward_steps(net, groups) -> list:

@@ -5,7 +5,7 @@ module namespace (exactly the code `cnnc compile` writes to disk) and wraps it.
 
 Parameters and in-place edits: `model.params` holds read-only float32 arrays, and
 the backend's prepared state (folded batchnorms, GEMM-shaped kernels) is computed
-once from them. So `model.params["conv_1.kernel"][0] = 1` raises numpy's
+once from them, when the model first runs. So `model.params["conv_1.kernel"][0] = 1` raises numpy's
 "assignment destination is read-only" instead of silently doing nothing; change
 weights with `model.set_params(mapping)`, `model.load_weights(path)` or
 `model.params[name] = array` (checked, re-prepares).
@@ -73,7 +73,7 @@ class Model:
         self.code = source
         self.module = module
         self._params = None
-        self._state = None
+        self._prepared = None
         self.set_params(params, where=where)
 
     @property
@@ -94,8 +94,16 @@ class Model:
         checked = W.check_params(self.module.PARAMS, mapping, where)
         for a in checked.values():
             a.flags.writeable = False
-        state = self.module.prepare(checked)
-        self._params, self._state = Params(self, checked), state
+        self._params, self._prepared = Params(self, checked), None
+
+    @property
+    def _state(self):
+        """The backend's prepared weights (folded, packed, on the device), made on first use:
+        `cnnc compile` writes a module and its weights without packing what it never runs
+        (the triton backend pads every kernel's weights to whole tiles)."""
+        if self._prepared is None:
+            self._prepared = self.module.prepare(dict(self._params))
+        return self._prepared
 
     def save_weights(self, path) -> None:
         """Write the parameters to `path` (.npz, or .safetensors)."""

@@ -7,7 +7,7 @@ import warnings
 
 import torch
 
-from .triton_tuner import tune_run
+from .triton_tuner import launch, tune_run
 from .weights_io import check_input, check_params
 
 # --- carried: everything below is inlined into generated modules ---
@@ -73,6 +73,44 @@ def traced(trace, feed, name, value):
         value.copy_(torch.as_tensor(feed[name]).to(value.device, torch.float32).reshape(value.shape))
     else:
         trace[name] = value
+
+
+def _view(t, lo, hi, shape):
+    """A node's value in its buffer `t`: channels lo:hi of it, or it reshaped to (N, *shape)."""
+    if lo is not None:
+        return t[..., lo:hi]
+    if shape is not None:
+        return t.reshape((t.shape[0], *shape))
+    return t
+
+
+def run_launches(launches, kernels, state, x, source, output, trace=None, feed=None, tiles=None):
+    """_run's loop: every kernel once, in the order of the LAUNCHES rows (see the module; `kernels`:
+    launch name -> geometry, KERNELS), each
+    with its config from `tiles` (default: the chosen ones for this batch size) or launched by
+    a tuner. Buffers are allocated before the first kernel that writes them and dropped after
+    the last that reads them; with `trace`, each group's value is stored (fed, with `feed`)."""
+    n = x.shape[0]
+    dev = x.device
+    if tiles is None:
+        tiles = state["tiles"].configs(n)
+    buffers = {source: x}
+    for name, kernel, names, _, _, cols, values, args, alloc, traces, frees in launches:
+        if alloc is not None:
+            buffers[alloc[0]] = torch.empty((n, *alloc[1]), device=dev, dtype=torch.float32)
+        own = state.get(name)
+        ptrs = tuple(own[a[1:]] if a[0] == "@" else buffers[a] for a in args) + (n,)
+        geom = kernels[name]
+        rows = n if geom["reduce"] else n * geom["pixels"]
+        launch(tiles, name, kernel, rows, cols, ptrs, dict(zip(names, values)), gemm=geom["gemm"],
+               per_image=geom["reduce"])
+        if trace is not None:
+            for node, buffer, lo, hi, shape in traces:
+                traced(trace, feed, node, _view(buffers[buffer], lo, hi, shape))
+        for b in frees:
+            del buffers[b]
+    buffer, lo, hi, shape = output
+    return _view(buffers[buffer], lo, hi, shape)
 
 
 def run_forward(run, state, x, input_shape, output_shape, device, trace=None, cuda_graphs=True, *,

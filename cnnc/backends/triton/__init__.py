@@ -74,7 +74,8 @@ def plan_kernels(net, precision: str):
         k = Kernel(g, plan, folded, precision, LOWERINGS)
         kernels.append(k)
         if k.anchor is not None and wide_row(k.anchor):
-            k.defer_row(f"p_{k.anchor.name}")
+            # a buffer name no node has (nodes are identifiers): the anchor's result before its softmax
+            k.defer_row(f"{k.anchor.name} before {k.anchor.activation}")
             kernels.append(RowKernel(g, plan, folded, precision, LOWERINGS, after=k))
     check_tiles(net, kernels)
     return plan, kernels, folded

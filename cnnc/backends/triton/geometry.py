@@ -191,17 +191,18 @@ class Kernel:
         return f"e{self.g.nodes.index(node)}"
 
     def pointer_args(self) -> list:
-        """The kernel's pointer arguments, in order: (argument name, state key or None)."""
+        """The kernel's pointer arguments, in order: (argument name, key of the launch's
+        prepared array, or None for a buffer)."""
         args = [("x_ptr", None)]
         if self.gate is not None:
             args.append(("g_ptr", None))
         if self.anchor is not None:
-            args += [(arg, f"{self.name}.{key}") for arg, key in self.lowering.weights]
+            args += list(self.lowering.weights)
         for n in self.ops():
             if n.spec.epilogue is Epilogue.ADD:
                 args += [(f"{stem}_ptr", None) for m, _, _, stem in self.added() if m is n]
             else:
-                args += [(f"{self.arg(n)}_{a}", f"{self.name}.{n.name}.{a}") for a in self.weighted(n)]
+                args += [(f"{self.arg(n)}_{a}", f"{self.arg(n)}.{a}") for a in self.weighted(n)]
         args.append(("out_ptr", None))
         return args
 
@@ -304,7 +305,7 @@ class RowKernel(Kernel):
         return 1   # one program per BM rows: it loops over the whole row itself
 
     def reads(self) -> list:
-        return ([] if self.scratch_in else [self.src]) + [self.other_input(r) for r in self.residuals]
+        return ([] if self.scratch_in else [self.src]) + [other for _, _, other, _ in self.added()]
 
 
 def kernel_key(source: str, name: str, constexprs) -> str:

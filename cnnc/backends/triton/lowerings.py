@@ -1,8 +1,10 @@
 """How each layer kind enters the one kernel template (template.py).
 
 Anchors set their group's gather and window (`geometry`), the length of its reduction
-(`reduction`), the weight arrays the kernel reads (`weights`) and how `prepare` packs them
-from the Keras parameters (`emit_prepare`). Affine epilogues say which per-channel arrays
+(`reduction`), the weight arrays the kernel reads (`weights`) and how the group's prepare
+function packs them from the Keras parameters (`emit_prepare`: it reads `p`, the group's
+parameters named by each layer's place in the group, `p['e0.kernel']`, and fills `state`,
+the launch's own arrays, `state['w']`). Affine epilogues say which per-channel arrays
 they need and emit their line. Other epilogues are emitted by their role (Epilogue
 flavour), prologues by theirs (Prologue flavour, geometry.Map); views and concat joins
 cost no kernel (the planner makes them aliases and slices).
@@ -45,9 +47,9 @@ def _gemm_gather(k) -> str:
     return "window" if k.CING % 16 == 0 else "flat"
 
 
-def _bias(e, anchor, c: int) -> None:
+def _bias(e, k, anchor, c: int) -> None:
     if "bias" in anchor.params:
-        e.line(f"b = _f64(params[{anchor.name + '.bias'!r}])")
+        e.line(f"b = _f64(p[{k.arg(anchor) + '.bias'!r}])")
     else:
         e.comment(f"{anchor.name} has no bias (bias=false)")
         e.line(f"b = torch.zeros({c}, dtype=torch.float64)")
@@ -60,7 +62,7 @@ def _fold(e, k) -> None:
         if n.name not in k.folded:
             break
         e.comment(f"{n.name} folded into {k.anchor.name}")
-        k.affine(n).emit_scale_shift(n, e)
+        k.affine(n).emit_scale_shift(k, n, e)
         e.line("w, b = w * s, b * s + t")
 
 
@@ -76,10 +78,10 @@ def _prepare_weights(e, k, weight: str, view: str = "") -> None:
     """The anchor's weight array `weight` as the (K, C) matrix (`view` reorders it first),
     its bias, the batchnorms folded into both, packed for the kernel."""
     a = k.anchor
-    e.line(f"w = _f64(params[{a.name + '.' + weight!r}]){view}.reshape({k.K}, {k.C})")
-    _bias(e, a, k.C)
+    e.line(f"w = _f64(p[{k.arg(a) + '.' + weight!r}]){view}.reshape({k.K}, {k.C})")
+    _bias(e, k, a, k.C)
     _fold(e, k)
-    e.line(f"state[{k.name + '.w'!r}], state[{k.name + '.b'!r}] = _pack(w, b, {k.KP}, {k.CP})")
+    e.line(f"state['w'], state['b'] = _pack(w, b, {k.KP}, {k.CP})")
 
 
 class WindowGEMM(Lowering):
@@ -148,8 +150,8 @@ class Separable(Lowering):
         _prepare_weights(e, k, "pointwise")
         a = k.anchor
         e.comment("the depthwise part: (taps, Cin*M), each row zero-padded to KP")
-        e.line(f"d = _f64(params[{a.name + '.depthwise'!r}]).reshape({k.KH * k.KW}, {k.K})")
-        e.line(f"state[{k.name + '.d'!r}] = _pack_rows(d, {k.KP})")
+        e.line(f"d = _f64(p[{k.arg(a) + '.depthwise'!r}]).reshape({k.KH * k.KW}, {k.K})")
+        e.line(f"state['d'] = _pack_rows(d, {k.KP})")
 
 
 class TransposedGEMM(WindowGEMM):
@@ -173,16 +175,17 @@ class TransposedGEMM(WindowGEMM):
 class BatchNormAffine(Lowering):
     """batchnorm that does not fold: x * scale + shift per channel (gamma 1 with scale=false,
     beta 0 with center=false). Its kin (layerscale, normalize) differ only in how `prepare`
-    finds the scale and the shift (`emit_scale_shift`: float64 tensors `s`, `t` of (C,))."""
+    finds the scale and the shift (`emit_scale_shift`: float64 tensors `s`, `t` of (C,), from
+the group's parameters `p` by role)."""
     arrays = ("scale", "shift")
 
-    def emit_scale_shift(self, n, e) -> None:
-        e.line(f"s, t = _affine(params, {n.name!r}, {n.attrs['eps']!r})")
+    def emit_scale_shift(self, k, n, e) -> None:
+        e.line(f"s, t = _affine(p, {k.arg(n)!r}, {n.attrs['eps']!r})")
 
     def emit_prepare(self, k, n, e) -> None:
-        self.emit_scale_shift(n, e)
-        e.line(f"state[{k.name + '.' + n.name + '.scale'!r}] = s.to(DEVICE, torch.float32).contiguous()")
-        e.line(f"state[{k.name + '.' + n.name + '.shift'!r}] = t.to(DEVICE, torch.float32).contiguous()")
+        self.emit_scale_shift(k, n, e)
+        e.line(f"state[{k.arg(n) + '.scale'!r}] = s.to(DEVICE, torch.float32).contiguous()")
+        e.line(f"state[{k.arg(n) + '.shift'!r}] = t.to(DEVICE, torch.float32).contiguous()")
 
     def emit(self, k, n, e) -> None:
         v = k.arg(n)
@@ -194,8 +197,8 @@ class BatchNormAffine(Lowering):
 class LayerScaleAffine(BatchNormAffine):
     """layerscale: channel c times gamma[c] (a shift of 0)."""
 
-    def emit_scale_shift(self, n, e) -> None:
-        e.line(f"s = _f64(params[{n.name + '.gamma'!r}])")
+    def emit_scale_shift(self, k, n, e) -> None:
+        e.line(f"s = _f64(p[{k.arg(n) + '.gamma'!r}])")
         e.line("t = torch.zeros_like(s)")
 
 
@@ -203,10 +206,11 @@ class NormalizeAffine(BatchNormAffine):
     """normalize: (x - mean) / max(sqrt(var), 1e-7) as x * scale + shift, from its weights or the
     program's constants."""
 
-    def emit_scale_shift(self, n, e) -> None:
+    def emit_scale_shift(self, k, n, e) -> None:
         consts = n.spec.constants(n.attrs, n.out.dims[-1])
         if consts is None:
-            e.line(f"mean, var = _f64(params[{n.name + '.mean'!r}]), _f64(params[{n.name + '.var'!r}])")
+            v = k.arg(n)
+            e.line(f"mean, var = _f64(p[{v + '.mean'!r}]), _f64(p[{v + '.var'!r}])")
         else:
             e.line(f"mean = torch.tensor({list(consts[0])!r}, dtype=torch.float64)")
             e.line(f"var = torch.tensor({list(consts[1])!r}, dtype=torch.float64)")
@@ -223,8 +227,8 @@ class LayerNormRow(Lowering):
 
     def emit_prepare(self, k, n, e) -> None:
         for a in self.arrays:
-            e.line(f"state[{k.name + '.' + n.name + '.' + a!r}] = _f64(params[{n.name + '.' + a!r}])"
-                   f".to(DEVICE, torch.float32).contiguous()")
+            key = k.arg(n) + "." + a
+            e.line(f"state[{key!r}] = _f64(p[{key!r}]).to(DEVICE, torch.float32).contiguous()")
 
     def _affine(self, k, n, e, x: str) -> None:
         v = k.arg(n)

@@ -23,27 +23,31 @@ def emit_reducers(e: Emitter) -> None:
         e.line("return tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)")
 
 
-def _signature(k, e: Emitter) -> None:
+def _signature(k, e: Emitter, name: str) -> None:
     ptrs = [p for p, _ in k.pointer_args()]
-    consts = [f"{name}: tl.constexpr" for name, _ in k.constexprs()] + [f"{t}: tl.constexpr" for t in k.tile_params()]
+    consts = [f"{c}: tl.constexpr" for c, _ in k.constexprs()] + [f"{t}: tl.constexpr" for t in k.tile_params()]
     e.line("@triton.jit")
-    e.line(f"def {k.name}(")
+    e.line(f"def {name}(")
     with e.indented():
         e.line(f"{', '.join(ptrs)}, NB,")
         for i in range(0, len(consts), 6):
             e.line(", ".join(consts[i:i + 6]) + ",")
 
 
-def emit_kernel(k, e: Emitter) -> None:
+def emit_kernel(k, e: Emitter, name: "str | None" = None, shared: "str | None" = None) -> None:
+    """Kernel `k` as a @triton.jit function called `name` (default: the group's); `shared`: a
+    comment saying which other groups launch the same code."""
     if k.row is not None:
-        emit_row_kernel(k, e)
+        emit_row_kernel(k, e, name, shared)
         return
-    _signature(k, e)
+    _signature(k, e, name or k.name)
     with e.block("):"):
-        for n in (k.g.nodes or []):
+        for n in (k.g.nodes or []) if e.commenting else ():
             e.comment(source_line(n))
         if k.g.copy_into is not None:
             e.comment(f"line {k.g.copy_into.line}: copy {k.src.name} into its slice of {k.g.copy_into.name}")
+        if shared:
+            e.comment(shared)
         if k.reduce:
             what = "takes the largest value of" if k.reduce_max else "sums"
             e.comment(f"a global pool: one program per image (and channel tile) {what} all its pixels")
@@ -351,14 +355,17 @@ def emit_ops(k, e: Emitter, ops, H, W, h, w, valid) -> None:
                        f"mask={valid}[:, None] & mask_n[None, :], other=0.0){times}")
 
 
-def emit_row_kernel(k, e: Emitter) -> None:
+def emit_row_kernel(k, e: Emitter, name: "str | None" = None, shared: "str | None" = None) -> None:
     """A softmax or layernorm over rows wider than a tile (geometry.RowKernel): one program per
     BM rows; passes over each row in BN-channel chunks find its statistics, and a last pass
-    writes the result through the elementwise epilogues after it."""
-    _signature(k, e)
+    writes the result through the elementwise epilogues after it. `name`, `shared`: as for
+    emit_kernel."""
+    _signature(k, e, name or k.name)
     with e.block("):"):
-        for n in k.g.nodes:
+        for n in k.g.nodes if e.commenting else ():
             e.comment(source_line(n))
+        if shared:
+            e.comment(shared)
         e.comment(f"{k.row.name}: a row of {k.C} channels is wider than a tile: a row kernel of its own")
         e.line("rows = NB * (PH * PW)")
         e.line("offs_m = tl.program_id(0) * BM + tl.arange(0, BM)")
