@@ -97,6 +97,57 @@ def test_identical_branches_share_one_kernel():
     np.testing.assert_array_equal(y, np.concatenate([x] * 40, axis=-1))
 
 
+def new_kinds(n: int) -> str:
+    """Each kind of the third edition repeated n times, where it lowers in each of its ways: a
+    layerscale and a normalize folded into a conv, a layernorm fused after it, a normalize and a
+    layerscale alone, a scaled residual, an add of three, a multiply of two images and by a gate."""
+    return (f"input 6x6x4\n"
+            f"repeat {n} {{ conv 4 3 padding=same; layerscale; layernorm; leaky_relu slope=0.1 }}\n"
+            f"repeat {n} {{ normalize; elu alpha=0.7; conv 4 1; normalize }}\n"
+            f"repeat {n} {{ residual scale=0.5 {{ conv 4 1 relu; layerscale }} }}\n"
+            f"repeat {n} {{ p: conv 4 1; q: conv 4 1 relu; r: conv 4 1 tanh; add p q r }}\n"
+            f"repeat {n} {{ a: conv 4 1 relu; b: conv 4 1; multiply a b }}\n"
+            f"repeat {n} {{ x: conv 4 1; v: globalpool; g: dense 4 sigmoid; multiply x g }}\n"
+            "crop 1x0\nconv 4 3\nglobalpool\ndense 3\n")
+
+
+def varied(net, seed: int) -> dict:
+    """Random weights with positive variances, so every layer's own values matter."""
+    rng = np.random.default_rng(seed)
+    return {k: (np.abs(rng.standard_normal(s)) + 0.5 if k.endswith(".var") else 0.7 * rng.standard_normal(s))
+            .astype(np.float32) for k, s in net.param_shapes().items()}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "triton"])
+def test_the_new_kinds_share_functions_and_kernels_too(backend):
+    gen = numpy_backend.generate if backend == "numpy" else triton_backend.generate
+    defs = re.compile(r"^def |^@triton\.jit", re.M)
+    two, five = gen(cnnc.parse(new_kinds(2))), gen(cnnc.parse(new_kinds(5)))
+    assert len(defs.findall(two)) == len(defs.findall(five))   # three more of each: rows, no code
+    if backend == "numpy":
+        assert "# shared by 5 steps (leaky_relu_1, leaky_relu_2, leaky_relu_3, …, leaky_relu_5)" in five
+    else:
+        # conv, layerscale folded, layernorm, leaky_relu (the fifth also takes the normalize after it)
+        assert "# shared by 4 launches (k1_conv_1, k2_conv_2, k3_conv_3, k4_conv_4): source lines 2" in five
+    net = cnnc.parse(new_kinds(2))
+    params = varied(net, 4)
+    model = cnnc.compile(net, backend=backend, weights=params)
+    ref = cnnc.compile(net, weights=params) if backend != "numpy" else model
+    x = np.random.default_rng(5).standard_normal((2, 6, 6, 4)).astype(np.float32)
+    want = ref(x)
+    np.testing.assert_allclose(model(x), want, rtol=1e-4, atol=1e-5)
+    # each launch reads its own layers' weights: the second of each shared group moves the output
+    for name in ("layerscale_2.gamma", "layernorm_2.beta", "normalize_4.mean", "layerscale_4.gamma"):
+        other = dict(params)
+        other[name] = -2.0 * params[name] - 0.5
+        ref.set_params(other)
+        moved = ref(x)
+        assert np.abs(moved - want).max() > 1e-2, name
+        model.set_params(other)
+        np.testing.assert_allclose(model(x), moved, rtol=1e-4, atol=1e-5, err_msg=name)
+        ref.set_params(params)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "triton"])
 def test_the_module_grows_by_table_rows_not_code(backend):
     gen = numpy_backend.generate if backend == "numpy" else triton_backend.generate
