@@ -1112,8 +1112,8 @@ class _Gen:
                 return
             with e.block(f"def {fn}(p):"):
                 e.line('"""The weights of a step, as its function reads them."""')
-                for n in g.nodes:
-                    if n.params:
+                for n in (g.head, g.bn) if e.commenting else ():   # a normalize of constants has no params
+                    if n is not None:
                         e.comment(source_line(n))
                 if shared:
                     e.comment(shared)

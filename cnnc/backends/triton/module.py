@@ -198,7 +198,7 @@ def _emit_prepare(e: Emitter, kernels, prep_of, prep_users) -> None:
             e.line('"""A group\'s weights (`p`: named by each layer\'s place in it, e0, e1, ...) packed for')
             e.line('its kernel, on the device."""')
             for n in k.g.nodes:
-                if n.params:
+                if n.params or n in k.ops() and k.weighted(n):   # a normalize of constants has no params
                     e.comment(f"{k.arg(n)}: line {n.line}: {n.name}")
             shared = _shared(kernels, prep_users[i])
             if shared:
