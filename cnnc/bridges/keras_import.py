@@ -39,6 +39,9 @@ import numpy as np
 
 from ..errors import WeightsError
 from ..optional import require
+from .importers.keras.description import MODELS as _MODELS
+from .importers.keras.description import validate
+from .importers.statement import Malformed
 
 CONFIG, WEIGHTS = "config.json", "model.weights.h5"
 CONFIG_LIMIT = 64 << 20          # bytes of config.json; DenseNet121's is about 1 MB
@@ -159,8 +162,14 @@ def _read_config(zf, p) -> dict:
         config = json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:
         raise WeightsError(f"{p}: {CONFIG} is not valid JSON ({e})", unreadable=True) from None
+    except RecursionError:
+        raise WeightsError(f"{p}: {CONFIG} nests too deep to be a model description", unreadable=True) from None
     if not isinstance(config, dict):
         raise WeightsError(f"{p}: {CONFIG} does not describe a model", unreadable=True)
+    try:
+        validate(config)
+    except Malformed as e:
+        raise WeightsError(f"{p}: {CONFIG} is malformed: {e}", unreadable=True) from None
     return config
 
 
@@ -275,9 +284,6 @@ class KLayer:
 
     def describe(self) -> str:
         return f"'{self.name}' ({self.cls})"
-
-
-_MODELS = ("Functional", "Sequential", "Model")
 
 
 class KerasGraph:

@@ -14,8 +14,7 @@ import math
 from ....limits import MAX_SIZE
 from ..statement import Malformed, Unsayable
 
-MAX_DEPTH = 64          # JSON nesting of a model description (Keras's own files: about 12 per nested model)
-MAX_MODEL_DEPTH = 8     # models inside models
+MAX_DEPTH = 128         # JSON nesting of a model description (Keras's own files: about 12 per nested model)
 
 _MISSING = object()
 
