@@ -84,9 +84,12 @@ class Join:
 
 
 JOINS: dict = {
-    "residual": Join(("Add",), ordered=False),
+    # InceptionResNetV2's scaled residual is a CustomScaleLayer([x, block]) (x + scale * block)
+    "residual": Join(("Add", "CustomScaleLayer"), ordered=False),
+    "add": Join(("Add",), ordered=False),
     "concat": Join(("Concatenate",), ordered=True),
     "scale": Join(("Multiply",), ordered=False),   # Multiply([x, gate]) in either order
+    "multiply": Join(("Multiply",), ordered=False),
 }
 
 # Keras layers that may stand between the input and where the program starts, and the cnnc
