@@ -37,9 +37,11 @@ def parse_file(path, input=None):
     """`parse` the program in `path`; errors name the file."""
     import os
 
+    from .limits import MAX_PROGRAM_BYTES
+    from .runtime.files import read_text
+
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        text = read_text(path, MAX_PROGRAM_BYTES)
     except (OSError, UnicodeDecodeError) as e:
         raise CnncError(f"cannot read {os.fspath(path)}: {getattr(e, 'strerror', None) or e}", 1, 1,
                         os.fspath(path)) from None
@@ -47,7 +49,11 @@ def parse_file(path, input=None):
 
 
 def compile(source, backend: str = "numpy", seed: int = 0, weights=None, input=None, **options):
-    """Compile a program (a path, or a Network from `parse`) into a runnable Model."""
+    """Compile a program (a path, or a Network from `parse`) into a runnable Model.
+
+    Weights, the first that applies: `weights` (a path or a mapping); for a path, the
+    program's own STEM.npz or STEM.safetensors beside it (both: an error naming both);
+    fresh initial weights from `seed`. `model.weights_source` says which."""
     from .runtime.model import compile_model
 
     return compile_model(source, backend=backend, seed=seed, weights=weights, input=input, **options)

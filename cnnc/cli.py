@@ -124,7 +124,7 @@ def main(argv=None) -> int:
         if unknown:
             common.error(unknown)
             return EXIT_USAGE
-        args, modules = _parse_with_argparse(argv)
+        args, modules = _parse_with_argparse(argv)   # SystemExit for --help, --version and bad usage
     common.set_warnings(args.quiet, args.werror)
     try:
         if args.quiet:
@@ -142,6 +142,9 @@ def main(argv=None) -> int:
         common.error(str(e))
         return EXIT_USAGE if e.unreadable else EXIT_PROGRAM
     except CnncError as e:
+        if isinstance(e, UsageError):  # a missing optional package: both, reported as usage
+            common.error(str(e))
+            return EXIT_USAGE
         common.print_diagnostics(e.warnings)
         common.print_diagnostics(e.diagnostics)
         return EXIT_PROGRAM
@@ -192,9 +195,43 @@ def _add_common_options(p, top: bool) -> None:
 
 
 def _parse_with_argparse(argv):
+    """(args, {command: module}); --help and --version print and exit 0 only when what they
+    printed reached stdout (into a full disk or /dev/full: exit 2, as every other write)."""
+    try:
+        args = _argparse(argv)
+        sys.stdout.flush()
+        return args
+    except OSError as err:   # argparse itself ignores a failed write: _Parser does not
+        _state["stdout_failed"] = True
+        if isinstance(err, BrokenPipeError):   # `cnnc --help | head`: the reader has what it wanted
+            raise SystemExit(EXIT_OK) from None
+        from .commands import common
+
+        try:
+            common.error(f"cannot write the output: {err.strerror or err}")
+        except OSError:
+            pass
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def _parser_class():
     import argparse
 
-    parser = argparse.ArgumentParser(prog="cnnc", description="cnnc: a compiler for convolutional networks",
+    class _Parser(argparse.ArgumentParser):
+        """argparse's parser, except that a help, usage or version text that cannot be written
+        raises OSError (argparse drops the error and exits 0 as if it had been printed)."""
+
+        def _print_message(self, message, file=None):
+            if message:
+                file = sys.stderr if file is None else file
+                file.write(message)
+                file.flush()
+
+    return _Parser
+
+
+def _argparse(argv):
+    parser = _parser_class()(prog="cnnc", description="cnnc: a compiler for convolutional networks",
                                      epilog=EPILOG, formatter_class=_help_formatter)
     parser.add_argument("-V", "--version", action="version", version=f"cnnc {__import__('cnnc').__version__}")
     _add_common_options(parser, top=True)
@@ -216,7 +253,10 @@ def _parse_with_argparse(argv):
 
 
 def entry() -> None:
-    code = main()
+    try:
+        code = main()
+    except SystemExit as e:   # --help, --version, bad usage
+        code = e.code
     if _state["stdout_failed"]:
         _discard_stdout()
     sys.exit(code)

@@ -17,6 +17,10 @@ Each is checked where the program is read, in the program's own terms, so that w
                of memory" when it is compiled or run, not a program error: LeNet on a
                3000x3000 photo (a 9 GB dense kernel) is a network cnnc shapes can explain.
 
+A program file is read only when it is a regular file of at most MAX_PROGRAM_BYTES
+(256 MiB: a hundred thousand statements take a few MB), so /dev/zero or a FIFO given as
+a program is refused instead of read forever.
+
 Written numbers are compared by their digits before they are converted, so a
 5000-digit number is "too large" rather than Python's int-conversion error.
 """
@@ -28,6 +32,7 @@ MAX_DEPTH = 50
 MAX_WORDS = 1_000
 MAX_SIZE = 1 << 20
 MAX_VALUES = 1 << 40
+MAX_PROGRAM_BYTES = 256 << 20
 
 
 def integer(text: str) -> "int | None":

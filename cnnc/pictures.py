@@ -308,6 +308,8 @@ def read_image(path, shape) -> "object":
     """
     import numpy as np
 
+    from .runtime.files import NotRegularFile, open_regular
+
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if os.path.isdir(path):
@@ -316,10 +318,13 @@ def read_image(path, shape) -> "object":
         a = _load_numpy_image(path, ext, tuple(shape))
     elif ext in (".png", ".jpg", ".jpeg"):
         plt = _pyplot()
-        if not os.path.exists(path):
-            raise FileNotFoundError(2, "no such file", path)
         try:
-            a = plt.imread(path)
+            f = open_regular(path)   # FileNotFoundError: the caller's "no such file"
+        except NotRegularFile as e:
+            raise ValueError(f"{path}: is {e.what}, not an image file") from None
+        try:
+            with f:
+                a = plt.imread(f, format=ext[1:])
         except Exception as e:  # PIL says SyntaxError, OSError or its own errors for a file that is no image
             raise ValueError(f"{path}: not a readable {ext[1:].upper()} image ({_first_line(e)})") from None
         if a.dtype == np.uint8:
@@ -351,6 +356,10 @@ def _first_line(e: BaseException) -> str:
     return (text[0] if text else type(e).__name__)[:200]
 
 
+# an image .npz holds `x` or one array; a zip of more members than this is refused unread
+MAX_IMAGE_MEMBERS = 1024
+
+
 def _load_numpy_image(path: str, ext: str, shape: tuple):
     """The first image of the array in an .npy, or of `x` (or the only array) of an .npz.
 
@@ -358,14 +367,16 @@ def _load_numpy_image(path: str, ext: str, shape: tuple):
     """
     import zipfile
 
+    from .runtime.files import NotRegularFile, open_regular, open_zip
+
     try:
         if ext == ".npy":
-            with open(path, "rb") as f:
+            with open_regular(path) as f:
                 if zipfile.is_zipfile(f):
                     raise ValueError("an .npz archive, not one .npy array")
                 f.seek(0)
                 return _first_image(f, path, shape)
-        with zipfile.ZipFile(path) as z:
+        with open_regular(path) as raw, open_zip(raw, MAX_IMAGE_MEMBERS) as z:
             names = [n[:-4] for n in z.namelist() if n.endswith(".npy")]
             if "x" in names:
                 name = "x"
@@ -382,6 +393,8 @@ def _load_numpy_image(path: str, ext: str, shape: tuple):
     except (OSError, EOFError, zipfile.BadZipFile) as e:
         if isinstance(e, FileNotFoundError):
             raise
+        if isinstance(e, NotRegularFile):
+            raise ValueError(f"{path}: is {e.what}, not an image file") from None
         why = "not a zip of .npy arrays" if isinstance(e, zipfile.BadZipFile) else _first_line(e)
         raise ValueError(f"{path}: not a readable {ext} image ({why})") from None
 

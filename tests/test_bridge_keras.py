@@ -317,6 +317,24 @@ def test_an_h5_bomb_is_refused_from_its_directory(lenet_file, tmp_path):
     assert peak < 50_000_000
 
 
+def test_a_keras_file_that_reads_a_local_file_is_refused(lenet_file, tmp_path):
+    """A dataset whose raw storage is another file (here a 'secret' of the bias's size): h5py
+    would return that file's bytes as the bias, and save_weights would hand them on."""
+    _, path = lenet_file
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"TOP-SECRET!!" * 32)
+
+    def external(f):
+        del f["layers/dense/vars/1"]
+        f["layers/dense/vars"].create_dataset("1", shape=(64,), dtype="f4", external=[(str(secret), 0, 256)])
+    bad = _rewrite(path, tmp_path / "leak.keras", external)
+    model = cnnc.compile(ROOT / "examples" / "lenet.cnn")
+    with pytest.raises(cnnc.CnncError, match="keeps its data in an external file; only self-contained"):
+        model.load_keras(bad)
+    model.save_weights(tmp_path / "w.npz")
+    assert b"TOP-SECRET" not in (tmp_path / "w.npz").read_bytes()
+
+
 def test_a_compressed_bomb_is_refused_from_the_zip_directory(lenet_file, tmp_path):
     _, path = lenet_file
     bad = tmp_path / "zipbomb.keras"

@@ -135,7 +135,8 @@ def test_colour_on_a_terminal_only_and_never_with_no_color():
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
 @pytest.mark.parametrize("args", [["shapes", "examples/lenet.cnn"], ["shapes", "examples/lenet.cnn", "--json"],
-                                  ["compile", "--plan", "examples/lenet.cnn"]])
+                                  ["compile", "--plan", "examples/lenet.cnn"], ["--help"], ["compile", "--help"],
+                                  ["--version"]])
 def test_an_output_that_cannot_be_written_is_a_clear_error(args):
     with open("/dev/full", "w") as full:
         p = subprocess.run([sys.executable, "-m", "cnnc", *args], stdout=full, stderr=subprocess.PIPE, text=True,

@@ -148,5 +148,35 @@ def test_an_onnx_export_past_protobufs_limit_is_exit_2(work, capsys, monkeypatch
     work = work[0]
     monkeypatch.chdir(work)
     monkeypatch.setattr(E, "PROTOBUF_LIMIT", 1000)
-    assert main(["compile", "net.cnn", "--emit", "onnx", "-o", "big.onnx"]) == 2
-    assert "one ONNX file can hold" in capsys.readouterr().err and not (work / "big.onnx").exists()
+    assert main(["compile", "net.cnn", "--emit", "onnx", "-o", "large.onnx"]) == 2   # (big.npz: misfit weights)
+    assert "one ONNX file can hold" in capsys.readouterr().err and not (work / "large.onnx").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero"])
+def test_a_fifo_or_dev_zero_given_as_any_input_is_refused_unread(tmp_path, capsys, monkeypatch, kind):
+    """Each blocked forever (a FIFO) or ate gigabytes (/dev/zero behind a symlink: getsize is 0)."""
+    import signal
+
+    def blocked(*_):
+        raise TimeoutError("a command blocked on a non-regular input")
+    old = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(60)
+    try:
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "net.cnn").write_text(SMALL)
+        cnnc.compile(cnnc.parse(SMALL)).save_weights(tmp_path / "w.npz")
+        for name in ("bad.cnn", "bad.npz", "bad.npy", "bad.json"):
+            os.mkfifo(name) if kind == "fifo" else os.symlink("/dev/zero", name)
+        what = "FIFO" if kind == "fifo" else "device"
+        for args in (["shapes", "bad.cnn"], ["compile", "bad.cnn", "-o", "m.py"],
+                     ["compile", "net.cnn", "--weights", "bad.npz", "-o", "m.py"],
+                     ["featuremaps", "net.cnn", "--weights", "w.npz", "--image", "bad.npy", "--layer", "conv_1",
+                      "-o", "maps.png"],
+                     ["train", "net.cnn", "--data", "bad.npz", "-o", "t.npz"]):
+            code = main(args)
+            err = capsys.readouterr().err
+            assert code == 2 and what in err and "internal error" not in err, (args, err)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert not (tmp_path / "m.py").exists() and not (tmp_path / "t.npz").exists()

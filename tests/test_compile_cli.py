@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import cnnc
+from cnnc.backends.carried.weights_io import params_digest
 from cnnc.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,7 +56,10 @@ def test_output_weights_seed(tmp_path, capsys):
     assert code == 0
     with np.load(tmp_path / "w9.npz") as f:
         np.testing.assert_array_equal(f["conv_1.kernel"], other.params["conv_1.kernel"])
-    assert (tmp_path / "w9.py").read_text() == seeded.source   # the module is the same code
+    # the module is the same code, with the digest of the weights beside it
+    assert (tmp_path / "w9.py").read_text() == seeded.code.replace(
+        "WEIGHTS_SHA256 = None", f"WEIGHTS_SHA256 = {params_digest(other.params)!r}")
+    assert (tmp_path / "w9.py").read_text() == cnnc.compile(LENET, weights=tmp_path / "w.safetensors").source
 
 
 def test_input_option(tmp_path, capsys):
@@ -182,8 +186,9 @@ def test_weights_beside_the_output_that_do_not_fit_are_never_replaced(tmp_path, 
     cnnc.compile(cnnc.parse(SMALL), seed=42).save_weights(tmp_path / "net.npz")
     before = (tmp_path / "net.npz").read_bytes()
     code, out, err = run(["compile", "net.cnn"], tmp_path, capsys)
-    assert code == 2 and out == ""
-    assert "net.npz exists and does not fit net.cnn ('conv_1.kernel' has shape (3, 3, 1, 4), expected (3, 3, 1, 5))" in err
+    assert code == 1 and out == ""   # weights that do not fit the program: exit 1, as the README says
+    assert ("net.npz (beside the output) does not fit net.cnn ('conv_1.kernel' has shape (3, 3, 1, 4), "
+            "expected (3, 3, 1, 5))") in err
     assert "--weights W" in err and "--force" in err
     assert (tmp_path / "net.npz").read_bytes() == before and not (tmp_path / "net.py").exists()
     # --seed asks for fresh weights: refused too, while the file is there
@@ -319,10 +324,104 @@ def test_onnx_past_protobufs_limit_is_a_clear_error(tmp_path, capsys, monkeypatc
     assert not os.listdir(tmp_path)
 
 
-def test_onnx_with_fresh_weights_beside_a_weights_file_says_so(tmp_path, capsys):
+def test_onnx_takes_the_weights_beside_the_output_and_says_so(tmp_path, capsys):
     pytest.importorskip("onnx")
     _write(tmp_path, "net.cnn")
     cnnc.compile(cnnc.parse(SMALL), seed=42).save_weights(tmp_path / "net.npz")
     code, out, err = run(["compile", "net.cnn", "--emit", "onnx"], tmp_path, capsys)
-    assert code == 0 and out == "wrote net.onnx\n"
-    assert "note: net.onnx holds fresh initial weights (seed 0), not those of net.npz; --weights net.npz" in err
+    assert code == 0 and out == "wrote net.onnx (the weights of net.npz, beside the output)\n", err
+    import onnx
+    from onnx import numpy_helper
+
+    got = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(tmp_path / "net.onnx")).graph.initializer}
+    trained = cnnc.compile(cnnc.parse(SMALL), seed=42).params["dense_1.kernel"]
+    assert any(np.array_equal(a, trained) or np.array_equal(a, trained.T) for a in got.values())
+    code, out, err = run(["compile", "net.cnn", "--emit", "onnx", "--force", "-o", "f.onnx"], tmp_path, capsys)
+    assert code == 0 and out == "wrote f.onnx\n" and "note: f.onnx holds fresh initial weights, seed 0" in err
+
+
+# --- where the weights come from: --weights, beside the output, beside the program, fresh --
+
+def _kernel(path):
+    from cnnc.runtime.weights import read_file
+
+    return read_file(path)["conv_1.kernel"]
+
+
+def test_trained_weights_of_the_other_format_are_converted_not_replaced_by_fresh_ones(tmp_path, capsys):
+    pytest.importorskip("safetensors")
+    _write(tmp_path, "net.cnn")
+    trained = cnnc.compile(cnnc.parse(SMALL), seed=42)
+    trained.save_weights(tmp_path / "net.safetensors")   # what `cnnc train ... -o net.safetensors` leaves
+    code, out, err = run(["compile", "net.cnn"], tmp_path, capsys)
+    assert code == 0, err
+    assert out.splitlines() == ["wrote net.py", "wrote net.npz (the weights of net.safetensors, beside the output)"]
+    np.testing.assert_array_equal(_kernel(tmp_path / "net.npz"), trained.params["conv_1.kernel"])
+    fresh = cnnc.compile(cnnc.parse(SMALL), seed=0).params["conv_1.kernel"]
+    assert np.abs(fresh - trained.params["conv_1.kernel"]).max() > 0.1
+    # now both formats lie there: which is meant cannot be known
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code, out, err = run(["compile", "net.cnn", "-o", "other.py"], tmp_path, capsys)
+    assert code == 2 and out == "" and "both net.npz and net.safetensors lie beside the program" in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_the_triton_backend_takes_trained_npz_weights(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("triton")
+    pytest.importorskip("safetensors")
+    _write(tmp_path, "net.cnn")
+    trained = cnnc.compile(cnnc.parse(SMALL), seed=42)
+    trained.save_weights(tmp_path / "net.npz")
+    code, out, err = run(["compile", "net.cnn", "--backend", "triton", "-o", "gpu.py"], tmp_path, capsys)
+    assert code == 0, err
+    assert out.splitlines() == ["wrote gpu.py", "wrote gpu.safetensors (the weights of net.npz, beside the program)"]
+    np.testing.assert_array_equal(_kernel(tmp_path / "gpu.safetensors"), trained.params["conv_1.kernel"])
+    assert (tmp_path / "net.npz").read_bytes() and not (tmp_path / "net.safetensors").exists()
+
+
+def test_the_programs_own_weights_are_used_for_an_output_elsewhere(tmp_path, capsys):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "out").mkdir()
+    _write(tmp_path, "src/net.cnn")
+    trained = cnnc.compile(cnnc.parse(SMALL), seed=42)
+    trained.save_weights(tmp_path / "src" / "net.npz")
+    code, out, err = run(["compile", "src/net.cnn", "-o", "out/m.py"], tmp_path, capsys)
+    assert code == 0, err
+    assert out.splitlines() == ["wrote out/m.py", "wrote out/m.npz (the weights of src/net.npz, beside the program)"]
+    np.testing.assert_array_equal(_kernel(tmp_path / "out" / "m.npz"), trained.params["conv_1.kernel"])
+    # the weights beside the output come first
+    other = cnnc.compile(cnnc.parse(SMALL), seed=7)
+    other.save_weights(tmp_path / "out" / "m.npz")
+    code, out, _ = run(["compile", "src/net.cnn", "-o", "out/m.py"], tmp_path, capsys)
+    assert code == 0 and out.splitlines()[1].startswith("kept out/m.npz")
+    # --seed asks for fresh weights while the program's own are there: refused, nothing written
+    code, out, err = run(["compile", "src/net.cnn", "-o", "out/n.py", "--seed", "3"], tmp_path, capsys)
+    assert code == 2 and "src/net.npz lies beside the program, and --seed asks for fresh" in err
+    assert not (tmp_path / "out" / "n.py").exists()
+    # --force: fresh weights, and compile says so
+    code, out, err = run(["compile", "src/net.cnn", "-o", "out/n.py", "--force", "--seed", "3"], tmp_path, capsys)
+    assert code == 0 and out.splitlines() == ["wrote out/n.py", "wrote out/n.npz"]
+    assert "note: out/n.npz holds fresh initial weights, seed 3: --force" in err
+    # the program's own weights that do not fit: exit 1, naming the misfit
+    _write(tmp_path, "src/net.cnn", SMALL.replace("conv 4", "conv 5"))
+    code, out, err = run(["compile", "src/net.cnn", "-o", "out/k.py"], tmp_path, capsys)
+    assert code == 1 and "src/net.npz (beside the program) does not fit" in err and "(3, 3, 1, 5)" in err
+
+
+def test_cnnc_compile_of_a_path_takes_the_programs_own_weights(tmp_path):
+    pytest.importorskip("safetensors")
+    _write(tmp_path, "net.cnn")
+    trained = cnnc.compile(cnnc.parse(SMALL), seed=42)
+    trained.save_weights(tmp_path / "net.safetensors")
+    model = cnnc.compile(tmp_path / "net.cnn")
+    assert model.weights_source == f"{tmp_path / 'net.safetensors'}, beside the program"
+    np.testing.assert_array_equal(model.params["conv_1.kernel"], trained.params["conv_1.kernel"])
+    given = cnnc.compile(tmp_path / "net.cnn", weights=cnnc.compile(cnnc.parse(SMALL), seed=3).params)
+    assert given.weights_source == "the weights given"
+    assert np.abs(given.params["conv_1.kernel"] - trained.params["conv_1.kernel"]).max() > 0.1
+    parsed = cnnc.compile(cnnc.parse_file(tmp_path / "net.cnn"), seed=0)   # a Network: no file to look beside
+    assert parsed.weights_source == "fresh initial weights (seed 0)"
+    trained.save_weights(tmp_path / "net.npz")
+    with pytest.raises(cnnc.CnncError, match="both .*net.npz and .*net.safetensors lie beside the program"):
+        cnnc.compile(tmp_path / "net.cnn")

@@ -175,7 +175,7 @@ def test_an_oversized_record_is_not_read(tmp_path, monkeypatch):
 
 def test_records_merge_and_are_written_deterministically(tmp_path):
     from cnnc.backends.carried.triton_tuner import read_record
-    from cnnc.backends.triton.tuning import write_record
+    from cnnc.backends.triton.tuning import record_text, write_record
 
     mod = _lenet().module
     names = list(mod.KERNELS)
@@ -189,11 +189,30 @@ def test_records_merge_and_are_written_deterministically(tmp_path):
     assert p1.read_bytes() == p2.read_bytes()
     entries, problem = read_record(str(p1))
     assert problem is None and entries == sorted([b, c], key=lambda e: (e["kernel"], e["batch"]))
-    # a damaged record is replaced by the good entries, and the damage reported
-    p1.write_text("{oops")
-    assert "not a readable JSON" in write_record(p1, [c])
+    # a record with a malformed entry keeps its good ones, and the damage is reported
+    p1.write_text(record_text([c, {**b, "batch": 3}]))
+    assert "1 malformed entries ignored" in write_record(p1, [c])
     assert read_record(str(p1))[0] == [c]
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("content", ["{oops", '{"format": "other"}', 'input 8x8x1\nconv 2 3\n', None])
+def test_only_a_tuning_record_is_ever_replaced(tmp_path, content):
+    """A program, a module, weights, a damaged or foreign file, a FIFO: refused and left as they are."""
+    from cnnc.backends.triton.tuning import write_record
+    from cnnc.errors import UsageError
+
+    mod = _lenet().module
+    name = next(iter(mod.KERNELS))
+    p = tmp_path / "net.cnn"
+    if content is None:
+        os.mkfifo(p)
+    else:
+        p.write_text(content)
+    with pytest.raises(UsageError, match="not a cnnc tuning record"):
+        write_record(p, [_entry(mod, name, T.candidates(mod.KERNELS[name])[0])])
+    assert content is None or p.read_text() == content
+    assert sorted(os.listdir(tmp_path)) == ["net.cnn"]
 
 
 def test_the_user_cache_follows_the_environment(monkeypatch, tmp_path):

@@ -367,3 +367,57 @@ def test_bad_safetensors_are_a_clear_value_error_everywhere(tmp_path, model, gen
             mod.load(str(path))
         assert type(gen.value).__name__ in ("ValueError", "UnreadableWeights"), backend
         assert str(gen.value) == str(lib.value), backend
+
+
+def _zip_of_many(path, n):
+    """A zip of n empty members a0.npy, a1.npy, ... (zip64 end records past 65,535), written
+    byte by byte: zipfile takes seconds for as many."""
+    import struct
+
+    local, central = [], []
+    offset = 0
+    for i in range(n):
+        name = f"a{i}.npy".encode()
+        head = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0) + name
+        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0,
+                                   0, 0, 0, offset) + name)
+        local.append(head)
+        offset += len(head)
+    cd = b"".join(central)
+    end = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, len(cd), offset)
+    end += struct.pack("<4sLQL", b"PK\x06\x07", 0, offset + len(cd), 1)
+    end += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, len(cd), offset, 0)
+    path.write_bytes(b"".join(local) + cd + end)
+    return path
+
+
+def test_a_zip_of_200000_members_is_refused_before_its_directory_is_parsed(tmp_path, model, monkeypatch):
+    """It took 12 s to refuse; its end record says how many members it has."""
+    from cnnc.training.data import DataError, load_data
+
+    with zipfile.ZipFile(_zip_of_many(tmp_path / "small.zip", 3)) as z:
+        assert z.namelist() == ["a0.npy", "a1.npy", "a2.npy"]   # the builder writes real zips
+    path = _zip_of_many(tmp_path / "w.npz", 200_000)
+    parsed = []
+    real = zipfile.ZipFile.__init__
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", lambda self, *a, **k: parsed.append(a) or real(self, *a, **k))
+    with pytest.raises(WeightsError, match="holds 200,000 members, more than the 1,032 it may hold"):
+        model.load_weights(path)
+    with pytest.raises(DataError, match="holds 200,000 members"):
+        load_data(path, model.network)
+    assert parsed == []
+
+
+def test_a_zip_with_a_member_name_twice_is_refused(tmp_path, model):
+    from cnnc.training.data import DataError, load_data
+
+    path = tmp_path / "w.npz"
+    good = _good(model)
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "w") as z:
+        for name, a in [*good.items(), ("conv_1.kernel", np.ones_like(good["conv_1.kernel"]))]:
+            with z.open(name + ".npy", "w") as f:
+                np.lib.format.write_array(f, a)
+    with pytest.raises(WeightsError, match="the member 'conv_1.kernel.npy' appears twice"):
+        model.load_weights(path)
+    with pytest.raises(DataError, match="appears twice"):
+        load_data(path, model.network)

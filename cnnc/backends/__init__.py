@@ -31,4 +31,12 @@ BACKENDS = ("numpy", "triton")
 def get_backend(name: str):
     if name not in BACKENDS:
         raise CnncError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}", 1, 1)
-    return importlib.import_module(f"cnnc.backends.{name}")
+    try:
+        return importlib.import_module(f"cnnc.backends.{name}")
+    except ImportError as e:   # a backend's optional packages (the triton backend: torch, triton)
+        from ..optional import missing
+
+        err = missing(e, name, f"the {name} backend")
+        if err is None:
+            raise
+        raise err from None

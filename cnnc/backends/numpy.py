@@ -883,6 +883,8 @@ class _Gen:
         e.line(f"INPUT_SHAPE = {tuple(net.input_shape)!r}")
         e.line(f"OUTPUT_SHAPE = {tuple(net.output_shape)!r}")
         e.line(f"WEIGHTS_EXT = {WEIGHTS_EXT!r}")
+        e.comment("the digest of the weights written beside this module: load() refuses others there")
+        e.line(carried.DIGEST_LINE)
         e.line("PARAMS = {")
         with e.indented():
             for name, shape in net.param_shapes().items():
@@ -903,6 +905,9 @@ class _Gen:
         self.forward()
         e.blank()
         e.line()
+        carried.emit(e, "safe_files")
+        e.blank()
+        e.line()
         carried.emit(e, "weights_io")
         e.blank()
         e.line()
@@ -911,9 +916,10 @@ class _Gen:
         e.line()
         with e.block("def load(path=None):"):
             e.line('"""The model with the weights in `path` (default: the file beside this module)."""')
+            e.line("digest = None")
             with e.block("if path is None:"):
-                e.line("path = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT")
-            e.line("return Model(read_weights(path), PARAMS, INPUT_SHAPE, prepare, forward)")
+                e.line("path, digest = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT, WEIGHTS_SHA256")
+            e.line("return Model(read_checked(path, PARAMS, digest), PARAMS, INPUT_SHAPE, prepare, forward)")
         return e.source()
 
     def prepare(self):

@@ -39,6 +39,8 @@ import numpy as np
 
 from ..errors import WeightsError
 from ..optional import require
+from ..runtime import hdf5
+from ..runtime.files import NotRegularFile, TooManyMembers, open_regular, open_zip_file
 from .importers.keras.description import MODELS as _MODELS
 from .importers.keras.description import validate
 from .importers.statement import Malformed
@@ -112,17 +114,13 @@ def load_keras(model, path) -> dict:
 def read_keras(network, path):
     """(params in cnnc's names and Keras layouts, {cnnc layer: its KLayer}, the Keras preprocessing
     KLayers the program starts after, input first) from the `.keras` file at `path`."""
-    h5py = require("h5py", "keras")
+    require("h5py", "keras")   # a missing package is said before the file is read
     p = os.fspath(path)
     expected = sum(int(np.prod(s)) for s in network.param_shapes().values()) * 4
     with _open_zip(p) as zf:
         config = _read_config(zf, p)
         with _weights_file(zf, p, OPTIMIZER_FACTOR * expected + METADATA_SLACK) as fobj:
-            try:
-                h5 = h5py.File(fobj, "r")
-            except (OSError, ValueError) as e:
-                raise WeightsError(f"{p}: {WEIGHTS} is not an HDF5 file ({e})", unreadable=True) from None
-            with h5:
+            with hdf5.open_file(fobj, f"{p}: {WEIGHTS}") as h5:   # self-contained, checked before reading
                 graph = KerasGraph(config, h5, p)
                 pairs, skipped = match(network, graph, p)
                 params = _read_arrays(network, graph, pairs, p)
@@ -131,11 +129,20 @@ def read_keras(network, path):
 
 # --- the zip -----------------------------------------------------------------------
 
+MAX_ZIP_MEMBERS = 1024   # a .keras zip holds three files and some assets
+
+
 def _open_zip(p):
     if os.path.isdir(p):
         raise WeightsError(f"{p}: is a directory, not a .keras file", unreadable=True)
     try:
-        return zipfile.ZipFile(p)
+        return open_zip_file(p, MAX_ZIP_MEMBERS)
+    except NotRegularFile as e:
+        raise WeightsError(f"{p}: is {e.what}, not a .keras file", unreadable=True) from None
+    except TooManyMembers as e:
+        raise WeightsError(f"{p}: not a .keras file ({e})", unreadable=True) from None
+    except ValueError as e:   # a member name twice
+        raise WeightsError(f"{p}: not a .keras file ({e})", unreadable=True) from None
     except FileNotFoundError:
         raise WeightsError(f"{p}: no such file", unreadable=True) from None
     except zipfile.BadZipFile:
@@ -219,7 +226,7 @@ class _Window:
     would read through everything before each seek)."""
 
     def __init__(self, filename, info, p):
-        self.f = open(filename, "rb")
+        self.f = open_regular(filename)
         self.f.seek(info.header_offset)
         header = self.f.read(30)
         if len(header) != 30 or header[:4] != b"PK\x03\x04":

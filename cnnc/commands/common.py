@@ -75,17 +75,21 @@ def input_file(path):
 def load_network(path: str, input_shape=None):
     """Parse a program file (`-`: standard input) for a command; an unreadable file is a usage error."""
     from .. import parse
+    from ..limits import MAX_PROGRAM_BYTES
+    from ..runtime.files import read_text
 
     name = STDIN_NAME if path == STDIN else path
     problem = input_problem(input_shape) if input_shape is not None else None
     if problem:  # the input statement's limits (cnnc/limits.py); a bad option is exit 2
         raise UsageError(f"--input: {problem}")
     try:
-        if path == STDIN:
-            text = sys.stdin.buffer.read().decode("utf-8")
+        if path == STDIN:  # a pipe is fine here, but not an endless one
+            data = sys.stdin.buffer.read(MAX_PROGRAM_BYTES + 1)
+            if len(data) > MAX_PROGRAM_BYTES:
+                raise OSError(27, f"larger than {MAX_PROGRAM_BYTES:,} bytes")
+            text = data.decode("utf-8")
         else:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
+            text = read_text(path, MAX_PROGRAM_BYTES)
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}") from None
     try:

@@ -5,10 +5,14 @@
     cnnc compile lenet.cnn --backend triton --plan    # the fused kernels; writes nothing
     cnnc compile lenet.cnn --emit onnx     # writes lenet.onnx
 
-Weights: --weights W bakes W in. Without it, a weights file already beside the
-output (lenet.npz) is kept when it fits the program, and compile refuses when it
-does not; only --force replaces it with fresh initial weights. The module and its
-weights are written both or neither. The module's name must be importable: a
+Weights, the first that applies: --weights W; a weights file already beside the
+output (lenet.npz or lenet.safetensors: kept when it fits the program, an error
+naming the first misfit when it does not); the program's own lenet.npz or
+lenet.safetensors beside it; fresh initial weights from --seed (always with --force,
+which replaces the file beside the output). Two files of one stem are an error that
+names both. Either format serves either backend (the module's own format is written).
+compile says which weights it used. The module and its weights are written both or
+neither. The module's name must be importable: a
 Python identifier that is not a keyword and does not shadow a module the
 generated code or Python's standard library needs (numpy.py, os.py, class.py are
 refused).
@@ -32,9 +36,9 @@ def add_arguments(p) -> None:
                    help="the file to write (default: FILE's stem, .py, or .onnx with --emit onnx, here)")
     p.add_argument("--weights", metavar="W",
                    help="weights to bake in (.npz or .safetensors); default: the weights file already beside "
-                        "the output if it fits, else fresh (seeded) initial weights")
+                        "the output if it fits, else the program's own beside it, else fresh (seeded) weights")
     p.add_argument("--force", action="store_true",
-                   help="replace a weights file beside the output with fresh initial weights")
+                   help="use fresh initial weights, replacing a weights file beside the output")
     p.add_argument("--seed", type=seed_arg, default=None, help="seed for fresh initial weights (default 0)")
     p.add_argument("--input", type=input_shape_arg, metavar="HxWxC", help="the input shape, if the program has none")
     p.add_argument("--emit", choices=EMITS, default="module",
@@ -103,37 +107,65 @@ def _output(args) -> str:
     return out
 
 
-def _existing_weights(wpath: str, net, args) -> dict:
-    """The weights already beside the output, checked against the program; a UsageError that
-    names the first misfit when they do not fit (never silently replaced)."""
+def _plan_weights(args, out: str, wpath: "str | None"):
+    """Which weights to use, from the files alone (before the program is read): (path, or None
+    for fresh weights; "given", "output" or "program": where the file came from; keep: it is
+    already the module's weights file beside the output, so it is not written again). The
+    first match wins (cnnc/runtime/weight_source.py): --weights W; a weights file beside the
+    output (OUT.npz or OUT.safetensors); the program's own STEM.npz or STEM.safetensors; fresh
+    weights from the seed (always with --force)."""
+    from ..runtime import files
+    from ..runtime.weight_source import one_beside
+    from .common import UsageError, input_file
+
+    def kept(path):
+        return wpath is not None and files.same_file(path, wpath)
+
+    if args.weights is not None:
+        return args.weights, "given", kept(args.weights)
+    if args.force:
+        return None, None, False
+    program = input_file(args.file)
+    for path, where in ((out, "output"), (program, "program")):
+        found = one_beside(path, f"the {where} {path}") if path is not None else None
+        if found is not None and not (program is not None and files.same_file(found, program)):
+            if args.seed is not None:
+                fix = (f"--force uses fresh initial weights{' and replaces it' if kept(found) else ''}; "
+                       f"--weights W compiles with other weights")
+                raise UsageError(f"{found} lies beside the {where}, and --seed asks for fresh initial weights: "
+                                 f"refusing to choose ({fix})")
+            return found, where, kept(found)
+    return None, None, False
+
+
+def _found_weights(path: str, where: str, net, keep: bool) -> dict:
+    """The weights of a file found beside the output or the program, checked against the
+    program: a misfit is an error (exit 1) naming the first wrong array, never a silent switch
+    to fresh weights; a file that cannot be read is exit 2. Nothing is replaced either way."""
     from ..errors import WeightsError
     from ..runtime import weights as W
     from .common import UsageError
 
-    fix = (f"--weights W compiles with other weights; --force replaces {wpath} with fresh initial weights; "
-           f"or write elsewhere with -o")
-    if args.seed is not None:
-        raise UsageError(f"{wpath} exists, and --seed asks for fresh initial weights: refusing to replace it ({fix})")
+    fix = "--weights W compiles with other weights; --force uses fresh initial weights"
+    fix += f" and replaces {path}" if keep else ""
     try:
-        return W.read_file(wpath, net.param_shapes())
+        return W.read_file(path, net.param_shapes())
     except WeightsError as e:
-        why = str(e).removeprefix(f"{wpath}: ")
-        raise UsageError(f"{wpath} exists and does not fit {net.filename} ({why}): refusing to replace it "
-                         f"with fresh weights ({fix})") from None
+        why = str(e).removeprefix(f"{path}: ")
+        if e.unreadable:
+            raise UsageError(f"{path} (beside the {where}) cannot be read ({why}): refusing to replace it "
+                             f"({fix})") from None
+        raise WeightsError(f"{path} (beside the {where}) does not fit {net.filename} ({why}): refusing to "
+                           f"replace it with fresh weights ({fix})") from None
 
 
-def _note_weights_beside(out: str, args) -> None:
-    """An ONNX file made with fresh weights while trained ones may lie beside it: say so."""
-    from .common import note
-
-    if args.weights is not None:
-        return
-    for ext in (".npz", ".safetensors"):
-        beside = os.path.splitext(out)[0] + ext
-        if os.path.isfile(beside):
-            note(f"{out} holds fresh initial weights (seed {args.seed or 0}), not those of {beside}; "
-                 f"--weights {beside} bakes those in")
-            return
+def _said(path, where: str, seed: int) -> str:
+    """Where the weights came from, as compile says it."""
+    if path is None:
+        return f"fresh initial weights, seed {seed}"
+    if where == "given":
+        return f"the weights given, {path}"
+    return f"the weights of {path}, beside the {where}"
 
 
 def run(args) -> int:
@@ -141,7 +173,7 @@ def run(args) -> int:
     from ..runtime import files
     from ..runtime.export import export_module, weights_ext
     from ..runtime.model import compile_model
-    from .common import UsageError, input_file, load_network, print_warnings
+    from .common import UsageError, input_file, load_network, note, print_warnings
 
     if args.plan:
         net = load_network(args.file, args.input)
@@ -154,25 +186,27 @@ def run(args) -> int:
     onnx = args.emit == "onnx"
     wpath = None if onnx else os.path.splitext(out)[0] + weights_ext(get_backend(args.backend))
     if args.weights is not None:
-        if os.path.isdir(args.weights):
-            raise UsageError(f"cannot read weights {args.weights}: it is a folder, not a weights file")
-        if not os.path.isfile(args.weights):
-            raise UsageError(f"cannot read weights {args.weights}: no such file")
-    # --weights that already are the file beside the output are kept as they are
-    keep = wpath is not None and args.weights is not None and files.same_file(args.weights, wpath)
+        try:
+            files.open_regular(args.weights).close()
+        except FileNotFoundError:
+            raise UsageError(f"cannot read weights {args.weights}: no such file") from None
+        except files.NotRegularFile as e:
+            raise UsageError(f"cannot read weights {args.weights}: it is {e.what}, not a weights file") from None
+        except OSError as e:
+            raise UsageError(f"cannot read weights {args.weights}: {e.strerror or e}") from None
+    source, where, keep = _plan_weights(args, out, wpath)
     outputs = [out] + ([wpath] if wpath is not None and not keep else [])
-    files.refuse_overwriting_inputs(outputs, {"program": input_file(args.file), "weights": args.weights})
+    files.refuse_overwriting_inputs(outputs, {"program": input_file(args.file), "weights": source})
     for path in outputs:  # found out now, not after the work
         files.check_writable(path)
 
     net = load_network(args.file, args.input)
     print_warnings(net)
-    weights = args.weights
-    if weights is None and wpath is not None and os.path.lexists(wpath) and not args.force:
-        weights, keep = _existing_weights(wpath, net, args), True
+    seed = args.seed or 0
     # weights that cannot be read exit 2, weights that do not fit exit 1 (cli.main)
-    model = compile_model(net, backend=args.backend, seed=args.seed or 0, weights=weights,
-                          **backend_options(args))
+    weights = source if where in (None, "given") else _found_weights(source, where, net, keep)
+    model = compile_model(net, backend=args.backend, seed=seed, weights=weights, **backend_options(args))
+    said = _said(source, where, seed)
     try:
         if onnx:
             from ..bridges.onnx_export import ModelTooLarge
@@ -181,15 +215,18 @@ def run(args) -> int:
             except ModelTooLarge as e:
                 raise UsageError(str(e)) from None
             written = [out]
-            _note_weights_beside(out, args)
         else:
             written = export_module(model, out, write_weights=not keep)
     except OSError as e:
         raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
+    holder = out if onnx else wpath   # the file that holds the weights
     for path in written:
-        print(f"wrote {path}")
-    if keep and args.weights is not None:
+        print(f"wrote {path}" + (f" ({said})" if path == holder and source is not None else ""))
+    if keep and where == "given":
         print(f"kept {wpath} (the weights given)")
     elif keep:
         print(f"kept {wpath} (its weights fit the program; --force replaces them with fresh initial weights)")
+    if source is None:
+        why = "--force" if args.force else "no --weights, and no weights file beside the output or the program"
+        note(f"{holder} holds {said}: {why}")
     return 0

@@ -83,6 +83,22 @@ def _load_module(path: str):
     return module
 
 
+def _refuse_writing_inputs(args, is_module: bool) -> None:
+    """-o must not name the program, the module or a weights file beside it (the record
+    beside a module is derived from its name, so it never is one)."""
+    from ..runtime.files import refuse_overwriting_inputs
+    from .common import input_file
+
+    if args.output is None:
+        return
+    inputs = {"program": input_file(args.file)}
+    if is_module:
+        stem = os.path.splitext(args.file)[0]
+        inputs = {"compiled module": args.file, "module's weights": stem + ".safetensors",
+                  "module's weights (.npz)": stem + ".npz"}
+    refuse_overwriting_inputs([args.output], inputs)
+
+
 def _describe(cfg: dict) -> str:
     return f"{cfg['BM']}x{cfg['BN']}x{cfg['BK']} w{cfg['num_warps']} s{cfg['num_stages']}"
 
@@ -107,6 +123,7 @@ def run(args) -> int:
         raise UsageError("--precision and --input apply to a .cnn program; a compiled module has its own")
     if args.output is not None and os.path.isdir(args.output):
         raise UsageError(f"cannot write {args.output}: it is a folder")
+    _refuse_writing_inputs(args, is_module)
     if is_module:
         from ..optional import require
 

@@ -5,16 +5,31 @@ executes; its `load()` reads `<module stem><WEIGHTS_EXT>` from its own folder. A
 backend module may declare WEIGHTS_EXT (default ".npz"); the weights are written in
 that format, so this file knows nothing about any particular backend.
 
-The module and its weights are written together (cnnc/runtime/files.py): both or
-neither, so a new module never sits beside old weights it was not written with.
+The module and its weights are written together (cnnc/runtime/files.py): each path
+always holds a whole file, and the set is written both or neither unless the process
+is killed between the two renames. For that case (and for a weights file replaced by
+hand) the module on disk records the digest of its weights (WEIGHTS_SHA256, the one
+line in which it differs from the code `cnnc.compile` runs): its `load()` refuses a
+weights file beside it with other arrays, while `load(path)` reads any fitting file.
 """
 
 from __future__ import annotations
 
 import os
 
+from ..backends.carried import DIGEST_LINE
+from ..backends.carried.weights_io import params_digest
 from . import weights as W
 from .files import write_together
+
+
+def module_source(code: str, params) -> str:
+    """The module written for generated `code` beside weights `params`: its DIGEST_LINE set
+    to their digest."""
+    line = "\n" + DIGEST_LINE + "\n"
+    if code.count(line) != 1:
+        raise RuntimeError("generated code without its WEIGHTS_SHA256 line (a bug in the backend)")
+    return code.replace(line, f"\nWEIGHTS_SHA256 = {params_digest(params)!r}\n")
 
 
 def weights_ext(model_or_backend) -> str:

@@ -61,16 +61,28 @@ class Params(dict):
 
 
 class Model:
-    """A compiled network with its weights: `model(x)` runs it."""
+    """A compiled network with its weights: `model(x)` runs it. `weights_source` says where
+    `cnnc.compile` took its weights from (a file, the program's own file beside it, or fresh
+    initial weights and their seed)."""
+
+    weights_source: "str | None" = None
 
     def __init__(self, network, backend: str, source: str, module, params: dict, where: str = "initial weights"):
         self.network = network
         self.backend = backend
-        self.source = source
+        self.code = source
         self.module = module
         self._params = None
         self._state = None
         self.set_params(params, where=where)
+
+    @property
+    def source(self) -> str:
+        """The module `cnnc compile` writes for this model: the generated code it runs, with
+        WEIGHTS_SHA256 set to the digest of its current weights (cnnc/runtime/export.py)."""
+        from .export import module_source
+
+        return module_source(self.code, self._params)
 
     # -- parameters -------------------------------------------------------------
     @property
@@ -220,15 +232,24 @@ def compile_model(source, backend: str = "numpy", seed: int = 0, weights=None, i
         for name, extra in gen.REQUIRES:  # checked, not imported: the module imports them its own way
             require(name, extra, load=False)
     module = exec_module(code, backend, net.filename)
+    said = None
+    if weights is None and isinstance(source, (str, os.PathLike)):
+        from .weight_source import program_weights
+
+        weights = program_weights(source)   # the program's own STEM.npz / STEM.safetensors
+        said = None if weights is None else f"{weights}, beside the program"
     if weights is None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an integer, got {seed!r}")
         if seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {seed}")
         params = W.init_params(net, int(seed))
-        where = "initial weights"
+        where, said = "initial weights", f"fresh initial weights (seed {int(seed)})"
     elif isinstance(weights, (str, os.PathLike)):
         params, where = W.read_file(weights, net.param_shapes()), os.fspath(weights)
+        said = said or os.fspath(weights)
     else:
-        params, where = weights, "weights"
-    return Model(net, backend, code, module, params, where)
+        params, where, said = weights, "weights", "the weights given"
+    model = Model(net, backend, code, module, params, where)
+    model.weights_source = said
+    return model

@@ -128,7 +128,7 @@ def read_file(path, expected: "dict | None" = None):
     if ext == ".safetensors" and os.path.isfile(p):
         _safetensors()  # a missing package is its own message
     try:
-        arrays = io.read_weights(p)
+        arrays = io.read_weights(p, io.MAX_ARRAYS if expected is None else io.array_limit(expected))
         if expected is None:
             return {k: arrays[k] for k in arrays.keys()}
     except ValueError as e:

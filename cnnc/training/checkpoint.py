@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from ..runtime.files import write_atomic
-from .data import DataError, directory_or_error, read_npz_arrays
+from .data import MAX_MEMBERS, DataError, directory_or_error, read_npz_arrays
 
 FORMAT, VERSION = "cnnc-checkpoint", 1
 MAX_META_BYTES = 64 << 20
@@ -55,7 +55,9 @@ def read(path, weight_shapes: dict, optimizer_shapes: dict) -> dict:
     weight_shapes: {name: shape} of the network; optimizer_shapes: {torch parameter name:
     shape}. Optimizer entries are arrays of their parameter's shape or scalars."""
     shown = os.fspath(path)
-    directory = directory_or_error(path, "cannot resume from")
+    # weights, best weights, a few optimizer entries per parameter, meta: more is refused unread
+    most = 2 * len(weight_shapes) + 4 * len(optimizer_shapes) + MAX_MEMBERS
+    directory = directory_or_error(path, "cannot resume from", most)
     meta_entry = directory.get("meta")
     if meta_entry is None or meta_entry[1] != np.uint8 or len(meta_entry[0]) != 1 or \
             meta_entry[0][0] > MAX_META_BYTES:

@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 
 from .. import layers as L
+from ..runtime.files import NotRegularFile, TooManyMembers, open_regular, open_zip
 
 
 class DataError(ValueError):
@@ -62,45 +63,54 @@ def check_data(net, x, y) -> tuple:
     return x, y.astype(np.int64)
 
 
-def npz_directory(path) -> dict:
+# the most members a data file or checkpoint may hold (x and y; a checkpoint's arrays are
+# counted by its reader); more is refused from the zip's end record, before its directory is read
+MAX_MEMBERS = 1024
+
+
+def npz_directory(path, max_members: int = MAX_MEMBERS) -> dict:
     """{name: (shape, dtype)} of the arrays in an .npz, from the zip directory and the .npy
-    headers alone. A ValueError says in words why the file is not an .npz of arrays."""
+    headers alone. A ValueError says in words why the file is not an .npz of arrays (a FIFO
+    or a device is refused unread: cnnc/runtime/files.py)."""
     from numpy.lib import format as npy
 
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise ValueError("it is a folder")
     try:
-        with open(path, "rb") as f:
-            magic = f.read(6)
+        f = open_regular(path)
+    except NotRegularFile as e:
+        raise ValueError(f"it is {e.what}, not an .npz file") from None
     except OSError as e:
         raise ValueError(e.strerror or str(e)) from None
-    if magic == b"\x93NUMPY":
-        raise ValueError("it is a single .npy array, not an .npz archive; save it with np.savez(path, x=..., y=...)")
-    if not magic.startswith(b"PK"):
-        raise ValueError("not a zip of .npy arrays (an .npz); pickled data is never loaded")
     out = {}
-    try:
-        with zipfile.ZipFile(path) as z:
-            for info in z.infolist():
-                if not info.filename.endswith(".npy"):
-                    continue
-                with z.open(info) as member:
-                    version = npy.read_magic(member)
-                    if version == (1, 0):
-                        shape, _, dtype = npy.read_array_header_1_0(member)
-                    else:
-                        shape, _, dtype = npy.read_array_header_2_0(member)
-                out[info.filename[:-4]] = (tuple(shape), dtype)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError) as e:
-        raise ValueError(f"a damaged or truncated .npz ({_first_line(e)})") from None
+    with f:
+        magic = f.read(6)
+        if magic == b"\x93NUMPY":
+            raise ValueError("it is a single .npy array, not an .npz archive; save it with np.savez(path, x=..., y=...)")
+        if not magic.startswith(b"PK"):
+            raise ValueError("not a zip of .npy arrays (an .npz); pickled data is never loaded")
+        try:
+            with open_zip(f, max_members) as z:
+                for info in z.infolist():
+                    if not info.filename.endswith(".npy"):
+                        continue
+                    with z.open(info) as member:
+                        version = npy.read_magic(member)
+                        if version == (1, 0):
+                            shape, _, dtype = npy.read_array_header_1_0(member)
+                        else:
+                            shape, _, dtype = npy.read_array_header_2_0(member)
+                    out[info.filename[:-4]] = (tuple(shape), dtype)
+        except TooManyMembers as e:
+            raise ValueError(f"not an .npz of a few arrays: {e}") from None
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError) as e:
+            raise ValueError(f"a damaged or truncated .npz ({_first_line(e)})") from None
     return out
 
 
 def read_npz_arrays(path, names) -> dict:
     """The named arrays of an .npz (already checked with npz_directory); never unpickles."""
     try:
-        with np.load(os.fspath(path), allow_pickle=False) as f:
+        with open_regular(os.fspath(path)) as raw, np.load(raw, allow_pickle=False) as f:
             return {n: f[n] for n in names}
     except Exception as e:  # a member that is truncated past its header, a bad CRC, ...
         why = "pickled data is never loaded" if "pickle" in str(e) else _first_line(e)
@@ -112,14 +122,14 @@ def _first_line(e: Exception) -> str:
     return (text[0] if text else type(e).__name__)[:200]
 
 
-def directory_or_error(path, doing: str) -> dict:
-    """npz_directory(path), or a DataError that starts `doing` ("cannot read") and names
-    the file."""
+def directory_or_error(path, doing: str, max_members: int = MAX_MEMBERS) -> dict:
+    """npz_directory(path, max_members), or a DataError that starts `doing` ("cannot read")
+    and names the file."""
     shown = os.fspath(path)
     if not os.path.exists(shown):
         raise DataError(f"{doing} {shown}: no such file")
     try:
-        return npz_directory(path)
+        return npz_directory(path, max_members)
     except ValueError as e:
         raise DataError(f"{doing} {shown}: {e}") from None
 

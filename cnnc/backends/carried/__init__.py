@@ -16,6 +16,9 @@ from __future__ import annotations
 import os
 
 MARKER = "# --- carried: everything below is inlined into generated modules ---"
+# Every generated module holds this line; the module `cnnc compile` writes has it set to the
+# digest of the weights written beside it (cnnc/runtime/export.py), which its load() checks.
+DIGEST_LINE = "WEIGHTS_SHA256 = None"
 
 
 def source(name: str) -> str:

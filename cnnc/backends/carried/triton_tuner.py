@@ -18,6 +18,7 @@ import warnings
 import torch
 import triton
 
+from .safe_files import read_regular
 from .triton_tiles import batch_bucket, default_config, fits_sm90, illegal, shortlist
 
 # --- carried: everything below is inlined into generated modules ---
@@ -62,16 +63,15 @@ def entry_problem(entry):
 def read_record(path):
     """(entries, problem): a tuning record's well-formed entries, and why the file or some
     entries were not usable (None when all was well or the file does not exist)."""
-    try:
-        size = os.path.getsize(path)
-    except OSError:
+    try:  # a regular file, read with a bound: a FIFO or /dev/zero is refused unread
+        text = read_regular(path, RECORD_MAX_BYTES)
+    except FileNotFoundError:
         return [], None
-    if size > RECORD_MAX_BYTES:
-        return [], f"{path}: larger than {RECORD_MAX_BYTES >> 20} MB, ignored"
+    except OSError as e:
+        return [], f"{path}: {e.strerror or e}, ignored"
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        data = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         return [], f"{path}: not a readable JSON tuning record ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})"
     if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
         return [], f"{path}: not a cnnc tuning record (no \"format\": \"{RECORD_FORMAT}\")"

@@ -12,11 +12,17 @@ name or declared shape without being decompressed.
 Errors are ValueError with a message that names the file and the array; a file that
 cannot be read at all raises its subclass UnreadableWeights. Nothing is ever unpickled.
 Values must be finite and fit in float32 (the backends compute in float32).
+
+Every file is opened through carried/safe_files.py: only a regular file is read, a
+zip's member count is bounded before its directory is parsed, and duplicate member
+names are refused.
 """
 
 import os
 
 import numpy as np
+
+from .safe_files import NotRegularFile, TooManyMembers, open_regular, open_zip
 
 # --- carried: everything below is inlined into generated modules ---
 
@@ -30,18 +36,34 @@ _SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "
                        "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
 
 
-def read_weights(path):
+# the most arrays a weights file may hold: a network's own count and a margin, so that an extra
+# array or two is named as such while a zip of 200,000 members is refused unread
+MAX_ARRAYS = 1 << 20
+SPARE_ARRAYS = 1024
+
+
+def array_limit(expected):
+    """How many arrays a weights file for `expected` (name -> shape) may hold."""
+    return len(expected) + SPARE_ARRAYS
+
+
+def read_weights(path, max_arrays=MAX_ARRAYS):
     """The weights file at `path` (.npz, or .safetensors with the safetensors package) as a
     read-only mapping name -> array. Names, shapes and dtypes come from the file's directory
-    (`.header(name)`); an array is read only when it is looked up."""
+    (`.header(name)`); an array is read only when it is looked up. A file of more than
+    `max_arrays` arrays (a network's parameter count, when known) is refused unread."""
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise UnreadableWeights(f"{path}: is a folder, not a weights file")
-    if not os.path.isfile(path):
-        raise UnreadableWeights(f"{path}: no such weights file")
+    try:
+        open_regular(path).close()
+    except FileNotFoundError:
+        raise UnreadableWeights(f"{path}: no such weights file") from None
+    except NotRegularFile as e:
+        raise UnreadableWeights(f"{path}: is {e.what}, not a weights file") from None
+    except OSError as e:
+        raise UnreadableWeights(f"{path}: cannot be read ({e.strerror or e})") from None
     if path.lower().endswith(".safetensors"):
-        return _SafetensorsArchive(path)
-    return _NpzArchive(path)
+        return _SafetensorsArchive(path, max_arrays)
+    return _NpzArchive(path, max_arrays)
 
 
 class _Archive:
@@ -85,44 +107,52 @@ class _Archive:
 class _NpzArchive(_Archive):
     """An .npz: a zip of NAME.npy members. Directory and headers are read at once; data on lookup."""
 
-    def __init__(self, path):
-        import zipfile
-
+    def __init__(self, path, max_arrays):
         try:
-            with open(path, "rb") as f:
-                magic = f.read(8)
+            f = open_regular(path)
         except OSError as e:
             raise UnreadableWeights(f"{path}: cannot be read ({e.strerror or e})") from None
+        with f:
+            headers = self._directory(f, path, max_arrays)
+        super().__init__(path, headers)
+        self._headers = headers
+        self._max = max_arrays
+
+    @staticmethod
+    def _directory(f, path, max_arrays):
+        """{name: (shape, dtype)} from the zip directory and each member's .npy header."""
+        import zipfile
+
+        magic = f.read(8)
         if magic.startswith(b"\x93NUMPY"):
             raise UnreadableWeights(f"{path}: a single .npy array, not an .npz archive of named arrays "
                                     f"(write weights with np.savez(path, **arrays) or model.save_weights)")
         if magic[:1] == b"\x80":
             raise UnreadableWeights(f"{path}: pickled data, not an .npz archive; pickled data is never loaded")
         try:
-            with zipfile.ZipFile(path) as z:
+            with open_zip(f, max_arrays) as z:
                 members = [m.filename for m in z.infolist()]
                 headers = {}
                 for m in members:
                     if not m.endswith(".npy"):
                         raise UnreadableWeights(f"{path}: member '{m}' is not an .npy array")
-                    with z.open(m) as f:
-                        shape, _, dtype = npy_header(f)
+                    with z.open(m) as member:
+                        shape, _, dtype = npy_header(member)
                         headers[m[:-4]] = (shape, dtype)
         except UnreadableWeights:
             raise
+        except TooManyMembers as e:
+            raise ValueError(f"{path}: {e} (far more arrays than the network has parameters)") from None
         except Exception as e:
             why = "not a zip of .npy arrays" if isinstance(e, zipfile.BadZipFile) else _first_line(e)
             raise UnreadableWeights(f"{path}: not a readable .npz weights file ({why})") from None
-        super().__init__(path, headers)
-        self._headers = headers
+        return headers
 
     def header(self, name):
         return self._headers[name]
 
     def _read(self, name):
-        import zipfile
-
-        with zipfile.ZipFile(self.path) as z, z.open(name + ".npy") as f:
+        with open_regular(self.path) as raw, open_zip(raw, self._max) as z, z.open(name + ".npy") as f:
             return np.lib.format.read_array(f, allow_pickle=False)
 
 
@@ -142,7 +172,7 @@ class _SafetensorsArchive(_Archive):
     """A .safetensors file, read with the safetensors library (which checks the header's
     offsets, sizes and dtypes); BF16 tensors are widened to float32."""
 
-    def __init__(self, path):
+    def __init__(self, path, max_arrays):
         try:
             from safetensors import safe_open
         except ImportError:
@@ -159,6 +189,9 @@ class _SafetensorsArchive(_Archive):
                     headers[k] = (tuple(s.get_shape()), np.dtype(dtype) if dtype else stored)
         except Exception as e:
             raise UnreadableWeights(f"{path}: not a readable safetensors file ({_first_line(e)})") from None
+        if len(headers) > max_arrays:
+            raise ValueError(f"{path}: it holds {len(headers):,} arrays, more than the {max_arrays:,} it may hold "
+                             f"(far more arrays than the network has parameters)")
         super().__init__(path, headers)
         self._headers = headers
 
@@ -166,6 +199,7 @@ class _SafetensorsArchive(_Archive):
         return self._headers[name]
 
     def _read(self, name):
+        open_regular(self.path).close()  # still a regular file (safe_open opens by name)
         if self._stored[name] == "BF16":
             return self._read_bf16(name)
         with self._open(self.path, framework="numpy") as f:
@@ -176,12 +210,38 @@ class _SafetensorsArchive(_Archive):
         import json
         import struct
 
-        with open(self.path, "rb") as f:
+        with open_regular(self.path) as f:
             (n,) = struct.unpack("<Q", f.read(8))
             start, end = json.loads(f.read(n))[name]["data_offsets"]  # checked by safe_open above
             f.seek(8 + n + start)
             raw = np.frombuffer(f.read(end - start), dtype="<u2")
         return (raw.astype(np.uint32) << 16).view(np.float32).reshape(self._headers[name][0])
+
+
+def params_digest(params):
+    """SHA-256 (hex) of float32 parameters in their order: each name, shape and little-endian
+    bytes. The same arrays give the same digest from .npz or .safetensors."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, a in params.items():
+        a = np.ascontiguousarray(a, dtype="<f4")
+        h.update(f"{name}:{a.shape};".encode("utf-8"))
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def read_checked(path, expected, digest=None):
+    """The weights file at `path` checked against `expected` (name -> shape), as float32
+    arrays. With `digest` (a module's WEIGHTS_SHA256, for the file beside it) they must be the
+    weights the module was written with: a module and weights from different compiles (a
+    write cut short, or one file replaced by hand) never run together."""
+    params = check_params(expected, read_weights(path, array_limit(expected)), path)
+    if digest is not None and params_digest(params) != digest:
+        raise ValueError(f"{path}: these are not the weights this module was compiled with (they were "
+                         f"replaced after it was written, or its writing was cut short); compile it again "
+                         f"(cnnc compile keeps fitting weights beside it), or name the file: load({path!r})")
+    return params
 
 
 def _first_line(e):

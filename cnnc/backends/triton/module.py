@@ -32,6 +32,8 @@ def emit_module(net, plan, kernels, folded, precision: str) -> str:
     e.line('DEVICE = "cpu" if _INTERPRET else "cuda"')
     e.line(f"PRECISION = {precision!r}")
     e.line(f"WEIGHTS_EXT = {WEIGHTS_EXT!r}")
+    e.comment("the digest of the weights written beside this module: load() refuses others there")
+    e.line(carried.DIGEST_LINE)
     e.line('TUNING_EXT = ".tuning.json"')
     e.line(f"INPUT_SHAPE = {tuple(net.input_shape)!r}")
     e.line(f"OUTPUT_SHAPE = {tuple(net.output_shape)!r}")
@@ -227,7 +229,7 @@ def _emit_run(e: Emitter, net, plan, kernels) -> None:
 
 
 def _emit_runtime(e: Emitter) -> None:
-    for name in ("weights_io", "triton_tiles", "triton_tuner", "triton_runtime"):
+    for name in ("safe_files", "weights_io", "triton_tiles", "triton_tuner", "triton_runtime"):
         carried.emit(e, name)
         e.line("")
         e.line("")
@@ -259,8 +261,9 @@ def _emit_runtime(e: Emitter) -> None:
         e.line('"""The model with the weights beside this module (or from `path`). Tiles: the tuning')
         e.line("record beside this module or the per-user cache; kernels without one run the default")
         e.line('tiles, or with tune=True are measured once per batch size on first use (kept in memory)."""')
+        e.line("digest = None")
         with e.block("if path is None:"):
-            e.line("path = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT")
-        e.line("model = Loaded(read_weights(path), PARAMS, prepare, forward)")
+            e.line("path, digest = os.path.splitext(os.path.abspath(__file__))[0] + WEIGHTS_EXT, WEIGHTS_SHA256")
+        e.line("model = Loaded(read_checked(path, PARAMS, digest), PARAMS, prepare, forward)")
         e.line('model.state["tiles"].tune_missing = bool(tune)')
         e.line("return model")

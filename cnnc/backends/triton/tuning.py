@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import os
 
-from ...runtime.files import write_atomic
-from ..carried.triton_tuner import RECORD_FORMAT, RECORD_VERSION, read_record, user_cache_path
+from ...errors import UsageError
+from ...runtime.files import read_regular, write_atomic
+from ..carried.triton_tuner import RECORD_FORMAT, RECORD_MAX_BYTES, RECORD_VERSION, read_record, user_cache_path
 
 RECORD_EXT = ".tuning.json"
 
@@ -52,9 +53,16 @@ def record_text(entries: list) -> str:
 
 def write_record(path, entries: list) -> "str | None":
     """Merge `entries` into the record at `path` (created, with its folder, if missing) and
-    write it atomically. A file there that is not a valid record is replaced only when it
-    holds no usable entry; returns the problem found in the old file, if any."""
+    write it atomically; returns the problem found in the old record (malformed entries
+    dropped), if any. Only a tuning record is ever replaced: a file there that is not one
+    (a program, a module, weights, a damaged or foreign file, a FIFO) is refused with a
+    UsageError and left as it is."""
     path = os.fspath(path)
+    if os.path.lexists(path):
+        problem = _not_a_record(path)
+        if problem:
+            raise UsageError(f"{path} is not a cnnc tuning record ({problem}); refusing to replace it "
+                             f"(remove it, or write the record elsewhere with -o)")
     old, problem = read_record(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     text = record_text(merge(old, entries))
@@ -65,6 +73,17 @@ def write_record(path, entries: list) -> "str | None":
 
     write_atomic(path, write)
     return problem
+
+
+def _not_a_record(path: str) -> "str | None":
+    """Why the existing file at `path` is not a tuning record (one `cnnc tune` wrote), or None."""
+    try:
+        data = json.loads(read_regular(path, RECORD_MAX_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        return getattr(e, "strerror", None) or "not JSON"
+    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+        return f"no \"format\": \"{RECORD_FORMAT}\""
+    return None
 
 
 def tune_model(module, state, input_shape, batches, limit: int = 8, reps: int = 20, budget_s=None,

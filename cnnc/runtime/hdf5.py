@@ -1,0 +1,126 @@
+"""HDF5 files (a `.keras` file's model.weights.h5) read only when self-contained.
+
+An HDF5 file can hold data that is not in it: a dataset with external raw storage
+reads any local file (`external=[("/etc/passwd", 0, 144)]`, a FIFO that blocks
+forever, /dev/zero), a virtual dataset reads other HDF5 files, an external link opens
+another file, and a user-defined link runs a link class of the library's choosing.
+`open_file` opens the file with h5py and walks every link of every group (each group
+once) before any array is read: any of those is refused with a WeightsError that
+names the object and says why. A soft link is kept only when its target is reached
+through hard links of the same file.
+
+    with open_file(fileobj, "net.keras") as h5:   # checked; then read as usual
+        ...
+"""
+
+from __future__ import annotations
+
+from ..errors import WeightsError
+from ..optional import require
+
+# more links than any weights file has (a Keras model of 10,000 layers holds about 50,000):
+# walking stops there, so a file of millions of empty groups costs bounded time
+MAX_LINKS = 1_000_000
+
+
+def open_file(fileobj, where: str):
+    """An h5py.File (read-only) of `fileobj` (a path or a seekable binary file object),
+    checked by `check_self_contained`; WeightsError(unreadable=True) when it is not an
+    HDF5 file or not self-contained. `where` names the file in messages."""
+    h5py = require("h5py", "keras")
+    try:
+        h5 = h5py.File(fileobj, "r")
+    except (OSError, ValueError) as e:
+        raise WeightsError(f"{where} is not an HDF5 file ({_first_line(e)})", unreadable=True) from None
+    try:
+        check_self_contained(h5, where)
+    except BaseException:
+        h5.close()
+        raise
+    return h5
+
+
+def check_self_contained(h5, where: str) -> None:
+    """WeightsError(unreadable=True) unless every object of the open h5py.File `h5` lies in
+    it: no external link or link of another class, no soft link that leads anywhere but
+    through the file's own hard links, no dataset with external storage, no virtual
+    dataset. Reads links and creation properties only, never an array."""
+    from h5py import h5i, h5l
+
+    seen: set = set()
+    stack = [(h5, "/")]
+    links = 0
+
+    def refuse(path: str, why: str):
+        raise WeightsError(f"{where}: {path} {why}; only self-contained files are read", unreadable=True)
+
+    while stack:
+        group, path = stack.pop()
+        if _address(group) in seen:
+            continue
+        seen.add(_address(group))
+        names = []
+        group.id.links.iterate(lambda name, info: names.append((name, info.type)), info=True)
+        for raw, kind in names:
+            links += 1
+            if links > MAX_LINKS:
+                raise WeightsError(f"{where}: more than {MAX_LINKS:,} objects; not a weights file", unreadable=True)
+            name = raw.decode("utf-8", "replace")
+            child_path = path.rstrip("/") + "/" + name
+            if kind == h5l.TYPE_EXTERNAL:
+                refuse(child_path, "is an external link to another file")
+            if kind == h5l.TYPE_SOFT:
+                target = group.id.links.get_val(raw).decode("utf-8", "replace")
+                if not _reached_by_hard_links(h5, group, target):
+                    refuse(child_path, f"is a soft link to '{target[:200]}', which is not an object of this file")
+                continue   # its target is walked where its hard link is
+            if kind != h5l.TYPE_HARD:
+                refuse(child_path, "is a user-defined link")
+            child = group.get(raw)
+            kind_of = h5i.get_type(child.id)
+            if kind_of == h5i.GROUP:
+                stack.append((child, child_path))
+            elif kind_of == h5i.DATASET:
+                _check_dataset(child, child_path, refuse)
+
+
+def _check_dataset(ds, path: str, refuse) -> None:
+    from h5py import h5d
+
+    plist = ds.id.get_create_plist()
+    if plist.get_external_count() > 0:
+        refuse(path, "keeps its data in an external file")
+    if plist.get_layout() == h5d.VIRTUAL:
+        refuse(path, "is a virtual dataset (its data is in other files)")
+
+
+def _reached_by_hard_links(h5, group, target: str) -> bool:
+    """Does the soft-link target `target` (absolute, or relative to `group`) name an object
+    through hard links alone?"""
+    from h5py import h5l
+
+    here = h5 if target.startswith("/") else group
+    for part in [p for p in target.split("/") if p and p != "."]:
+        if part == ".." or not hasattr(here, "id") or not hasattr(here.id, "links"):
+            return False
+        key = part.encode("utf-8")
+        try:
+            if not here.id.links.exists(key) or here.id.links.get_info(key).type != h5l.TYPE_HARD:
+                return False
+        except (KeyError, ValueError, RuntimeError, OSError):
+            return False
+        here = here.get(key)
+        if here is None:
+            return False
+    return True
+
+
+def _address(obj) -> int:
+    from h5py import h5o
+
+    return h5o.get_info(obj.id).addr
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
