@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 from ... import layers as L
-from .statement import complete
 
 WIDTH = 100   # a line is broken before it grows past this many characters
 
