@@ -64,10 +64,10 @@ class Block:
 class Use:
     """A use of a definition: `name`, `args` as a Stmt's."""
 
-    __slots__ = ("kind", "args", "node")
+    __slots__ = ("kind", "args", "node", "refs")
 
     def __init__(self, kind, args, node=None):
-        self.kind, self.args, self.node = kind, list(args), node
+        self.kind, self.args, self.node, self.refs = kind, list(args), node, []
 
 
 # --- 1. structure ----------------------------------------------------------------------------
