@@ -118,7 +118,7 @@ def _candidates(items, labels, out):
                 run = list(b)   # a copy: the bodies change as units are replaced
                 if len(run) >= 3:
                     out.append(run)
-                while isinstance(run[-1], Stmt) and run[-1].kind in TRAILING and len(run) > 3:
+                while len(run) > 3 and isinstance(run[-1], Stmt) and run[-1].kind in TRAILING:
                     run = run[:-1]
                     out.append(run)
     return out
