@@ -253,9 +253,13 @@ class _Window:
         return data
 
     def readinto(self, buf):
-        data = self.read(len(buf))
-        buf[:len(data)] = data
-        return len(data)
+        """Straight into h5py's buffer: no copy through a bytes object (half the time of a read)."""
+        view = memoryview(buf).cast("B")
+        n = min(len(view), self.size - self.pos)
+        self.f.seek(self.start + self.pos)
+        got = self.f.readinto(view[:n])
+        self.pos += got
+        return got
 
     def close(self):
         self.f.close()
