@@ -59,18 +59,16 @@ def h5py_read(path) -> "tuple[float, int]":
 
 
 def from_keras(path, out_folder) -> "tuple[float, int]":
-    from argparse import Namespace
+    """What `cnnc from-keras` does, through the library: convert, then write both files."""
+    from cnnc.bridges.importers.keras.model import convert, write_files
 
-    from cnnc.commands import from_keras as command
-
-    out = os.path.join(out_folder, "net.cnn")
     tracemalloc.start()
     t = time.perf_counter()
-    code = command.run(Namespace(model=path, output=out, force=True))
+    text, params = convert(path)
+    write_files(text, params, os.path.join(out_folder, "net.cnn"))
     elapsed = time.perf_counter() - t
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert code == 0
     return elapsed, peak
 
 

@@ -24,9 +24,8 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     import os
 
-    from ..bridges.importers.keras.model import Unconvertible, convert
+    from ..bridges.importers.keras.model import Unconvertible, convert, write_files
     from ..runtime import files
-    from ..runtime.weights import writer
     from .common import error
 
     model = args.model
@@ -46,14 +45,8 @@ def run(args) -> int:
     except Unconvertible as e:
         error(str(e))
         return 1
-    files.write_together([(weights, writer(weights, params)),
-                          (out, lambda tmp: _write_text(tmp, text))])   # the weights first
+    write_files(text, params, out)   # the weights first, each file atomically
     n = sum(int(a.size) for a in params.values())
     lines = sum(1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
     print(f"wrote {out} ({lines} lines) and {weights} ({len(params)} arrays, {n:,} parameters)")
     return 0
-
-
-def _write_text(tmp, text) -> None:
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)

@@ -110,4 +110,20 @@ def _check_array_headers(net, p, file_size) -> None:
                                    f"refusing a damaged or hostile file", unreadable=True)
 
 
-__all__ = ["Unconvertible", "convert", "zipfile"]
+def write_files(text, params, out) -> str:
+    """Write `params` as NET.npz beside the program `out`, then the program: each atomically,
+    the weights first (a kill never leaves a program without its weights). Returns the weights' path."""
+    from ....runtime import files
+    from ....runtime.weights import writer
+
+    weights = os.path.splitext(os.fspath(out))[0] + ".npz"
+
+    def program(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    files.write_together([(weights, writer(weights, params)), (out, program)])
+    return weights
+
+
+__all__ = ["Unconvertible", "convert", "write_files", "zipfile"]

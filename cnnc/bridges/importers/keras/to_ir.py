@@ -23,8 +23,8 @@ SCALED_RESIDUAL = "CustomScaleLayer"   # InceptionResNetV2: inputs[0] + inputs[1
 class Problem:
     """A Keras layer the language cannot say: `layer` (a KLayer) and what would be needed."""
 
-    def __init__(self, layer, needed: str):
-        self.layer, self.needed = layer, needed
+    def __init__(self, layer, needed: str, shape_only: bool = False):
+        self.layer, self.needed, self.shape_only = layer, needed, shape_only
 
     def __str__(self) -> str:
         return f"'{self.layer.name}' ({self.layer.cls}): cnnc would need {self.needed}"
@@ -54,11 +54,18 @@ def build(graph, p, name: str = "", source: str = "") -> "tuple[Network, list]":
         shape = (None, None, 1)
     net = Network(shape, name=name, source=source)
     value = {graph.input: net.input}
+    tainted: set = set()   # Keras layers after one cnnc could not say: their shapes are guesses
     for k in K.values():   # in the order config.json defines them: every input before its reader
         if k.id == graph.input:
             continue
         srcs = [value[i] for i in k.inputs]
+        before = len(problems)
         value[k.id] = _node(net, k, srcs, problems, p) if srcs else net.input
+        new = problems[before:]
+        if new or any(i in tainted for i in k.inputs):
+            tainted.add(k.id)
+        if any(i in tainted for i in k.inputs) and new and all(x.shape_only for x in new):
+            del problems[before:]   # shapes that no longer fit after a layer cnnc skipped: not this layer's
     net.output = value[graph.output]
     net.prune()
     return net, problems
@@ -83,7 +90,7 @@ def _node(net, k, srcs, problems, p):
         try:
             x = net.statement(op, x)
         except L.ShapeError as e:
-            problems.append(Problem(k, f"an input it can read ({e})"))
+            problems.append(Problem(k, f"an input it can read ({e})", shape_only=True))
             return srcs[0]
     return x
 
@@ -105,5 +112,5 @@ def _join(net, k, srcs, problems, p):
     try:
         return net.join(join, srcs, origin=k, coefficients=coefficients)
     except L.ShapeError as e:
-        problems.append(Problem(k, f"inputs that join ({e})"))
+        problems.append(Problem(k, f"inputs that join ({e})", shape_only=True))
         return srcs[0]
