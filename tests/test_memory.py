@@ -92,7 +92,12 @@ PROGRAMS = [
     "input 8x8x8; deconv 6 3x3 stride=2 padding=same relu; deconv 6 2x2 stride=2 bias=false; batchnorm",
     "input 9x7x8; upsample 3x2 mode=bilinear; upsample 2; zeropad 1; zeropad 0; zeropad top=1 right=2",
     "input 16x16x8; scale { globalmaxpool; dense 4 relu; dense 8 hard_sigmoid }; rescale 0.5 offset=1; "
-    "batchnorm scale=false center=false; globalmaxpool",
+    "batchnorm scale=false center=false; globalmaxpool",    # the third edition's joins: n-ary and scaled sums, products of one shape and by a gate
+    "input 16x16x8; a: conv 8 3x3 padding=same; b: relu from=input; c: conv 8 1x1 from=input; add a b c; "
+    "residual scale=0.17 { conv 8 1x1 }; residual scale=0.5 { relu } shortcut { conv 8 1x1 }; add { branch { } "
+    "branch { relu } }",
+    "input 16x16x8; a: conv 8 3x3 padding=same; b: sigmoid from=input; m: multiply a b; g: globalpool; dense 8; "
+    "multiply m g; f: flatten; d: dense 6 from=f; e: dense 6 from=f; multiply d e",
 ]
 
 

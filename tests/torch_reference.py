@@ -203,8 +203,15 @@ def reference(net, params: dict, x_nhwc: np.ndarray, trace: "dict | None" = None
                                  training=False, eps=a["eps"])
             elif k == "dropout":
                 y = F.dropout(x, a["rate"], training=False)
-            elif k == "residual":
-                y = vals[node.inputs[0].name] + vals[node.inputs[1].name]
+            elif k == "residual":   # shortcut + scale * block
+                y = vals[node.inputs[0].name] * a.get("scale", 1.0) + vals[node.inputs[1].name]
+            elif k == "add":
+                y = vals[node.inputs[0].name]
+                for i in node.inputs[1:]:
+                    y = y + vals[i.name]
+            elif k == "multiply":   # one shape elementwise, or an image times a vector per channel
+                g = vals[node.inputs[1].name]
+                y = x * (g[:, :, None, None] if x.dim() == 4 and g.dim() == 2 else g)
             elif k == "concat":
                 y = torch.cat([vals[i.name] for i in node.inputs], dim=1)
             else:

@@ -17,7 +17,8 @@ SOFTMAX_MAX = 1024
 class TritonPolicy(Policy):
     """Every epilogue flavour, one pool per group, a globalpool last, softmax while its
     row fits one tile; concat branches written in place; zeropad, nearest upsample and
-    the scale join done by the gather of the anchor (on an image) that reads them."""
+    a gate by a vector (the scale join, multiply) done by the gather of the anchor (on an
+    image) that reads them. Adds of any arity and scale fold into the epilogue."""
     concat_in_place = True
 
     def absorbs(self, group, node) -> bool:
@@ -41,6 +42,8 @@ class TritonPolicy(Policy):
         for p in chain:
             if p.spec.prologue is Prologue.RESAMPLE and not p.spec.gather_only(p.attrs):
                 return False   # bilinear mixes four pixels: a kernel of its own
+            if p.spec.prologue is Prologue.GATE and isinstance(p.inputs[1].out, Image):
+                return False   # a gate of the image's own shape (multiply a b): read pixel by pixel, alone
         return sum(p.spec.prologue is Prologue.GATE for p in chain) <= 1
 
 

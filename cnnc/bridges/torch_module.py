@@ -286,10 +286,19 @@ class FlattenHWC(nn.Module):
 
 
 class Add(nn.Module):
-    """A residual block's join: block(x) + shortcut(x)."""
+    """residual and add: the sum of the inputs, each times its coefficient (a scaled residual:
+    shortcut(x) + scale * block(x)), left to right as Keras's Add sums."""
 
-    def forward(self, a, b):
-        return a + b
+    def __init__(self, node):
+        super().__init__()
+        self.coefficients = tuple(float(c) for c in node.spec.coefficients(node))
+
+    def forward(self, *xs):
+        out = None
+        for x, c in zip(xs, self.coefficients):
+            term = x if c == 1.0 else x * c
+            out = term if out is None else out + term
+        return out
 
 
 class Concat(nn.Module):
@@ -300,10 +309,13 @@ class Concat(nn.Module):
 
 
 class Multiply(nn.Module):
-    """A scale block's join (squeeze-and-excitation): the image times its gate, channel by channel."""
+    """A scale block's join (squeeze-and-excitation) and multiply: the image times its gate,
+    channel by channel -- or two values of one shape, elementwise."""
 
     def forward(self, x, gate):
-        return x * gate[:, :, None, None]
+        if x.dim() == 4 and gate.dim() == 2:
+            return x * gate[:, :, None, None]
+        return x * gate
 
 
 class Rescale(nn.Module):
@@ -372,7 +384,9 @@ LOWERINGS: dict = {
     "dropout": Lowering(lambda node, p: nn.Dropout(node.attrs["rate"])),
     "globalpool": Lowering(lambda node, p: GlobalPool2d(node)),
     "flatten": Lowering(lambda node, p: FlattenHWC()),
-    "residual": Lowering(lambda node, p: Add()),
+    "residual": Lowering(lambda node, p: Add(node)),
+    "add": Lowering(lambda node, p: Add(node)),
+    "multiply": Lowering(lambda node, p: Multiply()),
     "concat": Lowering(lambda node, p: Concat()),
     "input": Lowering(None),   # the network's input: no module, forward() takes it
     **{name: Lowering(lambda node, p: _activation(node.kind) or nn.Identity()) for name in L.ACTIVATIONS},

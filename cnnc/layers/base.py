@@ -67,7 +67,9 @@ class LayerKind:
     takes_activation   a bare ACT word or activation=ACT sets attrs["activation"]
     on           "image", "vector" or "any": what input it needs
     makes_vector image in, vector out (flatten, globalpool)
-    joins        a block's join node: its shape rule is `join`, not `infer`
+    joins        a join node (of a block, or of named layers): its shape rule is `join`, not `infer`
+    named        a join that is also written as a statement of names (`add a b`, `concat a b`), of
+                 `arity` (least, most or None) names, put in the order `arrange` gives
     usage        the statement's synopsis, for error hints
     foldable     an affine epilogue that folds into the weights of an anchor before it (batchnorm)
     folds_affine an anchor that is linear per output channel (its bias, when it has one, too), so
@@ -91,6 +93,8 @@ class LayerKind:
     on = "any"
     makes_vector = False
     joins = False
+    named = False
+    arity = (2, None)
     usage: "str | None" = None
     foldable = False
     folds_affine = False
@@ -131,6 +135,10 @@ class LayerKind:
     def join(self, types: list, sides=None):
         """The output type of a join node (residual, concat) from its inputs' types."""
         raise NotImplementedError(self.keyword)
+
+    def arrange(self, types: list) -> list:
+        """The order a named join takes its inputs in, from their types: as written."""
+        return list(range(len(types)))
 
     def join_axis(self, sizes: list, relaxed: bool):
         """One axis of a join's output from its inputs' sizes along it (None for a vector),

@@ -204,6 +204,7 @@ LOWERINGS: dict = {
     "conv": WindowGEMM(), "dense": VectorGEMM(), "dwconv": Depthwise(), "sepconv": Separable(),
     "deconv": TransposedGEMM(), "batchnorm": BatchNormAffine(), "rescale": ConstantAffine(),
     **{kind: IN_TEMPLATE for kind in ("pool", "avgpool", "globalpool", "globalmaxpool", "residual", "concat",
-                                      "flatten", "dropout", "input", "zeropad", "upsample", "scale",
+                                      "flatten", "dropout", "input", "zeropad", "upsample", "scale", "add",
+                                      "multiply",
                                       *ACTIVATIONS)},
 }

@@ -171,8 +171,14 @@ def _maps(k, e: Emitter) -> None:
 
 
 def _gate(k, e: Emitter, tile: str, channels: str, mask: str) -> None:
-    """Multiply a gathered tile by the scale block's gate, per image and input channel."""
+    """Multiply a gathered tile by the gate of a scale block or a multiply: per image and
+    input channel, or -- an image of the tile's own shape -- per pixel too."""
     if k.gate is None:
+        return
+    if k.gate_image:
+        e.comment(f"{k.gate.name}: times {k.gate.inputs[1].name}, read at the same position")
+        e.line(f"{tile} = {tile} * tl.load(g_ptr + (((img * IH + ih) * IW + iw) * GATE_T + GATE_OFF)[:, None] "
+               f"+ {channels}, mask={mask}, other=0.0)")
         return
     e.comment(f"{k.gate.name}: times the gate {k.gate.inputs[1].name}, per image and channel")
     e.line(f"{tile} = {tile} * tl.load(g_ptr + img[:, None] * GATE_T + GATE_OFF + {channels}, mask={mask}, other=0.0)")
@@ -315,11 +321,20 @@ def emit_ops(k, e: Emitter, ops, H, W, h, w, valid) -> None:
         elif kind is Epilogue.ACTIVATION:
             emit_activation(e, n.activation, n.name)
         elif kind is Epilogue.ADD:
-            v = k.arg(n)
-            e.comment(f"{n.name}: add {k.other_input(n).name}, read at the same position")
-            e.line(f"res = (((img * {H} + {h}) * {W} + {w}) * {v.upper()}_T + {v.upper()}_OFF)")
-            e.line(f"acc += tl.load({v}_ptr + res[:, None] + offs_n[None, :], "
-                   f"mask={valid}[:, None] & mask_n[None, :], other=0.0)")
+            coefficients = n.spec.coefficients(n)
+            own = coefficients[k.own_input(n)]
+            if own != 1.0:
+                e.comment(f"{n.name}: the value computed here is scaled by {own!r}")
+                e.line(f"acc = acc * {own!r}")
+            for m, j, other, v in k.added():
+                if m is not n:
+                    continue
+                c = coefficients[j]
+                times = f" * {c!r}" if c != 1.0 else ""
+                e.comment(f"{n.name}: add {other.name}{times}, read at the same position")
+                e.line(f"res = (((img * {H} + {h}) * {W} + {w}) * {v.upper()}_T + {v.upper()}_OFF)")
+                e.line(f"acc += tl.load({v}_ptr + res[:, None] + offs_n[None, :], "
+                       f"mask={valid}[:, None] & mask_n[None, :], other=0.0){times}")
 
 
 def emit_activation(e: Emitter, act: str, name: str) -> None:
