@@ -281,6 +281,11 @@ def to_snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+class Unsupported(WeightsError):
+    """A Keras model whose structure a cnnc network cannot have: several inputs or outputs, a
+    layer called more than once."""
+
+
 class KLayer:
     """One Keras layer (or operation) call: `inputs` are other KLayers' ids, `vars` the
     (shape, dtype) of each array in its HDF5 group, `in_shape` its input's shape if known."""
@@ -413,16 +418,16 @@ class KerasGraph:
                 inputs.append(ids[name])
                 continue
             if len(nodes) != 1:
-                raise WeightsError(f"{self.p}: Keras layer '{name}' is called {len(nodes)} times; a cnnc program "
-                                   f"has one layer per call, so shared layers cannot be read", unreadable=True)
+                raise Unsupported(f"{self.p}: Keras layer '{name}' is called {len(nodes)} times; a cnnc program "
+                                  f"has one layer per call, so shared layers cannot be read")
             srcs = [ids.get(h[0]) for h in _tensors(nodes[0])]
             if any(s is None for s in srcs):
                 raise WeightsError(f"{self.p}: Keras layer '{name}' reads a layer that comes later in "
                                    f"{CONFIG}", unreadable=True)
             if e.get("class_name") in _MODELS:
                 if len(srcs) != 1:
-                    raise WeightsError(f"{self.p}: nested model '{name}' takes {len(srcs)} inputs; "
-                                       f"only one is read", unreadable=True)
+                    raise Unsupported(f"{self.p}: nested model '{name}' takes {len(srcs)} inputs; "
+                                      f"only one is read")
                 ids[name] = self._model(e, f"{group}/", srcs[0])[1]
                 continue
             k = self._new(e, group)
@@ -433,11 +438,12 @@ class KerasGraph:
             k.const_first = bool(args) and not isinstance(args[0], (dict, list))
             ids[name] = k.id
         if len(inputs) != 1:
-            raise WeightsError(f"{self.p}: the Keras model has {len(inputs)} inputs; a cnnc network has one",
-                               unreadable=True)
+            raise Unsupported(f"{self.p}: the Keras model has {len(inputs)} inputs; a cnnc network has one")
         outs = cfg.get("output_layers")
         while isinstance(outs, list) and len(outs) == 1 and isinstance(outs[0], list):
             outs = outs[0]
+        if isinstance(outs, list) and len(outs) > 1 and all(isinstance(o, list) for o in outs):
+            raise Unsupported(f"{self.p}: the Keras model has {len(outs)} outputs; a cnnc network has one")
         if not (isinstance(outs, list) and outs and isinstance(outs[0], str)) or outs[0] not in ids:
             raise WeightsError(f"{self.p}: the Keras model must have one output (it has {outs!r})", unreadable=True)
         return inputs[0], ids[outs[0]]
