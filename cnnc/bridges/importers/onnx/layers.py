@@ -186,17 +186,17 @@ def conv_transpose(ctx, node, ins):
     if bias is not None:
         weights["bias"] = bias
     attrs = {"filters": f, "kernel": (kh, kw), "stride": stride, "bias": bias is not None}
-    same = [transposed(n, k, s, "same") for n, k, s in ((t.h, kh, stride[0]), (t.w, kw, stride[1]))]
-    if ctx.static and all((top, out) == kept for (out, top, _), kept in zip(same, keep)):
-        op = ctx.op("deconv", {**attrs, "padding": "same"}, weights, node)
-        return x.like(ctx.statement(op, x), fresh=True, nonneg=False)
     crops = []
     for (n, k, s), (first, rows) in zip(((t.h, kh, stride[0]), (t.w, kw, stride[1])), keep):
         out, _, _ = transposed(n, k, s, "valid")
-        if first + rows > out:
-            raise Unsayable(f"a ConvTranspose whose output_padding reaches past what cnnc's deconv computes "
-                            f"(pads {pads}, output_padding {extra})")
         crops += [first, out - first - rows]
+    same = [transposed(n, k, s, "same") for n, k, s in ((t.h, kh, stride[0]), (t.w, kw, stride[1]))]
+    if any(crops) and ctx.static and all((top, out) == kept for (out, top, _), kept in zip(same, keep)):
+        op = ctx.op("deconv", {**attrs, "padding": "same"}, weights, node)
+        return x.like(ctx.statement(op, x), fresh=True, nonneg=False)
+    if min(crops) < 0:
+        raise Unsayable(f"a ConvTranspose whose output_padding reaches past what cnnc's deconv computes "
+                        f"(pads {pads}, output_padding {extra})")
     y = x.like(ctx.statement(ctx.op("deconv", {**attrs, "padding": "valid"}, weights, node), x), fresh=True,
                nonneg=False)
     if any(crops):
