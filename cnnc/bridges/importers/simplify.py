@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import layers as L
+from ...layers.base import extent
 from .meaning import _NON_NEGATIVE, same
 from .weights import array_of
 from .statement import complete
@@ -36,6 +37,7 @@ GATE_JOIN = "multiply"
 
 # statements whose integer padding is zeros added before them (max pooling's is not: see above)
 PADS_ZEROS = ("conv", "dwconv", "sepconv", "avgpool")
+AVERAGES = ("avgpool",)   # whose `same` padding is not zeros (it counts real pixels only)
 MAX_POOLS = ("pool",)
 
 
@@ -134,13 +136,32 @@ def _non_negative(n) -> bool:
     return not n.is_join and n.attrs.get("activation") in _NON_NEGATIVE
 
 
+def _same_sides(w, t) -> "tuple | None":
+    """The zeros `padding=same` adds for statement w on an input of type t."""
+    if not isinstance(t, L.Image) or "stride" not in w.attrs:
+        return None
+    k = extent(w.attrs) if "dilation" in w.attrs else w.attrs["kernel"]
+    (sh, sw) = w.attrs["stride"]
+    _, top, bottom = L.window(t.h, k[0], sh, "same")
+    _, left, right = L.window(t.w, k[1], sw, "same")
+    return (top, bottom, left, right)
+
+
 def _pads(net, consumers) -> None:
+    known = None not in net.shape
     for z in list(net.nodes):
         if z.is_join or z.spec.prologue is not L.Prologue.PAD:
             continue
         w = _only_reader(consumers, z)
         t, b, left, r = z.attrs["sides"]
-        if w is None or w.is_join or not t == b == left == r or w.attrs.get("padding") != "valid":
+        if w is None or w.is_join or w.attrs.get("padding") != "valid":
+            continue
+        if known and w.kind in PADS_ZEROS and w.kind not in AVERAGES and _same_sides(w, z.input.out) == (t, b, left, r):
+            w.attrs = complete(w.kind, {**w.attrs, "padding": "same"})   # Keras's correct_pad: `same` at this size
+            w.inputs = [z.input]
+            consumers[z.input.id] = [w if c is z else c for c in consumers[z.input.id]]
+            continue
+        if not t == b == left == r:
             continue
         if w.kind in MAX_POOLS and not (_non_negative(z.input) and t < min(w.attrs["kernel"])):
             continue
@@ -165,6 +186,14 @@ def _fuse_activations(net, consumers) -> None:
     net.prune()
 
 
+def _plain_padding(net, consumers) -> None:
+    """`padding=same` of a 1x1 window adds nothing: it is `valid`."""
+    for n in net.nodes:
+        if not n.is_join and n.attrs.get("padding") == "same" and isinstance(n.spec, L.Window) \
+                and (extent(n.attrs) if "dilation" in n.attrs else n.attrs["kernel"]) == (1, 1):
+            n.attrs = complete(n.kind, {**n.attrs, "padding": "valid"})
+
+
 def simplify(net) -> None:
-    for step in (_chains, _gates, _pairs, _pads, _fuse_activations):
+    for step in (_chains, _gates, _pairs, _pads, _plain_padding, _fuse_activations):
         step(net, net.consumers())

@@ -64,10 +64,10 @@ class Block:
 class Use:
     """A use of a definition: `name`, `args` as a Stmt's."""
 
-    __slots__ = ("kind", "args", "node")
+    __slots__ = ("kind", "args", "node", "refs")
 
     def __init__(self, kind, args, node=None):
-        self.kind, self.args, self.node = kind, list(args), node
+        self.kind, self.args, self.node, self.refs = kind, list(args), node, []
 
 
 # --- 1. structure ----------------------------------------------------------------------------
@@ -140,7 +140,7 @@ class _Structure:
             if j >= len(nodes) or (region is not None and j not in region):
                 raise WriterError("the network forks and never joins")
             j = nodes[self.index[j]]
-            block = self.block(cur, j)
+            block = self.block(cur, j, region)
             items.extend(block if block is not None else self.named(cur, j))
             cur = j
         return items
@@ -161,7 +161,7 @@ class _Structure:
             stack.extend(n.inputs)
         return seen
 
-    def block(self, x, j) -> "list | None":
+    def block(self, x, j, region=None) -> "list | None":
         if not j.is_join:
             return None
         branches = [self.branch(x, i) for i in j.inputs]
@@ -177,7 +177,7 @@ class _Structure:
                 outside = [c for c in self.consumers[nid] if c.id not in b and not (c is j and nid == i.id)]
                 if outside:
                     return None
-        if any(c.id not in union and c is not j for c in self.consumers[x.id]):
+        if any(c.id not in union and c is not j for c in self.consumers[x.id] if region is None or c.id in region):
             return None
         try:
             bodies = [self.body(x, i, b) if b else [] for i, b in zip(j.inputs, branches)]
@@ -310,8 +310,9 @@ def labels_for(net, referenced) -> dict:
         base = re.sub(r"\W", "_", str(getattr(n.origin, "name", "") or f"n{n.id}"))
         if not re.match(r"[A-Za-z_]", base):
             base = "n_" + base
-        if base in _WORD or re.fullmatch(r"[a-z_0-9]+_\d+", base) or base in taken:
-            base = f"{base}_at{n.id}" if not re.fullmatch(r"[a-z_0-9]+_\d+", base) else f"{base}x"
+        generated = re.fullmatch(r"([a-z_0-9]+)_\d+", base)   # conv_3: a name cnnc gives unnamed layers
+        if base in _WORD or (generated and generated.group(1) in L.KINDS):
+            base = "k_" + base
         while base in taken:
             base += "_"
         taken.add(base)

@@ -219,7 +219,7 @@ def _upsampling(k, s, t):
 
 
 def _flatten(k, s, t):
-    return [Op("flatten", {}, None, k)] if isinstance(t, L.Image) and (t.h, t.w) != (1, 1) else []
+    return [Op("flatten", {}, None, k)] if isinstance(t, L.Image) else []
 
 
 def _dropout(k, s, t):
