@@ -98,8 +98,11 @@ def f32(v) -> float:
 
 
 class Origin:
-    """What an IR node came from: the ONNX node, and a name a program label can be made of
-    ('/layer1/layer1.0/conv1/Conv' -> 'layer1_0_conv1')."""
+    """What an IR node came from: the ONNX node, and a name that labels and definitions in
+    the program can be made of: the last two module scopes of PyTorch's legacy names
+    ('/features/features.4/layers.0/conv2/Conv' -> 'layers_0_conv2', '/features/features.3/MaxPool'
+    -> 'features_3'), the dynamo exporter's
+    name without its 'node_' prefix ('node_conv2d_3' -> 'conv2d_3')."""
 
     __slots__ = ("node", "name")
 
@@ -108,7 +111,9 @@ class Origin:
         parts = [p for p in node.name.split("/") if p]
         if len(parts) > 1 and parts[-1].split("_")[0] == node.op_type:
             parts = parts[:-1]
-        words = parts[-1:] if parts else [node.op_type]
+        words = parts[-2:] if len(parts) > 1 else [parts[0].removeprefix("node_")] if parts else [node.op_type]
+        if len(words) == 2 and words[1].startswith(words[0] + "."):   # '/features/features.3' -> 'features.3'
+            words = words[1:]
         self.name = re.sub(r"_+", "_", re.sub(r"\W", "_", "_".join(words))).strip("_") or node.op_type
 
     def __str__(self) -> str:
