@@ -141,10 +141,11 @@ def _channel_values(x: Tensor, c: np.ndarray) -> "np.ndarray | None":
     return v[x.perm] if x.perm is not None else v
 
 
-def _fold_bias(ctx, node, x: Tensor, values) -> bool:
-    """Add per-channel constants to the bias of the layer that just made x (when nothing else
-    reads x): a PyTorch Linear exported as MatMul + Add, or a bias added after a conv."""
-    if not x.fresh or ctx.readers.get(node.inputs[0], 0) != 1 or x.perm is not None:
+def _fold_bias(ctx, name, x: Tensor, values) -> bool:
+    """Add per-channel constants to the bias of the layer that just made x (the ONNX value
+    `name`, when nothing else reads it): a PyTorch Linear exported as MatMul + Add, or a bias
+    added after a conv."""
+    if not x.fresh or ctx.readers.get(name, 0) != 1 or x.perm is not None:
         return False
     n = x.node
     try:
@@ -163,6 +164,9 @@ def _fold_bias(ctx, node, x: Tensor, values) -> bool:
 
 def _with_constant(ctx, node, x: Tensor, c: Const, tensor_first: bool):
     op = node.op_type
+    name = node.inputs[0 if tensor_first else 1]
+    if op in ("Add", "Mul"):   # they commute
+        tensor_first = True
     a = need_const(c, "a constant operand")
     if a.dtype.kind not in "fiub":
         raise Malformed(f"its constant operand is of type {a.dtype}")
@@ -185,7 +189,7 @@ def _with_constant(ctx, node, x: Tensor, c: Const, tensor_first: bool):
                         f"(cnnc has statements for a constant per channel or one for all)")
     if op in ("Add", "Sub") and tensor_first:
         values = values if op == "Add" else -values.astype(np.float64)
-        if _fold_bias(ctx, node, x, values):
+        if _fold_bias(ctx, name, x, values):
             return Tensor(x.node, x.layout, x.perm, True, False)
         raise Unsayable(f"{op} of a constant per channel that does not follow a conv or dense layer alone "
                         f"(cnnc adds a bias only as part of a layer)")
@@ -193,8 +197,6 @@ def _with_constant(ctx, node, x: Tensor, c: Const, tensor_first: bool):
         gamma = values if op == "Mul" else 1.0 / values.astype(np.float64)
         y = ctx.statement(ctx.op("layerscale", None, {"gamma": weight(gamma)}, node), x)
         return x.like(y, nonneg=x.nonneg and bool(np.all(gamma >= 0)))
-    if op == "Mul":
-        return _with_constant(ctx, node, x, c, True)
     raise Unsayable(f"{op} of a constant per channel and the image, in that order")
 
 

@@ -83,9 +83,13 @@ def padding_of(ctx, t, pads, extent, stride, prefer_same=True) -> tuple:
     return "valid", pads
 
 
+def sides(pads) -> dict:
+    """(top, bottom, left, right) as zeropad's or crop's options, the sides that are not 0."""
+    return {k: v for k, v in zip(("top", "bottom", "left", "right"), pads) if v}
+
+
 def zeropad_op(ctx, node, pads):
-    top, bottom, left, right = pads
-    return ctx.op("zeropad", {"top": top, "bottom": bottom, "left": left, "right": right}, origin=node)
+    return ctx.op("zeropad", sides(pads), origin=node)
 
 
 def _bias(ins, i, n) -> "np.ndarray | None":
@@ -120,6 +124,10 @@ def conv(ctx, node, ins):
     if groups < 1 or cin_g * groups != c:
         raise Malformed(f"its kernel of shape {tuple(w.shape)} in {groups} group(s) does not read {c} channels")
     pads = _onnx_pads(node, x, kernel, stride, dilation)
+    if x.fresh and x.node.spec.prologue is L.Prologue.PAD and ctx.readers.get(node.inputs[0]) == 1:
+        # zeros a Pad added for this conv alone are the conv's own padding (F.pad then Conv2d)
+        pads = tuple(a + b for a, b in zip(pads, x.node.attrs["sides"]))
+        x = Tensor(x.node.inputs[0], x.layout, nonneg=x.nonneg)
     extent = ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
     padding, zeros = padding_of(ctx, x.type, pads, extent, stride)
     if zeros is not None:
@@ -200,9 +208,7 @@ def conv_transpose(ctx, node, ins):
     y = x.like(ctx.statement(ctx.op("deconv", {**attrs, "padding": "valid"}, weights, node), x), fresh=True,
                nonneg=False)
     if any(crops):
-        top, bottom, left, right = crops
-        crop = ctx.op("crop", {"top": top, "bottom": bottom, "left": left, "right": right}, origin=node)
-        y = y.like(ctx.statement(crop, y))
+        y = y.like(ctx.statement(ctx.op("crop", sides(crops), origin=node), y))
     return y
 
 
@@ -329,12 +335,20 @@ def _pool_window(ctx, node, x):
     return kernel, stride, tuple(pads)
 
 
+def _whole_image(ctx, x, kernel, pads) -> bool:
+    """A window as large as the image, without padding: PyTorch's adaptive pools to 1x1 as
+    the legacy exporter writes them (MaxPool with the image's size as its kernel)."""
+    return ctx.static and not any(pads) and kernel == (x.type.h, x.type.w)
+
+
 @converter("MaxPool", since=1)
 def max_pool(ctx, node, ins):
     x = need_image(need_tensor(ins[0], "the image it pools"), "a MaxPool")
     if len([o for o in node.outputs if o]) > 1:
         raise Unsayable("a MaxPool whose indices are read")
     kernel, stride, pads = _pool_window(ctx, node, x)
+    if _whole_image(ctx, x, kernel, pads):
+        return _global("globalmaxpool", x, ctx, node)
     if any(p >= k for p, k in zip(pads, (kernel[0], kernel[0], kernel[1], kernel[1]))):
         raise Unsayable(f"a MaxPool whose pads {list(pads)} reach a whole window past the image")
     padding, zeros = padding_of(ctx, x.type, pads, kernel, stride)
@@ -354,6 +368,8 @@ def average_pool(ctx, node, ins):
     cnnc's padding=same."""
     x = need_image(need_tensor(ins[0], "the image it pools"), "an AveragePool")
     kernel, stride, pads = _pool_window(ctx, node, x)
+    if _whole_image(ctx, x, kernel, pads):
+        return _global("globalpool", x, ctx, node)
     declared = _onnx_pads(node, x, kernel, stride)
     if pads != declared and attr_int(node, "count_include_pad", 0):
         raise Unsayable("an AveragePool with ceil_mode=1 whose last windows count padding (cnnc rounds down)")
@@ -518,13 +534,12 @@ def _pad(ctx, node, x, pads, value, mode, axes):
         raise Malformed(f"its pads {list(sides)} are out of range")
     y = x
     grow = tuple(max(s, 0) for s in sides)
-    if any(grow):
-        y = y.like(ctx.statement(zeropad_op(ctx, node, grow), y))
     shrink = tuple(max(-s, 0) for s in sides)
+    if any(grow):
+        # fresh: a conv reading these zeros alone may take them as its own padding
+        y = y.like(ctx.statement(zeropad_op(ctx, node, grow), y), fresh=not any(shrink))
     if any(shrink):
-        top, bottom, left, right = shrink
-        y = y.like(ctx.statement(ctx.op("crop", {"top": top, "bottom": bottom, "left": left, "right": right},
-                                        origin=node), y))
+        y = y.like(ctx.statement(ctx.op("crop", sides(shrink), origin=node), y))
     return y
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..statement import Malformed, Unsayable
+from .layers import sides
 from .registry import converter
 from .values import Const, Tensor, attr_int, attr_ints, described, need_const, need_tensor
 
@@ -278,6 +279,6 @@ def slice_(ctx, node, ins):
     (top, bottom), (left, right) = crop[2], crop[3]
     if not any((top, bottom, left, right)):
         return x.alias()
-    op = ctx.op("crop", {"top": top, "bottom": bottom, "left": left, "right": right}, origin=node)
+    op = ctx.op("crop", sides((top, bottom, left, right)), origin=node)
     return x.like(ctx.statement(op, x))
 
