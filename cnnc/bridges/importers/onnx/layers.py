@@ -29,7 +29,7 @@ def _positive_pair(node, name, default, what) -> tuple:
     from ....limits import MAX_SIZE
 
     if min(v) < 1 or max(v) > MAX_SIZE:
-        raise Malformed(f"its {name} {v} is out of range (1 to {MAX_SIZE:,})")
+        raise Malformed(f"its {name} {v} is out of range (each 1 to {MAX_SIZE:,})")
     return (v[0], v[1])
 
 

@@ -77,6 +77,24 @@ def constant_of_shape(ctx, node, ins):
     return Const(np.full(dims, value))
 
 
+@converter("Expand", since=8)
+def expand(ctx, node, ins):
+    """Of constants only (an LSTM's initial state, say): the image is never broadcast."""
+    x = ins[0]
+    if isinstance(x, Tensor):
+        raise Unsayable("an Expand of the image (cnnc does not broadcast an image)")
+    dims = [int(d) for d in need_const(ins[1], "a shape").reshape(-1)]
+    from ....limits import MAX_VALUES, count_of
+
+    try:
+        shape = np.broadcast_shapes(x.array.shape, tuple(dims))
+    except ValueError as e:
+        raise Malformed(f"it expands a constant of shape {x.array.shape} to {dims} ({e})") from None
+    if count_of(shape) > MAX_VALUES:
+        raise Malformed(f"it makes a constant of shape {list(shape)}")
+    return Const(np.broadcast_to(x.array, shape).copy())
+
+
 def _axes(node, ins, i) -> "list | None":
     """Axes from the attribute (older opsets) or input i (opset 13 on)."""
     if "axes" in node.attrs:
@@ -262,7 +280,16 @@ def slice_(ctx, node, ins):
         return Const(x.array[tuple(index)], None if x.batch is None else x.batch[tuple(index)])
     x = need_tensor(x)
     if np.any(steps < 0):
-        raise Unsayable("a Slice with a negative step: a flip (cnnc has no statement that flips an image)")
+        e = Unsayable("a statement that flips the image (this Slice has a negative step)")
+        full = (x.rank - 1) * [0]
+        try:
+            dims = (None, *x.dims)
+            full = [len(range(*slice(int(a), int(b), int(st)).indices(dims[int(ax)]))) == dims[int(ax)]
+                    for a, b, ax, st in zip(starts, ends, axes, steps)]
+        except (IndexError, TypeError, ValueError):
+            pass
+        e.keeps_shape = all(full)   # a whole flip: the nodes after it are still checked
+        raise e
     if not x.is_image or x.layout != "nchw":
         raise Unsayable(f"a Slice of {described(x)}")
     t = x.type

@@ -19,6 +19,15 @@ from .values import Const, Context, Tensor
 
 _UNKNOWN = object()   # the value of a node that could not be converted
 
+# ops whose output has their first input's shape and layout: when one cannot be said, its
+# input stands in for its output, so that the nodes after it are still checked (and named)
+SHAPE_KEEPING = frozenset((
+    "Abs", "BatchNormalization", "Cast", "Ceil", "Celu", "Clip", "Cos", "Dropout", "Elu", "Erf", "Exp", "Floor",
+    "Gelu", "HardSigmoid", "HardSwish", "Hardmax", "Identity", "InstanceNormalization", "GroupNormalization",
+    "LayerNormalization", "LeakyRelu", "Log", "LogSoftmax", "LpNormalization", "LRN", "MeanVarianceNormalization",
+    "Mish", "Neg", "PRelu", "Reciprocal", "Relu", "Round", "Selu", "Shrink", "Sigmoid", "Sign", "Sin", "Softmax",
+    "Softplus", "Softsign", "Sqrt", "Tanh", "ThresholdedRelu"))
+
 
 class Problem:
     """An ONNX node cnnc cannot say: `node` (reader.Node, or None for the model as a whole)
@@ -93,13 +102,13 @@ def build(model, name: str = "", source: str = "") -> "tuple[Network | None, lis
         if convert is None or any(v is _UNKNOWN for v in ins):
             if convert is None:
                 problems.append(Problem(node, f"a statement for {_op_name(node)}"))
-            _set(values, node, [_UNKNOWN] * len(node.outputs))
+            _set(values, node, _stand_in(node, ins))
             continue
         try:
             outs = convert(ctx, node, ins)
         except Unsayable as e:
             problems.append(Problem(node, e.needed))
-            _set(values, node, [_UNKNOWN] * len(node.outputs))
+            _set(values, node, _stand_in(node, ins, getattr(e, "keeps_shape", False)))
             continue
         except (Malformed, ValueError, IndexError, TypeError, OverflowError) as e:
             raise Damaged(f"node {node.describe()}: {e}") from None
@@ -116,6 +125,14 @@ def build(model, name: str = "", source: str = "") -> "tuple[Network | None, lis
         net.output = out.node
         net.prune()
     return net, problems
+
+
+def _stand_in(node, ins, keeps_shape=False) -> list:
+    """What the nodes after an unconvertible node read instead of its outputs."""
+    x = ins[0] if ins else None
+    if isinstance(x, Tensor) and (keeps_shape or (node.op_type in SHAPE_KEEPING and not node.domain)):
+        return [x.alias()] + [_UNKNOWN] * (len(node.outputs) - 1)
+    return [_UNKNOWN] * len(node.outputs)
 
 
 def _op_name(node) -> str:
