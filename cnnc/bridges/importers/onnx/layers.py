@@ -83,13 +83,18 @@ def padding_of(ctx, t, pads, extent, stride, prefer_same=True) -> tuple:
     return "valid", pads
 
 
-def sides(pads) -> dict:
-    """(top, bottom, left, right) as zeropad's or crop's options, the sides that are not 0."""
-    return {k: v for k, v in zip(("top", "bottom", "left", "right"), pads) if v}
+def sides_op(ctx, kind, pads, node):
+    """A `zeropad` or `crop` of (top, bottom, left, right): `zeropad 1` or `crop 1x2` where
+    the sides pair up, else the sides that are not 0 (`crop top=1 left=1`)."""
+    top, bottom, left, right = pads
+    spec = L.KINDS.get(kind)
+    if spec is not None and spec.positional and top == bottom and left == right:
+        return ctx.op(kind, {spec.positional[0].name: (top, left)}, origin=node)
+    return ctx.op(kind, {k: v for k, v in zip(("top", "bottom", "left", "right"), pads) if v}, origin=node)
 
 
 def zeropad_op(ctx, node, pads):
-    return ctx.op("zeropad", sides(pads), origin=node)
+    return sides_op(ctx, "zeropad", pads, node)
 
 
 def _bias(ins, i, n) -> "np.ndarray | None":
@@ -208,7 +213,7 @@ def conv_transpose(ctx, node, ins):
     y = x.like(ctx.statement(ctx.op("deconv", {**attrs, "padding": "valid"}, weights, node), x), fresh=True,
                nonneg=False)
     if any(crops):
-        y = y.like(ctx.statement(ctx.op("crop", sides(crops), origin=node), y))
+        y = y.like(ctx.statement(sides_op(ctx, "crop", crops, node), y))
     return y
 
 
@@ -527,19 +532,19 @@ def _pad(ctx, node, x, pads, value, mode, axes):
     end = dict(zip(axes, (int(p) for p in pads[len(axes):])))
     if begin.get(0, 0) or begin.get(1, 0) or end.get(0, 0) or end.get(1, 0):
         raise Unsayable("padding the batch or channel axis")
-    sides = (begin.get(2, 0), end.get(2, 0), begin.get(3, 0), end.get(3, 0))
+    hw = (begin.get(2, 0), end.get(2, 0), begin.get(3, 0), end.get(3, 0))   # top, bottom, left, right
     from ....limits import MAX_SIZE
 
-    if max(abs(s) for s in sides) > MAX_SIZE:
-        raise Malformed(f"its pads {list(sides)} are out of range")
+    if max(abs(p) for p in hw) > MAX_SIZE:
+        raise Malformed(f"its pads {list(hw)} are out of range")
     y = x
-    grow = tuple(max(s, 0) for s in sides)
-    shrink = tuple(max(-s, 0) for s in sides)
+    grow = tuple(max(p, 0) for p in hw)
+    shrink = tuple(max(-p, 0) for p in hw)
     if any(grow):
         # fresh: a conv reading these zeros alone may take them as its own padding
         y = y.like(ctx.statement(zeropad_op(ctx, node, grow), y), fresh=not any(shrink))
     if any(shrink):
-        y = y.like(ctx.statement(ctx.op("crop", sides(shrink), origin=node), y))
+        y = y.like(ctx.statement(sides_op(ctx, "crop", shrink, node), y))
     return y
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..statement import Malformed, Unsayable
-from .layers import sides
+from .layers import sides_op
 from .registry import converter
 from .values import Const, Tensor, attr_int, attr_ints, described, need_const, need_tensor
 
@@ -306,6 +306,6 @@ def slice_(ctx, node, ins):
     (top, bottom), (left, right) = crop[2], crop[3]
     if not any((top, bottom, left, right)):
         return x.alias()
-    op = ctx.op("crop", sides((top, bottom, left, right)), origin=node)
+    op = sides_op(ctx, "crop", (top, bottom, left, right), node)
     return x.like(ctx.statement(op, x))
 
