@@ -18,7 +18,7 @@ DOC = ROOT / "docs" / "bridges.md"
 
 def _section() -> str:
     text = DOC.read_text(encoding="utf-8")
-    start = text.index("### From ONNX: `cnnc from-onnx")
+    start = text.index("## Bringing networks in: `cnnc from-onnx")
     return text[start:text.index("\n## ", start)]
 
 

@@ -84,8 +84,8 @@ def _slots(items, path=()):
 
 
 def _value(item, slot):
-    kind, name = slot
-    if kind == "block":
+    where, name = slot
+    if where == "block":
         return dict(item.options)[name]
     return item.node.attrs[name]
 

@@ -34,6 +34,7 @@ CHAINS = [
 # x * KIND(x) -> the kind it is, where `*` is the IR's join GATE_JOIN
 GATES = {"hard_sigmoid": "hard_swish", "sigmoid": "silu"}
 GATE_JOIN = "multiply"
+RELU6, HARD_SWISH = "relu6", "hard_swish"
 
 # statements whose integer padding is zeros added before them (max pooling's is not: see above)
 PADS_ZEROS = ("conv", "dwconv", "sepconv", "avgpool")
@@ -78,9 +79,29 @@ def _chains(net, consumers) -> None:
     net.prune()
 
 
+def _shifted_relu6(g, x, consumers) -> bool:
+    """g = relu6(x + 3), read by nothing else."""
+    if g.is_join or g.kind != RELU6 or len(consumers[g.id]) != 1:
+        return False
+    a = g.inputs[0]
+    return not a.is_join and _fits(a, "rescale", {"scale": 1.0, "offset": 3.0}) and a.inputs[0] is x \
+        and len(consumers[a.id]) == 1
+
+
 def _gates(net, consumers) -> None:
     for m in list(net.nodes):
         if m.kind != GATE_JOIN or len(m.inputs) != 2:
+            continue
+        after = _only_reader(consumers, m)   # x * relu6(x + 3) * (1/6), multiplied left to right
+        done = False
+        for x, g in (m.inputs, m.inputs[::-1]):
+            if after is not None and not after.is_join and _fits(after, "rescale", {"scale": SIXTH, "offset": 0.0}) \
+                    and _shifted_relu6(g, x, consumers):
+                after.kind, after.attrs, after.inputs = HARD_SWISH, complete(HARD_SWISH, {}), [x]
+                consumers[x.id] = [c for c in consumers[x.id] if c is not m and c is not g.inputs[0]] + [after]
+                done = True
+                break
+        if done:
             continue
         for x, g in (m.inputs, m.inputs[::-1]):
             if not g.is_join and g.kind in GATES and g.inputs[0] is x and _only_reader(consumers, g) is m \

@@ -189,9 +189,7 @@ class _Structure:
         """The region after x up to j with named inputs."""
         reach = self.branch(x, j) or set()
         items, current = [], x
-        for n in self.net.nodes:
-            if n.id not in reach:
-                continue
+        for n in self._chained_order(x, reach):
             if n.is_join:
                 if n.coefficients and any(c != 1.0 for c in n.coefficients):
                     raise WriterError("a scaled sum whose inputs do not nest as a residual block")
@@ -209,6 +207,26 @@ class _Structure:
             current = n
         return items
 
+
+    def _chained_order(self, x, reach) -> list:
+        """The region's nodes in an order where each chain is written out before the next one
+        starts (so a statement mostly reads the one before it): after a node, its reader comes
+        next when all of that reader's inputs are written; otherwise the earliest ready node."""
+        done = {x.id} | {n.id for n in self.net.nodes if n.id not in reach and self.index[n.id] < self.index[x.id]}
+        pending = [n for n in self.net.nodes if n.id in reach]
+        order, current = [], x
+
+        def ready(n):
+            return all(i.id in done or i.id not in reach for i in n.inputs)
+
+        while pending:
+            follow = [c for c in self.consumers[current.id] if c.id in reach and c.id not in done and ready(c)]
+            n = follow[0] if follow else next(n for n in pending if ready(n))
+            order.append(n)
+            done.add(n.id)
+            pending.remove(n)
+            current = n
+        return order
 
 def _sum(s, x, j, bodies):
     coef = j.coefficients or (1.0,) * len(j.inputs)
