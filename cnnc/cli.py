@@ -18,7 +18,8 @@ import sys
 from .commands.common import STDIN, _hxwxc
 from .errors import CnncError, UsageError, WeightsError
 
-COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps", "tune", "fmt", "lsp", "play", "from-keras")
+COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps", "tune", "fmt", "lsp", "play", "from-keras",
+            "from-onnx")
 
 EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 _state = {"stdout_failed": False}
