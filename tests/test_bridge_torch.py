@@ -196,6 +196,35 @@ def test_flatten_permute_is_needed():
     np.testing.assert_array_equal(model.params["dense_1.kernel"][(h * 5 + w) * 64 + c], plain[c * 25 + h * 5 + w])
 
 
+# chains of layers that keep the features (flatten of a vector, dropout, activations,
+# batchnorm) between the image and the dense: the dense rows still come from C, H, W order
+SHAPE_ONLY_CHAINS = [
+    ("flatten; flatten", [nn.Flatten(), nn.Flatten()]),
+    ("flatten; dropout 0.5; flatten", [nn.Flatten(), nn.Dropout(0.5), nn.Flatten()]),
+    ("relu; flatten; dropout 0.2; sigmoid; flatten", [nn.ReLU(), nn.Flatten(), nn.Dropout(0.2), nn.Sigmoid(),
+                                                     nn.Flatten()]),
+    ("dropout 0.1; flatten; batchnorm eps=1e-5; flatten; tanh", [nn.Dropout(0.1), nn.Flatten(), nn.BatchNorm1d(36),
+                                                        nn.Flatten(), nn.Tanh()]),
+]
+
+
+@pytest.mark.parametrize("chain, torch_layers", SHAPE_ONLY_CHAINS, ids=[c for c, _ in SHAPE_ONLY_CHAINS])
+def test_shape_only_layers_between_image_and_dense_keep_the_permute(chain, torch_layers):
+    from numeric import another, assert_close, torch_calibrate
+
+    torch.manual_seed(0)
+    seq = nn.Sequential(nn.Conv2d(3, 4, 3), *torch_layers, nn.Linear(36, 6))
+    x = np.random.default_rng(0).standard_normal((4, 5, 5, 3)).astype(np.float32)
+    torch_calibrate(seq, torch.from_numpy(x).permute(0, 3, 1, 2))
+    model = cnnc.compile(cnnc.parse(f"input 5x5x3; conv 4 3; {chain}; dense 6"), seed=0)
+    model.load_torch(seq)
+
+    def want(x):
+        with torch.no_grad():
+            return seq(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    assert_close(model(x), want(x), other=want(another(x)), rtol=1e-5, atol=1e-6)
+
+
 def test_shape_mismatch_names_layer_and_both_shapes():
     model = cnnc.compile(cnnc.parse(PROGRAMS["lenet"]), seed=0)
     seq = nn.Sequential(nn.Conv2d(1, 16, 3), nn.Conv2d(16, 64, 3), nn.Flatten(), nn.Linear(1600, 64), nn.Linear(64, 10))

@@ -139,21 +139,22 @@ def torch_layers(state_dict) -> list:
 
 
 def _feature_wise(node) -> bool:
-    """A layer that acts feature by feature (dropout, batchnorm, activations): on a vector
-    it keeps PyTorch's C, H, W feature order."""
+    """A layer that keeps each feature where it is (dropout, batchnorm, activations, a
+    flatten of what is already a vector): on a vector it keeps PyTorch's C, H, W order."""
     spec = node.spec
-    return (spec.role is L.Role.VIEW and not spec.makes_vector) or \
-        spec.epilogue in (L.Epilogue.AFFINE, L.Epilogue.ACTIVATION)
+    if spec.role is L.Role.VIEW:
+        return not spec.makes_vector or isinstance(node.input.out, L.Vector)
+    return spec.epilogue in (L.Epilogue.AFFINE, L.Epilogue.ACTIVATION)
 
 
 def _flatten_source(node):
     """The image whose flatten `node` reads, features still in PyTorch's C, H, W order; or None.
 
-    Looks back through feature-wise layers (dropout, batchnorm, activations), so a
-    batchnorm between flatten and dense is permuted too.
+    Looks back through any chain of feature-wise layers (dropout, batchnorm, activations,
+    more flattens), so a batchnorm between flatten and dense is permuted too.
     """
     x = node.input
-    while _feature_wise(x) and isinstance(x.out, L.Vector):
+    while _feature_wise(x) and isinstance(x.out, L.Vector) and isinstance(x.input.out, L.Vector):
         x = x.input
     if x.spec.role is L.Role.VIEW and x.spec.makes_vector and isinstance(x.input.out, L.Image):
         return x.input.out
