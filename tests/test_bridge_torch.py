@@ -419,3 +419,41 @@ def test_a_bias_the_program_does_not_have_must_be_zero():
     model = cnnc.compile(cnnc.parse(SECOND_EDITION_TORCH.replace("sepconv 8 3", "sepconv 8 3; sepconv 8 1")), seed=0)
     with pytest.raises(ValueError, match=r"dwconv/sepconv/deconv/conv layer\(s\) .* a sepconv reads two"):
         model.load_torch(seq)
+
+
+@pytest.mark.parametrize("source", ["plain", "cnnc_module", "cnnc_state_dict"])
+def test_complex_weights_are_refused_named(source):
+    """A complex tensor once lost its imaginary part on the way to float32, silently."""
+    model = cnnc.compile(cnnc.parse(LENET_BN), seed=0)
+    before = model.params.copy()
+    if source == "plain":
+        sd = lenet_sequential(bn=True).state_dict()
+        key = "3.weight"
+    else:
+        sd = model.to_torch().state_dict()
+        key = next(k for k in sd if k.endswith("weight"))
+    sd[key] = sd[key].to(torch.complex64)
+    what = sd
+    if source == "cnnc_module":
+        module = model.to_torch()
+        getattr(module.layers, key.split(".")[1]).weight = nn.Parameter(sd[key])
+        what = module
+    with pytest.raises(ValueError, match=rf"'{key}' holds complex numbers"):
+        model.load_torch(what)
+    assert all(np.array_equal(model.params[k], v) for k, v in before.items())   # nothing loaded
+
+
+@pytest.mark.parametrize("source", ["plain", "cnnc_module"])
+def test_negative_batchnorm_variance_is_refused_named(source):
+    model = cnnc.compile(cnnc.parse(LENET_BN), seed=0)
+    if source == "plain":
+        what = lenet_sequential(bn=True)
+        bn = what[5]
+    else:
+        what = model.to_torch()
+        bn = what.layers.batchnorm_1
+    with torch.no_grad():
+        bn.running_var[3] = -0.5
+    with pytest.raises(ValueError, match=r"batchnorm_1\.var \(the BatchNorm's running_var\) has negative values "
+                                         r"\(the smallest is -0\.5\)"):
+        model.load_torch(what)
