@@ -53,6 +53,16 @@ def another(x, seed: int = 12345):
     return (centre + max(spread, 1e-3) * rng.standard_normal(a.shape)).astype(a.dtype)
 
 
+def unlike(x, seed: int = 12345):
+    """Another input with other statistics: twice x's spread, its mean moved by one spread.
+    Two draws of the same noise have nearly the same global averages, so a network that
+    pools globally (a squeeze-and-excitation gate, a classifier head) hardly tells them
+    apart; an image of another brightness and contrast it does."""
+    a = np.asarray(x)
+    spread = float(np.std(a)) if a.size else 1.0
+    return (2 * another(a, seed) + max(spread, 1e-3)).astype(a.dtype)
+
+
 def _numpy(a):
     if hasattr(a, "detach"):      # a torch tensor, on any device, of any float dtype
         a = a.detach().cpu()
