@@ -12,6 +12,7 @@ were equal before the weights under test were ever loaded.
     want, other = reference(x), reference(another(x))
     assert_close(model(x), want, other=other, rtol=1e-5, atol=1e-6)
 
+`assert_params_equal(got, want, other=before)` does it for dicts of weights.
 `assert_close` compares like `np.testing.assert_allclose` (|got - want| <= atol + rtol*|want|
 elementwise, NaN and Inf where they are) and then checks `other` with `assert_sensitive`.
 For an exact comparison (rtol = atol = 0) it suffices that `other` differs anywhere.
@@ -121,6 +122,24 @@ def assert_equal(got, want, *, other, what: str = "") -> None:
     """An exact comparison that another value of the input would fail: got == want
     everywhere, and other != want somewhere."""
     assert_close(got, want, other=other, rtol=0.0, atol=0.0, what=what)
+
+
+def flat(params, names=None):
+    """The named arrays of a dict of parameters, one after another, as one float64 vector."""
+    names = list(params) if names is None else list(names)
+    return np.concatenate([_numpy(params[k]).astype(np.float64).ravel() for k in names]) if names else np.zeros(0)
+
+
+def assert_params_equal(got, want, *, other, what: str = "") -> None:
+    """Every array of `want` is in `got`, exactly; and `other` (e.g. the weights before a load
+    that should have replaced them) differs somewhere. Compared as one vector: a bias that is
+    0 under any seed is no sign that the load did nothing."""
+    names = list(want)
+    missing = [k for k in names if k not in got]
+    assert not missing, f"{what}: no {missing[0]!r}"
+    for k in names:
+        assert np.shape(got[k]) == np.shape(want[k]), f"{what}: {k} has shape {np.shape(got[k])}, not {np.shape(want[k])}"
+    assert_equal(flat(got, names), flat(want, names), other=flat(other, names), what=what)
 
 
 # --- weights for the oracles ---------------------------------------------------------------
