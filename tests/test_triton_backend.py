@@ -22,13 +22,13 @@ from torch_reference import assert_close, random_params, reference  # noqa: E402
 
 
 def check(text: str, batch: int = 2, seed: int = 0, input=None, calibrate=False, only_sensitive=False,
-          whole=False):
+          whole=False, rel=1e-4):
     """Triton output and every fusion group's output equal the numpy backend's, each shown to
     be a comparison that can fail (the answer for another input is far from it).
     calibrate: batchnorm statistics from a calibration batch (a deep network's output
     otherwise hardly depends on its input). only_sensitive: a drawn program whose output
     cannot tell inputs apart is discarded (hypothesis's assume) rather than compared.
-    whole: errors relative to each whole tensor (torch_reference.assert_close)."""
+    whole, rel: errors relative to each whole tensor, to rel (torch_reference.assert_close)."""
     net = cnnc.parse(text, input=input)
     x = np.random.default_rng(seed + 1).standard_normal((batch, *net.input_shape)).astype(np.float32)
     if calibrate:
@@ -45,7 +45,7 @@ def check(text: str, batch: int = 2, seed: int = 0, input=None, calibrate=False,
     assert isinstance(got, np.ndarray) and got.dtype == np.float32
     assert got.shape == (batch, *net.output_shape)
     xo = another(x)   # what a wrong input would give: far from the answer
-    assert_close(got, np.asarray(ref(x), np.float64), text, other=ref(xo), whole=whole)
+    assert_close(got, np.asarray(ref(x), np.float64), text, other=ref(xo), whole=whole, rel=rel)
     trace, ref_trace, other_trace = tri.trace(x), ref.trace(x), ref.trace(xo)
     from cnnc.backends.triton_fusion import TRITON
     from cnnc.passes.fusion import plan
@@ -59,7 +59,7 @@ def check(text: str, batch: int = 2, seed: int = 0, input=None, calibrate=False,
     reference(net, params, xo, every_other)
     for name, value in trace.items():
         want, other = (ref_trace[name], other_trace[name]) if name in ref_trace else (every[name], every_other[name])
-        assert_close(value, np.asarray(want, np.float64), f"{text} @ {name}", other=other, whole=whole)
+        assert_close(value, np.asarray(want, np.float64), f"{text} @ {name}", other=other, whole=whole, rel=rel)
     return tri
 
 

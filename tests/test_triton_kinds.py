@@ -195,9 +195,11 @@ def test_nan_and_inf_propagate_through_the_new_kinds(text):
 
 
 def test_mobilenet_v2_and_efficientnet_b0_match_numpy_small():
-    # calibrated batchnorms (else the output hardly depends on the input); the residual stream
-    # then carries values of several units, and errors are relative to each tensor
-    check(open("examples/keras/mobilenet_v2.cnn").read(), batch=1, input=(32, 32, 3), calibrate=True, whole=True)
+    # calibrated batchnorms (else the output hardly depends on the input): float32 against
+    # float32, each up to 1.3e-4 of a tensor's scale from float64 (test_keras_examples), so
+    # errors relative to each tensor, to 5e-4 (measured: 2.5e-4 at globalpool_1)
+    check(open("examples/keras/mobilenet_v2.cnn").read(), batch=1, input=(32, 32, 3), calibrate=True, whole=True,
+          rel=5e-4)
 
 
 @pytest.mark.parametrize("size", ["2", "3", "2x3"])
