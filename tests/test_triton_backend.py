@@ -172,8 +172,9 @@ def test_nan_and_inf_propagate_as_in_numpy(text):
     assert np.array_equal(np.isnan(got), np.isnan(want)), text
     assert np.array_equal(np.isposinf(got), np.isposinf(want)) and np.array_equal(np.isneginf(got), np.isneginf(want))
     fin = np.isfinite(want)
-    other = ref(another(x))    # the finite values for another input: far from these
-    close_to(got[fin], want[fin], other=other[fin], rtol=1e-4, atol=1e-5)
+    if fin.any():   # (a softmax over a NaN or infinite logit leaves none)
+        other = ref(another(x))    # the finite values for another input: far from these
+        close_to(got[fin], want[fin], other=other[fin], rtol=1e-4, atol=1e-5)
 
 
 def test_lenet_and_cifar_resnet_examples():
