@@ -71,13 +71,16 @@ def agree(km, text, params, shape, rtol=3e-4):
 
 CI = [("MobileNet", 32), ("MobileNetV2", 32), ("ResNet101", 32), ("DenseNet169", 32), ("InceptionResNetV2", 75),
       ("ConvNeXtTiny", 32), ("EfficientNetV2B0", 32)]
+# ConvNeXt's logits move little with the input at 32x32 (its layer norms keep every scale),
+# and its float32 error is small (measured 6.7e-6 of the largest logit): a tighter tolerance
+RTOL = {"ConvNeXtTiny": 5e-5}
 
 
 @pytest.mark.parametrize("name, size", CI, ids=[c[0] for c in CI])
 def test_keras_applications(name, size, tmp_path):
     km = application(name, size)
     text, params = converted(km, tmp_path, name)
-    agree(km, text, params, (size, size, 3))
+    agree(km, text, params, (size, size, 3), **({"rtol": RTOL[name]} if name in RTOL else {}))
 
 
 ALL = [n for n in dir(keras.applications) if n[:1].isupper() and n != "NASNetMobile"]   # not on torch yet

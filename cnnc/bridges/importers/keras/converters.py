@@ -104,7 +104,9 @@ def _transposed(k, s, t):
 def _dense(k, s, t):
     units, bias = s.integer("units"), s.flag("use_bias", True)
     act = activation_of(s.raw("activation", "linear"))
-    if isinstance(t, L.Image) and (t.h, t.w) != (1, 1):   # a Dense on an image acts on each pixel
+    # a Dense on an image acts on each pixel, a 1x1 image too (ConvNeXt's last stage at a small
+    # input: its residual adds the image); a pooled vector (keepdims or not) reads as a Vector here
+    if isinstance(t, L.Image):
         n_in = t.c
         return [Op("conv", {"filters": units, "kernel": (1, 1), "bias": bias, "activation": act},
                    arrays(k, ["kernel", "bias"] if bias else ["kernel"], [(1, 1, n_in, units), None]), k)]
