@@ -18,7 +18,8 @@ import sys
 from .commands.common import STDIN, _hxwxc
 from .errors import CnncError, UsageError, WeightsError
 
-COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps", "tune", "fmt", "lsp", "play")
+COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps", "tune", "fmt", "lsp", "play", "from-keras",
+            "from-onnx")
 
 EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 _state = {"stdout_failed": False}
@@ -245,7 +246,7 @@ def _argparse(argv):
     given = [a for a in argv if a in COMMANDS]
     wanted = given[:1] or COMMANDS
     for name in wanted:
-        mod = importlib.import_module(f"cnnc.commands.{name}")
+        mod = importlib.import_module(f"cnnc.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0], description=mod.__doc__,
                            formatter_class=_help_formatter)
         mod.add_arguments(p)

@@ -103,6 +103,7 @@ FOUND = {
     "a comment holding a carriage return: the CLI reads files with Python's newlines, the API did not":
         "input 2x12x2\n  # \romment",
     "a lone carriage return between statements": "input 2x2x1\rrelu\r\nrelu",
+    "a 5000-digit deconv padding was echoed whole": "input 4x4x1\ndeconv 2 3 padding=" + "9" * 5000,
 }
 
 

@@ -36,16 +36,45 @@ def load_torch(model, module_or_state_dict) -> None:
     m = module_or_state_dict
     if isinstance(m, CnncModule):
         _check_same_network(model.network, m.network)
-        model.set_params(m.keras_params())
-        return
-    if hasattr(m, "state_dict") and callable(m.state_dict):
-        m = m.state_dict()
-    if not hasattr(m, "items"):
-        raise TypeError(f"load_torch takes an nn.Module or a state_dict, got {type(m).__name__}")
-    if _is_cnnc_state_dict(model.network, m):
-        model.set_params(params_from_cnnc_state_dict(model.network, m, model.params))
+        _check_real(m.state_dict())
+        params = m.keras_params()
     else:
-        model.set_params(params_from_state_dict(model.network, m))
+        module = None
+        if hasattr(m, "state_dict") and callable(m.state_dict):
+            module, m = m, m.state_dict()
+        if not hasattr(m, "items"):
+            raise TypeError(f"load_torch takes an nn.Module or a state_dict, got {type(m).__name__}")
+        _check_real(m)
+        if _is_cnnc_state_dict(model.network, m):
+            params = params_from_cnnc_state_dict(model.network, m, model.params)
+        else:
+            pairing: list = []
+            params = params_from_state_dict(model.network, m, pairing)
+            if module is not None:   # its layers' configuration must be the program's (torch_meaning.py)
+                from .torch_meaning import check_modules
+
+                check_modules(model.network, module, pairing)
+    _check_variances(model.network, params)
+    model.set_params(params)
+
+
+def _check_real(state_dict) -> None:
+    """Weights are real numbers: a complex tensor would lose its imaginary part on the way
+    to float32 without a word, so it is refused, named."""
+    for key, value in state_dict.items():
+        complex_ = value.is_complex() if hasattr(value, "is_complex") else np.iscomplexobj(value)
+        if complex_:
+            raise ValueError(f"'{key}' holds complex numbers ({getattr(value, 'dtype', '')}): "
+                             f"weights must be real")
+
+
+def _check_variances(net, params) -> None:
+    """A batchnorm's running variance is never negative (its square root would be NaN)."""
+    for node in net.layers:
+        var = params.get(f"{node.name}.var")
+        if var is not None and (np.asarray(var) < 0).any():
+            raise ValueError(f"{node.name}.var (the BatchNorm's running_var) has negative values "
+                             f"(the smallest is {float(np.min(var)):.6g}): a variance is never negative")
 
 
 def _is_cnnc_state_dict(net, state_dict) -> bool:
@@ -106,14 +135,15 @@ def _groups(state_dict) -> dict:
 
 
 def _check_same_network(net, other) -> None:
-    mine = [(n.name, n.kind, tuple(sorted(n.params.items()))) for n in net.layers]
-    theirs = [(n.name, n.kind, tuple(sorted(n.params.items()))) for n in other.layers]
+    """Same layers, names, shapes and statements (a stride or an activation too), input included."""
+    mine = [(n.name, n.kind, tuple(sorted(n.params.items())), L.statement(n)) for n in net.nodes]
+    theirs = [(n.name, n.kind, tuple(sorted(n.params.items())), L.statement(n)) for n in other.nodes]
     if mine != theirs:
         for a, b in zip(mine + [None] * len(theirs), theirs + [None] * len(mine)):
             if a != b:
                 raise ValueError(f"the torch module was made from another network: layer {a[0] if a else '(none)'} "
-                                 f"vs the module's {b[0] if b else '(none)'} ({a[1] if a else '-'} "
-                                 f"{dict(a[2]) if a else ''} vs {b[1] if b else '-'} {dict(b[2]) if b else ''})")
+                                 f"is `{a[3] if a else '-'}` {dict(a[2]) if a else ''}, the module's "
+                                 f"{b[0] if b else '(none)'} is `{b[3] if b else '-'}` {dict(b[2]) if b else ''}")
 
 
 def _numpy(t) -> np.ndarray:
@@ -151,21 +181,22 @@ def torch_layers(state_dict) -> list:
 
 
 def _feature_wise(node) -> bool:
-    """A layer that acts feature by feature (dropout, batchnorm, activations): on a vector
-    it keeps PyTorch's C, H, W feature order."""
+    """A layer that keeps each feature where it is (dropout, batchnorm, activations, a
+    flatten of what is already a vector): on a vector it keeps PyTorch's C, H, W order."""
     spec = node.spec
-    return (spec.role is L.Role.VIEW and not spec.makes_vector) or \
-        spec.epilogue in (L.Epilogue.AFFINE, L.Epilogue.ACTIVATION)
+    if spec.role is L.Role.VIEW:
+        return not spec.makes_vector or isinstance(node.input.out, L.Vector)
+    return spec.epilogue in (L.Epilogue.AFFINE, L.Epilogue.ACTIVATION)
 
 
 def _flatten_source(node):
     """The image whose flatten `node` reads, features still in PyTorch's C, H, W order; or None.
 
-    Looks back through feature-wise layers (dropout, batchnorm, activations), so a
-    batchnorm between flatten and dense is permuted too.
+    Looks back through any chain of feature-wise layers (dropout, batchnorm, activations,
+    more flattens), so a batchnorm between flatten and dense is permuted too.
     """
     x = node.input
-    while _feature_wise(x) and isinstance(x.out, L.Vector):
+    while _feature_wise(x) and isinstance(x.out, L.Vector) and isinstance(x.input.out, L.Vector):
         x = x.input
     if x.spec.role is L.Role.VIEW and x.spec.makes_vector and isinstance(x.input.out, L.Image):
         return x.input.out
@@ -181,8 +212,9 @@ def _chw_to_hwc(a, img, axis: int = -1):
     return np.ascontiguousarray(np.moveaxis(a, -1, axis))
 
 
-def params_from_state_dict(net, state_dict) -> dict:
-    """cnnc params (Keras layouts, network order) from a plain network's state_dict."""
+def params_from_state_dict(net, state_dict, pairing: "list | None" = None) -> dict:
+    """cnnc params (Keras layouts, network order) from a plain network's state_dict; `pairing`,
+    when given, gets (cnnc node, [torch prefixes]) for each layer as matched."""
     theirs: dict = {family: [] for family in ("Conv2d", "Linear", "BatchNorm", "LayerNorm", "LayerScale",
                                               "Normalize")}
     for family, prefix, g in torch_layers(state_dict):
@@ -202,6 +234,8 @@ def params_from_state_dict(net, state_dict) -> dict:
         for node in nodes:
             plain = PLAIN[node.kind]
             params.update(plain.convert(node, entries[at:at + plain.count]))
+            if pairing is not None:
+                pairing.append((node, [prefix for prefix, _ in entries[at:at + plain.count]]))
             at += plain.count
     return {name: params[name] for name in net.param_shapes()}
 

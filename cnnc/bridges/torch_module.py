@@ -58,6 +58,13 @@ def _tensor(array):
     return torch.from_numpy(np.array(array, dtype=np.float32, copy=True))
 
 
+def _parameter(t):
+    """A parameter laid out row-major with the standard strides. `.contiguous()` keeps the
+    strides of a permuted tensor whose permuted axes have size 1 (torch counts it as
+    contiguous), and DDP then warns that the gradients' strides do not match its buckets."""
+    return nn.Parameter(torch.empty(t.shape, dtype=t.dtype).copy_(t))
+
+
 def _activation(name):
     """The activation's torch module (None for linear: nothing to show or run)."""
     return None if name in (None, "linear") else L.ACTIVATIONS[name].torch(nn)
@@ -95,9 +102,9 @@ class Conv2d(nn.Conv2d):
         padding, pad = _padding(node, _UNLIMITED)
         super().__init__(cin_g * groups, filters, (kh, kw), stride=_pair(node.attrs, "stride"), padding=padding,
                          dilation=_pair(node.attrs, "dilation"), groups=groups, bias=bias is not None, device="meta")
-        self.weight = nn.Parameter(weight.contiguous())
+        self.weight = _parameter(weight)
         if bias is not None:
-            self.bias = nn.Parameter(_tensor(bias))
+            self.bias = _parameter(_tensor(bias))
         self.pad = pad
         self.activation = _activation(node.activation)
 
@@ -147,9 +154,9 @@ class SeparableConv2d(nn.Module):
         super().__init__()
         self.depthwise = DepthwiseConv2d(_Linear(node), depthwise)
         self.pointwise = nn.Conv2d(*np.shape(pointwise)[2:], 1, bias=bias is not None, device="meta")
-        self.pointwise.weight = nn.Parameter(Conv2d.from_keras(_tensor(pointwise)).contiguous())
+        self.pointwise.weight = _parameter(Conv2d.from_keras(_tensor(pointwise)))
         if bias is not None:
-            self.pointwise.bias = nn.Parameter(_tensor(bias))
+            self.pointwise.bias = _parameter(_tensor(bias))
         self.activation = _activation(node.activation)
 
     def forward(self, x, activate: bool = True):
@@ -185,9 +192,9 @@ class ConvTranspose2d(nn.ConvTranspose2d):
         extra = (max(-bottom, 0), max(-right, 0))
         super().__init__(cin, filters, (kh, kw), stride=_pair(node.attrs, "stride"), output_padding=extra,
                          bias=bias is not None, device="meta")
-        self.weight = nn.Parameter(weight.contiguous())
+        self.weight = _parameter(weight)
         if bias is not None:
-            self.bias = nn.Parameter(_tensor(bias))
+            self.bias = _parameter(_tensor(bias))
         self.crop = (max(top, 0), max(bottom, 0), max(left, 0), max(right, 0))
         self.activation = _activation(node.activation)
 
@@ -214,9 +221,9 @@ class Linear(nn.Linear):
     def __init__(self, node, kernel, bias=None):
         n_in, n_out = np.shape(kernel)
         super().__init__(n_in, n_out, bias=bias is not None, device="meta")
-        self.weight = nn.Parameter(_tensor(kernel).t().contiguous())
+        self.weight = _parameter(_tensor(kernel).t())
         if bias is not None:
-            self.bias = nn.Parameter(_tensor(bias))
+            self.bias = _parameter(_tensor(bias))
         self.activation = _activation(node.activation)
 
     def forward(self, x, activate: bool = True):

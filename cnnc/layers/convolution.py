@@ -4,6 +4,7 @@ defaults: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose."""
 
 from __future__ import annotations
 
+from ..limits import shown
 from . import args as A
 from .base import LayerKind, Window, per_axis, transposed
 from .roles import Role
@@ -126,7 +127,7 @@ def _deconv_padding(v):
     if v.kind == "word" and v.text in ("valid", "same"):
         return v.text
     raise A.ArgError(f"deconv padding must be valid or same (a transposed conv takes no pixel count, as "
-                     f"Keras's Conv2DTranspose), got '{v.text}'", ("valid", "same") if v.kind == "word" else ())
+                     f"Keras's Conv2DTranspose), got '{shown(v.text)}'", ("valid", "same") if v.kind == "word" else ())
 
 
 class TransposedConv(LayerKind):

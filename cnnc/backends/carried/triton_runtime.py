@@ -85,11 +85,12 @@ def _view(t, lo, hi, shape):
 
 
 def run_launches(launches, kernels, state, x, source, output, trace=None, feed=None, tiles=None):
-    """_run's loop: every kernel once, in the order of the LAUNCHES rows (see the module; `kernels`:
-    launch name -> geometry, KERNELS), each
-    with its config from `tiles` (default: the chosen ones for this batch size) or launched by
-    a tuner. Buffers are allocated before the first kernel that writes them and dropped after
-    the last that reads them; with `trace`, each group's value is stored (fed, with `feed`)."""
+    """_run's loop: every kernel once, in the order of the LAUNCHES rows (see the module;
+    `kernels`: launch name -> geometry, KERNELS), each with its config from `tiles` (default:
+    the chosen ones for this batch size) or launched by a tuner, over the launch's rows and
+    its grid's columns. Buffers are allocated before the first kernel that writes them and
+    dropped after the last that reads them; with `trace`, each group's value is stored (fed,
+    with `feed`)."""
     n = x.shape[0]
     dev = x.device
     if tiles is None:
@@ -111,6 +112,17 @@ def run_launches(launches, kernels, state, x, source, output, trace=None, feed=N
             del buffers[b]
     buffer, lo, hi, shape = output
     return _view(buffers[buffer], lo, hi, shape)
+
+
+def _check_out(out, shape):
+    """out= receives the output as it is: a float32 tensor of exactly its shape (a copy into
+    another dtype would round or truncate it silently, another shape would broadcast or fail
+    inside torch)."""
+    if not isinstance(out, torch.Tensor):
+        raise ValueError(f"out= must be a torch tensor of shape {shape} and dtype float32, got {type(out).__name__}")
+    if out.dtype != torch.float32 or tuple(out.shape) != tuple(shape):
+        raise ValueError(f"out= must be a float32 tensor of shape {tuple(shape)}, got {out.dtype} of shape "
+                         f"{tuple(out.shape)}")
 
 
 def run_forward(run, state, x, input_shape, output_shape, device, trace=None, cuda_graphs=True, *,
@@ -137,6 +149,8 @@ def run_forward(run, state, x, input_shape, output_shape, device, trace=None, cu
         raise ValueError("feed= needs trace= (a dict for the values computed from it)")
     if (out is not None or keep) and not is_tensor:
         raise ValueError("out= and keep=True need a torch tensor input")
+    if out is not None:
+        _check_out(out, (t.shape[0],) + tuple(output_shape))
     t = t.to(device, torch.float32).contiguous()
     if t.shape[0] == 0:
         y = torch.empty((0,) + tuple(output_shape), dtype=torch.float32, device=t.device)

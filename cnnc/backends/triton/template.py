@@ -313,8 +313,9 @@ def _emit_load(k, e: Emitter) -> None:
         return
     p = f"M{bilinear.i}"
     e.comment(f"{bilinear.node.name}: bilinear, half-pixel centres: output o reads input (o + 0.5) / F - 0.5,")
-    e.comment("clamped at 0 as PyTorch does (past the last pixel both taps are the last pixel, so an")
-    e.comment("infinite edge stays infinite); the rows are mixed first, then the columns (as numpy)")
+    e.comment("clamped at 0 as PyTorch does (past the last pixel both taps are the last pixel); the rows")
+    e.comment("are mixed first, then the columns (as numpy). A tap of weight exactly 0 adds nothing: an")
+    e.comment("output on an input pixel is that pixel, so an infinite one stays infinite (not 0 * inf)")
     for axis, o, f, n in (("h", "oh", f"{p}FH", "IH"), ("w", "ow", f"{p}FW", "IW")):
         e.line(f"s{axis} = tl.maximum(({o}.to(tl.float32) + 0.5) / {f} - 0.5, 0.0)")
         e.line(f"{axis}0 = tl.minimum(s{axis}.to(tl.int64), {n} - 1)")
@@ -326,9 +327,11 @@ def _emit_load(k, e: Emitter) -> None:
     def px(h, w):
         return (f"tl.load(x_ptr + (((base + {h}) * IW + {w}) * CIN_T + CIN_OFF)[:, None] + offs_n[None, :], "
                 f"mask=m2, other=0.0)")
-    e.line(f"left = {px('h0', 'w0')} * (1.0 - th) + {px('h1', 'w0')} * th")
-    e.line(f"right = {px('h0', 'w1')} * (1.0 - th) + {px('h1', 'w1')} * th")
-    e.line("acc = left * (1.0 - tw) + right * tw")
+    for name, h, w in (("p00", "h0", "w0"), ("p10", "h1", "w0"), ("p01", "h0", "w1"), ("p11", "h1", "w1")):
+        e.line(f"{name} = {px(h, w)}")
+    e.line("left = tl.where(th == 0.0, p00, p00 * (1.0 - th) + p10 * th)")
+    e.line("right = tl.where(th == 0.0, p01, p01 * (1.0 - th) + p11 * th)")
+    e.line("acc = tl.where(tw == 0.0, left, left * (1.0 - tw) + right * tw)")
 
 
 def emit_ops(k, e: Emitter, ops, H, W, h, w, valid) -> None:
