@@ -74,6 +74,15 @@ class PlayServer(ThreadingHTTPServer):
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
         self.origins = {f"http://{h}" for h in self.hosts}
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up before its answer (a page reloaded, a refused request's caller
+        gone) is no error of the server's: nothing to print. Anything else, as the library does."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/?token={self.token}"
