@@ -77,6 +77,20 @@ def _batchnorm(m, t):
     return [Op("batchnorm", {"eps": float(m.eps), "scale": bool(m.affine), "center": bool(m.affine)})]
 
 
+def _layernorm(m, t):
+    """nn.LayerNorm over the last axis: a vector's values (an image's channels, channels-last)."""
+    shape = tuple(m.normalized_shape)
+    if isinstance(t, L.Image):   # torch's images are NCHW: its last axis is the width
+        raise Unsayable("LayerNorm on an NCHW image (it normalises each row over its width; cnnc's layernorm "
+                        "is over the channels: permute to channels-last around it, as ConvNeXt does)")
+    n = t.n if isinstance(t, L.Vector) else None
+    if len(shape) != 1 or (n is not None and shape[0] != n):
+        raise Unsayable(f"LayerNorm over {shape} (cnnc's layernorm is over the last axis: the channels)")
+    if not m.elementwise_affine:
+        raise Unsayable("LayerNorm without its learned gamma and beta (elementwise_affine=False)")
+    return [Op("layernorm", {"eps": float(m.eps)})]
+
+
 def _window(m) -> tuple:
     if getattr(m, "ceil_mode", False) or _pair(getattr(m, "dilation", 1)) != (1, 1):
         raise Unsayable(f"{type(m).__name__} with ceil_mode or dilation")
@@ -155,7 +169,7 @@ def _nothing(m, t):
 
 MODULES: dict = {
     "Conv2d": _conv, "ConvTranspose2d": _transposed, "Linear": _linear,
-    "BatchNorm1d": _batchnorm, "BatchNorm2d": _batchnorm,
+    "BatchNorm1d": _batchnorm, "BatchNorm2d": _batchnorm, "LayerNorm": _layernorm,
     "MaxPool2d": _maxpool, "AvgPool2d": _avgpool,
     "AdaptiveAvgPool2d": _global("globalpool"), "AdaptiveMaxPool2d": _global("globalmaxpool"),
     "ReLU": _act("relu"), "ReLU6": _act("relu6"), "Sigmoid": _act("sigmoid"), "Tanh": _act("tanh"),

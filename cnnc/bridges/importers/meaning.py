@@ -121,6 +121,11 @@ def _zeropad(kind, attrs, t):
     return [], [("pad", tuple(attrs["sides"]))], []
 
 
+def _crop(kind, attrs, t):
+    """`crop 1x0` and `crop top=1 bottom=1` remove the same rows: compared by the sides."""
+    return [], [("crop", tuple(attrs["sides"]))], []
+
+
 def _rescale(kind, attrs, t):
     return [], [("rescale", float(attrs["scale"]), float(attrs["offset"]))], []
 
@@ -143,7 +148,8 @@ def _generic(kind, attrs, t):
 
 STEPS: dict = {
     "conv": _conv, "dwconv": _dwconv, "sepconv": _sepconv,
-    "dense": _dense, "pool": _maxpool, "avgpool": _avgpool, "zeropad": _zeropad, "rescale": _rescale,
+    "dense": _dense, "pool": _maxpool, "avgpool": _avgpool, "zeropad": _zeropad, "crop": _crop,
+    "rescale": _rescale,
     "dropout": _nothing, "flatten": _flatten,
     **{name: _activation for name in L.ACTIVATION_NAMES},
 }
