@@ -423,12 +423,48 @@ def _first_image(f, path: str, shape: tuple):
     if len(dims) == 4 and dims[0] == 0:
         raise ValueError(f"{path}: holds no images (shape {dims})")
     count = h * w * c if len(dims) != 2 else h * w
-    if fortran and len(dims) == 4 and dims[0] > 1:  # the first image is not contiguous: read them all
-        count *= dims[0]
+    if fortran and len(dims) == 4 and dims[0] > 1:
+        return _first_of_fortran(f, path, dims, dtype)
     data = f.read(count * dtype.itemsize)
     if len(data) != count * dtype.itemsize:
         raise ValueError(f"{path}: the array is cut short (a truncated file)")
     a = np.frombuffer(data, dtype=dtype, count=count)
-    if fortran and len(dims) == 4 and dims[0] > 1:
-        return a.reshape(dims, order="F")[:1]
     return a.reshape(dims[-3:] if len(dims) == 4 else dims, order="F" if fortran else "C")
+
+
+_CHUNK = 1 << 20   # bytes read at a time while picking the first image out of a Fortran-order batch
+
+
+def _first_of_fortran(f, path: str, dims: tuple, dtype):
+    """Image 0 of a Fortran-order (N, H, W, C) stream, in memory bounded by the image and
+    _CHUNK, whatever N the header claims: its values lie N apart (the batch index varies
+    fastest), so every N-th value is kept and the others are read past in chunks."""
+    import numpy as np
+
+    n, size = dims[0], dtype.itemsize
+    count = dims[1] * dims[2] * dims[3]
+    out = np.empty(count, dtype)
+    short = ValueError(f"{path}: the array is cut short (a truncated file)")
+    per = _CHUNK // (n * size)
+    k = 0
+    while k < count:
+        if per:   # several runs of N values per chunk
+            m = min(per, count - k)
+            data = f.read(m * n * size)
+            if len(data) != m * n * size:
+                raise short
+            out[k:k + m] = np.frombuffer(data, dtype).reshape(m, n)[:, 0]
+            k += m
+            continue
+        data = f.read(size)   # one value, then N - 1 read past
+        if len(data) != size:
+            raise short
+        out[k] = np.frombuffer(data, dtype)[0]
+        k += 1
+        left = (n - 1) * size if k < count else 0
+        while left:
+            got = len(f.read(min(left, _CHUNK)))
+            if not got:
+                raise short
+            left -= got
+    return out.reshape(dims[1:], order="F")[None]

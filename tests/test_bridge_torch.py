@@ -9,6 +9,7 @@ import cnnc
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+from numeric import another, assert_close, assert_equal  # noqa: E402
 
 # Every statement of SPEC §1, each padding rule, blocks, activations on images and vectors.
 PROGRAMS = {
@@ -87,7 +88,7 @@ def test_to_torch_matches_numpy(name):
         got = module(torch.from_numpy(x)).numpy()
     want = model(x)
     assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert_close(got, want, other=model(another(x)), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["batchnorm_image", "residual", "concat", "lenet", "dwconv", "sepconv", "deconv_same",
@@ -96,11 +97,12 @@ def test_weights_round_trip_exactly(name):
     model = random_model(PROGRAMS[name])
     before = model.params.copy()
     other = random_model(PROGRAMS[name], seed=7)
+    theirs = other.params.copy()           # what a load that did nothing would leave
     other.load_torch(model.to_torch())
     assert list(other.params) == list(before)
     for k, v in before.items():
         assert other.params[k].dtype == np.float32
-        np.testing.assert_array_equal(other.params[k], v, err_msg=k)
+        assert_equal(other.params[k], v, other=theirs[k], what=k)
 
 
 def test_module_trains_with_any_optimizer_and_weights_come_back():
@@ -121,7 +123,8 @@ def test_module_trains_with_any_optimizer_and_weights_come_back():
     module.eval()
     model.load_torch(module)
     with torch.no_grad():
-        np.testing.assert_allclose(model(x.numpy()), module(x).numpy(), rtol=1e-5, atol=1e-5)
+        assert_close(model(x.numpy()), module(x).numpy(), other=module(torch.from_numpy(another(x.numpy()))).numpy(),
+                     rtol=1e-5, atol=1e-5)
 
 
 def test_train_mode_uses_batch_statistics_and_dropout():
@@ -145,7 +148,8 @@ def test_logits_drop_only_the_final_softmax():
     module = model.to_torch()
     x = torch.from_numpy(batch(model))
     with torch.no_grad():
-        np.testing.assert_allclose(torch.softmax(module.logits(x), 1).numpy(), module(x).numpy(), atol=1e-6)
+        assert_close(torch.softmax(module.logits(x), 1).numpy(), module(x).numpy(),
+                     other=module(torch.from_numpy(another(x.numpy()))).numpy(), rtol=0, atol=1e-6)
 
 
 def lenet_sequential(bn=False):
@@ -180,8 +184,10 @@ def test_plain_sequential_imports_with_flatten_permute(bn, as_state_dict):
     x = batch(model, 4)
     with torch.no_grad():
         want = seq(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
-    np.testing.assert_allclose(model(x), want, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(model.params["conv_1.kernel"], seq[0].weight.detach().numpy().transpose(2, 3, 1, 0))
+        other = seq(torch.from_numpy(another(x)).permute(0, 3, 1, 2)).numpy()
+    assert_close(model(x), want, other=other, rtol=1e-5, atol=1e-6)
+    assert_equal(model.params["conv_1.kernel"], seq[0].weight.detach().numpy().transpose(2, 3, 1, 0),
+                 other=seq[3].weight.detach().numpy()[:32, :1].transpose(2, 3, 1, 0))
 
 
 def test_flatten_permute_is_needed():
@@ -193,7 +199,37 @@ def test_flatten_permute_is_needed():
     assert not np.array_equal(model.params["dense_1.kernel"], plain)
     # row (h, w, c) of cnnc's kernel is torch's column (c, h, w)
     h, w, c = 2, 3, 17
-    np.testing.assert_array_equal(model.params["dense_1.kernel"][(h * 5 + w) * 64 + c], plain[c * 25 + h * 5 + w])
+    assert_equal(model.params["dense_1.kernel"][(h * 5 + w) * 64 + c], plain[c * 25 + h * 5 + w],
+                 other=plain[(h * 5 + w) * 64 + c])
+
+
+# chains of layers that keep the features (flatten of a vector, dropout, activations,
+# batchnorm) between the image and the dense: the dense rows still come from C, H, W order
+SHAPE_ONLY_CHAINS = [
+    ("flatten; flatten", [nn.Flatten(), nn.Flatten()]),
+    ("flatten; dropout 0.5; flatten", [nn.Flatten(), nn.Dropout(0.5), nn.Flatten()]),
+    ("relu; flatten; dropout 0.2; sigmoid; flatten", [nn.ReLU(), nn.Flatten(), nn.Dropout(0.2), nn.Sigmoid(),
+                                                     nn.Flatten()]),
+    ("dropout 0.1; flatten; batchnorm eps=1e-5; flatten; tanh", [nn.Dropout(0.1), nn.Flatten(), nn.BatchNorm1d(36),
+                                                        nn.Flatten(), nn.Tanh()]),
+]
+
+
+@pytest.mark.parametrize("chain, torch_layers", SHAPE_ONLY_CHAINS, ids=[c for c, _ in SHAPE_ONLY_CHAINS])
+def test_shape_only_layers_between_image_and_dense_keep_the_permute(chain, torch_layers):
+    from numeric import another, assert_close, torch_calibrate
+
+    torch.manual_seed(0)
+    seq = nn.Sequential(nn.Conv2d(3, 4, 3), *torch_layers, nn.Linear(36, 6))
+    x = np.random.default_rng(0).standard_normal((4, 5, 5, 3)).astype(np.float32)
+    torch_calibrate(seq, torch.from_numpy(x).permute(0, 3, 1, 2))
+    model = cnnc.compile(cnnc.parse(f"input 5x5x3; conv 4 3; {chain}; dense 6"), seed=0)
+    model.load_torch(seq)
+
+    def want(x):
+        with torch.no_grad():
+            return seq(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    assert_close(model(x), want(x), other=want(another(x)), rtol=1e-5, atol=1e-6)
 
 
 def test_shape_mismatch_names_layer_and_both_shapes():
@@ -220,9 +256,10 @@ def test_keras_layout_npz_imports(tmp_path):
     model = cnnc.compile(cnnc.parse(PROGRAMS["batchnorm_image"]), seed=0)
     model.load_weights(path)
     x = batch(model)
-    np.testing.assert_allclose(model(x), source(x), rtol=1e-6, atol=1e-6)
+    assert_close(model(x), source(x), other=source(another(x)), rtol=1e-6, atol=1e-6)
     with torch.no_grad():
-        np.testing.assert_allclose(model.to_torch()(torch.from_numpy(x)).numpy(), source(x), rtol=1e-5, atol=1e-5)
+        assert_close(model.to_torch()(torch.from_numpy(x)).numpy(), source(x), other=source(another(x)),
+                     rtol=1e-5, atol=1e-5)
 
 
 def test_wrong_input_shape_is_a_value_error():
@@ -244,7 +281,7 @@ def test_windows_match_numpy(kind, h, w, k, s, pad):
     x = batch(model, 2)
     with torch.no_grad():
         got = model.to_torch()(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(got, model(x), rtol=1e-5, atol=1e-5)
+    assert_close(got, model(x), other=model(another(x)), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("text", [PROGRAMS["lenet"], "input 4x4x3; conv 2 1; flatten; batchnorm; relu; dense 3",
@@ -258,9 +295,10 @@ def test_state_dict_of_to_torch_module_round_trips(tmp_path, text):
     path = tmp_path / "m.pt"
     torch.save(model.to_torch().state_dict(), path)
     other = random_model(text, seed=5)
+    theirs = other.params.copy()
     other.load_torch(torch.load(path))
     for k, v in model.params.items():
-        np.testing.assert_array_equal(other.params[k], v, err_msg=k)
+        assert_equal(other.params[k], v, other=theirs[k], what=k)
 
 
 def test_layer_names_that_clash_with_torch_attributes():
@@ -268,12 +306,13 @@ def test_layer_names_that_clash_with_torch_attributes():
     module = model.to_torch()
     x = batch(model)
     with torch.no_grad():
-        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), model(x), rtol=1e-5, atol=1e-5)
+        assert_close(module(torch.from_numpy(x)).numpy(), model(x), other=model(another(x)), rtol=1e-5, atol=1e-5)
     assert module.train() is module and module.training and not module.eval().training   # the methods still work
     other = random_model("input 6x6x1; training: conv 2 3 relu; keys: pool 2; train: relu; flatten; forward: dense 3",
                          seed=2)
+    theirs = other.params["forward.kernel"].copy()
     other.load_torch(module.state_dict())
-    np.testing.assert_array_equal(other.params["forward.kernel"], model.params["forward.kernel"])
+    assert_equal(other.params["forward.kernel"], model.params["forward.kernel"], other=theirs)
 
 
 def test_batchnorm_between_flatten_and_dense_is_permuted_too():
@@ -290,7 +329,8 @@ def test_batchnorm_between_flatten_and_dense_is_permuted_too():
     x = batch(model)
     with torch.no_grad():
         want = seq(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
-    np.testing.assert_allclose(model(x), want, rtol=1e-5, atol=1e-5)
+        other = seq(torch.from_numpy(another(x)).permute(0, 3, 1, 2)).numpy()
+    assert_close(model(x), want, other=other, rtol=1e-5, atol=1e-5)
 
 
 TORCH_NAMES = ("input 8x8x3; c1: conv 4 3 stride=2 padding=same relu; pool 3 stride=2 padding=same; "
@@ -321,10 +361,11 @@ def test_hooks_see_each_layers_output_and_parameter_groups_work():
         module.layers[name].register_forward_hook(lambda m, args, out, name=name: seen.__setitem__(name, out))
     x = torch.from_numpy(batch(model))
     with torch.no_grad():
-        want = module.activations(x)
+        other = module.activations(torch.from_numpy(another(x.numpy())))
+        want = module.activations(x)          # last: the hooks keep what x gives
     for name, out in seen.items():
         got = out.permute(0, 2, 3, 1) if out.dim() == 4 else out
-        torch.testing.assert_close(got, want[name], rtol=0, atol=0, msg=name)
+        assert_equal(got, want[name], other=other[name], what=name)
     frozen = module.layers["c1"].weight.detach().clone()
     opt = torch.optim.SGD([{"params": module.layers["c1"].parameters(), "lr": 0.0},
                            {"params": [p for n, p in module.named_parameters() if not n.startswith("layers.c1.")]}],
@@ -343,7 +384,7 @@ def test_module_moves_like_any_torch_module():
     with torch.no_grad():
         y = module(torch.from_numpy(x))
     assert y.dtype == torch.float64
-    np.testing.assert_allclose(y.numpy(), model(x), rtol=1e-5, atol=1e-5)
+    assert_close(y.numpy(), model(x), other=model(another(x)), rtol=1e-5, atol=1e-5)
     module.to(torch.float32)
     torchinfo = pytest.importorskip("torchinfo")
     stats = torchinfo.summary(module, input_size=(2, 8, 8, 3), verbose=0)
@@ -376,7 +417,8 @@ def test_plain_network_of_second_edition_layers_imports(as_state_dict):
     x = batch(model, 2)
     with torch.no_grad():
         want = seq(torch.from_numpy(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
-    np.testing.assert_allclose(model(x), want, rtol=1e-5, atol=1e-5)
+        other = seq(torch.from_numpy(another(x)).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+    assert_close(model(x), want, other=other, rtol=1e-5, atol=1e-5)
 
 
 def test_a_bias_the_program_does_not_have_must_be_zero():
@@ -390,3 +432,41 @@ def test_a_bias_the_program_does_not_have_must_be_zero():
     model = cnnc.compile(cnnc.parse(SECOND_EDITION_TORCH.replace("sepconv 8 3", "sepconv 8 3; sepconv 8 1")), seed=0)
     with pytest.raises(ValueError, match=r"dwconv/sepconv/deconv/conv layer\(s\) .* a sepconv reads two"):
         model.load_torch(seq)
+
+
+@pytest.mark.parametrize("source", ["plain", "cnnc_module", "cnnc_state_dict"])
+def test_complex_weights_are_refused_named(source):
+    """A complex tensor once lost its imaginary part on the way to float32, silently."""
+    model = cnnc.compile(cnnc.parse(LENET_BN), seed=0)
+    before = model.params.copy()
+    if source == "plain":
+        sd = lenet_sequential(bn=True).state_dict()
+        key = "3.weight"
+    else:
+        sd = model.to_torch().state_dict()
+        key = next(k for k in sd if k.endswith("weight"))
+    sd[key] = sd[key].to(torch.complex64)
+    what = sd
+    if source == "cnnc_module":
+        module = model.to_torch()
+        getattr(module.layers, key.split(".")[1]).weight = nn.Parameter(sd[key])
+        what = module
+    with pytest.raises(ValueError, match=rf"'{key}' holds complex numbers"):
+        model.load_torch(what)
+    assert all(np.array_equal(model.params[k], v) for k, v in before.items())   # nothing loaded
+
+
+@pytest.mark.parametrize("source", ["plain", "cnnc_module"])
+def test_negative_batchnorm_variance_is_refused_named(source):
+    model = cnnc.compile(cnnc.parse(LENET_BN), seed=0)
+    if source == "plain":
+        what = lenet_sequential(bn=True)
+        bn = what[5]
+    else:
+        what = model.to_torch()
+        bn = what.layers.batchnorm_1
+    with torch.no_grad():
+        bn.running_var[3] = -0.5
+    with pytest.raises(ValueError, match=r"batchnorm_1\.var \(the BatchNorm's running_var\) has negative values "
+                                         r"\(the smallest is -0\.5\)"):
+        model.load_torch(what)

@@ -67,6 +67,22 @@ def test_lists_and_noncontiguous(lenet):
     np.testing.assert_array_equal(lenet(x.tolist()), lenet(x))
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float64", "uint8"])
+def test_torch_tensors_of_any_real_dtype_are_float32(lenet, dtype):
+    """As the Triton model does: a torch tensor of any real dtype, bfloat16 included (numpy
+    has no such dtype), computed in float32; in the generated module's own input check too."""
+    torch = pytest.importorskip("torch")
+    from numeric import another, assert_equal
+
+    x = np.random.default_rng(1).random((2, 28, 28, 1), dtype=np.float32) * 3
+    t = torch.from_numpy(x).to(getattr(torch, dtype))
+    exact = t.float().numpy()                      # the values the tensor holds
+    y = lenet(t.requires_grad_(t.is_floating_point()))
+    assert y.dtype == np.float32
+    assert_equal(y, lenet(exact), other=lenet(another(exact)))
+    assert_equal(lenet.module.check_input(t, (28, 28, 1)), exact, other=another(exact))
+
+
 def test_params_are_read_only_and_set_params_checks(lenet):
     model = cnnc.compile(LENET, seed=3)
     x = np.random.default_rng(3).random((2, 28, 28, 1), dtype=np.float32)

@@ -249,6 +249,41 @@ def test_featuremaps_reads_one_image_of_a_large_batch(trained, capsys):
     np.testing.assert_array_equal(read_image(tmp / "data.npz", (8, 8, 1)), img[None])
 
 
+@pytest.mark.parametrize("n", [3, 70000])
+def test_a_fortran_order_batch_gives_its_first_image(tmp_path, n):
+    """Any memory layout: the first image of a Fortran-order batch (its values N apart) is
+    read in bounded memory, for a few images and for more than a chunk's worth."""
+    import tracemalloc
+
+    from cnnc.pictures import read_image
+    from numeric import assert_equal
+
+    rng = np.random.default_rng(0)
+    batch = np.asfortranarray(rng.standard_normal((n, 4, 3, 2)).astype(np.float32))
+    np.save(tmp_path / "f.npy", batch)
+    tracemalloc.start()
+    try:
+        got = read_image(tmp_path / "f.npy", (4, 3, 2))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got.shape == (1, 4, 3, 2) and peak < 4 << 20
+    assert n == 3 or batch.nbytes > 4 << 20      # the large batch would not fit in that bound
+    assert_equal(got, batch[:1], other=batch[1:2])
+
+
+def test_a_fortran_order_header_claiming_a_huge_batch_is_a_truncated_file(tmp_path):
+    """It once read the whole declared batch: 'out of memory'. Now one image and a skip."""
+    from cnnc.pictures import read_image
+
+    img = np.random.default_rng(0).standard_normal((2, 8, 8, 1)).astype(np.float32)
+    with open(tmp_path / "huge.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": True, "shape": (10 ** 9, 8, 8, 1)})
+        f.write(img.tobytes(order="F"))
+    with pytest.raises(ValueError, match="cut short"):
+        read_image(tmp_path / "huge.npy", (8, 8, 1))
+
+
 @pytest.mark.parametrize("what", ["program", "weights", "image"])
 def test_featuremaps_refuses_to_write_over_an_input(trained, capsys, what, tmp_path):
     import shutil

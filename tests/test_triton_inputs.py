@@ -49,3 +49,28 @@ def test_a_missing_batch_axis_is_named(models):
         tri.module.forward(tri._state, np.zeros((4, 4, 2), np.float32))
     with pytest.raises(ValueError, match=r"real-valued tensor"):
         tri.module.forward(tri._state, torch.zeros((1, 4, 4, 2), dtype=torch.complex64))
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, 3, dtype=torch.int32),
+                                 torch.zeros(2, 3, dtype=torch.float16), torch.zeros(3, 3), torch.zeros(2, 3, 1),
+                                 torch.zeros(6), np.zeros((2, 3), np.float32)],
+                         ids=["float64", "int32", "float16", "batch", "rank", "flat", "numpy"])
+def test_out_of_another_dtype_or_shape_is_a_value_error(models, bad):
+    """out= once took any tensor: float16 or int32 rounded or truncated the answer silently,
+    another shape raised torch's own errors."""
+    tri, _ = models
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 4, 4, 2)).astype(np.float32))
+    keep = bad.clone() if isinstance(bad, torch.Tensor) else bad.copy()
+    with pytest.raises(ValueError, match=r"out= must be a (float32 )?(torch )?tensor of shape \(2, 3\)"):
+        tri.module.forward(tri._state, x, out=bad)
+    assert (bad == keep).all()                       # untouched
+
+
+def test_out_of_the_right_dtype_and_shape_receives_the_output(models):
+    from numeric import another, assert_close
+
+    tri, ref = models
+    x = np.random.default_rng(0).standard_normal((2, 4, 4, 2)).astype(np.float32)
+    out = torch.full((2, 3), float("nan"))
+    assert tri.module.forward(tri._state, torch.from_numpy(x), out=out) is out
+    assert_close(out.numpy(), ref(x), other=ref(another(x)), rtol=1e-5, atol=1e-6)

@@ -216,8 +216,12 @@ def reference(net, params: dict, x_nhwc: np.ndarray, trace: "dict | None" = None
     return out[net.output.name]
 
 
-def assert_close(got, ref, what=""):
-    """max |got - ref| <= 1e-4 * max(1, |ref|) elementwise."""
+def assert_close(got, ref, what="", *, other):
+    """max |got - ref| <= 1e-4 * max(1, |ref|) elementwise; and `other`, the reference for
+    another input, differs from `ref` by at least 100 times that tolerance somewhere, so
+    that the comparison can fail (tests/numeric.py)."""
+    from numeric import assert_sensitive
+
     got = np.asarray(got, np.float64)
     assert got.shape == ref.shape, f"{what}: shape {got.shape} vs reference {ref.shape}"
     assert np.isfinite(got).all() == np.isfinite(ref).all(), f"{what}: non-finite values differ"
@@ -226,3 +230,4 @@ def assert_close(got, ref, what=""):
     bad = err > tol
     assert not bad.any(), (f"{what}: {bad.sum()} of {bad.size} values off; max error "
                            f"{err.max():.3g} at {np.unravel_index(err.argmax(), err.shape)}")
+    assert_sensitive(ref, other, tol=tol, what=what)

@@ -121,7 +121,7 @@ def plan_groups(net) -> list:
 
 # --- what the generated code allocates (the lowerings' scratch) -----------------------
 
-# numpy runs an in-place ufunc with a broadcast operand (`r += bias`, `_relu`'s zero row)
+# numpy runs an in-place ufunc with a broadcast operand (`_add_bias`, `_relu`'s zero row)
 # through a buffer of this many elements (np.getbufsize()), plus its iterator's bookkeeping
 UFUNC_BUFFER = 8192
 UFUNC_OVERHEAD = 1104
@@ -344,7 +344,7 @@ class ChunkedAnchor(Lowering):
     def scratch(self, g: Group, n: int) -> int:
         """What body() allocates besides `out`: the padded buffer, then per chunk of m images
         the busiest of making y (compute_bytes) and of the epilogue (y with numpy's buffer
-        for `r += bias`, with each activation's temporaries). The first two chunks bound
+        for `_add_bias`, with each activation's temporaries). The first two chunks bound
         every other."""
         h, f = g.head, g.head.out.c
         step = self.step(g)
@@ -383,8 +383,7 @@ class ChunkedAnchor(Lowering):
                 e.line(f"xp[:m, {t}:{t + inp.h}, {l}:{l + inp.w}] = {src}")
                 src = "xp[:m]"
             pooled = self.compute(gen, g, src, step)
-            e.line(f"r = y.reshape(-1, {self.bias_width(g) * h.out.c})")
-            e.line("r += bias")
+            e.line("_add_bias(y, bias)")
             fresh = True
             for act in [h.activation] + [activation_of(n) for n in g.acts]:
                 fresh = gen.activation(act, fresh)
@@ -499,8 +498,8 @@ class ConvLowering(ChunkedAnchor):
     def scratch(self, g: Group, n: int) -> int:
         """What body() allocates besides `out`, phase by phase. Per chunk of m images:
         the padded buffer, the im2col matrix with the GEMM result, the pool and the
-        activations' temporaries -- and the previous chunk's arrays, which `y` and `r`
-        keep alive until they are rebound. The first two chunks bound every other."""
+        activations' temporaries -- and the previous chunk's result, which `y` keeps
+        alive until it is rebound. The first two chunks bound every other."""
         h, a = g.head, g.head.attrs
         inp = h.inputs[0].out
         sh, sw = a["stride"]
@@ -532,12 +531,11 @@ class ConvLowering(ChunkedAnchor):
                            conv + acts(conv // 4, plan["acts"]), conv + post)
             pooled = 4 * m * out.h * out.w * f
             pool_pad = _pool_scratch(g.pool, m)
-            if early:   # y = pool(y) before the bias: the previous chunk lives on in `r`
-                old = 4 * prev * out.h * out.w * f
+            old = 4 * prev * out.h * out.w * f   # the previous chunk's pooled `y`
+            if early:   # y = pool(y) before the bias
                 return max(old + cols + conv, old + conv + pool_pad + pooled,
                            pooled + ufunc_buffer(pooled // 4), pooled + acts(pooled // 4, plan["acts"]))
-            # the pool after the activations: `r` keeps the conv result, `y` the pooled one
-            old = 4 * prev * (h.out.h * h.out.w + out.h * out.w) * f
+            # the pool after the activations
             return max(old + cols + conv, conv + ufunc_buffer(conv // 4), conv + acts(conv // 4, plan["acts"]),
                        conv + pool_pad + pooled)
 

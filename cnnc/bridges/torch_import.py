@@ -36,16 +36,39 @@ def load_torch(model, module_or_state_dict) -> None:
     m = module_or_state_dict
     if isinstance(m, CnncModule):
         _check_same_network(model.network, m.network)
-        model.set_params(m.keras_params())
-        return
-    if hasattr(m, "state_dict") and callable(m.state_dict):
-        m = m.state_dict()
-    if not hasattr(m, "items"):
-        raise TypeError(f"load_torch takes an nn.Module or a state_dict, got {type(m).__name__}")
-    if _is_cnnc_state_dict(model.network, m):
-        model.set_params(params_from_cnnc_state_dict(model.network, m, model.params))
+        _check_real(m.state_dict())
+        params = m.keras_params()
     else:
-        model.set_params(params_from_state_dict(model.network, m))
+        if hasattr(m, "state_dict") and callable(m.state_dict):
+            m = m.state_dict()
+        if not hasattr(m, "items"):
+            raise TypeError(f"load_torch takes an nn.Module or a state_dict, got {type(m).__name__}")
+        _check_real(m)
+        if _is_cnnc_state_dict(model.network, m):
+            params = params_from_cnnc_state_dict(model.network, m, model.params)
+        else:
+            params = params_from_state_dict(model.network, m)
+    _check_variances(model.network, params)
+    model.set_params(params)
+
+
+def _check_real(state_dict) -> None:
+    """Weights are real numbers: a complex tensor would lose its imaginary part on the way
+    to float32 without a word, so it is refused, named."""
+    for key, value in state_dict.items():
+        complex_ = value.is_complex() if hasattr(value, "is_complex") else np.iscomplexobj(value)
+        if complex_:
+            raise ValueError(f"'{key}' holds complex numbers ({getattr(value, 'dtype', '')}): "
+                             f"weights must be real")
+
+
+def _check_variances(net, params) -> None:
+    """A batchnorm's running variance is never negative (its square root would be NaN)."""
+    for node in net.layers:
+        var = params.get(f"{node.name}.var")
+        if var is not None and (np.asarray(var) < 0).any():
+            raise ValueError(f"{node.name}.var (the BatchNorm's running_var) has negative values "
+                             f"(the smallest is {float(np.min(var)):.6g}): a variance is never negative")
 
 
 def _is_cnnc_state_dict(net, state_dict) -> bool:
@@ -151,21 +174,22 @@ def torch_layers(state_dict) -> list:
 
 
 def _feature_wise(node) -> bool:
-    """A layer that acts feature by feature (dropout, batchnorm, activations): on a vector
-    it keeps PyTorch's C, H, W feature order."""
+    """A layer that keeps each feature where it is (dropout, batchnorm, activations, a
+    flatten of what is already a vector): on a vector it keeps PyTorch's C, H, W order."""
     spec = node.spec
-    return (spec.role is L.Role.VIEW and not spec.makes_vector) or \
-        spec.epilogue in (L.Epilogue.AFFINE, L.Epilogue.ACTIVATION)
+    if spec.role is L.Role.VIEW:
+        return not spec.makes_vector or isinstance(node.input.out, L.Vector)
+    return spec.epilogue in (L.Epilogue.AFFINE, L.Epilogue.ACTIVATION)
 
 
 def _flatten_source(node):
     """The image whose flatten `node` reads, features still in PyTorch's C, H, W order; or None.
 
-    Looks back through feature-wise layers (dropout, batchnorm, activations), so a
-    batchnorm between flatten and dense is permuted too.
+    Looks back through any chain of feature-wise layers (dropout, batchnorm, activations,
+    more flattens), so a batchnorm between flatten and dense is permuted too.
     """
     x = node.input
-    while _feature_wise(x) and isinstance(x.out, L.Vector):
+    while _feature_wise(x) and isinstance(x.out, L.Vector) and isinstance(x.input.out, L.Vector):
         x = x.input
     if x.spec.role is L.Role.VIEW and x.spec.makes_vector and isinstance(x.input.out, L.Image):
         return x.input.out

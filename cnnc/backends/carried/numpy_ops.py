@@ -119,7 +119,7 @@ def _upsample(x, kh, kw):
 def _lerp_axis(n, k):
     """Half-pixel bilinear taps along one axis grown k times: output o reads input
     (o + 0.5)/k - 0.5, clamped at 0 as PyTorch does (past the last pixel both taps are
-    the last pixel, so an infinite edge stays infinite); returns (lo, hi, weight of hi)."""
+    the last pixel); returns (lo, hi, weight of hi)."""
     src = np.maximum((np.arange(n * k) + 0.5) / k - 0.5, 0)
     lo = np.minimum(np.floor(src).astype(np.intp), n - 1)
     hi = np.minimum(lo + 1, n - 1)
@@ -127,13 +127,28 @@ def _lerp_axis(n, k):
 
 
 def _bilinear(x, kh, kw):
-    """Bilinear upsampling by whole factors with half-pixel centres (align_corners=False)."""
-    lo, hi, t = _lerp_axis(x.shape[1], kh)
-    t = t[:, None, None]
-    x = x[:, lo] * (1 - t) + x[:, hi] * t
-    lo, hi, t = _lerp_axis(x.shape[2], kw)
-    t = t[:, None]
-    return x[:, :, lo] * (1 - t) + x[:, :, hi] * t
+    """Bilinear upsampling by whole factors with half-pixel centres (align_corners=False),
+    along H, then along W: lo*(1 - t) + hi*t.
+
+    Exact for infinities: an output that falls on an input pixel (its other tap has weight
+    exactly 0) is that pixel, so a zero-weight tap adds nothing (not 0 * inf = NaN) and an
+    infinite value stays infinite. The result is a fresh C-contiguous array, as the
+    epilogues after it work in place on reshaped rows."""
+    for axis, k in ((1, kh), (2, kw)):
+        lo, hi, t = _lerp_axis(x.shape[axis], k)
+        t = t.reshape((-1,) + (1,) * (3 - axis))
+        y = np.take(x, lo, axis=axis)
+        y *= 1 - t
+        b = np.take(x, hi, axis=axis)
+        b *= t
+        y += b
+        del b
+        on = np.flatnonzero(t == 0)
+        if on.size:
+            index = (slice(None),) * axis + (on,)
+            y[index] = np.take(x, lo[on], axis=axis)
+        x = y
+    return x
 
 
 _ZERO_ROWS = {}
@@ -141,12 +156,28 @@ _ZERO_ROWS = {}
 
 def _relu(y):
     """max(y, 0) in place, against a zero row as long as an image row: numpy
-    vectorizes that, and not a broadcast scalar 0."""
+    vectorizes that, and not a broadcast scalar 0. A y that is not C-contiguous (its
+    reshape would be a copy, and the max would change only the copy) is done as it is."""
+    if not y.flags.c_contiguous:
+        np.maximum(y, np.float32(0.0), out=y)
+        return
     r = y.reshape(-1, y.shape[-1] * (y.shape[-2] if y.ndim == 4 else 1))
     z = _ZERO_ROWS.get(r.shape[1])
     if z is None:
         z = _ZERO_ROWS[r.shape[1]] = np.zeros(r.shape[1], np.float32)
     np.maximum(r, z, out=r)
+
+
+def _add_bias(y, bias):
+    """y += bias in place, `bias` being the per-channel bias tiled along an image row: numpy
+    vectorizes rows that long, and not a broadcast (C,) vector. A y that is not
+    C-contiguous (its reshape would be a copy, and the sum would change only the copy)
+    adds the first C values, the bias itself, as it is."""
+    if not y.flags.c_contiguous:
+        y += bias[:y.shape[-1]]
+        return
+    r = y.reshape(-1, bias.shape[0])
+    r += bias
 
 
 def _maxpool(x, kh, kw, sh, sw, oh, ow):

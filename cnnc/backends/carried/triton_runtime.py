@@ -75,6 +75,17 @@ def traced(trace, feed, name, value):
         trace[name] = value
 
 
+def _check_out(out, shape):
+    """out= receives the output as it is: a float32 tensor of exactly its shape (a copy into
+    another dtype would round or truncate it silently, another shape would broadcast or fail
+    inside torch)."""
+    if not isinstance(out, torch.Tensor):
+        raise ValueError(f"out= must be a torch tensor of shape {shape} and dtype float32, got {type(out).__name__}")
+    if out.dtype != torch.float32 or tuple(out.shape) != tuple(shape):
+        raise ValueError(f"out= must be a float32 tensor of shape {tuple(shape)}, got {out.dtype} of shape "
+                         f"{tuple(out.shape)}")
+
+
 def run_forward(run, state, x, input_shape, output_shape, device, trace=None, cuda_graphs=True, *,
                 feed=None, out=None, keep=False):
     """x: (N, H, W, C), a numpy array or a torch tensor; returns the same type.
@@ -99,6 +110,8 @@ def run_forward(run, state, x, input_shape, output_shape, device, trace=None, cu
         raise ValueError("feed= needs trace= (a dict for the values computed from it)")
     if (out is not None or keep) and not is_tensor:
         raise ValueError("out= and keep=True need a torch tensor input")
+    if out is not None:
+        _check_out(out, (t.shape[0],) + tuple(output_shape))
     t = t.to(device, torch.float32).contiguous()
     if t.shape[0] == 0:
         y = torch.empty((0,) + tuple(output_shape), dtype=torch.float32, device=t.device)

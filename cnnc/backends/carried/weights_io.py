@@ -337,10 +337,25 @@ def _finite_float32(a, where, name):
     return f
 
 
+def host_array(x):
+    """x as a numpy array; a torch tensor (on any device, with grad or not) through the CPU,
+    and one of a dtype numpy lacks (bfloat16, the float8s) as float32: computing in float32
+    is what any real dtype gets."""
+    if type(x).__module__.split(".")[0] == "torch" and hasattr(x, "detach"):
+        t = x.detach().cpu()
+        try:
+            return t.numpy()
+        except TypeError:
+            if not t.is_floating_point():
+                raise ValueError(f"expected a real-valued tensor, got dtype {t.dtype}") from None
+            return t.float().numpy()
+    return np.asarray(x)
+
+
 def check_input(x, input_shape):
     """x as float32 (N, H, W, C), or a ValueError that names the expected shape."""
     want = "(N, " + ", ".join(str(d) for d in input_shape) + ")"
-    a = np.asarray(x)
+    a = host_array(x)
     if a.dtype.kind not in "biuf":
         raise ValueError(f"expected a real-valued array of shape {want}, got dtype {a.dtype}")
     if a.shape[1:] != tuple(input_shape) or a.ndim != len(input_shape) + 1:
