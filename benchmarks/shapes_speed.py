@@ -9,9 +9,9 @@
 3. parse + shape inference of a generated 1,000-layer program in-process
    (goal: at most 100 ms), and the `cnnc shapes` summary (smallest-input search included).
 4. (`scaling`; alone with --scaling) `cnnc shapes` as a whole process on 1,000, 10,000
-   and 100,000 layers: plain statements and residual blocks written out, and the two
+   and 100,000 layers: plain statements and residual blocks written out, the two
    repeat probes of the hardening issue (`repeat N { relu }`, `repeat N/2 { residual
-   { relu } }`). Goals: 100,000 layers under 10 s; ten times the layers at most twelve
+   { relu } }`), uses of a definition, and a chain of layers joined by name. Goals: 100,000 layers under 10 s; ten times the layers at most twelve
    times the time; memory linear too (peak resident set of the process).
 
 Prints medians (and best) in ms; results go in BENCHMARKS.md, "Front end".
@@ -75,6 +75,13 @@ SCALING_PROGRAMS = {
     + "relu\n" * (n % 3),
     "repeat N { relu }": lambda n: f"input 8x8x1\nrepeat {n} {{ relu }}\n",
     "repeat N/2 { residual { relu } }": lambda n: f"input 8x8x1\nrepeat {n // 2} {{ residual {{ relu }} }}\n",
+    # the third edition: uses of a definition (labels and a named join inside) and a chain of
+    # named layers joined by name (every name stays visible to the end)
+    "N/3 uses of a definition": lambda n: "input 16x16x8\n"
+    "def blk f { a: conv f 3x3 padding=same; b: relu; add a b }\n" + "blk 8\n" * (n // 3) + "relu\n" * (n % 3),
+    "layers joined by name": lambda n: "input 16x16x8\ny0: relu\n" + "".join(
+        f"x{i}: relu from=y{i - 1}\ny{i}: add x{i} y{i - 1}\n" for i in range(1, (n - 1) // 2 + 1))
+    + "relu\n" * ((n - 1) % 2),
 }
 SCALING_SIZES = (1_000, 10_000, 100_000)
 
@@ -101,7 +108,7 @@ def _measure(argv, env):
     return wall, ru.ru_utime + ru.ru_stime, kib / 1024
 
 
-def scaling(env, runs: int, largest: int = SCALING_SIZES[-1]) -> None:
+def scaling(env, runs: int, largest: int = SCALING_SIZES[-1], only: "str | None" = None) -> None:
     """`cnnc shapes` on 1,000 / 10,000 / 100,000 layers of each program: medians of `runs`
     runs (at most 3 at 100,000), and the ratio of each size to the one ten times smaller."""
     import tempfile
@@ -113,6 +120,8 @@ def scaling(env, runs: int, largest: int = SCALING_SIZES[-1]) -> None:
     print(f"{'program':34s}{'layers':>8s}{'wall s':>9s}{'CPU s':>8s}{'MiB':>7s}{'CPU x':>8s}{'MiB x':>7s}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, make in SCALING_PROGRAMS.items():
+            if only is not None and only not in name:
+                continue
             prev = None
             for n in (n for n in SCALING_SIZES if n <= largest):
                 text = make(n)
@@ -131,6 +140,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--scaling", action="store_true", help="only part 4: time and memory against layers")
+    ap.add_argument("--only", default=None, help="part 4: only the programs whose name contains this text")
     ap.add_argument("--largest", type=int, default=SCALING_SIZES[-1],
                     help="part 4 stops at this many layers (a quadratic front end takes minutes at 100,000)")
     args = ap.parse_args()
@@ -142,7 +152,7 @@ def main() -> int:
     if args.scaling:
         print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
               f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.2f}")
-        scaling(env, max(1, min(args.runs, 5)), args.largest)
+        scaling(env, max(1, min(args.runs, 5)), args.largest, args.only)
         return 0
     shapes = cnnc_cmd + ["shapes", "examples/keras/resnet50.cnn"]
     dense = cnnc_cmd + ["shapes", "examples/keras/densenet121.cnn"]

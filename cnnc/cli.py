@@ -18,7 +18,8 @@ import sys
 from .commands.common import STDIN, _hxwxc
 from .errors import CnncError, UsageError, WeightsError
 
-COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps", "tune")
+COMMANDS = ("shapes", "compile", "check", "train", "graph", "featuremaps", "tune", "fmt", "lsp", "play", "from-keras",
+            "from-onnx")
 
 EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 _state = {"stdout_failed": False}
@@ -31,11 +32,13 @@ examples:
   cnnc compile examples/lenet.cnn --backend triton  fused Triton kernels
   cnnc check examples/lenet.cnn --input 12x12x1     Triton against numpy
   cnnc graph examples/lenet.cnn -o lenet.svg        a picture of the graph
+  cnnc play examples/lenet.cnn                      the playground, in a browser
+  cnnc fmt examples/                                the canonical layout, in place
 
 Each command has its own help: cnnc COMMAND --help. Exit codes: 0 ok, 1 errors
 in the program, 2 bad usage or a file that cannot be read or written. The full
-reference is README.md and docs/ (language.md, numpy.md, triton.md, bridges.md)
-in cnnc's source tree.
+reference is README.md and docs/ (language.md, numpy.md, triton.md, bridges.md,
+playground.md) in cnnc's source tree.
 """
 
 
@@ -243,7 +246,7 @@ def _argparse(argv):
     given = [a for a in argv if a in COMMANDS]
     wanted = given[:1] or COMMANDS
     for name in wanted:
-        mod = importlib.import_module(f"cnnc.commands.{name}")
+        mod = importlib.import_module(f"cnnc.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0], description=mod.__doc__,
                            formatter_class=_help_formatter)
         mod.add_arguments(p)

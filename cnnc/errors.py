@@ -16,10 +16,12 @@ from __future__ import annotations
 
 
 class Diagnostic:
-    __slots__ = ("severity", "message", "line", "col", "filename", "hint")
+    """`notes`: (line, col, text) of places that explain this one, printed after it as
+    `FILE:LINE:COL: note: TEXT` -- for a diagnostic inside a definition, the uses it is in."""
+    __slots__ = ("severity", "message", "line", "col", "filename", "hint", "notes")
 
     def __init__(self, severity: str, message: str, line: int, col: int, filename: str = "<string>",
-                 hint: "str | None" = None):
+                 hint: "str | None" = None, notes: tuple = ()):
         if hint is None:
             message, _, rest = message.partition("; ")
             hint = rest or None
@@ -29,6 +31,7 @@ class Diagnostic:
         self.line = line
         self.col = col
         self.filename = filename
+        self.notes = tuple(notes)
 
     @property
     def text(self) -> str:
@@ -36,14 +39,22 @@ class Diagnostic:
         return f"{self.message}; {self.hint}" if self.hint else self.message
 
     def format(self) -> str:
-        return f"{self.filename}:{self.line}:{self.col}: {self.severity}: {self.text}"
+        out = f"{self.filename}:{self.line}:{self.col}: {self.severity}: {self.text}"
+        for line, col, text in self.notes:
+            out += f"\n{self.filename}:{line}:{col}: note: {text}"
+        return out
 
     __str__ = format
 
     def to_dict(self) -> dict:
-        """The diagnostic for `--json`: file, line, col, severity, message, hint (or None)."""
-        return {"file": self.filename, "line": self.line, "col": self.col, "severity": self.severity,
-                "message": self.message, "hint": self.hint}
+        """The diagnostic for `--json`: file, line, col, severity, message, hint (or None), and
+        `notes` (a list of {file, line, col, message}) when it has any."""
+        out = {"file": self.filename, "line": self.line, "col": self.col, "severity": self.severity,
+               "message": self.message, "hint": self.hint}
+        if self.notes:
+            out["notes"] = [{"file": self.filename, "line": line, "col": col, "message": text}
+                            for line, col, text in self.notes]
+        return out
 
     def __repr__(self) -> str:
         return f"Diagnostic({self.format()!r})"
@@ -70,17 +81,22 @@ class CnncError(Exception):
 
 
 class Reporter:
-    """Collects diagnostics for one program so that all its errors surface in one run."""
+    """Collects diagnostics for one program so that all its errors surface in one run.
+    `notes`: what every diagnostic reported now carries (the graph builder sets the uses of
+    definitions it is inside), unless one is given its own."""
 
     def __init__(self, filename: str = "<string>"):
         self.filename = filename
         self.diagnostics: list[Diagnostic] = []
+        self.notes: tuple = ()
 
-    def error(self, message: str, line: int, col: int) -> None:
-        self.diagnostics.append(Diagnostic("error", message, line, col, self.filename))
+    def error(self, message: str, line: int, col: int, notes: "tuple | None" = None) -> None:
+        self.diagnostics.append(Diagnostic("error", message, line, col, self.filename,
+                                           notes=self.notes if notes is None else notes))
 
-    def warning(self, message: str, line: int, col: int) -> None:
-        self.diagnostics.append(Diagnostic("warning", message, line, col, self.filename))
+    def warning(self, message: str, line: int, col: int, notes: "tuple | None" = None) -> None:
+        self.diagnostics.append(Diagnostic("warning", message, line, col, self.filename,
+                                           notes=self.notes if notes is None else notes))
 
     @property
     def errors(self) -> list[Diagnostic]:

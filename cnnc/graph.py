@@ -1,9 +1,10 @@
 """The typed layer graph: a DAG whose every edge carries Image(h, w, c) or Vector(n).
 
 `build(program)` walks the AST once: it names every node (KIND_N, counted per kind,
-`repeat` unrolled), turns blocks into real structure (a `residual` add node, a
-`concat` node), checks arguments against the layer registry and infers every
-shape. Errors are collected, not thrown one at a time: a node whose input is
+`repeat` unrolled, each use of a definition expanded where it stands), turns blocks
+into real structure (a `residual` add node, a `concat` node), joins named layers
+(`from=NAME`, `add a b`), checks arguments against the layer registry and infers
+every shape. Errors are collected, not thrown one at a time: a node whose input is
 unknown (because of an earlier error) is skipped rather than blamed.
 """
 
@@ -14,13 +15,13 @@ from .limits import MAX_DEPTH, MAX_LAYERS, MAX_VALUES, count_of, input_problem, 
 from .nogc import paused
 from .layers import (ACTIVATION_NAMES, ALIASES, BLOCKS, KINDS, STATEMENTS, CollapseError, Image, LayerKind, Role,
                      ShapeError, parse_args, window)
-from .syntax import Block, Layer, Program
+from .syntax import Arg, Block, Definition, Layer, Program
 
 
 class Node:
     """One layer (or block join) of the network."""
 
-    __slots__ = ("name", "kind", "spec", "attrs", "inputs", "out", "line", "col", "params", "macs", "depth")
+    __slots__ = ("name", "kind", "spec", "attrs", "inputs", "out", "line", "col", "params", "macs", "depth", "trace")
 
     def __init__(self, name, spec: LayerKind, attrs, inputs, line, col, depth: int = 0):
         self.name: str = name
@@ -33,6 +34,7 @@ class Node:
         self.params: dict = {}          # suffix -> shape, e.g. {"kernel": (3, 3, 1, 32)}
         self.macs: int = 0
         self.depth = depth              # how many residual/concat/scale blocks it is inside (for the table)
+        self.trace: tuple = ()          # for a layer a use of a definition made: its diagnostics' notes
 
     @property
     def input(self) -> "Node":
@@ -197,6 +199,11 @@ def _device_memory(size, batch):
     return size
 
 
+class _Full(str):
+    """A layer's whole name, given from outside its statement: the label of a use, which names
+    the layer its body ends in (so no prefix or repeat copy is added to it)."""
+
+
 class _Builder:
     def __init__(self, program: Program, report: Reporter, input_shape=None):
         self.program = program
@@ -206,15 +213,48 @@ class _Builder:
         self.taken = _explicit_names(program.statements)  # auto names skip these (repeat copies included)
         self.seen: dict[str, Node] = {}
         self.input_override = input_shape
-        self.parsed: dict = {}     # id(Layer statement) -> its attrs (None: wrong, reported)
+        self.parsed: dict = {}     # statement key -> its attrs (None: wrong, reported)
         self.collapses: list = []  # (diagnostic index) of "image collapses" errors, for the min-input hint
         self.depth = 0             # blocks (residual, shortcut, concat branches) around the current statement
-        self.unrolled: dict = {}   # id(repeat block) -> layers its body unrolls to (_check_structure)
+        self.unrolled: dict = {}   # id(repeat block) -> layers its body unrolls to (_Structure)
+        self.defs: dict = {}       # definition name -> definitions.Def (_Structure)
+        self.defined: set = set()  # the definitions met so far, at the top level
+        self.frame = None          # the use of a definition being expanded (definitions.Frame), or None
+        self.rename = None         # the statement whose layer a use's label names (see use())
+        self.active: set = set()   # definitions being expanded (a recursive one is refused earlier)
+        self.uses: dict = {}       # definition name -> its unlabelled uses so far (their DEF_N prefixes)
+        self.expansions = 0
+        self.evaluated: dict = {}  # statement key -> its arguments as read in that frame (None: wrong)
+        self.bound: dict = {}      # use key -> the parameters' values (None: wrong)
+        self.scopes: list = [{}]   # names visible here (label or layer name -> Node), innermost last
+        self.missing: set = set()  # (statement key, name) whose lookup failed (reported once)
+        self.labels = _label_lines(program.statements)   # every label written -> its first line
 
-    # -- naming ---------------------------------------------------------------
+    # -- keys, names and scopes --------------------------------------------------
+    def key(self, s):
+        """What a statement's arguments and errors are cached by: the statement, and the use
+        it is read in (its parameters' values), so each is reported once per use."""
+        return id(s) if self.frame is None else (id(s), self.frame.key)
+
+    @staticmethod
+    def full(label) -> bool:
+        return isinstance(label, _Full)
+
+    @staticmethod
+    def full_name(name: str) -> str:
+        return _Full(name)
+
+    def label_of(self, s):
+        """The statement's label; for the statement a use's label names, that name (_Full)."""
+        r = self.rename
+        return r[1] if r is not None and r[0] is s else s.name
+
     def name_for(self, kind: str, label, line, col, copy) -> str:
-        if label is not None:
-            name = label if copy is None else f"{label}_{copy}"
+        if isinstance(label, _Full):
+            name = str(label)
+        elif label is not None:
+            base = label if self.frame is None else f"{self.frame.prefix}_{label}"
+            name = base if copy is None else f"{base}_{copy}"
         else:
             while True:
                 self.counters[kind] = self.counters.get(kind, 0) + 1
@@ -228,9 +268,78 @@ class _Builder:
         return name
 
     def add(self, node: Node) -> Node:
+        if len(self.nodes) > MAX_NODES:   # the input and MAX_NODES layers (uses counted as they unroll)
+            self.report.error(f"the program unrolls to more than {MAX_NODES:,} layers", node.line, node.col)
+            raise _TooBig
         self.seen.setdefault(node.name, node)
         self.nodes.append(node)
+        self.scopes[-1][node.name] = node
+        if self.frame is not None:
+            node.trace = self.report.notes
         return node
+
+    def bind(self, s, node: Node) -> None:
+        """The statement's label, as written, names `node` in the current block."""
+        if s.name is not None:
+            self.scopes[-1][s.name] = node
+
+    def lookup(self, s, v) -> "Node | None":
+        """The earlier layer or join that the word `v` names, visible from here; None after
+        an error (reported once per statement and name)."""
+        name = v.text
+        if v.kind == "word":
+            for scope in reversed(self.scopes):
+                node = scope.get(name)
+                if node is not None:
+                    return node
+        key = (self.key(s), name)
+        if key in self.missing:
+            return None
+        self.missing.add(key)
+        line, col = v.line, v.col
+        if v.kind != "word":
+            self.report.error(f"expected the name of an earlier layer, got '{shown(name)}'", line, col)
+            return None
+        first = self.labels.get(name)
+        made = self.seen.get(name)
+        if made is not None and made.trace:
+            use_line, _, note = made.trace[-1]   # the outermost use: "in use of 'DEF'"
+            defname = note.split("'")[1]
+            self.report.error(f"'{shown(name)}' is made inside the use of '{defname}' at line {use_line}; from "
+                              f"outside, a use is reached through its own label (`NAME: {defname} ...`), which "
+                              f"names its output", line, col)
+        elif name in self.seen or (first is not None and first < line):
+            where = f" (line {first})" if first is not None else ""
+            self.report.error(f"'{shown(name)}' is not visible here: it is inside a block{where}; a name is seen "
+                              f"in its own block and the blocks inside it", line, col)
+        elif first is not None:
+            self.report.error(f"'{shown(name)}' is read before it exists: it is defined at line {first}, "
+                              f"after this statement", line, col)
+        else:
+            visible = [n for scope in self.scopes for n in scope]
+            guess = closest(name, visible[-5000:])
+            hint = f"; did you mean '{guess}'?" if guess else ""
+            self.report.error(f"unknown name '{shown(name)}': no earlier layer or join is called that{hint}",
+                              line, col)
+        return None
+
+    def take_from(self, s, args, x):
+        """`from=NAME` among the arguments: (the other arguments, the node it names), or
+        (args, x) without one; (args, None) after an error (reported)."""
+        if not any(a.key == "from" for a in args):
+            return args, x
+        rest = []
+        seen = False
+        for a in args:
+            if a.key != "from":
+                rest.append(a)
+            elif seen:
+                self.statement_error(("from twice", self.key(s)), "option 'from' is given twice", a.line, a.col)
+                x = None
+            else:
+                seen = True
+                x = self.lookup(s, a.value)
+        return rest, x
 
     def broken(self, s) -> bool:
         """A placeholder for a statement with a syntax error (already reported)."""
@@ -249,18 +358,20 @@ class _Builder:
 
     def input_node(self, stmts) -> Node:
         spec = KINDS["input"]
-        first = stmts[0] if stmts else None
+        at = next((i for i, s in enumerate(stmts) if not isinstance(s, Definition)), None)
+        first = stmts[at] if at is not None else None
         shape = None
         line, col = (first.line, first.col) if first else (1, 1)
         given = isinstance(first, Layer) and (first.kind == "input" or self.broken(first))
         if isinstance(first, Layer) and first.kind == "input":
-            stmts.pop(0)
-            attrs = self.attrs(spec, first)
+            stmts.pop(at)
+            args = self.args_of(first)
+            attrs = self.attrs(spec, first, None, args) if args is not None else None
             shape = attrs["shape"] if attrs else None
             if first.name:
                 self.report.error("the input cannot be named", first.line, first.col)
         elif given:   # the first statement could not be read: maybe it was the input
-            stmts.pop(0)
+            stmts.pop(at)
         if self.input_override is not None:
             shape = tuple(self.input_override)
         node = self.add(Node("input", spec, {"shape": shape}, [], line, col))
@@ -278,13 +389,17 @@ class _Builder:
             s = stmts[i]
             if isinstance(s, Layer):
                 x = self.layer(s, x, copy)
+            elif isinstance(s, Definition):
+                if self.frame is None and self.depth == 0 and self.defs.get(s.name) is not None \
+                        and self.defs[s.name].node is s:
+                    self.defined.add(s.name)
             elif s.kind == "residual":
                 shortcut = stmts[i + 1] if i + 1 < len(stmts) and isinstance(stmts[i + 1], Block) \
                     and stmts[i + 1].kind == "shortcut" else None
                 x = self.residual(s, shortcut, x, copy)
                 i += shortcut is not None
-            elif s.kind == "concat":
-                x = self.concat(s, x, copy)
+            elif s.kind in ("concat", "add"):
+                x = self.branches(s, x, copy)
             elif s.kind == "repeat":
                 x = self.repeat(s, x, copy)
             elif s.kind == "scale":
@@ -292,48 +407,76 @@ class _Builder:
             elif s.kind == "shortcut":
                 self.statement_error(s, "shortcut { ... } must follow a residual { ... } block", s.kind_line, s.kind_col)
             elif s.kind == "branch":
-                self.statement_error(s, "branch { ... } belongs inside concat { ... }", s.kind_line, s.kind_col)
+                self.statement_error(s, "branch { ... } belongs inside concat { ... } or add { ... }",
+                                     s.kind_line, s.kind_col)
             i += 1
         return x
 
-    def attrs(self, spec, s: Layer, label=None):
+    def args_of(self, s):
+        """The statement's arguments as read here: a definition's parameters replaced by their
+        values and expressions computed (definitions.evaluate); None after an error."""
+        if self.frame is None and not _has_expr(s.args):
+            return s.args
+        key = self.key(s)
+        if key not in self.evaluated:
+            from .definitions import evaluate   # only programs with definitions or expressions need it
+
+            env = self.frame.env if self.frame is not None else None
+            out = []
+            for a in s.args:
+                v = evaluate(a.value, env, self.report.error)
+                if v is None:
+                    out = None
+                    break
+                out.append(a if v is a.value else Arg(a.key, v, a.line, a.col))
+            self.evaluated[key] = out
+        return self.evaluated[key]
+
+    def attrs(self, spec, s, label, args):
         """The statement's attrs (None if wrong), parsed and reported once per written
-        statement however many times a repeat copies it."""
-        key = id(s)
+        statement (and use) however many times a repeat copies it."""
+        key = self.key(s)
         if key not in self.parsed:
             def err(msg, line, col):
                 self.report.error(msg, line if line is not None else s.kind_line,
                                   col if col is not None else s.kind_col)
-            self.parsed[key] = parse_args(spec, s.args, err, label)
+            self.parsed[key] = parse_args(spec, args, err, label)
         attrs = self.parsed[key]
         return dict(attrs) if attrs is not None else None
 
     def statement_error(self, s, message, line, col) -> None:
-        if id(s) not in self.parsed:
-            self.parsed[id(s)] = None
+        key = s if isinstance(s, tuple) else id(s)
+        if key not in self.parsed:
+            self.parsed[key] = None
             self.report.error(message, line, col)
 
     def layer(self, s: Layer, x: Node, copy) -> Node:
         if self.broken(s):
             return self.unknown(x, s.line, s.col)
         spec = KINDS.get(s.kind)
+        if spec is None and s.kind in self.defs:
+            return self.use(s, self.defs[s.kind], x, copy)
+        if spec is not None and spec.named:
+            return self.named_join(s, spec, x, copy)
         if spec is None or spec.joins:
-            guess = guess_statement(s.kind)
-            hint = f"; did you mean '{guess}'?" if guess else f"; statements are {', '.join(STATEMENTS)}"
-            if s.kind.lower() in ("activation", "leakyrelu", "selu", "prelu"):
-                hint = (f"; the activations are {', '.join(ACTIVATION_NAMES)}, "
-                        f"written alone or as ACT on conv/dense")
-            self.statement_error(s, f"unknown statement '{shown(s.kind)}'{hint}", s.kind_line, s.kind_col)
+            message, guess = unknown_statement(s.kind, self.defs)
+            self.statement_error(s, message, s.kind_line, s.kind_col)
             if guess in KINDS and not KINDS[guess].joins:
                 return self.guessed(s, KINDS[guess], x, copy)
-            if hint.startswith("; the activations"):
+            if "; the activations" in message:
                 return x   # an activation keeps the shape: later layers are checked as they are
             return self.unknown(x, s.line, s.col)
         if s.kind == "input":
             self.statement_error(s, "input must be the first statement (and appear once)", s.kind_line, s.kind_col)
             return x
-        name = self.name_for(s.kind, s.name, s.line, s.col, copy)
-        node = self.add(Node(name, spec, self.attrs(spec, s, name), [x], s.line, s.col, self.depth))
+        args, start = self.args_of(s), x
+        if args is not None:
+            args, start = self.take_from(s, args, x)
+        if args is None or start is None:
+            return self.unknown(x, s.line, s.col)
+        name = self.name_for(s.kind, self.label_of(s), s.line, s.col, copy)
+        node = self.add(Node(name, spec, self.attrs(spec, s, name, args), [start], s.line, s.col, self.depth))
+        self.bind(s, node)
         self.infer(node)
         return node
 
@@ -341,11 +484,72 @@ class _Builder:
         """An unknown statement read as the statement it most likely is (`covn` as conv), so
         that the shapes after it are what the fixed program gives. Its arguments are not
         reported again: if they do not fit that statement, its shape is unknown."""
-        name = self.name_for(spec.keyword, s.name, s.line, s.col, copy)
-        attrs = parse_args(spec, s.args, lambda *a: None, name)
+        name = self.name_for(spec.keyword, self.label_of(s), s.line, s.col, copy)
+        args = self.args_of(s)
+        if args is not None:
+            args = [a for a in args if a.key != "from"]
+        attrs = parse_args(spec, args, lambda *a: None, name) if args is not None else None
         node = self.add(Node(name, spec, attrs, [x], s.line, s.col, self.depth))
+        self.bind(s, node)
         self.infer(node)
         return node
+
+    def use(self, s: Layer, d, x: Node, copy) -> Node:
+        """A use of a definition, expanded where it stands (definitions.expand)."""
+        from .definitions import expand
+
+        return expand(self, s, d, x, copy)
+
+    def named_join(self, s: Layer, spec, x: Node, copy) -> Node:
+        """`add a b …`, `concat a b …`, `multiply a b`: a join of earlier outputs by name."""
+        args = self.args_of(s)
+        if args is None:
+            return self.unknown(x, s.line, s.col)
+        least, most = spec.arity
+        inputs, names, ok = [], [], True
+        for a in args:
+            if a.key is not None:
+                self.statement_error(("option", self.key(s), a.key),
+                                     f"{s.kind} joins earlier layers by name and takes no options, got "
+                                     f"'{shown(a.key)}=' (usage: {spec.usage})", a.line, a.col)
+                ok = False
+                continue
+            node = self.lookup(s, a.value)
+            if node is None:
+                ok = False
+            else:
+                inputs.append(node)
+                names.append(f"'{a.value.text}'")
+        count = sum(a.key is None for a in args)
+        if count < least or (most is not None and count > most):
+            want = f"exactly {least}" if most == least else f"at least {least}"
+            self.statement_error(s, f"{s.kind} joins {want} earlier layers by name, got {count} (usage: {spec.usage})",
+                                 s.kind_line, s.kind_col)
+            ok = False
+        if not ok:
+            return self.unknown(x, s.line, s.col)
+        order = spec.arrange([n.out for n in inputs])
+        inputs, names = [inputs[i] for i in order], [names[i] for i in order]
+        name = self.name_for(s.kind, self.label_of(s), s.line, s.col, copy)
+        node = self.add(Node(name, spec, {}, inputs, s.line, s.col, self.depth))
+        self.bind(s, node)
+        self.join(node, names, s.line, s.col)
+        return node
+
+    def join(self, node: Node, sides, line, col) -> None:
+        """The output of a join node from its inputs (an error when they do not agree)."""
+        types = [i.out for i in node.inputs]
+        if any(t is None for t in types):
+            return
+        try:
+            node.out = node.spec.join(types, sides)
+        except ShapeError as e:
+            self.report.error(f"{node.name}: {e}", line, col)
+            return
+        too_large = _too_large(node, None)
+        if too_large:
+            self.report.error(f"{node.name}: {too_large}", line, col)
+            node.out = None
 
     def infer(self, node: Node) -> None:
         inp = node.inputs[0].out
@@ -376,16 +580,51 @@ class _Builder:
                                     f"{_drop_words(dh, dw)} (output {node.out.h}x{node.out.w}); "
                                     f"use padding=same to keep them", node.line, node.col)
 
+    # -- blocks -------------------------------------------------------------------
+    def block_options(self, s: Block, spec, x: Node, label=None):
+        """A block's options: (the node it reads -- its input, or `from=NAME` --, its join's
+        attrs). (None, None) after an error (reported)."""
+        args = self.args_of(s)
+        if args is not None:
+            args, x = self.take_from(s, args, x)
+        if args is None or x is None:
+            return None, None
+        if spec is None or not spec.options:
+            for a in args:
+                what = f"option '{shown(a.key)}'" if a.key is not None else f"argument '{shown(a.value.text)}'"
+                self.statement_error(("block option", self.key(s), a.line, a.col),
+                                     f"{s.kind} {{ }} takes no {what} (only from=NAME)", a.line, a.col)
+            return x, {}
+        attrs = self.attrs(spec, s, label or s.kind, args)
+        return x, attrs if attrs is not None else {n: p.default for n, p in spec.options.items()}
+
+    def nested(self, stmts, x: Node, copy) -> Node:
+        """A block's body: built in a scope of its own (its names are not seen after it)."""
+        self.scopes.append({})
+        try:
+            return self.body(stmts, x, copy)
+        finally:
+            self.scopes.pop()
+
     def residual(self, s: Block, shortcut: "Block | None", x: Node, copy) -> Node:
         spec = KINDS["residual"]
-        name = self.name_for("residual", s.name, s.line, s.col, copy)
+        label = self.label_of(s)
+        start, attrs = self.block_options(s, spec, x, label)
+        if start is None:
+            return self.unknown(x, s.line, s.col)
+        x = start
+        name = self.name_for("residual", label, s.line, s.col, copy)
         self.depth += 1
         first = len(self.nodes)
-        y = self.body(s.body, x, copy)
+        y = self.nested(s.body, x, copy)
         block = self.nodes[first:]
-        sc = self.body(shortcut.body, x, copy) if shortcut is not None else x
+        sc = x
+        if shortcut is not None:
+            start, _ = self.block_options(shortcut, None, x)
+            sc = self.nested(shortcut.body, start, copy) if start is not None else self.unknown(x, s.line, s.col)
         self.depth -= 1
-        node = self.add(Node(name, spec, {}, [y, sc], s.line, s.col, self.depth))
+        node = self.add(Node(name, spec, attrs, [y, sc], s.line, s.col, self.depth))
+        self.bind(s, node)
         a, b = y.out, sc.out
         if a is None or b is None:
             return node
@@ -400,45 +639,51 @@ class _Builder:
             self.report.error(f"{name}: {e}{hint}", s.line, s.col)
         return node
 
-    def concat(self, s: Block, x: Node, copy) -> Node:
-        spec = KINDS["concat"]
-        name = self.name_for("concat", s.name, s.line, s.col, copy)
+    def branches(self, s: Block, x: Node, copy) -> Node:
+        """`concat { branch … }` and `add { branch … }`: the branches, each on the block's
+        input (or its own `from=`), joined."""
+        spec = KINDS[s.kind]
+        label = self.label_of(s)
+        start, _ = self.block_options(s, None, x)
+        if start is None:
+            return self.unknown(x, s.line, s.col)
+        x = start
+        name = self.name_for(s.kind, label, s.line, s.col, copy)
         outs = []
         self.depth += 1
         for b in s.body:
             if isinstance(b, Block) and b.kind == "branch":
-                outs.append(self.body(b.body, x, copy))
+                start, _ = self.block_options(b, None, x)
+                outs.append(self.nested(b.body, start, copy) if start is not None else self.unknown(x, b.line, b.col))
             elif self.broken(b):
                 outs.append(self.unknown(x, b.line, b.col))
-            else:
-                self.statement_error(b, "concat { ... } holds only branch { ... } blocks", b.kind_line, b.kind_col)
+            elif not isinstance(b, Definition):   # (a definition here is reported as such)
+                self.statement_error(b, f"{s.kind} {{ ... }} holds only branch {{ ... }} blocks", b.kind_line,
+                                     b.kind_col)
         self.depth -= 1
         if not outs:
-            self.statement_error(s, "concat needs at least one branch { ... }", s.kind_line, s.kind_col)
+            self.statement_error(s, f"{s.kind} needs at least one branch {{ ... }}", s.kind_line, s.kind_col)
             return x
         node = self.add(Node(name, spec, {}, outs, s.line, s.col, self.depth))
-        types = [o.out for o in outs]
-        if any(t is None for t in types):
-            return node
-        try:
-            node.out = spec.join(types)
-        except ShapeError as e:
-            self.report.error(f"{name}: {e}", s.line, s.col)
-            return node
-        too_large = _too_large(node, None)
-        if too_large:
-            self.report.error(f"{name}: {too_large}", s.line, s.col)
-            node.out = None
+        self.bind(s, node)
+        self.join(node, [f"branch {i}" for i in range(1, len(outs) + 1)] if s.kind != "concat" else None,
+                  s.line, s.col)
         return node
 
     def scale(self, s: Block, x: Node, copy) -> Node:
         """out = x · gate, where the block maps x to the gate (a vector of x's channels)."""
         spec = KINDS["scale"]
-        name = self.name_for("scale", s.name, s.line, s.col, copy)
+        label = self.label_of(s)
+        start, _ = self.block_options(s, None, x)
+        if start is None:
+            return self.unknown(x, s.line, s.col)
+        x = start
+        name = self.name_for("scale", label, s.line, s.col, copy)
         self.depth += 1
-        gate = self.body(s.body, x, copy)
+        gate = self.nested(s.body, x, copy)
         self.depth -= 1
         node = self.add(Node(name, spec, {}, [x, gate], s.line, s.col, self.depth))
+        self.bind(s, node)
         if x.out is None or gate.out is None:
             return node
         try:
@@ -448,20 +693,64 @@ class _Builder:
         return node
 
     def repeat(self, s: Block, x: Node, copy) -> Node:
-        n = _repeat_count(s)  # a missing or bad count was reported by _check_structure
+        start, _ = self.block_options(s, None, x)
+        if start is None:
+            return self.unknown(x, s.line, s.col)
+        x = start
+        n = self.repeat_count(s)
         if self.unrolled.get(id(s)) == 0:
             return x  # a body of no layers (empty, or repeats of nothing): nothing to unroll, however often
         for i in range(n or 1):
-            x = self.body(s.body, x, (i + 1) if copy is None else f"{copy}_{i + 1}")
+            x = self.nested(s.body, x, (i + 1) if copy is None else f"{copy}_{i + 1}")
         return x
 
+    def repeat_count(self, s: Block) -> "int | None":
+        """repeat's N: a literal one was checked by _Structure; one computed here (a parameter,
+        an expression) is checked once per use."""
+        c = s.count
+        if c is None or (self.frame is None and c.kind in ("number", "size")):
+            return _repeat_count(s)
+        key = ("count", self.key(s))
+        if key not in self.evaluated:
+            from .definitions import evaluate
 
-def guess_statement(word: str) -> "str | None":
+            v = evaluate(c, self.frame.env if self.frame is not None else None, self.report.error)
+            n = integer(v.text) if v is not None and v.kind == "number" else None
+            if v is not None and (n is None or not 0 < n <= MAX_NODES):
+                if n is not None and n > MAX_NODES:
+                    self.report.error(f"repeat count must be at most {MAX_NODES:,} (the most layers a program may "
+                                      f"have), got {shown(v.text)}", c.line, c.col)
+                else:
+                    self.report.error(f"repeat count must be a positive integer, got '{shown(v.text)}'", c.line, c.col)
+                n = None
+            self.evaluated[key] = n
+        return self.evaluated[key]
+
+
+def unknown_statement(word: str, defs=()) -> tuple:
+    """(the message for an unknown statement `word`, the statement it most likely means)."""
+    guess = guess_statement(word, tuple(defs))
+    hint = f"; did you mean '{guess}'?" if guess else f"; statements are {', '.join(STATEMENTS)}"
+    if word.lower() in ("activation", "leakyrelu", "selu", "prelu"):
+        hint = (f"; the activations are {', '.join(ACTIVATION_NAMES)}, "
+                f"written alone or as ACT on conv/dense")
+    return f"unknown statement '{shown(word)}'{hint}", guess
+
+
+def _has_expr(args) -> bool:
+    for a in args:
+        k = a.value.kind
+        if k == "expr" or (k == "list" and any(i.kind == "expr" for i in a.value.items)):
+            return True
+    return False
+
+
+def guess_statement(word: str, extra: tuple = ()) -> "str | None":
     """The statement or block a misspelt or Keras-named `word` most likely means, or None.
 
     Keras and PyTorch names first (ALIASES), then the closest spelling -- but never one
     that pools the other way: `globalmaxpool` is not `globalpool`, which averages."""
-    candidates = STATEMENTS + BLOCKS
+    candidates = STATEMENTS + BLOCKS + extra
     alias = ALIASES.get(word.lower().replace("_", ""))
     if alias in candidates:
         return alias
@@ -512,69 +801,142 @@ def _repeat_count(s: Block) -> "int | None":
     c = s.count
     n = integer(c.text) if c is not None and c.kind == "number" else None
     if n is None or not 0 < n <= MAX_NODES:
-        return None  # _check_structure reports it
+        return None  # _Structure (or, for a computed count, the builder) reports it
     return n
 
 
-def _check_structure(stmts, report: Reporter, depth: int = 0, unrolled: "dict | None" = None) -> int:
-    """Checks that need no shapes, once per written statement (not per repeat copy).
+class _Structure:
+    """Checks that need no shapes, once per written statement (not per repeat copy or use).
 
-    Returns how many nodes `stmts` unrolls to (raising _TooBig past MAX_NODES); reports
-    nesting too deep, counts on blocks other than repeat, and names on blocks that cannot
-    carry one. `unrolled` gets id(repeat block) -> the layers its body unrolls to.
+    `check(stmts)` returns (how many nodes `stmts` unrolls to, how deep blocks and uses of
+    definitions nest in it), raising _TooBig past MAX_NODES or MAX_DEPTH: a use counts the
+    layers its definition makes, so definitions that use each other many times over are
+    refused here, before anything is built. It reports nesting too deep, counts on blocks
+    other than repeat, names on blocks that cannot carry one, and for definitions
+    (definitions.read_definition) their names and parameters, a definition inside a block, a
+    use before the definition, a definition that uses itself or a later one, and unknown
+    statements in bodies (which are built only when used). `unrolled` gets id(repeat block)
+    -> the layers its body unrolls to; `defs` the definitions (name -> Def); `reported` the
+    ids of statements whose error is reported here, which the builder does not repeat.
     """
-    unrolled = {} if unrolled is None else unrolled
-    total = 0
-    for s in stmts:
-        if not isinstance(s, Block):
-            total += s.kind != "input"  # the input is not one of the layers
+
+    def __init__(self, program: Program, report: Reporter, unrolled: dict):
+        self.report, self.unrolled = report, unrolled
+        self.defs: dict = {}
+        self.all: dict = {}
+        for s in program.statements:
+            if isinstance(s, Definition):
+                self.all.setdefault(s.name, s)
+        self.current = None      # the Def whose body is being checked
+        self.reported: set = set()
+
+    def too_many(self, s) -> None:
+        where = f"one use of '{self.current.name}' makes" if self.current is not None else "the program unrolls to"
+        self.report.error(f"{where} more than {MAX_NODES:,} layers", s.kind_line, s.kind_col)
+        raise _TooBig
+
+    def too_deep(self, s, use: bool) -> None:
+        what = "blocks and uses of definitions are" if use else "blocks are"
+        self.report.error(f"{what} nested more than {MAX_DEPTH} deep", s.kind_line, s.kind_col)
+        raise _TooBig
+
+    def check(self, stmts, depth: int = 0) -> tuple:
+        report = self.report
+        total, deepest = 0, depth
+        for s in stmts:
+            if isinstance(s, Definition):
+                self.definition(s, depth)
+                continue
+            if isinstance(s, Layer):
+                d = self.defs.get(s.kind) if s.kind not in KINDS else None
+                if d is not None and d is self.current:
+                    d = None   # a definition that uses itself
+                if d is None and s.kind not in KINDS:
+                    self.not_a_use(s)
+                if d is not None and not d.broken:
+                    if depth + d.depth > MAX_DEPTH:
+                        self.too_deep(s, True)
+                    total += d.size
+                    deepest = max(deepest, depth + d.depth)
+                else:
+                    total += s.kind != "input"  # the input is not one of the layers
+                if total > MAX_NODES:
+                    self.too_many(s)
+                continue
+            if depth >= MAX_DEPTH:
+                self.too_deep(s, False)
+            if s.count is not None and s.kind != "repeat":
+                report.error(f"{s.kind} takes no count (only repeat N does)", s.count.line, s.count.col)
+            literal = s.count is None or s.count.kind in ("number", "size")
+            if s.kind == "repeat" and literal and _repeat_count(s) is None:
+                n = integer(s.count.text) if s.count is not None and s.count.kind == "number" else None
+                if s.count is None:
+                    report.error("repeat needs a count: repeat N { ... }", s.kind_line, s.kind_col)
+                elif n is not None and n > MAX_NODES:
+                    report.error(f"repeat count must be at most {MAX_NODES:,} (the most layers a program may have), "
+                                 f"got {shown(s.count.text)}", s.count.line, s.count.col)
+                else:
+                    report.error(f"repeat count must be a positive integer, got '{shown(s.count.text)}'",
+                                 s.count.line, s.count.col)
+            if s.name and s.kind in ("shortcut", "branch", "repeat"):
+                what = {"shortcut": "name the residual instead (NAME: residual { ... } shortcut { ... })",
+                        "branch": "name the concat instead (NAME: concat { branch ... })",
+                        "repeat": "name the layers inside it; each copy gets NAME_1, NAME_2, ..."}[s.kind]
+                report.error(f"a {s.kind} block cannot be named: {what}", s.line, s.col)
+            inner, deep = self.check(s.body, depth + 1)
+            deepest = max(deepest, deep)
+            if s.kind == "repeat":
+                self.unrolled[id(s)] = inner
+                # a count computed from a parameter is not known yet: once here, checked as it unrolls
+                total += inner * ((_repeat_count(s) or 1) if literal else 1)
+            else:  # a block with a join (residual, concat, add, scale) adds that node; shortcut and branch none
+                total += inner + (s.kind in KINDS and KINDS[s.kind].joins)
             if total > MAX_NODES:
-                report.error(f"the program unrolls to more than {MAX_NODES:,} layers", s.kind_line, s.kind_col)
-                raise _TooBig
-            continue
-        if depth >= MAX_DEPTH:
-            report.error(f"blocks are nested more than {MAX_DEPTH} deep", s.kind_line, s.kind_col)
-            raise _TooBig
-        if s.count is not None and s.kind != "repeat":
-            report.error(f"{s.kind} takes no count (only repeat N does)", s.count.line, s.count.col)
-        if s.kind == "repeat" and _repeat_count(s) is None:
-            n = integer(s.count.text) if s.count is not None and s.count.kind == "number" else None
-            if s.count is None:
-                report.error("repeat needs a count: repeat N { ... }", s.kind_line, s.kind_col)
-            elif n is not None and n > MAX_NODES:
-                report.error(f"repeat count must be at most {MAX_NODES:,} (the most layers a program may have), "
-                             f"got {shown(s.count.text)}", s.count.line, s.count.col)
-            else:
-                report.error(f"repeat count must be a positive integer, got '{shown(s.count.text)}'",
-                             s.count.line, s.count.col)
-        if s.name and s.kind in ("shortcut", "branch", "repeat"):
-            what = {"shortcut": "name the residual instead (NAME: residual { ... } shortcut { ... })",
-                    "branch": "name the concat instead (NAME: concat { branch ... })",
-                    "repeat": "name the layers inside it; each copy gets NAME_1, NAME_2, ..."}[s.kind]
-            report.error(f"a {s.kind} block cannot be named: {what}", s.line, s.col)
-        inner = _check_structure(s.body, report, depth + 1, unrolled)
-        if s.kind == "repeat":
-            unrolled[id(s)] = inner
-            total += inner * (_repeat_count(s) or 1)
-        else:  # a block with a join (residual, concat, scale) adds that node; shortcut and branch none
-            total += inner + (s.kind in KINDS and KINDS[s.kind].joins)
-        if total > MAX_NODES:
-            report.error(f"the program unrolls to more than {MAX_NODES:,} layers", s.kind_line, s.kind_col)
-            raise _TooBig
-    return total
+                self.too_many(s)
+        return total, deepest
+
+    def not_a_use(self, s: Layer) -> None:
+        from .definitions import not_a_use
+
+        not_a_use(self, s)
+
+    def error(self, s, message: str) -> None:
+        if id(s) not in self.reported:
+            self.reported.add(id(s))
+            self.report.error(message, s.kind_line, s.kind_col)
+
+    def definition(self, s: Definition, depth: int) -> None:
+        from .definitions import check_definition
+
+        check_definition(self, s, depth)
 
 
 class _TooBig(Exception):
     pass
 
 
+def _label_lines(stmts, out: "dict | None" = None) -> dict:
+    """Every label written (in blocks and definitions too) -> the line it is first written on."""
+    out = {} if out is None else out
+    for s in stmts:
+        if s.name is not None and not isinstance(s, Definition):
+            out.setdefault(s.name, s.line)
+        body = getattr(s, "body", None)
+        if body:
+            _label_lines(body, out)
+    return out
+
+
 def _explicit_names(stmts, copies=(None,)) -> set:
     """Every name the user chose, as the layers will carry it (NAME_i inside repeat).
 
     Copies are spelt out only where a name sits (a named statement unrolls to at most
-    MAX_NODES layers), never for the repeats of a body without names."""
+    MAX_NODES layers), never for the repeats of a body without names. (Labels inside a
+    definition's body are local to each use, named USE_LABEL: never a KIND_N.)"""
     names = set()
     for s in stmts:
+        if isinstance(s, Definition):
+            continue
         if s.name and not (isinstance(s, Block) and s.kind == "repeat"):  # a named repeat is an error
             names.update(s.name if c is None else f"{s.name}_{c}" for c in copies)
         if isinstance(s, Block) and _names_inside(s.body):
@@ -587,7 +949,7 @@ def _explicit_names(stmts, copies=(None,)) -> set:
 
 
 def _names_inside(stmts) -> bool:
-    return any((s.name and not (isinstance(s, Block) and s.kind == "repeat"))
+    return any((s.name and not isinstance(s, Definition) and not (isinstance(s, Block) and s.kind == "repeat"))
                or (isinstance(s, Block) and _names_inside(s.body)) for s in stmts)
 
 
@@ -608,7 +970,7 @@ def _softmax_warnings(nodes, output, report: Reporter) -> None:
                 break
             if tail is not output:
                 report.warning(f"{n.name}: softmax is not the last layer; it squashes what later layers see "
-                               f"(use it only on the output, or use relu here)", n.line, n.col)
+                               f"(use it only on the output, or use relu here)", n.line, n.col, n.trace)
 
 
 def build(program: Program, input_shape=None, report: "Reporter | None" = None) -> Network:
@@ -621,19 +983,40 @@ def _build(program: Program, input_shape, report: "Reporter | None") -> Network:
     report = report or Reporter(program.filename)
     if input_shape is not None:
         input_shape = _check_input_shape(input_shape, program.filename)
+    net = _analyse(program, input_shape, report)
+    report.raise_if_errors()
+    return net
+
+
+def analyse(program: Program, report: Reporter) -> "Network | None":
+    """The graph of `program` as far as it can be built, for tools that show what they can
+    of a program being written (the language server): every error goes to `report` and
+    nothing is raised; a node whose shape an error left unknown has `out` None. None when
+    the program is too large to build (reported)."""
+    with paused():
+        return _analyse(program, None, report)
+
+
+def _analyse(program: Program, input_shape, report: Reporter) -> "Network | None":
     unrolled: dict = {}
+    structure = _Structure(program, report, unrolled)
     try:
-        _check_structure(program.statements, report, unrolled=unrolled)
+        structure.check(program.statements)
     except _TooBig:
-        report.raise_if_errors()
+        return None
     b = _Builder(program, report, input_shape)
-    b.unrolled = unrolled
-    output = b.build()
+    b.unrolled, b.defs = unrolled, structure.defs
+    b.parsed.update(dict.fromkeys(structure.reported))
+    try:
+        output = b.build()
+    except _TooBig:   # reported: the program is too large to build
+        report.notes = ()
+        return None
+    report.notes = ()
     if not report.errors:
         _softmax_warnings(b.nodes, output, report)
     else:
         _add_min_input_hint(b, report)
-    report.raise_if_errors()
     warnings = sorted(report.warnings, key=lambda d: (d.line, d.col))
     return Network(b.nodes, output, warnings, program.filename, program)
 

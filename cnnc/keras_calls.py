@@ -177,6 +177,9 @@ def _translate(name: str, args: str, label: bool) -> tuple:
 
     kind = _kind_of(name)
     base = name.rsplit(".", 1)[-1]
+    if kind in KINDS and KINDS[kind].joins and KINDS[kind].named:
+        return None, (f"a join names what it joins here: write {kind} NAME NAME... (the labels of earlier "
+                      f"layers)" + (f", or {kind} {{ branch {{ ... }} branch {{ ... }} }}" if kind in BLOCKS else ""))
     if kind in BLOCKS or (kind in KINDS and KINDS[kind].joins):
         return None, f"a join is a block here: write {kind} {{ ... }} around the layers it joins"
     if kind is None and base.lower() != "activation":

@@ -3,9 +3,11 @@
 Each is checked where the program is read, in the program's own terms, so that what
 `cnnc shapes` accepts every later stage (compile, check, the bridges) can build:
 
-  MAX_LAYERS   layers a program may unroll to (repeats included); also the most layer
-               statements and the most blocks a file may hold, counted while it is read
-  MAX_DEPTH    blocks nested inside one another
+  MAX_LAYERS   layers a program may unroll to (repeats and uses of definitions included:
+               each definition is sized once, so uses nested in uses are refused before
+               anything is built); also the most layer statements and the most blocks a
+               file may hold, counted while it is read
+  MAX_DEPTH    blocks nested inside one another (a definition's blocks count where it is used)
   MAX_WORDS    words in one statement (no statement needs more than a handful)
   MAX_SIZE     any size or count written in a program or given as the input shape:
                filters, units, kernel, stride, padding, H, W, C (2^20: a million-sample

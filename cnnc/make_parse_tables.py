@@ -38,7 +38,18 @@ def generate() -> str:
     lexed = [t for t in terms if t.name not in keywords.values()]
     # lark's own lexer order: priority, then the longest possible match, then the pattern's length
     lexed.sort(key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
+    # Punctuation (a string no other terminal starts with, which sorts after every regex
+    # terminal) is matched by one alternative and told apart by its text: each named group
+    # of the lexer's regex costs start-up time to compile.
+    literals = {}
+    while lexed and type(lexed[-1].pattern).__name__ == "PatternStr" and \
+            not any(re.match(t.pattern.to_regexp(), lexed[-1].pattern.value) for t in lexed[:-1]
+                    if type(t.pattern).__name__ != "PatternStr"):
+        t = lexed.pop()
+        literals[t.pattern.value] = t.name
     tokens = [(t.name, t.pattern.to_regexp()) for t in lexed]
+    if literals:   # longest first, as the lexer ordered them
+        tokens.append(("_LITERAL", "|".join(re.escape(v) for v in sorted(literals, key=lambda v: (-len(v), v)))))
 
     rule_index = {}
     rules = []
@@ -79,6 +90,7 @@ def generate() -> str:
            '"""',
            "",
            f"TOKENS = {tokens!r}  # (terminal, regex) in lexer priority order",
+           f"LITERALS = {dict(sorted(literals.items()))!r}  # what _LITERAL matched -> its terminal",
            f"IGNORE = {sorted(ignore)!r}",
            f"KEYWORDS = {dict(sorted(keywords.items()))!r}",
            "# (origin, length, per-symbol d=drop/k=keep/s=splice, callback or None to splice, expand1)",

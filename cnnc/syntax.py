@@ -16,8 +16,36 @@ from .records import Record
 
 
 class Value(Record):
-    """One literal as written: `32`, `3x3`, `0.5`, `same`; kind is "number" | "size" | "word"."""
-    __slots__ = ("text", "kind", "line", "col")
+    """One literal as written: `32`, `3x3`, `0.5`, `same`, `0.485,0.456,0.406`; kind is
+    "number" | "size" | "word" | "list" (`items`: a list's elements, Values or Exprs)."""
+    __slots__ = ("text", "kind", "line", "col", "items")
+    _defaults = {"items": ()}
+
+
+class Expr(Record):
+    """An integer expression as written: `filters*4`, `c//4 + 1`, `max(1, c//4)`. `op` is
+    "+", "-", "*", "//", "min" or "max"; `args` its operands (Values or Exprs). The graph
+    builder evaluates it (a definition's parameters stand for their values) into a Value."""
+    __slots__ = ("op", "args", "line", "col")
+    kind = "expr"
+
+    @property
+    def text(self) -> str:
+        if self.op in ("min", "max"):
+            return f"{self.op}({', '.join(a.text for a in self.args)})"
+        a, b = self.args
+        return f"{_operand(a, self.op, False)}{self.op}{_operand(b, self.op, True)}"
+
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2}
+
+
+def _operand(x, op: str, right: bool) -> str:
+    """An operand's text, in parentheses where precedence needs them (`(a+b)*2`, `a-(b-c)`)."""
+    inner = _PRECEDENCE.get(getattr(x, "op", None), 3)
+    if inner < _PRECEDENCE[op] or (right and inner == _PRECEDENCE[op]):
+        return f"({x.text})"
+    return x.text
 
 
 class Arg(Record):
@@ -26,16 +54,38 @@ class Arg(Record):
 
 
 class Layer(Record):
-    """`[name:] kind arg*` -- `conv 32 3x3 relu`, `c1: pool 2`, `relu`.
+    """`[name:] kind arg*` -- `conv 32 3x3 relu`, `c1: pool 2`, `relu`, `add a b`, and a use
+    of a definition (`bottleneck 64 stride=2`).
 
     line/col: the statement (its label, if named); kind_line/kind_col: the keyword.
+    trace: for a statement of a definition's body as one use made it, the uses it is inside,
+    innermost first, as (definition name, line, col of the use); () for a written one.
     """
-    __slots__ = ("kind", "name", "args", "line", "col", "kind_line", "kind_col")
+    __slots__ = ("kind", "name", "args", "line", "col", "kind_line", "kind_col", "trace")
+    _defaults = {"trace": ()}
 
 
 class Block(Record):
-    """`residual {…}`, `shortcut {…}`, `concat {…}`, `branch {…}`, `repeat N {…}`, `scale {…}`."""
-    __slots__ = ("kind", "name", "count", "body", "line", "col", "kind_line", "kind_col")
+    """`residual {…}`, `shortcut {…}`, `concat {…}`, `add {…}`, `branch {…}`, `repeat N {…}`,
+    `scale {…}`. `count`: the first argument when it is positional (repeat's N); `args`: the
+    others (options such as `scale=0.17` or `from=x`). trace: as Layer's."""
+    __slots__ = ("kind", "name", "count", "body", "line", "col", "kind_line", "kind_col", "args", "trace")
+    _defaults = {"args": (), "trace": ()}
+
+
+class Definition(Record):
+    """`def NAME PARAM... [PARAM=DEFAULT...] { BODY }`: `params` are the Args as written
+    (positional: a parameter's name as a word Value; option: a parameter with its default)."""
+    __slots__ = ("name", "params", "body", "line", "col", "name_line", "name_col")
+    kind = "def"
+
+    @property
+    def kind_line(self) -> int:
+        return self.line
+
+    @property
+    def kind_col(self) -> int:
+        return self.col
 
 
 class Program(Record):
@@ -86,10 +136,6 @@ def _positional(items):
     return Arg(None, v, v.line, v.col)
 
 
-def _count(items):
-    return _value(items[0])
-
-
 def _body(stmts):
     return list(stmts)
 
@@ -98,21 +144,47 @@ def _block(items):
     label = None
     if _is_token(items[0]) and items[0].type == "NAME":
         label, items = items[0], items[1:]
-    kw, rest = items[0], items[1:]
-    count = rest[0] if len(rest) == 2 else None
-    body = rest[-1]
+    kw, args, body = items[0], list(items[1:-1]), items[-1]
+    count = args.pop(0).value if args and args[0].key is None else None
     head = label or kw
     return Block(str(kw), str(label) if label else None, count, body,
-                 head.line, head.column, kw.line, kw.column)
+                 head.line, head.column, kw.line, kw.column, args)
+
+
+def _definition(items):
+    kw, name, params, body = items[0], items[1], list(items[2:-1]), items[-1]
+    return Definition(str(name), params, body, kw.line, kw.column, name.line, name.column)
+
+
+def _list(items):
+    values = tuple(_value(x) for x in items)
+    first = values[0]
+    return Value(",".join(v.text for v in values), "list", first.line, first.col, values)
+
+
+def _binary(op):
+    def make(items):
+        a, b = _value(items[0]), _value(items[-1])
+        return Expr(op, [a, b], a.line, a.col)
+    return make
+
+
+def _call(items):
+    fn = items[0]
+    return Expr(str(fn), [_value(x) for x in items[1:]], fn.line, fn.column)
 
 
 CALLBACKS = {"start": _start, "layer": _layer, "option": _option, "positional": _positional,
-             "count": _count, "body": _body, "block": _block}
+             "body": _body, "block": _block, "definition": _definition, "list": _list,
+             "plus": _binary("+"), "minus": _binary("-"), "times": _binary("*"), "floordiv": _binary("//"),
+             "call": _call}
 
 _VALUE_KIND = {"NUMBER": "number", "SIZE": "size", "NAME": "word"}
 
 
-def _value(tok) -> Value:
+def _value(tok) -> "Value | Expr":
+    if not _is_token(tok):
+        return tok   # already a Value (a list) or an Expr
     return Value(str(tok), _VALUE_KIND[tok.type], tok.line, tok.column)
 
 
@@ -161,6 +233,39 @@ def _lexer():
     return _LEXER
 
 
+def tokenize(text: str, first_line: int = 1):
+    """Every token of `text` in order, comments and separators included (blanks are not):
+    what the parser reads, plus what it ignores, for tools that rewrite or colour the
+    source (cnnc fmt, the language server). Each `;` and each line end is its own `_SEP`
+    token; a comment is a `COMMENT`. `type` is the grammar's terminal name (a keyword is
+    a NAME: the parser decides by context); `line`/`column` are 1-based.
+
+    `text` is read as parse_program reads it (a byte-order mark dropped, `\\r\\n` and a
+    lone `\\r` are line ends; `first_line` numbers its first line). A character no
+    terminal matches raises CnncError at it."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    from .parse_tables import IGNORE, LITERALS
+
+    match, blank = _lexer(), frozenset(IGNORE) - {"COMMENT"}
+    pos, n, line, line_start = 0, len(text), first_line, 0
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            raise CnncError(f"syntax error: unexpected character {text[pos]!r}", line, pos - line_start + 1)
+        typ, val = m.lastgroup, m.group()
+        if typ == "_LITERAL":
+            typ = LITERALS[val]
+        if typ not in blank:
+            yield Token(typ, val, line, pos - line_start + 1)
+        if typ == "_SEP" and val.endswith("\n"):
+            line += 1
+            line_start = m.end()
+        pos = m.end()
+
+
 def _separators():
     """Matches the rest of a run of separators.
 
@@ -182,7 +287,7 @@ def _drive(text: str):
 
     The limits on layers, blocks, nesting and words per statement are counted as
     tokens arrive (raising _TooLarge), so an oversized program stops early."""
-    from .parse_tables import END, IGNORE, KEYWORDS, RULES, START, STATES
+    from .parse_tables import END, IGNORE, KEYWORDS, LITERALS, RULES, START, STATES
 
     match, separators = _lexer(), _separators()
     ignore = frozenset(IGNORE)
@@ -197,6 +302,8 @@ def _drive(text: str):
                 raise _SyntaxError(Token("", "", line, pos - line_start + 1), char=text[pos],
                                    statement=tuple(statement))
             typ, val = m.lastgroup, m.group()
+            if typ == "_LITERAL":
+                typ = LITERALS[val]
             tok_line, tok_col = line, pos - line_start + 1
             nl = val.count("\n")
             if nl:
@@ -291,7 +398,8 @@ _TERMINAL_WORDS = {
     "NAME": "a name", "NUMBER": "a number", "SIZE": "a size such as 3x3", "_SEP": "end of statement",
     "LBRACE": "'{'", "RBRACE": "'}'", "COLON": "':'", "EQUAL": "'='", "$END": "end of input",
     "RESIDUAL": "'residual'", "SHORTCUT": "'shortcut'", "CONCAT": "'concat'", "BRANCH": "'branch'",
-    "REPEAT": "'repeat'", "SCALE": "'scale'",
+    "REPEAT": "'repeat'", "SCALE": "'scale'", "ADD": "'add'", "DEF": "'def'", "MIN": "'min'", "MAX": "'max'",
+    "COMMA": "','", "LPAR": "'('", "RPAR": "')'", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "FLOORDIV": "'//'",
 }
 
 
@@ -412,7 +520,7 @@ def _describe(e: "_SyntaxError", text: str) -> tuple:
         unknown = _unknown_block(e.statement)
         if unknown is not None:
             return unknown
-        msg += " (blocks are residual, shortcut, concat, branch, scale and repeat N)"
+        msg += " (blocks are residual, shortcut, concat, add, branch, scale and repeat N)"
     return msg, tok.line, tok.column
 
 
@@ -437,6 +545,8 @@ def _statement_span(e: "_SyntaxError", text: str, starts: list) -> "tuple | None
         return at, at + 1, False
     first = e.statement[0] if e.statement else tok
     begin = min(at, starts[first.line - 1] + first.column - 1)
+    from .parse_tables import LITERALS
+
     match = _lexer()
     depth, pos, end = 0, at, len(text)
     while pos < len(text):
@@ -445,6 +555,8 @@ def _statement_span(e: "_SyntaxError", text: str, starts: list) -> "tuple | None
             pos += 1
             continue
         kind = m.lastgroup
+        if kind == "_LITERAL":
+            kind = LITERALS[m.group()]
         if kind == "_SEP" and depth == 0:
             end = pos
             break
@@ -475,7 +587,8 @@ def _read_habits(text: str, report, broken: "list | None" = None) -> str:
     """Keras calls (`Dense(10)`: keras_calls.py), quoted values (`padding="same"`) and sizes
     in parentheses (`(3, 3)`) are errors with their fix named; the text is rewritten as
     meant, in place (same length, same positions), so that the rest of the program is still
-    checked. A call that cannot be rewritten adds its place to `broken`."""
+    checked. A call that cannot be rewritten adds its place to `broken`. Parentheses of an
+    expression are not a habit: `(4)*2` has no comma, and `max(1, 4)` is a call."""
     global _HABITS
     if "(" in text:
         from .keras_calls import read_calls
@@ -499,6 +612,9 @@ def _read_habits(text: str, report, broken: "list | None" = None) -> str:
         counted = m.start()
         col = m.start() - starts[line - 1] + 1
         written = m.group(0)
+        if m.group("nums") is not None and written[0] == "(" and (
+                "," not in written or _word_before(text, m.start()) in ("min", "max")):
+            continue
         if m.group("q"):
             word = m.group("word").strip()
             key = _key_before(text, m.start())
@@ -514,6 +630,17 @@ def _read_habits(text: str, report, broken: "list | None" = None) -> str:
         last = m.end()
     out.append(text[last:])
     return "".join(out)
+
+
+def _word_before(text: str, at: int) -> str:
+    """The word just before position `at` (blanks between allowed), or ''."""
+    i = at - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    j = i
+    while j >= 0 and (text[j].isalnum() or text[j] == "_"):
+        j -= 1
+    return text[j + 1:i + 1]
 
 
 def _key_before(text: str, at: int) -> "str | None":

@@ -12,7 +12,9 @@ from a seeded `random.Random` (`Seeded`, thousands of programs a second for the 
 * `network(c)`: a valid network on a small input, built statement by statement so that its
   shapes always fit: identity branches (empty, repeated), concats of concats, residuals
   around views and around other residuals, repeats, every activation, pools with every
-  padding rule. Each statement's shape comes from the registry itself (a one-line program
+  padding rule; and the third edition's: uses of definitions (with expressions, labels
+  and joins inside, in blocks and repeats), named joins (`add`, `concat`, `multiply`,
+  `from=`), `add { branch … }` and scaled residuals. Each statement's shape comes from the registry itself (a one-line program
   is parsed), so the generator never re-implements a shape rule.
 
 Both are tables: `ANY_STATEMENTS` and `NETWORK_STATEMENTS` map a name to a generator
@@ -132,6 +134,16 @@ ANY_STATEMENTS = {
         f"batchnorm scale={c.pick(['false', _value(c)])} center=false"]),
     # every keyword of the registry with arbitrary arguments (new kinds get fuzzed too)
     "registry": lambda c: f"{c.pick(STATEMENTS)} {_args(c, ('stride', 'padding', 'eps', 'activation', 'x'))}",
+    "third edition": lambda c: c.pick([
+        f"add {c.pick(['a', 'b', 'input', 'conv_1', 'x', '3'])} {c.pick(['a', 'b', 'input', 'zz'])}",
+        f"concat a {c.pick(['b', 'input', 'a', '2x2'])}", f"multiply {c.pick(['a', 'input'])} b",
+        f"multiply a b {c.pick(['c', 'input'])}", "add", "concat", f"conv 2 1 from={c.pick(['a', 'b', 'input', '3'])}",
+        f"relu from={c.pick(['a', 'nowhere', 'input'])} from=b", f"blk {_small(c)}", f"blk {_small(c)} k={_value(c)}",
+        f"blk f={_small(c)} z=1", f"conv {_small(c)}*{_small(c)} {c.pick(['3', '1+2', '(2)', 'max(1, 3)'])}",
+        f"dense {c.pick(['4//0', '4//2', '-3+1', '2*2x2', 'min()', 'max(1)', 'q*2'])}",
+        f"normalize mean={c.pick(['0.5,0.5,0.5', '1,2', '1,,2', '1,x'])}",
+        f"def {c.pick(['blk', 'same', 'conv', 'd2'])} {c.pick(['f', 'same', 'stride', 'f k=3', 'k=3 f', 'f f'])} "
+        f"{{ {c.pick(['conv f k padding=same', 'relu', 'blk 2', 'd2', 'conv f*2 1', ''])} }}"]),
     "junk": lambda c: c.pick(["covn 3 3", "Conv 8 3x3", "maxpool2d 2", "shortcut", "branch", "residual",
                               "repeat", "a:", ": relu", "relu =", "= 3", "x" * 5000, "conv 8 3x3 =same",
                               'conv 8 (3, 3) padding="same"', "conv 8 3 x 3", "pool [2,2]", "dense 4 activation='relu'",
@@ -142,7 +154,7 @@ ANY_STATEMENTS = {
 def _any_block(c: Chooser, depth: int) -> str:
     def body():
         return "{ " + _any_statements(c, depth + 1, c.int(0, 3)) + " }"
-    kind = c.pick(["residual", "residual_shortcut", "concat", "repeat", "scale", "stray"])
+    kind = c.pick(["residual", "residual_shortcut", "concat", "repeat", "scale", "add", "scaled", "stray"])
     if kind == "residual":
         return f"residual {body()}"
     if kind == "residual_shortcut":
@@ -153,7 +165,11 @@ def _any_block(c: Chooser, depth: int) -> str:
         return f"repeat {c.pick(['1', '2', '3', '0', '-1', 'x', '2x2', '100001', HUGE])} {body()}"
     if kind == "scale":
         return "scale { " + c.pick(["globalpool; dense 2 relu; dense 3 sigmoid", "", _any_statements(c, depth + 1, 2)]) + " }"
-    return f"{c.pick(['shortcut', 'branch', 'repeat', 'concat 2', 'residual 2'])} {body()}"
+    if kind == "add":
+        return "add { " + " ".join(f"branch {body()}" for _ in range(c.int(0, 3))) + " }"
+    if kind == "scaled":
+        return f"residual scale={c.pick(['0.17', '-1', 'x', '1'])} {c.pick(['', 'from=a ', 'q=1 '])}{body()}"
+    return f"{c.pick(['shortcut', 'branch', 'repeat', 'concat 2', 'residual 2', 'def x', 'repeat n'])} {body()}"
 
 
 def _any_statement(c: Chooser, depth: int) -> str:
@@ -198,6 +214,8 @@ def any_program(c: Chooser) -> str:
         text = network(c)  # a valid network, to be mutated into an almost-valid one
     else:
         head = f"input {c.int(1, 12)}x{c.int(1, 12)}x{c.int(1, 3)}" if c.coin(85) else ""
+        if c.coin(20):   # a definition for the statements to use (or misuse)
+            head += f"\ndef blk f k=3 {{ {_any_statements(c, 1, c.int(0, 3))}; conv f k padding=same }}"
         text = head + c.pick(["\n", "; "]) + _any_statements(c, 0, c.int(0, 8))
     if c.coin(10):
         text = "\ufeff" + text
@@ -217,6 +235,8 @@ def shape_after(shape, statements: str):
         head = "input {}x{}x{}".format(*shape)
     else:
         head = f"input 1x1x{shape[0]}; flatten"
+    if _GENERATING["third edition"]:
+        head += "\n" + DEFINITIONS
     try:
         return cnnc.parse(f"{head}\n{statements}").output_shape
     except cnnc.CnncError:
@@ -346,11 +366,79 @@ def _repeat(c, shape, depth, keep=False):
     return f"repeat {c.int(1, 3)} {{ {_block_body(c, shape, depth, 'all', 2)} }}"
 
 
+# The definitions every third-edition network starts with (uses: `_use`): parameters in
+# expressions, a default, an activation as a parameter, labels and joins inside a body, a
+# use inside a definition, a repeat whose count is a parameter.
+DEFINITIONS = """def unit f k=3 act=relu { conv f k padding=same act; batchnorm }
+def twin f { a: conv f 1; b: conv f*2-f 1 from=a; add a b }
+def gate c r=2 { globalpool; dense max(1, c//r) relu; dense c sigmoid }
+def stack f n=2 { repeat n { unit f k=1 act=linear } }
+def wide f { unit f; u: unit max(f-1, 1) k=1 from=input_of_wide; concat u unit_of_wide }"""
+# `wide` reads names of the program (passed nowhere): it is never used; it checks that an
+# unused definition costs nothing
+
+
+def _use(c, shape, depth, keep=False):
+    """A use of one of DEFINITIONS, alone, labelled, inside a block or a repeat."""
+    if len(shape) != 3 or keep == "all" and c.coin(50):
+        return None
+    f = shape[2] if keep == "all" else c.int(1, 4)
+    text = c.pick([f"unit {f}", f"unit {f} k=1", f"unit {f} act={_act(c)}", f"twin {f}", f"stack {f}",
+                   f"stack {f} n={c.int(1, 3)}", f"scale {{ gate {shape[2]} }}", f"scale {{ gate {shape[2]} r=1 }}"])
+    if c.coin(25) and not text.startswith("scale"):
+        text = f"{_name(c)}: {text}"
+    if c.coin(15):
+        text = f"repeat {c.int(1, 2)} {{ {text} }}" if (keep == "all" or text.startswith("scale")) else text
+    return text
+
+
+def _name(c) -> str:
+    _GENERATING["names"] += 1
+    return f"n{_GENERATING['names']}"
+
+
+def _joins(c, shape, depth, keep=False):
+    """Named joins: branches that read the snippet's start by name and meet in an add, a
+    concat or a multiply (a gate too); an add { branch } block; a scaled residual."""
+    if depth >= 3:
+        return None
+    start = _name(c)
+    first = f"{start}: {c.pick(['linear', 'dropout 0.5'])}"
+    kind = c.pick(["add", "concat", "multiply", "gate", "add block", "scaled"])
+    if kind in ("add", "multiply", "concat"):
+        names, parts = [start], [first]
+        for _ in range(c.int(1, 3) if kind != "multiply" else 1):
+            body = _statements(c, shape, depth + 1, "all" if kind != "concat" else True, c.int(1, 2))[0]
+            if not body:
+                continue
+            n = _name(c)
+            body[0] = f"{body[0]} from={start}"
+            body[-1] = f"{n}: {body[-1]}"
+            parts += body
+            names.append(n)
+        if len(names) < 2:
+            return None
+        if c.coin(30):
+            names.reverse()
+        return "; ".join(parts + [f"{kind} {' '.join(names)}"])
+    if kind == "gate":
+        if len(shape) != 3:
+            return None
+        g = _name(c)
+        return f"{first}; {g}: {c.pick(['globalpool', 'globalmaxpool'])}; dense {shape[2]} sigmoid; " \
+               f"multiply {c.pick([f'{start} {g}', f'{g} {start}'])}"
+    if kind == "add block":
+        branches = [c.pick(["", "relu"])] + ["; ".join(_statements(c, shape, depth + 1, "all", 2)[0])
+                                             for _ in range(c.int(1, 2))]
+        return "add { " + " ".join(f"branch {{ {b} }}" for b in branches) + " }"
+    return f"residual scale={c.pick(['0.17', '0.5', '-1', '2'])} {{ {_block_body(c, shape, depth, 'all')} }}"
+
+
 # Keywords the table below writes itself; any other statement of the registry (a kind
 # added later) is tried with arguments from a small vocabulary until one is valid.
 WRITTEN = {"conv", "pool", "avgpool", "globalpool", "flatten", "dense", "batchnorm", "dropout", "input",
-           "dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", *ACTIVATION_NAMES,
-           "layernorm", "layerscale", "normalize", "crop"}
+           "dwconv", "sepconv", "deconv", "upsample", "zeropad", "globalmaxpool", "rescale", "add", "concat",
+           "multiply", *ACTIVATION_NAMES, "layernorm", "layerscale", "normalize", "crop"}
 EXCLUDED: set = set()  # kinds a test leaves out (e.g. those a backend does not lower yet)
 ARG_WORDS = ["1", "2", "3", "2x1", "1x2", "0.5", "same", "valid", "relu", "stride=2", "padding=same", "padding=1"]
 
@@ -392,14 +480,17 @@ NETWORK_STATEMENTS = {
         "layernorm", "layernorm eps=1e-5", "layerscale", "layerscale 0.5", "normalize", "normalize mean=0.5 var=2",
         "leaky_relu slope=0.01", "elu alpha=0.5"] + ([] if keep or len(s) != 3 else
                                                    ["crop 1", "crop top=1 right=2", "crop 1x0"])),
+    "use of a definition": lambda c, s, d, keep: _use(c, s, d, keep),
+    "named joins": lambda c, s, d, keep: _joins(c, s, d, keep),
 }
+THIRD_EDITION = ("use of a definition", "named joins")
 
 
 # The first edition's statements (what every backend lowers since the start); the
 # others are the second edition's and, through `_other_kind`, any kind added later.
 FIRST_EDITION = ("conv", "pool", "avgpool", "activation", "batchnorm", "dropout", "flatten", "globalpool",
                  "dense", "residual", "concat", "repeat")
-_GENERATING = {"second edition": True}
+_GENERATING = {"second edition": True, "third edition": False, "names": 0}
 
 
 def _statements(c, shape, depth, keep, n):
@@ -409,7 +500,8 @@ def _statements(c, shape, depth, keep, n):
     out = []
     for _ in range(n):
         for _attempt in range(4):
-            names = NETWORK_STATEMENTS if _GENERATING["second edition"] else FIRST_EDITION
+            names = [n for n in NETWORK_STATEMENTS if n not in THIRD_EDITION or _GENERATING["third edition"]] \
+                if _GENERATING["second edition"] else FIRST_EDITION
             text = NETWORK_STATEMENTS[c.pick(names)](c, shape, depth, keep)
             if text is None:
                 continue
@@ -425,14 +517,21 @@ def _statements(c, shape, depth, keep, n):
     return out, shape
 
 
-def network(c: Chooser, max_statements: int = 5, second_edition: bool = True) -> str:
+def network(c: Chooser, max_statements: int = 5, second_edition: bool = True, third_edition: bool = True) -> str:
     """A valid program on a small input; with `second_edition=False`, of the first
-    edition's statements only (what every backend lowers)."""
+    edition's statements only (what every backend lowers); with `third_edition=False`,
+    without definitions and named joins."""
     _GENERATING["second edition"] = second_edition
+    _GENERATING["third edition"] = second_edition and third_edition and c.coin(50)
+    _GENERATING["names"] = 0
     try:
-        return _network(c, max_statements)
+        text = _network(c, max_statements)
+        if _GENERATING["third edition"]:   # after the input, before their uses
+            first, _, rest = text.partition("\n")
+            text = f"{first}\n{DEFINITIONS}\n{rest}"
+        return text
     finally:
-        _GENERATING["second edition"] = True
+        _GENERATING["second edition"], _GENERATING["third edition"] = True, False
 
 
 def _network(c: Chooser, max_statements: int) -> str:

@@ -12,6 +12,7 @@ were equal before the weights under test were ever loaded.
     want, other = reference(x), reference(another(x))
     assert_close(model(x), want, other=other, rtol=1e-5, atol=1e-6)
 
+`assert_params_equal(got, want, other=before)` does it for dicts of weights.
 `assert_close` compares like `np.testing.assert_allclose` (|got - want| <= atol + rtol*|want|
 elementwise, NaN and Inf where they are) and then checks `other` with `assert_sensitive`.
 For an exact comparison (rtol = atol = 0) it suffices that `other` differs anywhere.
@@ -22,7 +23,8 @@ Weights for the oracles:
   variance set to the statistics of its actual input on the calibration batch `x`, so that no
   batchnorm turns its input into a constant (random statistics can leave the logits of a deep
   network to the biases alone);
-- `keras_he_normal(model, seed)`: He-normal draws for every kernel of a Keras model.
+- `keras_he_normal(model, seed)`: He-normal draws for every kernel of a Keras model;
+- `calibrated_params(net, x, seed)`: cnnc's random_params with the batchnorms calibrated on x.
 """
 
 from __future__ import annotations
@@ -30,20 +32,36 @@ from __future__ import annotations
 import numpy as np
 
 FACTOR = 100
+# a calibrated variance is at least this fraction of its layer's mean: a channel that the
+# batch hardly moves (a ReLU that is almost always 0) would otherwise divide by nearly 0 and
+# amplify float32 rounding by hundreds, in the oracle as much as in the code under test
+VARIANCE_FLOOR = 0.1
 
 
 def another(x, seed: int = 12345):
-    """An input of the same shape and dtype as `x`, drawn independently of it: N(0, 1) for
-    floats (scaled to x's own spread when that is far from 1), uniform over x's range for
-    integers."""
+    """An input of the same shape and dtype as `x`, drawn independently of it: normal with
+    x's own mean and spread for floats, uniform over x's range for integers, fair coins for
+    booleans."""
     a = np.asarray(x)
     rng = np.random.default_rng(seed)
-    if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
+    if a.dtype == np.bool_:
+        return rng.random(a.shape) < 0.5
+    if np.issubdtype(a.dtype, np.integer):
         lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 1)
-        return rng.integers(lo, hi + 1, a.shape).astype(a.dtype)
+        return rng.integers(lo, max(hi, lo + 1) + 1, a.shape).astype(a.dtype)
     spread = float(np.std(a[np.isfinite(a)])) if a.size and np.isfinite(a).any() else 1.0
     centre = float(np.mean(a[np.isfinite(a)])) if a.size and np.isfinite(a).any() else 0.0
     return (centre + max(spread, 1e-3) * rng.standard_normal(a.shape)).astype(a.dtype)
+
+
+def unlike(x, seed: int = 12345):
+    """Another input with other statistics: twice x's spread, its mean moved by one spread.
+    Two draws of the same noise have nearly the same global averages, so a network that
+    pools globally (a squeeze-and-excitation gate, a classifier head) hardly tells them
+    apart; an image of another brightness and contrast it does."""
+    a = np.asarray(x)
+    spread = float(np.std(a)) if a.size else 1.0
+    return (2 * another(a, seed) + max(spread, 1e-3)).astype(a.dtype)
 
 
 def _numpy(a):
@@ -106,6 +124,24 @@ def assert_equal(got, want, *, other, what: str = "") -> None:
     assert_close(got, want, other=other, rtol=0.0, atol=0.0, what=what)
 
 
+def flat(params, names=None):
+    """The named arrays of a dict of parameters, one after another, as one float64 vector."""
+    names = list(params) if names is None else list(names)
+    return np.concatenate([_numpy(params[k]).astype(np.float64).ravel() for k in names]) if names else np.zeros(0)
+
+
+def assert_params_equal(got, want, *, other, what: str = "") -> None:
+    """Every array of `want` is in `got`, exactly; and `other` (e.g. the weights before a load
+    that should have replaced them) differs somewhere. Compared as one vector: a bias that is
+    0 under any seed is no sign that the load did nothing."""
+    names = list(want)
+    missing = [k for k in names if k not in got]
+    assert not missing, f"{what}: no {missing[0]!r}"
+    for k in names:
+        assert np.shape(got[k]) == np.shape(want[k]), f"{what}: {k} has shape {np.shape(got[k])}, not {np.shape(want[k])}"
+    assert_equal(flat(got, names), flat(want, names), other=flat(other, names), what=what)
+
+
 # --- weights for the oracles ---------------------------------------------------------------
 
 def he_normal(rng, shape, fan_in: "int | None" = None, dtype=np.float32):
@@ -117,19 +153,53 @@ def he_normal(rng, shape, fan_in: "int | None" = None, dtype=np.float32):
     return (rng.standard_normal(shape) * np.sqrt(2.0 / max(fan_in, 1))).astype(dtype)
 
 
+def calibrated_params(net, x, seed: int = 0) -> dict:
+    """cnnc's random_params (He-normal kernels, random biases and batchnorm parameters), the
+    kernels centered, and every batchnorm's mean and var set to the statistics of its input on
+    the batch `x` (tests/torch_reference.py computes them, layer after layer)."""
+    from torch_reference import random_params, reference
+
+    params = random_params(net, seed)
+    for node in net.layers:
+        for suffix, axes in _CNNC_FAN_IN.get(node.kind, {}).items():
+            name = f"{node.name}.{suffix}"
+            if name in params and params[name].ndim > max(axes):
+                params[name] = centered(params[name], axes)
+    reference(net, params, x, calibrate=True)
+    return params
+
+
+# kind -> {parameter: the axes of its fan-in} (Keras layouts), for centering kernels
+_CNNC_FAN_IN = {"conv": {"kernel": (0, 1, 2)}, "dense": {"kernel": (0,)}, "dwconv": {"kernel": (0, 1)},
+                "sepconv": {"depthwise": (0, 1), "pointwise": (0, 1, 2)}, "deconv": {"kernel": (0, 1, 3)}}
+
+
 def _keras_fan_in(name: str, shape) -> int:
     if name == "depthwise_kernel":        # (KH, KW, C, multiplier): one input channel each
         return int(np.prod(shape[:-2]))
     return int(np.prod(shape[:-1]))
 
 
+def centered(kernel, axes):
+    """The kernel less its mean over `axes` (its fan-in): a constant input then gives 0. The
+    outputs of a random kernel on non-negative inputs (after a ReLU) are otherwise a large
+    common value plus a small input-dependent part; a calibrated batchnorm subtracts the
+    large value, and float32 rounding of it becomes a relative error of 1e-3 deep down."""
+    return (kernel - kernel.mean(axis=axes, keepdims=True)).astype(kernel.dtype)
+
+
 def keras_he_normal(model, seed: int = 0):
-    """He-normal draws for every kernel of a Keras model (conv, depthwise, separable, dense)."""
+    """He-normal draws, centered, for every kernel of a Keras model (conv, depthwise,
+    separable, dense)."""
     rng = np.random.default_rng(seed)
     for v in model.weights:
         name = v.path.rsplit("/", 1)[-1]
         if name in ("kernel", "depthwise_kernel", "pointwise_kernel") and len(v.shape) >= 2:
-            v.assign(he_normal(rng, v.shape, _keras_fan_in(name, v.shape)))
+            fan_axes = tuple(range(len(v.shape) - (2 if name == "depthwise_kernel" else 1)))
+            if int(np.prod([v.shape[a] for a in fan_axes])) > 1:
+                v.assign(centered(he_normal(rng, v.shape, _keras_fan_in(name, v.shape)), fan_axes))
+            else:
+                v.assign(he_normal(rng, v.shape, _keras_fan_in(name, v.shape)))
     return model
 
 
@@ -140,7 +210,8 @@ def _keras_layers(model):
 def keras_calibrate(model, x):
     """Set every BatchNormalization's moving statistics to those of its actual input on the
     batch `x`, in one training-mode pass with momentum 0 (each batchnorm then sees inputs the
-    earlier ones already normalize) and every dropout off. Returns the model."""
+    earlier ones already normalize) and every dropout off; then scale each softmax Dense so
+    that its logits on `x` have spread 1. Returns the model."""
     import keras
     import torch
 
@@ -158,7 +229,35 @@ def keras_calibrate(model, x):
     finally:
         for layer, attr, value in saved:
             setattr(layer, attr, value)
+    for layer in _keras_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            var = keras.ops.convert_to_numpy(layer.moving_variance)
+            layer.moving_variance.assign(np.maximum(var, VARIANCE_FLOOR * var.mean()))
+    _keras_calibrate_softmax(model, x)
     return model
+
+
+def _keras_calibrate_softmax(model, x):
+    """Scale each softmax Dense (kernel and bias) so that its logits on `x` have spread 1: the
+    sums of a residual stream grow with depth, and logits of tens saturate the softmax (one
+    class 1, the others below float32's smallest normal), which no tolerance compares well."""
+    import keras
+    import torch
+
+    for layer in _keras_layers(model):
+        if not isinstance(layer, keras.layers.Dense) or layer.activation is not keras.activations.softmax:
+            continue
+        layer.activation = keras.activations.linear
+        try:
+            with torch.no_grad():
+                logits = keras.ops.convert_to_numpy(keras.Model(model.inputs, layer.output)(
+                    np.asarray(x, np.float32), training=False))
+        finally:
+            layer.activation = keras.activations.softmax
+        spread = float(np.std(logits))
+        if spread > 0:
+            for v in layer.weights:
+                v.assign(keras.ops.convert_to_numpy(v) / spread)
 
 
 def torch_calibrate(module, x):

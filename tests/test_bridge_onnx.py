@@ -1,6 +1,5 @@
 """ONNX export: every statement of SPEC §1 agrees with the numpy reference under onnxruntime."""
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 

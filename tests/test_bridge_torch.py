@@ -470,3 +470,20 @@ def test_negative_batchnorm_variance_is_refused_named(source):
     with pytest.raises(ValueError, match=r"batchnorm_1\.var \(the BatchNorm's running_var\) has negative values "
                                          r"\(the smallest is -0\.5\)"):
         model.load_torch(what)
+
+
+def test_to_torch_parameters_have_standard_strides():
+    """DDP compares the gradients' strides with its buckets': a (1, 108) weight made by a
+    transpose kept strides (1, 1), which torch calls contiguous, and DDP warned
+    "grad strides do not match bucket view strides"."""
+    model = random_model("input 6x6x3; conv 4 1; dwconv 3 padding=same; sepconv 5 3; deconv 2 1 stride=2; conv 3 3; "
+                         "batchnorm; flatten; dense 1; dense 2")
+
+    def standard(shape):
+        strides = [1] * len(shape)
+        for i in range(len(shape) - 2, -1, -1):
+            strides[i] = strides[i + 1] * shape[i + 1]
+        return tuple(strides)
+    bad = [(n, tuple(p.shape), p.stride()) for n, p in model.to_torch().named_parameters()
+           if p.stride() != standard(tuple(p.shape))]
+    assert bad == []

@@ -132,6 +132,7 @@ DOC_PROGRAMS = {  # the programs behind the messages quoted in docs/language.md
     "keras.cnn": 'input 28x28x1\nconv 32 3x3 strides=2 relu\nconv 64 3 x 3 pading=same\nconv 64 (3,3) padding="same"\n'
                  'flatten\ndense 10 sofmax\n',
     "res16.cnn": "input 32x32x16\nresidual { conv 16 3x3 relu; conv 16 3x3 padding=same }\n",
+    "use.cnn": "input 8x8x3\ndef blk f k=3 {\n  conv f k padding=same\n  dense 4\n}\nconv 3 1\nblk 4 k=1\n",
     "seven.cnn": 'input 28x28x1\nconv 32 3x3 strides=2 relu\nconv 64 3 x 3 pading=same\npool 2 @\n'
                  'conv 64 (3,3) activation="relu"\ndense 10 sofmax\n',
 }

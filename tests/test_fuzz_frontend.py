@@ -1,6 +1,7 @@
 """10,000 generated programs through the front end, per CI run.
 
-Each program (valid or not: tests/fuzz_programs.py) goes through `cnnc shapes` in this
+Each program (valid or not: tests/fuzz_programs.py; definitions, named joins and
+expressions among them) goes through `cnnc shapes` in this
 process -- parse, shape inference, the summary table, the smallest-input search and the
 Triton plan of the kernel column -- and, when it is valid, through the numpy backend's
 plan and `--json`. The only answers allowed are a result (exit 0) or errors at places in
@@ -45,7 +46,9 @@ def check_program(text: str, path) -> "str | None":
                 return f"misplaced diagnostic {d.format()!r}"
             if not d.format().startswith(f"f.cnn:{d.line}:{d.col}: error: "):
                 return f"malformed diagnostic {d.format()!r}"
-            if len(d.format()) > 1000 and not LONG_LABEL.search(text):
+            if any(not 1 <= line <= len(lines) + 1 or col < 1 for line, col, _ in d.notes):
+                return f"misplaced note in {d.format()!r}"   # the uses of a definition it is inside
+            if len(d.format().splitlines()[0]) > 1000 and not LONG_LABEL.search(text):
                 # a 5000-character word is abbreviated, not echoed (a name the user chose is the
                 # layer's name: messages begin with it)
                 return f"a diagnostic of {len(d.format()):,} characters: {d.format()[:300]!r}..."
@@ -100,6 +103,7 @@ FOUND = {
     "a comment holding a carriage return: the CLI reads files with Python's newlines, the API did not":
         "input 2x12x2\n  # \romment",
     "a lone carriage return between statements": "input 2x2x1\rrelu\r\nrelu",
+    "a 5000-digit deconv padding was echoed whole": "input 4x4x1\ndeconv 2 3 padding=" + "9" * 5000,
 }
 
 

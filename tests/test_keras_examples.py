@@ -80,31 +80,40 @@ def test_keras_shapes(name):
 SMALL = {"inception_v3": (75, 75, 3), "xception": (71, 71, 3)}
 
 
-def _check(path, input, batch=1, scale_free=False):
+def _check(path, input, batch=1):
     """The numpy backend's output and every node it keeps against the torch reference, as
     test_numpy_backend.check does, with one run of the (float64, slow) reference.
 
-    `scale_free`: each tensor's error is measured against its largest value (as `cnnc check`
-    does) rather than value by value: fifty float32 layers at 224x224 with random batchnorm
-    statistics leave ~1e-4 of a large layer's scale on its small values."""
+    Each tensor's error is measured against its largest value (as `cnnc check` does) rather
+    than value by value, to 3e-4: fifty float32 layers with calibrated batchnorms (large sums
+    that cancel) leave up to 1.3e-4 of a layer's scale on its values (MobileNetV2's relu6_33;
+    Keras itself is as far from float64)."""
     pytest.importorskip("torch")
-    from torch_reference import assert_close, random_params, reference
-
-    def close(got, want, what):
-        if scale_free:
-            err = np.abs(np.asarray(got, np.float64) - want).max()
-            assert got.shape == want.shape and err <= 1e-4 * max(1.0, np.abs(want).max()), (what, err)
-        else:
-            assert_close(got, want, what)
+    from numeric import another, calibrated_params, sensitivity, unlike
+    from torch_reference import assert_close, reference
 
     net = cnnc.parse(path.read_text(), input=input)
-    params = random_params(net, 0)
+    # batchnorms calibrated on a batch: with random statistics the output of a deep network
+    # hardly depends on its input, and no comparison of it could fail
+    params = calibrated_params(net, np.random.default_rng(2).standard_normal(
+        (4, *net.input_shape)).astype(np.float32))
     model = cnnc.compile(net, weights=params)
     x = np.random.default_rng(1).standard_normal((batch, *net.input_shape)).astype(np.float32)
     ref: dict = {}
-    close(model(x), reference(net, params, x, ref), path.name)
+    want = reference(net, params, x, ref)
+    # two other inputs: the same noise drawn again, and an image of other brightness and
+    # contrast (draws of the same noise have nearly the same global averages, which is all
+    # a squeeze-and-excitation gate sees); each comparison uses the one that moves its value most
+    others = [{}, {}]
+    reference(net, params, another(x), others[0])
+    reference(net, params, unlike(x), others[1])
+
+    def other(name):
+        tol = 3e-4 * max(1.0, float(np.abs(ref[name]).max()))
+        return max((o[name] for o in others), key=lambda o: sensitivity(ref[name], o, tol=tol))
+    assert_close(model(x), want, path.name, other=other(net.output.name), whole=True, rel=3e-4)
     for name, value in model.trace(x).items():
-        close(value, ref[name], f"{path.name} @ {name}")
+        assert_close(value, ref[name], f"{path.name} @ {name}", other=other(name), whole=True, rel=3e-4)
 
 
 @pytest.mark.parametrize("name", sorted(KERAS_COUNTS))
@@ -115,7 +124,7 @@ def test_numpy_matches_torch_at_a_small_input(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(KERAS_COUNTS))
 def test_numpy_matches_torch_at_full_size(name):
-    _check(KERAS / f"{name}.cnn", None, batch=2, scale_free=True)
+    _check(KERAS / f"{name}.cnn", None, batch=2)
 
 
 def test_unet():
@@ -130,4 +139,8 @@ def test_unet():
     assert net.min_input() == (8, 8)
     _check(EXAMPLES / "unet.cnn", (16, 24, 3), batch=2)
     y = cnnc.compile(net, seed=1)(np.random.default_rng(0).standard_normal((1, 128, 128, 3)).astype(np.float32))
-    assert y.shape == (1, 128, 128, 4) and np.allclose(y.sum(-1), 1, atol=1e-5)
+    assert y.shape == (1, 128, 128, 4)
+    # probabilities: each pixel's sum is 1 (another pixel's single probability is far from it)
+    from numeric import assert_close
+
+    assert_close(y.sum(-1), np.ones((1, 128, 128)), other=y[..., 0], rtol=0, atol=1e-5)

@@ -49,7 +49,7 @@ ERRORS = [
     ("keras zeropadding", "input 8x8x1\nZeroPadding2D 1\n", 2, 1, ["did you mean 'zeropad'"]),
     ("keras global max", "input 8x8x1\nGlobalMaxPooling2D\n", 2, 1, ["did you mean 'globalmaxpool'"]),
     ("keras rescaling", "input 8x8x1\nRescaling 0.5\n", 2, 1, ["did you mean 'rescale'"]),
-    ("keras multiply", "input 8x8x1\nMultiply\n", 2, 1, ["did you mean 'scale'"]),
+    ("keras multiply", "input 8x8x1\nMultiply\n", 2, 1, ["did you mean 'multiply'"]),
 ]
 
 

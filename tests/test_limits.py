@@ -140,12 +140,17 @@ def test_a_network_at_the_limits_compiles_and_runs_everywhere(tmp_path):
     x = np.random.default_rng(0).standard_normal((1, MAX_SIZE, 1, 1)).astype(np.float32)
     y = model(x)
     assert y.shape == (1, 3) and np.isfinite(y).all()
+    from numeric import assert_close
+
+    # the answer for a bright image: the network reads two pixels, and averages the one it
+    # keeps with eight padded ones, so noise of the same spread hardly moves it
+    other = model(np.full_like(x, 10.0))
     torch = pytest.importorskip("torch")
-    np.testing.assert_allclose(model.to_torch()(torch.from_numpy(x)).detach().numpy(), y, rtol=1e-4, atol=1e-5)
+    assert_close(model.to_torch()(torch.from_numpy(x)).detach().numpy(), y, other=other, rtol=1e-4, atol=1e-5)
     ort = pytest.importorskip("onnxruntime")
     model.to_onnx(tmp_path / "m.onnx")
     sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"input": x})[0], y, rtol=1e-4, atol=1e-5)
+    assert_close(sess.run(None, {"input": x})[0], y, other=other, rtol=1e-4, atol=1e-5)
 
 
 def test_a_byte_order_mark_is_not_part_of_the_program(tmp_path):

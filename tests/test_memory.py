@@ -98,6 +98,12 @@ PROGRAMS = [
     "input 16x16x8; layernorm; layerscale 0.5; normalize; crop 1; leaky_relu slope=0.01; elu alpha=0.5; "
     "conv 8 1x1; layerscale; conv 6 3x3; normalize mean=0.5 var=2",
     "input 9x9x24; crop top=1 left=2; normalize; globalpool; layernorm eps=1e-5",
+    # the third edition's joins: n-ary and scaled sums, products of one shape and by a gate
+    "input 16x16x8; a: conv 8 3x3 padding=same; b: relu from=input; c: conv 8 1x1 from=input; add a b c; "
+    "residual scale=0.17 { conv 8 1x1 }; residual scale=0.5 { relu } shortcut { conv 8 1x1 }; add { branch { } "
+    "branch { relu } }",
+    "input 16x16x8; a: conv 8 3x3 padding=same; b: sigmoid from=input; m: multiply a b; g: globalpool; dense 8; "
+    "multiply m g; f: flatten; d: dense 6 from=f; e: dense 6 from=f; multiply d e",
 ]
 
 

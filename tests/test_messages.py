@@ -55,7 +55,8 @@ def test_a_call_is_read_as_meant_so_later_mistakes_are_found():
 
 def test_calls_that_are_not_statements():
     assert _errors("input 8x8x1\nAdd()\n") == [
-        "'Add()' is Keras's call syntax; a join is a block here: write residual { ... } around the layers it joins"]
+        "'Add()' is Keras's call syntax; a join names what it joins here: write add NAME NAME... (the labels of "
+        "earlier layers), or add { branch { ... } branch { ... } }"]
     (only,) = _errors("input 8x8x1\nFoo(3)\nrelu\n")
     assert only.startswith("'Foo(3)' is Keras's call syntax; statements are written without parentheses")
     (only,) = _errors('input 8x8x1\nConv2D(8, 3, padding="causal")\n')   # causal has no counterpart: its usage

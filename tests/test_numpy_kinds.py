@@ -184,16 +184,87 @@ def test_random_modern_networks_match_torch(text):
     check(text, only_sensitive=True)
 
 
-def test_bilinear_past_the_last_pixel_reads_only_the_last_pixel():
-    # PyTorch clamps the source index at 0 only; past the last pixel both taps are the last
-    # pixel, so an infinite edge stays infinite instead of becoming inf * 0 = NaN
-    torch = pytest.importorskip("torch")
-    net = cnnc.parse("input 3x3x1; upsample 2 mode=bilinear")
-    m = cnnc.compile(net)
+def exact_bilinear(x, kh, kw):
+    """Bilinear upsampling (half-pixel centres, the source index clamped to [0, n - 1]) of
+    NHWC x in float64, as the weighted sum of the taps of non-zero weight only: an output on
+    an input pixel is that pixel, so an infinite value there stays infinite (0 * inf would
+    be NaN), and an infinity reaches exactly the outputs that weigh it."""
+    def taps(n, k):
+        out = []
+        for o in range(n * k):
+            src = min(max((o + 0.5) / k - 0.5, 0.0), n - 1)
+            lo = int(np.floor(src))
+            t = src - lo
+            out.append([(i, w) for i, w in ((lo, 1.0 - t), (min(lo + 1, n - 1), t)) if w != 0])
+        return out
+
+    x = np.asarray(x, np.float64)
+    n, h, w, c = x.shape
+    th, tw = taps(h, kh), taps(w, kw)
+    y = np.empty((n, h * kh, w * kw, c))
+    with np.errstate(invalid="ignore"):
+        for a, rows in enumerate(th):
+            for b, cols in enumerate(tw):
+                y[:, a, b] = sum(wr * wc * x[:, i, j] for i, wr in rows for j, wc in cols)
+    return y
+
+
+def assert_same_bilinear(got, want, other, what=""):
+    """The same NaN and infinities where the oracle has them, the finite values close; and
+    the oracle for another input is far from this one."""
+    from numeric import assert_sensitive
+
+    got = np.asarray(got, np.float64)
+    for test in (np.isnan, np.isposinf, np.isneginf):
+        assert np.array_equal(test(got), test(want)), f"{what}: {test.__name__} differs"
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-6, atol=1e-6, err_msg=what)
+    assert_sensitive(want, other, rtol=1e-6, atol=1e-6, what=what)
+
+
+def infinite_images(shape, seed=1):
+    """Random images with +inf, -inf and NaN pixels, on edges, corners and inside."""
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    x[0, 1, 1, 0] = np.inf                       # inside: its neighbours' zero-weight tap
+    x[0, -1, -1, 1] = -np.inf                    # the corner: past the last pixel
+    x[0, 0, -2, 0] = -np.inf
+    x[1, 0, 0, 1] = np.inf                       # the first pixel: the clamp at 0
+    x[1, 2, 1, 0] = np.nan
+    return x
+
+
+BILINEAR_SIZES = ["2", "3", "2x3", "1x2", "4x1"]
+
+
+@pytest.mark.parametrize("size", BILINEAR_SIZES)
+def test_bilinear_is_exact_for_infinities(size):
+    # a tap of weight exactly 0 contributes nothing, an infinite value stays infinite
+    net = cnnc.parse(f"input 4x5x2; upsample {size} mode=bilinear")
+    kh, kw = net.layers[-1].attrs["size"]
+    x = infinite_images((2, 4, 5, 2))
+    y = cnnc.compile(net)(x)
+    assert_same_bilinear(y, exact_bilinear(x, kh, kw), exact_bilinear(infinite_images(x.shape, 7), kh, kw), size)
+    assert np.isposinf(y[0, 1 * kh, 1 * kw, 0]) and np.isneginf(y[0, -1, -1, 1])
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_bilinear_of_infinities_where_torch_and_onnx_runtime_differ(k, tmp_path):
+    """What docs/bridges.md says of an infinite pixel: torch's interpolate and ONNX Runtime's
+    Resize multiply the zero-weight tap too (NaN on the rows and columns that fall on a
+    neighbouring pixel), and torch computes a 3x upsampling's weights from a rounded 1/3, so
+    it spreads the infinity to outputs whose exact weight on it is 0; cnnc is exact."""
     x = np.zeros((1, 3, 3, 1), np.float32)
-    x[0, 2, 2, 0] = np.inf
+    x[0, 1, 1, 0] = np.inf
+    m = cnnc.compile(cnnc.parse(f"input 3x3x1; upsample {k} mode=bilinear"))
     y = m(x)[0, :, :, 0]
-    assert np.isposinf(y[5, 5]) and np.isposinf(y[4, 5]) and np.isposinf(y[5, 4])
-    t = torch.nn.functional.interpolate(torch.from_numpy(x).permute(0, 3, 1, 2), scale_factor=2, mode="bilinear",
-                                        align_corners=False)[0, 0].numpy()
-    assert np.array_equal(np.isposinf(y), np.isposinf(t)) and np.array_equal(np.isnan(y), np.isnan(t))
+    other = np.ones_like(x)
+    assert_same_bilinear(y[None, :, :, None], exact_bilinear(x, k, k), exact_bilinear(other, k, k))
+    t = m.to_torch()(torch.from_numpy(x)).detach().numpy()[0, :, :, 0]
+    assert not np.isnan(y).any() and np.isnan(t[0, 1]) and y[0, 1] == 0
+    if k == 3:   # output 1 falls on input pixel 0 exactly: its weight on pixel 1 is 0
+        assert y[1, 4] == 0 and np.isposinf(t[1, 4])
+    ort = pytest.importorskip("onnxruntime")
+    m.to_onnx(tmp_path / "m.onnx")
+    s = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    r = s.run(None, {s.get_inputs()[0].name: x})[0][0, :, :, 0]
+    assert np.isnan(r[0, 1]) and np.array_equal(np.isposinf(r), np.isposinf(y))

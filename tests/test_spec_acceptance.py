@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import cnnc
+from numeric import another, assert_close, assert_equal, assert_sensitive, he_normal, unlike
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -134,11 +135,15 @@ def to_nhwc(y):
 
 
 def random_params(shapes, seed, small_var=False):
-    """Weights unlike any initialiser: batchnorm mean/beta nonzero, var positive."""
+    """Weights unlike any initialiser: batchnorm mean/beta nonzero, var positive; kernels
+    He-normal, so that the output of a deep program neither saturates nor is left to the
+    biases (another input must move it, or no comparison of it could fail)."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, shape in shapes.items():
-        if name.endswith(".var"):
+        if name.endswith(".kernel"):
+            out[name] = he_normal(rng, shape)
+        elif name.endswith(".var"):
             lo, hi = (0.0005, 0.005) if small_var else (0.5, 2.0)
             out[name] = rng.uniform(lo, hi, shape).astype(np.float32)
         elif name.endswith(".gamma"):
@@ -148,12 +153,15 @@ def random_params(shapes, seed, small_var=False):
     return out
 
 
-def close(got, want, rel=1e-4):
+def close(got, want, rel=1e-4, *, other):
+    """max |got - want| <= rel * max(1, max |want|); and `other`, what another input gives,
+    is 100 times that far from `want` somewhere (tests/numeric.py)."""
     got = np.asarray(got, dtype=np.float64)
     assert got.shape == want.shape, (got.shape, want.shape)
     scale = max(1.0, float(np.abs(want).max()))
     err = float(np.abs(got - want).max()) / scale
     assert err <= rel, f"relative error {err:.3g} > {rel}"
+    assert_sensitive(want, other, tol=rel * scale)
 
 
 def model_with(text, tmp_path, seed=5, small_var=False):
@@ -224,7 +232,7 @@ def test_activation_option_equals_bare_word(tmp_path):
                  "input 6x6x2; conv 3 3 activation=relu; flatten; dense 4 tanh"):
         m, p = model_with(text, tmp_path, seed=1)
         outs.append(m(x))
-    np.testing.assert_array_equal(outs[0], outs[1])
+    assert_equal(outs[0], outs[1], other=m(another(x)))
     m, p = model_with("input 6x6x2; conv 3 3 activation=relu", tmp_path, seed=1)
     assert (m(x) >= 0).all() and (m(x) > 0).any()
 
@@ -464,8 +472,8 @@ def test_compile_from_path_and_network(tmp_path, lenet_model):
     x = np.random.default_rng(1).random((3, 28, 28, 1)).astype(np.float32)
     y = m(x)
     assert y.shape == (3, 10)
-    np.testing.assert_array_equal(y, lenet_model(x))
-    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    assert_equal(y, lenet_model(x), other=lenet_model(another(x)))
+    assert_close(y.sum(axis=1), np.ones(3), other=y[:, 0], rtol=1e-5)
 
 
 def test_params_names_layouts_order(lenet_model):
@@ -490,9 +498,9 @@ def test_seed_reproducible():
     a = cnnc.compile(cnnc.parse(LENET), seed=3).params
     b = cnnc.compile(cnnc.parse(LENET), seed=3).params
     c = cnnc.compile(cnnc.parse(LENET), seed=4).params
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k])
-    assert any(not np.array_equal(a[k], c[k]) for k in a)
+    def flat(p):
+        return np.concatenate([p[k].ravel() for k in a])
+    assert_equal(flat(b), flat(a), other=flat(c))    # the same seed, the same weights; another, others
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float16, np.int32, np.int64, np.uint8, np.int8])
@@ -501,7 +509,7 @@ def test_any_real_dtype_computed_in_float32(dtype, lenet_model):
     y = lenet_model(x)
     want = lenet_model(x.astype(np.float32))
     assert y.shape == (2, 10)
-    np.testing.assert_allclose(np.asarray(y, np.float64), want, rtol=1e-6, atol=1e-7)
+    assert_close(np.asarray(y, np.float64), want, other=lenet_model(another(x).astype(np.float32)), rtol=1e-6, atol=1e-7)
 
 
 def test_missing_batch_axis_value_error_names_shape(lenet_model):
@@ -528,12 +536,16 @@ def test_save_load_roundtrip(ext, tmp_path):
     a = cnnc.compile(cnnc.parse(LENET), seed=1)
     b = cnnc.compile(cnnc.parse(LENET), seed=2)
     path = str(tmp_path / f"w.{ext}")
+    before = b.params.copy()
+    x = np.random.default_rng(0).random((2, 28, 28, 1)).astype(np.float32)
+    y_before = b(x)
     a.save_weights(path)
     b.load_weights(path)
-    for k in a.params:
-        np.testing.assert_array_equal(a.params[k], b.params[k])
-    x = np.random.default_rng(0).random((2, 28, 28, 1)).astype(np.float32)
-    np.testing.assert_array_equal(a(x), b(x))
+
+    def flat(p):
+        return np.concatenate([p[k].ravel() for k in a.params])
+    assert_equal(flat(b.params), flat(a.params), other=flat(before))   # the loaded weights, not b's own
+    assert_equal(a(x), b(x), other=y_before)
 
 
 def test_save_weights_npz_is_plain_keras_arrays(tmp_path):
@@ -550,13 +562,15 @@ def test_safetensors_written_by_others_loads(tmp_path):
     m = cnnc.compile(cnnc.parse(LENET), seed=0)
     params = random_params({k: np.shape(v) for k, v in m.params.items()}, 9)
     st.save_file(params, str(tmp_path / "w.safetensors"))
+    before = m.params["dense_2.kernel"].copy()
     m.load_weights(str(tmp_path / "w.safetensors"))
-    np.testing.assert_array_equal(m.params["dense_2.kernel"], params["dense_2.kernel"])
+    assert_equal(m.params["dense_2.kernel"], params["dense_2.kernel"], other=before)
 
 
 def _lenet_arrays():
+    """A model, and arrays that fit it but differ from its own (loading them changes it)."""
     m = cnnc.compile(cnnc.parse(LENET), seed=0)
-    return m, {k: np.array(v) for k, v in m.params.items()}
+    return m, {k: np.array(v) for k, v in cnnc.compile(cnnc.parse(LENET), seed=1).params.items()}
 
 
 def _load_error(model, path):
@@ -601,8 +615,9 @@ def test_load_weights_missing_and_extra(tmp_path, ext):
     extra = dict(arrs, **{"dense_3.kernel": np.zeros((3, 3), np.float32)})
     _save(tmp_path / f"extra.{ext}", extra)
     assert "dense_3.kernel" in _load_error(m, tmp_path / f"extra.{ext}")
-    for k in before:       # a refused file changes nothing
-        np.testing.assert_array_equal(m.params[k], before[k])
+    def flat(p):
+        return np.concatenate([np.ravel(p[k]) for k in before])
+    assert_equal(flat(m.params), flat(before), other=flat(arrs))   # a refused file changes nothing
 
 
 class _Bomb:
@@ -644,7 +659,7 @@ def _check(text, ref_fn, tmp_path, x_shape, seed=5, small_var=False, x_offset=0.
     x = (np.random.default_rng(seed + 100).standard_normal(x_shape) + x_offset).astype(np.float32)
     got = model(x)
     want = to_nhwc(ref_fn(Ref(params), nchw(x)))
-    close(got, want)
+    close(got, want, other=to_nhwc(ref_fn(Ref(params), nchw(another(x)))))
     return got
 
 
@@ -692,18 +707,19 @@ def test_pools_match_torch(kind, H, W, k, s, p, tmp_path):
 def test_maxpool_never_picks_padding_explicit():
     m = cnnc.compile(cnnc.parse("input 3x3x1\npool 2 stride=2 padding=same"), seed=0)
     x = -np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3, 1)
-    # same: out 2, total pad 1 -> bottom/right only
-    np.testing.assert_array_equal(m(x)[0, :, :, 0], [[-1, -3], [-7, -9]])
+    # same: out 2, total pad 1 -> bottom/right only; the other values: a pool that picked a 0 pad
+    assert_equal(m(x)[0, :, :, 0], np.array([[-1, -3], [-7, -9]]), other=np.array([[-1, 0], [0, 0]]))
     m = cnnc.compile(cnnc.parse("input 3x3x1\npool 2 stride=2 padding=1"), seed=0)
-    np.testing.assert_array_equal(m(x)[0, :, :, 0], [[-1, -2], [-4, -5]])
+    assert_equal(m(x)[0, :, :, 0], np.array([[-1, -2], [-4, -5]]), other=np.array([[0, 0], [0, -5]]))
 
 
 def test_avgpool_padding_counts_explicit():
     x = np.ones((1, 3, 3, 1), np.float32)
+    # the other values: what counting the padding (or not) would give
     m = cnnc.compile(cnnc.parse("input 3x3x1\navgpool 2 padding=same"), seed=0)
-    np.testing.assert_allclose(m(x)[0, :, :, 0], np.ones((2, 2)), rtol=1e-6)   # real pixels only
+    assert_close(m(x)[0, :, :, 0], np.ones((2, 2)), other=np.array([[1, 0.5], [0.5, 0.25]]), rtol=1e-6)   # real pixels only
     m = cnnc.compile(cnnc.parse("input 3x3x1\navgpool 2 padding=1"), seed=0)
-    np.testing.assert_allclose(m(x)[0, :, :, 0], [[0.25, 0.5], [0.5, 1.0]], rtol=1e-6)
+    assert_close(m(x)[0, :, :, 0], np.array([[0.25, 0.5], [0.5, 1.0]]), other=np.ones((2, 2)), rtol=1e-6)
 
 
 def test_same_padding_smaller_half_top_left():
@@ -716,7 +732,10 @@ def test_same_padding_smaller_half_top_left():
     with tempfile.TemporaryDirectory() as d:
         np.savez(os.path.join(d, "w.npz"), **{"conv_1.kernel": k, "conv_1.bias": np.zeros(1, np.float32)})
         m.load_weights(os.path.join(d, "w.npz"))
-    np.testing.assert_array_equal(m(x), x)
+    # the other value: the window's top-left pixel with the pad on top/left instead
+    shifted = np.zeros_like(x)
+    shifted[:, 1:, 1:] = x[:, :-1, :-1]
+    assert_equal(m(x), x, other=shifted)
 
 
 def test_batchnorm_default_eps_on_image_and_vector(tmp_path):
@@ -747,7 +766,7 @@ def test_flatten_order_and_dense(tmp_path):
 def test_flatten_is_hwc_without_dense():
     m = cnnc.compile(cnnc.parse("input 2x3x2\nflatten"), seed=0)
     x = np.arange(12, dtype=np.float32).reshape(1, 2, 3, 2)
-    np.testing.assert_array_equal(m(x), x.reshape(1, 12))
+    assert_equal(m(x), x.reshape(1, 12), other=x.transpose(0, 3, 1, 2).reshape(1, 12))   # not C, H, W
 
 
 def test_globalpool_dropout_and_activation_layers(tmp_path):
@@ -759,7 +778,7 @@ def test_globalpool_dropout_and_activation_layers(tmp_path):
         y = torch.tanh(r.dense(torch.sigmoid(r.dense(y, "dense_1")), "dense_2"))
         return torch.softmax(r.dense(y, "dense_3"), dim=1)
     out = _check(text, ref, tmp_path, (3, 5, 6, 4))
-    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    assert_close(out.sum(axis=1), np.ones(3), other=out[:, 0], rtol=1e-5)
 
 
 def test_residual_identity_and_shortcut(tmp_path):
@@ -825,7 +844,7 @@ def test_triton_backend_lenet_batch1_interpreter_or_gpu(tmp_path):
     def ref(r, xx):
         y = r.maxpool(r.conv(xx, "conv_1", 3, act="relu"), 2)
         return r.dense(r.flatten(y), "dense_1", "softmax")
-    close(np.asarray(t(x)), to_nhwc(ref(Ref(params), nchw(x))))
+    close(np.asarray(t(x)), to_nhwc(ref(Ref(params), nchw(x))), other=to_nhwc(ref(Ref(params), nchw(another(x)))))
 
 
 # ----------------------------------------------------------------------------- random programs
@@ -1021,7 +1040,10 @@ def test_random_programs_shapes_params_and_numerics(seed, tmp_path):
         return x
     model, params = model_with(text, tmp_path, seed=seed)
     x = np.random.default_rng(seed).standard_normal((2, *net.input_shape)).astype(np.float32)
-    close(model(x), to_nhwc(ref(Ref(params), nchw(x))))
+    # the other input has other statistics: two images of the same noise have nearly the same
+    # global average, and a program that ends in one could not tell them apart
+    other = unlike(x)
+    close(model(x), to_nhwc(ref(Ref(params), nchw(x))), other=to_nhwc(ref(Ref(params), nchw(other))))
 
 
 # ----------------------------------------------------------------------------- more language edges
@@ -1089,7 +1111,7 @@ def test_integer_input_values_are_used_exactly(tmp_path):
     m, params = model_with("input 3x3x2\nconv 2 2", tmp_path, seed=2)
     xi = np.arange(18, dtype=np.int64).reshape(1, 3, 3, 2) - 9
     want = to_nhwc(Ref(params).conv(nchw(xi), "conv_1", 2))
-    close(m(xi), want)
+    close(m(xi), want, other=to_nhwc(Ref(params).conv(nchw(another(xi)), "conv_1", 2)))
 
 
 @pytest.mark.parametrize("typo,want", [("maxpool 2", "pool"), ("glbalpool", "globalpool"), ("batchnrm", "batchnorm"),
@@ -1145,7 +1167,7 @@ def test_save_weights_safetensors_readable_by_safetensors(tmp_path):
     got = st.load_file(str(tmp_path / "w.safetensors"))
     assert set(got) == set(m.params)
     for k in got:
-        np.testing.assert_array_equal(got[k], m.params[k])
+        assert_equal(got[k], m.params[k], other=another(m.params[k]), what=k)
 
 
 def test_batch_independence_views_and_no_mutation(tmp_path):
@@ -1155,10 +1177,11 @@ def test_batch_independence_views_and_no_mutation(tmp_path):
     x = base[:, :, :, ::2]                         # a non-contiguous view
     keep = x.copy()
     y = m(x)
-    np.testing.assert_array_equal(x, keep)
+    assert_equal(x, keep, other=another(keep))
     for i in range(5):
-        close(m(np.ascontiguousarray(x[i:i + 1])), np.asarray(y[i:i + 1], np.float64), rel=1e-5)
-    close(m(np.asfortranarray(x)), np.asarray(y, np.float64), rel=1e-5)
+        close(m(np.ascontiguousarray(x[i:i + 1])), np.asarray(y[i:i + 1], np.float64), rel=1e-5,
+              other=np.asarray(y[(i + 1) % 5:(i + 1) % 5 + 1], np.float64))   # another image's answer
+    close(m(np.asfortranarray(x)), np.asarray(y, np.float64), rel=1e-5, other=m(another(np.ascontiguousarray(x))))
 
 
 def test_softmax_is_stable_for_large_logits(tmp_path):
@@ -1167,9 +1190,10 @@ def test_softmax_is_stable_for_large_logits(tmp_path):
     x[1] *= -1
     y = np.asarray(m(x), np.float64)
     assert np.isfinite(y).all()
-    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    assert_close(y.sum(axis=1), np.ones(2), other=y[:, 0], rtol=1e-5)      # probabilities, not one of them
     want = to_nhwc(Ref(params).dense(Ref.flatten(nchw(x)), "dense_1", "softmax"))
-    close(y, want)
+    # the other input: the large logits in the other order (1e4 and -1e4 swapped)
+    close(y, want, other=to_nhwc(Ref(params).dense(Ref.flatten(nchw(-x)), "dense_1", "softmax")))
 
 
 def _accepts(text, shape):

@@ -142,7 +142,10 @@ def _same(a, b):
 
 WORDS = ["input", "conv", "pool", "relu", "residual", "shortcut", "concat", "branch", "repeat", "x",
          "3x3", "28x28x1", "2", "-1", "0.5", "1e-5", "same", "stride=2", "padding=same", "a:", ":", "=",
-         "{", "}", ";", "\n", "# c\n", " ", "\t", "@", "3x", "activation=relu"]
+         "{", "}", ";", "\n", "# c\n", " ", "\t", "@", "3x", "activation=relu",
+         # the third edition: definitions, expressions, lists, named joins
+         "def", "add", "multiply", "from=a", "f", "c-1", "f*4", "//", "*", "+", "-", "(", ")", ",", "min(", "max",
+         "1,2,3", "scale=0.17"]
 
 
 @settings(derandomize=True, max_examples=400, deadline=None)
@@ -160,12 +163,21 @@ k: concat { branch { relu } branch { d: dense 3 } }
 repeat 2 { e: relu }
 """
 
+THIRD = """input 8x8x1
+def blk f k=3 act=relu { conv f*2-1 k padding=same act; dense max(1, f//4) from=a; repeat f+1 { relu } }
+u: blk 4 k=1
+add u a; concat a u; multiply a u; add { branch { } branch { relu } }
+residual scale=0.17 from=u { relu }
+rescale 1 offset=0.5,0.25,(1+2)*3
+"""
 
-@pytest.mark.parametrize("name", ["lenet.cnn", "keras/resnet50.cnn", "inception.cnn", "cifar_resnet.cnn", "labelled"])
+
+@pytest.mark.parametrize("name", ["lenet.cnn", "keras/resnet50.cnn", "inception.cnn", "cifar_resnet.cnn", "labelled",
+                                  "third"])
 def test_driver_agrees_with_lark_on_examples(name):
     from conftest import EXAMPLES
 
-    text = LABELLED if name == "labelled" else (EXAMPLES / name).read_text()
+    text = {"labelled": LABELLED, "third": THIRD}.get(name) or (EXAMPLES / name).read_text()
     ours = _ours(text).statements
     assert ours == _lark_parse(text).statements
     if name == "labelled":

@@ -74,7 +74,10 @@ def test_softmax_network_trains_on_logits():
     module = model.to_torch()
     logits = module.logits(torch.from_numpy(x))
     probs = module(torch.from_numpy(x))
-    np.testing.assert_allclose(torch.softmax(logits, 1).detach().numpy(), probs.detach().numpy(), atol=1e-6)
+    from numeric import another, assert_close
+
+    other = module(torch.from_numpy(another(x))).detach().numpy()
+    assert_close(torch.softmax(logits, 1).detach().numpy(), probs.detach().numpy(), other=other, rtol=0, atol=1e-6)
 
 
 BAD = {
@@ -139,8 +142,11 @@ def test_augmentations_keep_shape_and_flip_mirrors():
         assert y.shape == x.shape and not torch.allclose(x, y)
         assert float((y - x).abs().mean()) < float(x.abs().mean())  # small changes, not a new image
     flipped = augment(x, ("flip",), gen)
+    from numeric import assert_sensitive
+
     for a, b in zip(x, flipped):  # each image is itself or its exact left-right mirror
         assert torch.allclose(a, b, atol=1e-5) or torch.allclose(torch.flip(a, [2]), b, atol=1e-5)
+        assert_sensitive(a, torch.flip(a, [2]), atol=1e-5)   # and the two are far apart
     assert not torch.allclose(flipped, x)
 
 
@@ -323,7 +329,9 @@ def test_the_api_raises_training_error_and_keeps_the_weights(files):
     before = {k: v.copy() for k, v in model.params.items()}
     with pytest.raises(cnnc.training.TrainingError, match="diverged"):
         cnnc.training.train(model, x, y, epochs=2, lr=1e30, verbose=False, device="cpu")
-    assert all(np.array_equal(before[k], v) for k, v in model.params.items())
+    from numeric import assert_params_equal
+
+    assert_params_equal(model.params, before, other=cnnc.compile(str(net), seed=1).params)   # not other weights
 
 
 def test_output_may_be_the_init_weights_continuing_training_in_place(files, capsys):

@@ -17,21 +17,36 @@ from cnnc.errors import CnncError
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
+from numeric import another, assert_close as close_to, calibrated_params, sensitivity  # noqa: E402
 from torch_reference import assert_close, random_params, reference  # noqa: E402
 
 
-def check(text: str, batch: int = 2, seed: int = 0, input=None):
-    """Triton output and every fusion group's output equal the numpy backend's."""
+def check(text: str, batch: int = 2, seed: int = 0, input=None, calibrate=False, only_sensitive=False,
+          whole=False, rel=1e-4):
+    """Triton output and every fusion group's output equal the numpy backend's, each shown to
+    be a comparison that can fail (the answer for another input is far from it).
+    calibrate: batchnorm statistics from a calibration batch (a deep network's output
+    otherwise hardly depends on its input). only_sensitive: a drawn program whose output
+    cannot tell inputs apart is discarded (hypothesis's assume) rather than compared.
+    whole, rel: errors relative to each whole tensor, to rel (torch_reference.assert_close)."""
     net = cnnc.parse(text, input=input)
-    params = random_params(net, seed)
-    tri = cnnc.compile(net, backend="triton", weights=params, precision="ieee")
-    ref = cnnc.compile(net, backend="numpy", weights=params)
     x = np.random.default_rng(seed + 1).standard_normal((batch, *net.input_shape)).astype(np.float32)
+    if calibrate:
+        params = calibrated_params(net, np.random.default_rng(seed + 2).standard_normal(
+            (4, *net.input_shape)).astype(np.float32), seed)
+    else:
+        params = random_params(net, seed)
+    ref = cnnc.compile(net, backend="numpy", weights=params)
+    if only_sensitive:
+        want, other = ref.trace(x), ref.trace(another(x))
+        assume(all(sensitivity(v, other[k], tol=1e-4 * np.maximum(1.0, np.abs(v))) >= 100 for k, v in want.items()))
+    tri = cnnc.compile(net, backend="triton", weights=params, precision="ieee")
     got = tri(x)
     assert isinstance(got, np.ndarray) and got.dtype == np.float32
     assert got.shape == (batch, *net.output_shape)
-    assert_close(got, np.asarray(ref(x), np.float64), text)
-    trace, ref_trace = tri.trace(x), ref.trace(x)
+    xo = another(x)   # what a wrong input would give: far from the answer
+    assert_close(got, np.asarray(ref(x), np.float64), text, other=ref(xo), whole=whole, rel=rel)
+    trace, ref_trace, other_trace = tri.trace(x), ref.trace(x), ref.trace(xo)
     from cnnc.backends.triton_fusion import TRITON
     from cnnc.passes.fusion import plan
 
@@ -39,11 +54,12 @@ def check(text: str, batch: int = 2, seed: int = 0, input=None):
     expected = {g.last.name for g in p.groups if g.copy_into is None} | {j.name for j in p.joins}
     assert set(trace) == expected, text
     # a value the numpy backend keeps inside one of its own groups comes from the torch reference
-    every = {}
+    every, every_other = {}, {}
     reference(net, params, x, every)
+    reference(net, params, xo, every_other)
     for name, value in trace.items():
-        want = ref_trace[name] if name in ref_trace else every[name]
-        assert_close(value, np.asarray(want, np.float64), f"{text} @ {name}")
+        want, other = (ref_trace[name], other_trace[name]) if name in ref_trace else (every[name], every_other[name])
+        assert_close(value, np.asarray(want, np.float64), f"{text} @ {name}", other=other, whole=whole, rel=rel)
     return tri
 
 
@@ -156,7 +172,9 @@ def test_nan_and_inf_propagate_as_in_numpy(text):
     assert np.array_equal(np.isnan(got), np.isnan(want)), text
     assert np.array_equal(np.isposinf(got), np.isposinf(want)) and np.array_equal(np.isneginf(got), np.isneginf(want))
     fin = np.isfinite(want)
-    assert np.allclose(got[fin], want[fin], rtol=1e-4, atol=1e-5)
+    if fin.any():   # (a softmax over a NaN or infinite logit leaves none)
+        other = ref(another(x))    # the finite values for another input: far from these
+        close_to(got[fin], want[fin], other=other[fin], rtol=1e-4, atol=1e-5)
 
 
 def test_lenet_and_cifar_resnet_examples():
@@ -180,10 +198,10 @@ def test_torch_tensors_in_and_out():
     x = torch.randn(2, 6, 6, 2, dtype=torch.float64)
     y = m(x)
     assert isinstance(y, torch.Tensor) and y.dtype == torch.float32 and y.shape == (2, 3)
-    np.testing.assert_allclose(y.numpy(), m(x.numpy()), rtol=1e-6)
+    close_to(y.numpy(), m(x.numpy()), other=m(another(x.numpy())), rtol=1e-6)
     # integer input is computed in float32
     xi = np.arange(2 * 36 * 2).reshape(2, 6, 6, 2) % 5
-    np.testing.assert_allclose(m(xi), m(xi.astype(np.float32)), rtol=1e-6)
+    close_to(m(xi), m(xi.astype(np.float32)), other=m(another(xi).astype(np.float32)), rtol=1e-6)
 
 
 def test_wrong_input_shape_is_a_value_error():
@@ -251,13 +269,15 @@ def test_compiled_module_loads_and_matches_numpy(tmp_path):
     assert (tmp_path / "lenet_gpu.safetensors").exists()
     code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import numpy as np, lenet_gpu, cnnc; "
             "m = lenet_gpu.load(); x = np.random.default_rng(0).standard_normal((2, 28, 28, 1)).astype('float32'); "
-            "ref = cnnc.compile('examples/lenet.cnn', backend='numpy', seed=0)(x); "
-            "print(float(np.abs(m(x) - ref).max())); print(m.state['tiles'].files[0])")
+            "numpy = cnnc.compile('examples/lenet.cnn', backend='numpy', seed=0); ref = numpy(x); "
+            "other = numpy(np.random.default_rng(1).standard_normal((2, 28, 28, 1)).astype('float32')); "
+            "print(float(np.abs(m(x) - ref).max()), float(np.abs(other - ref).max())); "
+            "print(m.state['tiles'].files[0])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, "CNNC_CACHE_DIR": str(tmp_path / "cache")})
     assert r.returncode == 0, r.stderr
-    err, record = r.stdout.split()
-    assert float(err) < 1e-5
+    err, moved, record = r.stdout.split()
+    assert float(err) < 1e-5 and float(moved) >= 100 * 1e-5     # another input moves the answer
     # the tuning record it reads first is the one `cnnc tune lenet_gpu.py` writes beside it
     assert record == str(tmp_path / "lenet_gpu.tuning.json")
 
@@ -313,4 +333,4 @@ def test_random_networks_match_numpy(text):
         cnnc.parse(text)
     except CnncError:
         assume(False)
-    check(text, batch=1)
+    check(text, batch=1, only_sensitive=True)

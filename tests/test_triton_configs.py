@@ -16,6 +16,7 @@ import cnnc
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
+from numeric import another  # noqa: E402
 from torch_reference import assert_close, random_params  # noqa: E402
 
 from cnnc.backends.carried import triton_tiles as T  # noqa: E402
@@ -46,6 +47,7 @@ def _compare(text, tiles_for, batch=3, seed=0):
     ref = cnnc.compile(net, backend="numpy", weights=params)
     x = np.random.default_rng(seed + 1).standard_normal((batch, *net.input_shape)).astype(np.float32)
     want, want_trace = ref(x), ref.trace(x)
+    other, other_trace = ref(another(x)), ref.trace(another(x))   # what a wrong input would give
     mod, state = tri.module, tri._state
     tiles = {name: tiles_for(geom) for name, geom in mod.KERNELS.items()}
     runs = max(len(v) for v in tiles.values())
@@ -53,11 +55,12 @@ def _compare(text, tiles_for, batch=3, seed=0):
         chosen = {name: cfgs[min(i, len(cfgs) - 1)] for name, cfgs in tiles.items()}
         mod.use_tiles(state, chosen)
         assert {name: c for name, (c, _) in state["tiles"].describe(batch).items()} == chosen
-        assert_close(tri(x), np.asarray(want, np.float64), f"{text} under {chosen}")
+        assert_close(tri(x), np.asarray(want, np.float64), f"{text} under {chosen}", other=other)
         trace = tri.trace(x)
         for name, value in trace.items():
             if name in want_trace:
-                assert_close(value, np.asarray(want_trace[name], np.float64), f"{name} under {chosen}")
+                assert_close(value, np.asarray(want_trace[name], np.float64), f"{name} under {chosen}",
+                             other=other_trace[name])
     return tri
 
 
@@ -142,7 +145,7 @@ def test_a_record_is_read_back_checked_and_used(tmp_path):
     m.module.use_tiles(m._state, {names[0]: cfgs[names[0]]})
     ref = cnnc.compile("examples/lenet.cnn", backend="numpy", seed=0)
     x = np.random.default_rng(0).standard_normal((2, 28, 28, 1)).astype(np.float32)
-    assert_close(m(x), np.asarray(ref(x), np.float64), "lenet")
+    assert_close(m(x), np.asarray(ref(x), np.float64), "lenet", other=ref(another(x)))
 
 
 @pytest.mark.parametrize("content,why", [
@@ -262,7 +265,7 @@ def test_the_tuner_measures_each_shortlist_picks_the_fastest_and_leaves_right_va
     x = torch.as_tensor(np.random.default_rng(0).standard_normal((2, 6, 6, 1)).astype(np.float32))
     y = mod._run(m._state, x, None, None, tuner)
     ref = cnnc.compile(cnnc.parse(text), backend="numpy", seed=0)
-    assert_close(y.numpy(), np.asarray(ref(x.numpy()), np.float64), "tuned run")
+    assert_close(y.numpy(), np.asarray(ref(x.numpy()), np.float64), "tuned run", other=ref(another(x.numpy())))
     assert len(tuner.entries) == len(mod.KERNELS)
     for e in tuner.entries:
         assert entry_problem(e) is None and e["card"] == "test card" and e["batch"] == 2
@@ -297,18 +300,20 @@ def test_feed_checks_each_group_on_the_references_inputs():
     tri = cnnc.compile(net, backend="triton", weights=params)
     ref = cnnc.compile(net, backend="numpy", weights=params)
     x = np.random.default_rng(0).standard_normal((2, 6, 6, 2)).astype(np.float32)
-    want = ref.trace(x)
+    want, other = ref.trace(x), ref.trace(another(x))
     got = {}
     tri.module.forward(tri._state, x, trace=got, feed=want)
     for name in got:
-        assert_close(got[name], np.asarray(want[name], np.float64), name)
+        assert_close(got[name], np.asarray(want[name], np.float64), name, other=other[name])
     # what a group reads is the fed value: zeros into conv_2 leave tanh(bias), not tanh(conv)
     fed = {"conv_1": np.zeros_like(want["conv_1"])}
     got = {}
     tri.module.forward(tri._state, x, trace=got, feed=fed)
-    assert_close(got["conv_1"], np.asarray(want["conv_1"], np.float64), "the traced value is the kernel's own")
+    assert_close(got["conv_1"], np.asarray(want["conv_1"], np.float64), "the traced value is the kernel's own",
+                 other=other["conv_1"])
     expect = np.broadcast_to(np.tanh(params["conv_2.bias"]), got["conv_2"].shape)
-    assert_close(got["conv_2"], expect.astype(np.float64), "conv_2 from zeros")
+    # the other value: conv_2 of the real conv_1, had the feed been ignored
+    assert_close(got["conv_2"], expect.astype(np.float64), "conv_2 from zeros", other=want["conv_2"])
     with pytest.raises(ValueError, match="feed= needs trace="):
         tri.module.forward(tri._state, x, feed=fed)
 

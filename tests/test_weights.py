@@ -9,6 +9,7 @@ import pytest
 
 import cnnc
 from cnnc.errors import WeightsError
+from numeric import another, assert_equal, assert_params_equal
 
 TEXT = "input 8x8x2\nconv 4 3x3\nbatchnorm\nrelu\nflatten\ndense 3 softmax"
 
@@ -41,7 +42,7 @@ def test_seed_reproduces_weights():
     # drawn from default_rng(seed) in network order
     rng = np.random.default_rng(7)
     lim = np.sqrt(6 / (18 + 36))
-    np.testing.assert_array_equal(a["conv_1.kernel"], rng.uniform(-lim, lim, (3, 3, 2, 4)).astype(np.float32))
+    assert_equal(a["conv_1.kernel"], rng.uniform(-lim, lim, (3, 3, 2, 4)).astype(np.float32), other=c["conv_1.kernel"])
 
 
 @pytest.mark.parametrize("ext", [".npz", ".safetensors"])
@@ -51,13 +52,14 @@ def test_round_trip(tmp_path, model, ext):
     path = tmp_path / f"w{ext}"
     model.save_weights(path)
     other = cnnc.compile(cnnc.parse(TEXT), seed=99)
-    other.load_weights(path)
-    for k in model.params:
-        np.testing.assert_array_equal(other.params[k], model.params[k])
+    before = other.params.copy()
     x = np.random.default_rng(0).standard_normal((2, 8, 8, 2)).astype(np.float32)
-    np.testing.assert_array_equal(other(x), model(x))
+    y_before = other(x)
+    other.load_weights(path)
+    assert_params_equal(other.params, model.params, other=before)
+    assert_equal(other(x), model(x), other=y_before)
     again = cnnc.compile(cnnc.parse(TEXT), weights=str(path))
-    np.testing.assert_array_equal(again(x), model(x))
+    assert_equal(again(x), model(x), other=model(another(x)))
 
 
 def _npz(path, arrays):
@@ -99,12 +101,12 @@ def test_non_numeric_array(model):
 
 def test_failed_load_keeps_old_weights(tmp_path, model):
     before = _good(model)
-    arrays = _good(model)
+    arrays = _good(cnnc.compile(cnnc.parse(TEXT), seed=2))   # weights unlike the model's
+    good = dict(arrays)
     arrays["dense_1.kernel"] = np.zeros((2, 2), np.float32)
     with pytest.raises(ValueError):
         model.load_weights(_npz(tmp_path / "w.npz", arrays))
-    for k in before:
-        np.testing.assert_array_equal(model.params[k], before[k])
+    assert_params_equal(model.params, before, other=good)   # not even the arrays that fit
 
 
 def test_pickled_object_array_is_refused(tmp_path, model):
@@ -275,17 +277,17 @@ def test_bfloat16_tensors_are_widened_not_refused(tmp_path, model):
     torch = pytest.importorskip("torch")
     bf16 = {k: torch.from_numpy(v).to(torch.bfloat16) for k, v in _good(model).items()}
     want = {k: v.float().numpy() for k, v in bf16.items()}
+    before = model.params.copy()
     model.set_params(bf16)
-    for k in want:
-        np.testing.assert_array_equal(model.params[k], want[k])
+    assert_params_equal(model.params, want, other=before)
     pytest.importorskip("safetensors")
     from safetensors.torch import save_file
 
     save_file({k: v.contiguous() for k, v in bf16.items()}, tmp_path / "w.safetensors")
     other = cnnc.compile(cnnc.parse(TEXT), seed=5)
+    before = other.params.copy()
     other.load_weights(tmp_path / "w.safetensors")
-    for k in want:
-        np.testing.assert_array_equal(other.params[k], want[k])
+    assert_params_equal(other.params, want, other=before)
 
 
 # --- bad safetensors files: the same clear ValueError from the library and from generated modules ---

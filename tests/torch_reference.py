@@ -135,8 +135,14 @@ def _bilinear(x, size):
     return x
 
 
-def reference(net, params: dict, x_nhwc: np.ndarray, trace: "dict | None" = None) -> np.ndarray:
-    """Run `net` with `params` (Keras layouts) on x (N, H, W, C); returns NHWC / (N, units)."""
+def reference(net, params: dict, x_nhwc: np.ndarray, trace: "dict | None" = None, *,
+              calibrate: bool = False) -> np.ndarray:
+    """Run `net` with `params` (Keras layouts) on x (N, H, W, C); returns NHWC / (N, units).
+
+    calibrate=True also sets, in `params`, every batchnorm's mean and var to the statistics of
+    its actual input on x (per channel; earlier batchnorms already calibrated), as a training
+    pass would (random statistics can leave a deep network's output to its biases alone), and
+    scales each softmax dense so that its logits on x have spread 3."""
     import torch
     import torch.nn.functional as F
 
@@ -196,15 +202,34 @@ def reference(net, params: dict, x_nhwc: np.ndarray, trace: "dict | None" = None
                 y = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1) if image else x
             elif k == "dense":
                 y = x @ P[f"{node.name}.kernel"] + P[f"{node.name}.bias"]
+                if calibrate and a["activation"] == "softmax" and float(y.std()) > 0:
+                    # logits of spread 3: neither a saturated softmax nor a flat one
+                    for part in ("kernel", "bias"):
+                        params[f"{node.name}.{part}"] = (params[f"{node.name}.{part}"] * (3.0 / float(y.std()))
+                                                         ).astype(np.float32)
+                        P[f"{node.name}.{part}"] = torch.from_numpy(params[f"{node.name}.{part}"].astype(np.float64))
+                    y = x @ P[f"{node.name}.kernel"] + P[f"{node.name}.bias"]
                 y = _act(y, a["activation"], False)
             elif k == "batchnorm":
                 n = node.name
+                if calibrate:
+                    dims = (0, 2, 3) if image else (0,)
+                    for stat, v in (("mean", x.mean(dim=dims)), ("var", x.var(dim=dims, unbiased=False))):
+                        params[f"{n}.{stat}"] = v.numpy().astype(np.float32)   # what the models will hold
+                        P[f"{n}.{stat}"] = torch.from_numpy(params[f"{n}.{stat}"].astype(np.float64))
                 y = F.batch_norm(x, P[f"{n}.mean"], P[f"{n}.var"], P.get(f"{n}.gamma"), P.get(f"{n}.beta"),
                                  training=False, eps=a["eps"])
             elif k == "dropout":
                 y = F.dropout(x, a["rate"], training=False)
-            elif k == "residual":
-                y = vals[node.inputs[0].name] + vals[node.inputs[1].name]
+            elif k == "residual":   # shortcut + scale * block
+                y = vals[node.inputs[0].name] * a.get("scale", 1.0) + vals[node.inputs[1].name]
+            elif k == "add":
+                y = vals[node.inputs[0].name]
+                for i in node.inputs[1:]:
+                    y = y + vals[i.name]
+            elif k == "multiply":   # one shape elementwise, or an image times a vector per channel
+                g = vals[node.inputs[1].name]
+                y = x * (g[:, :, None, None] if x.dim() == 4 and g.dim() == 2 else g)
             elif k == "concat":
                 y = torch.cat([vals[i.name] for i in node.inputs], dim=1)
             else:
@@ -216,16 +241,18 @@ def reference(net, params: dict, x_nhwc: np.ndarray, trace: "dict | None" = None
     return out[net.output.name]
 
 
-def assert_close(got, ref, what="", *, other):
-    """max |got - ref| <= 1e-4 * max(1, |ref|) elementwise; and `other`, the reference for
-    another input, differs from `ref` by at least 100 times that tolerance somewhere, so
-    that the comparison can fail (tests/numeric.py)."""
+def assert_close(got, ref, what="", *, other, whole=False, rel=1e-4):
+    """max |got - ref| <= rel * max(1, |ref|) elementwise (whole=True: rel * max(1, max |ref|),
+    the error relative to the whole tensor, for deep networks whose float32 sums of large
+    terms leave small values with absolute errors of the large ones); and `other`, the
+    reference for another input, differs from `ref` by at least 100 times that tolerance
+    somewhere, so that the comparison can fail (tests/numeric.py)."""
     from numeric import assert_sensitive
 
     got = np.asarray(got, np.float64)
     assert got.shape == ref.shape, f"{what}: shape {got.shape} vs reference {ref.shape}"
     assert np.isfinite(got).all() == np.isfinite(ref).all(), f"{what}: non-finite values differ"
-    tol = 1e-4 * np.maximum(1.0, np.abs(ref))
+    tol = rel * np.maximum(1.0, np.abs(ref).max(initial=0.0) if whole else np.abs(ref))
     err = np.abs(got - ref)
     bad = err > tol
     assert not bad.any(), (f"{what}: {bad.sum()} of {bad.size} values off; max error "

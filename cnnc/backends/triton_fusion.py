@@ -31,8 +31,9 @@ class TritonPolicy(Policy):
     """Every epilogue flavour, one pool per group, a globalpool last, softmax and layernorm
     while their row fits one tile (a wider one: a row kernel that takes the elementwise
     epilogues after it, and an anchor with a wide softmax takes nothing); concat branches
-    written in place; zeropad, crop, nearest upsample and the scale join done by the gather
-    of the anchor (on an image) that reads them."""
+    written in place; zeropad, crop, nearest upsample and a gate by a vector (the scale join,
+    multiply) done by the gather of the anchor (on an image) that reads them. Adds of any
+    arity and scale fold into the epilogue."""
     concat_in_place = True
 
     def absorbs(self, group, node) -> bool:
@@ -60,6 +61,8 @@ class TritonPolicy(Policy):
         for p in chain:
             if p.spec.prologue is Prologue.RESAMPLE and not p.spec.gather_only(p.attrs):
                 return False   # bilinear mixes four pixels: a kernel of its own
+            if p.spec.prologue is Prologue.GATE and isinstance(p.inputs[1].out, Image):
+                return False   # a gate of the image's own shape (multiply a b): read pixel by pixel, alone
         return sum(p.spec.prologue is Prologue.GATE for p in chain) <= 1
 
 

@@ -41,6 +41,9 @@ from ..errors import WeightsError
 from ..optional import require
 from ..runtime import hdf5
 from ..runtime.files import NotRegularFile, TooManyMembers, open_regular, open_zip_file
+from .importers.keras.description import MODELS as _MODELS
+from .importers.keras.description import validate
+from .importers.statement import Malformed
 
 CONFIG, WEIGHTS = "config.json", "model.weights.h5"
 CONFIG_LIMIT = 64 << 20          # bytes of config.json; DenseNet121's is about 1 MB
@@ -97,9 +100,12 @@ class Join:
 
 
 JOINS: dict = {
-    "residual": Join(("Add",), ordered=False),
+    # InceptionResNetV2's scaled residual is a CustomScaleLayer([x, block]) (x + scale * block)
+    "residual": Join(("Add", "CustomScaleLayer"), ordered=False),
+    "add": Join(("Add",), ordered=False),
     "concat": Join(("Concatenate",), ordered=True),
     "scale": Join(("Multiply",), ordered=False),   # Multiply([x, gate]) in either order
+    "multiply": Join(("Multiply",), ordered=False),
 }
 
 # Keras layers that may stand between the input and where the program starts, and the cnnc
@@ -191,8 +197,14 @@ def _read_config(zf, p) -> dict:
         config = json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:
         raise WeightsError(f"{p}: {CONFIG} is not valid JSON ({e})", unreadable=True) from None
+    except RecursionError:
+        raise WeightsError(f"{p}: {CONFIG} nests too deep to be a model description", unreadable=True) from None
     if not isinstance(config, dict):
         raise WeightsError(f"{p}: {CONFIG} does not describe a model", unreadable=True)
+    try:
+        validate(config)
+    except Malformed as e:
+        raise WeightsError(f"{p}: {CONFIG} is malformed: {e}", unreadable=True) from None
     return config
 
 
@@ -266,9 +278,13 @@ class _Window:
         return data
 
     def readinto(self, buf):
-        data = self.read(len(buf))
-        buf[:len(data)] = data
-        return len(data)
+        """Straight into h5py's buffer: no copy through a bytes object (half the time of a read)."""
+        view = memoryview(buf).cast("B")
+        n = min(len(view), self.size - self.pos)
+        self.f.seek(self.start + self.pos)
+        got = self.f.readinto(view[:n])
+        self.pos += got
+        return got
 
     def close(self):
         self.f.close()
@@ -283,14 +299,23 @@ def to_snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+class Unsupported(WeightsError):
+    """A Keras model whose structure a cnnc network cannot have: several inputs or outputs, a
+    layer called more than once."""
+
+
 class KLayer:
     """One Keras layer (or operation) call: `inputs` are other KLayers' ids, `vars` the
     (shape, dtype) of each array in its HDF5 group, `in_shape` its input's shape if known."""
 
-    __slots__ = ("id", "name", "cls", "config", "inputs", "group", "vars", "in_shapes", "nested")
+    __slots__ = ("id", "name", "cls", "config", "inputs", "group", "vars", "in_shapes", "nested", "op", "consts",
+                 "const_first")
 
-    def __init__(self, id, name, cls, config):
+    def __init__(self, id, name, cls, config, op: bool = False):
         self.id, self.name, self.cls, self.config = id, name, cls, config
+        self.op = op                # an operation node (`x + 3.0`), not a layer
+        self.consts: list = []      # the constants an operation takes besides tensors
+        self.const_first = False    # the constant comes first (`3.0 - x`)
         self.inputs: list = []
         self.group = None
         self.vars: list = []
@@ -303,9 +328,6 @@ class KLayer:
 
     def describe(self) -> str:
         return f"'{self.name}' ({self.cls})"
-
-
-_MODELS = ("Functional", "Sequential", "Model")
 
 
 class KerasGraph:
@@ -334,7 +356,7 @@ class KerasGraph:
         out = []
         for i, e in enumerate(entries):
             cls = e.get("class_name", "")
-            if str(e.get("module", "")).startswith("keras.src.ops") or (skip_first_input and i == 0 and
+            if _is_op(e) or (skip_first_input and i == 0 and
                                                                         cls == "InputLayer"):
                 out.append(None)   # an operation (x + 3.0): not a layer, holds nothing
                 continue
@@ -346,7 +368,7 @@ class KerasGraph:
 
     def _new(self, e, group):
         name = e.get("name") or e.get("config", {}).get("name") or "?"
-        k = KLayer(len(self.layers), name, e.get("class_name", "?"), e.get("config", {}))
+        k = KLayer(len(self.layers), name, e.get("class_name", "?"), e.get("config", {}), _is_op(e))
         self.layers[k.id] = k
         if group is not None:
             self._read_group(k, group)
@@ -414,31 +436,40 @@ class KerasGraph:
                 inputs.append(ids[name])
                 continue
             if len(nodes) != 1:
-                raise WeightsError(f"{self.p}: Keras layer '{name}' is called {len(nodes)} times; a cnnc program "
-                                   f"has one layer per call, so shared layers cannot be read", unreadable=True)
+                raise Unsupported(f"{self.p}: Keras layer '{name}' is called {len(nodes)} times; a cnnc program "
+                                  f"has one layer per call, so shared layers cannot be read")
             srcs = [ids.get(h[0]) for h in _tensors(nodes[0])]
             if any(s is None for s in srcs):
                 raise WeightsError(f"{self.p}: Keras layer '{name}' reads a layer that comes later in "
                                    f"{CONFIG}", unreadable=True)
             if e.get("class_name") in _MODELS:
                 if len(srcs) != 1:
-                    raise WeightsError(f"{self.p}: nested model '{name}' takes {len(srcs)} inputs; "
-                                       f"only one is read", unreadable=True)
+                    raise Unsupported(f"{self.p}: nested model '{name}' takes {len(srcs)} inputs; "
+                                      f"only one is read")
                 ids[name] = self._model(e, f"{group}/", srcs[0])[1]
                 continue
             k = self._new(e, group)
             k.inputs = srcs
             k.in_shapes = [h[3] for h in _tensors(nodes[0])]
+            args = nodes[0].get("args") or []
+            k.consts = [a for a in args if not isinstance(a, (dict, list))]
+            k.const_first = bool(args) and not isinstance(args[0], (dict, list))
             ids[name] = k.id
         if len(inputs) != 1:
-            raise WeightsError(f"{self.p}: the Keras model has {len(inputs)} inputs; a cnnc network has one",
-                               unreadable=True)
+            raise Unsupported(f"{self.p}: the Keras model has {len(inputs)} inputs; a cnnc network has one")
         outs = cfg.get("output_layers")
         while isinstance(outs, list) and len(outs) == 1 and isinstance(outs[0], list):
             outs = outs[0]
+        if isinstance(outs, list) and len(outs) > 1 and all(isinstance(o, list) for o in outs):
+            raise Unsupported(f"{self.p}: the Keras model has {len(outs)} outputs; a cnnc network has one")
         if not (isinstance(outs, list) and outs and isinstance(outs[0], str)) or outs[0] not in ids:
             raise WeightsError(f"{self.p}: the Keras model must have one output (it has {outs!r})", unreadable=True)
         return inputs[0], ids[outs[0]]
+
+
+def _is_op(entry) -> bool:
+    """An operation node (`x + 3.0`, `inputs + layer(x)`): a class of keras.src.ops, not a layer."""
+    return str(entry.get("module", "")).startswith("keras.src.ops")
 
 
 def _text(v) -> str:
@@ -603,11 +634,16 @@ def match(net, graph, p):
             raise WeightsError(f"{p}: the Keras model does not match the program: {f.message}") from None
         pairs: dict = {}
         taken: dict = {}
-        _assign(crep[net.output.name], K[krep[graph.output]], memo, pairs, taken, crep, krep, K)
+        edges: list = []
+        _assign(crep[net.output.name], K[krep[graph.output]], memo, pairs, taken, crep, krep, K, edges)
     finally:
         sys.setrecursionlimit(limit)
     matched = {k.id for k in pairs.values()}   # an adapted Normalization read into a normalize
-    return pairs, [k for k in _preprocessing(net, graph) if k.id not in matched]
+    skipped = [k for k in _preprocessing(net, graph) if k.id not in matched]
+    from .importers.keras.agreement import check_agreement
+
+    check_agreement(net, graph, crep, krep, edges, skipped, p)
+    return pairs, skipped
 
 
 def _preprocessing(net, graph) -> list:
@@ -628,8 +664,9 @@ def _preprocessing(net, graph) -> list:
     return [k for k in head if k.cls not in mine]
 
 
-def _assign(c, k, memo, pairs, taken, crep, krep, K):
-    """Walk the matched graphs again and record each pair (an Add's inputs in the order that matched)."""
+def _assign(c, k, memo, pairs, taken, crep, krep, K, edges):
+    """Walk the matched graphs again and record each pair (an Add's inputs in the order that matched),
+    and each matched edge into them: (cnnc node, its input index, KLayer, its input index)."""
     stack = [(c, k)]
     seen = set()
     while stack:
@@ -645,11 +682,13 @@ def _assign(c, k, memo, pairs, taken, crep, krep, K):
                                    f"{k.describe()} or {pairs.get(c.name, k).describe()}")
             pairs[c.name], taken[k.id] = k, c.name
         mine = [crep[i.name] for i in c.inputs]
+        order = list(range(len(k.inputs)))
         theirs = [K[krep[i]] for i in k.inputs]
         if c.spec.joins and len(theirs) == 2 and not JOINS[c.kind].ordered:
             if not isinstance(memo.get((mine[0].name, theirs[0].id)), int) or \
                     not isinstance(memo.get((mine[1].name, theirs[1].id)), int):
-                theirs = theirs[::-1]
+                theirs, order = theirs[::-1], order[::-1]
+        edges.extend((c, i, k, j) for i, j in enumerate(order))
         stack.extend(zip(mine, theirs))
 
 

@@ -366,6 +366,28 @@ def _crop(g, node, ins, P):
     ends = g.init(f"{name}/ends", np.array([inp.h - b, inp.w - r], np.int64))
     axes = g.init(f"{name}/axes", np.array([2, 3], np.int64))
     return g.node("Slice", [ins[0], starts, ends, axes], name, name)
+def _sum(g, node, ins, P):
+    """residual and add: Add nodes left to right (Keras's order), a scaled input through a Mul."""
+    coefficients = node.spec.coefficients(node)
+    terms = []
+    for i, (t, c) in enumerate(zip(ins, coefficients)):
+        if c != 1.0:
+            t = g.node("Mul", [t, g.init(f"{node.name}/scale{i}", np.array(c, np.float32))], f"{node.name}/mul{i}",
+                       f"{node.name}/mul{i}")
+        terms.append(t)
+    out = terms[0]
+    for i, t in enumerate(terms[1:], 1):
+        last = i == len(terms) - 1
+        name = node.name if last else f"{node.name}/add{i}"
+        out = g.node("Add", [out, t], name, name)
+    return out
+
+
+def _multiply(g, node, ins, P):
+    """Two values of one shape elementwise, or an image times its gate (as the scale join)."""
+    if node.inputs[0].out == node.inputs[1].out:
+        return g.node("Mul", ins, node.name, node.name)
+    return _scale(g, node, ins, P)
 
 
 def _identity(g, node, ins, P):
@@ -380,7 +402,7 @@ def _activation(g, node, ins, P):
 LOWERINGS: dict = {
     "conv": _conv, "dense": _dense, "pool": _pool, "avgpool": _pool, "globalpool": _globalpool,
     "flatten": _flatten, "batchnorm": _batchnorm, "dropout": _identity,
-    "residual": lambda g, node, ins, P: g.node("Add", ins, node.name, node.name),
+    "residual": _sum, "add": _sum, "multiply": _multiply,
     "concat": lambda g, node, ins, P: g.node("Concat", ins, node.name, node.name, axis=1),
     "input": None,   # the graph's input itself (transposed to NCHW in build_model)
     **{name: _activation for name in L.ACTIVATIONS},

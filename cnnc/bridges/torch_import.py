@@ -39,15 +39,21 @@ def load_torch(model, module_or_state_dict) -> None:
         _check_real(m.state_dict())
         params = m.keras_params()
     else:
+        module = None
         if hasattr(m, "state_dict") and callable(m.state_dict):
-            m = m.state_dict()
+            module, m = m, m.state_dict()
         if not hasattr(m, "items"):
             raise TypeError(f"load_torch takes an nn.Module or a state_dict, got {type(m).__name__}")
         _check_real(m)
         if _is_cnnc_state_dict(model.network, m):
             params = params_from_cnnc_state_dict(model.network, m, model.params)
         else:
-            params = params_from_state_dict(model.network, m)
+            pairing: list = []
+            params = params_from_state_dict(model.network, m, pairing)
+            if module is not None:   # its layers' configuration must be the program's (torch_meaning.py)
+                from .torch_meaning import check_modules
+
+                check_modules(model.network, module, pairing)
     _check_variances(model.network, params)
     model.set_params(params)
 
@@ -129,14 +135,15 @@ def _groups(state_dict) -> dict:
 
 
 def _check_same_network(net, other) -> None:
-    mine = [(n.name, n.kind, tuple(sorted(n.params.items()))) for n in net.layers]
-    theirs = [(n.name, n.kind, tuple(sorted(n.params.items()))) for n in other.layers]
+    """Same layers, names, shapes and statements (a stride or an activation too), input included."""
+    mine = [(n.name, n.kind, tuple(sorted(n.params.items())), L.statement(n)) for n in net.nodes]
+    theirs = [(n.name, n.kind, tuple(sorted(n.params.items())), L.statement(n)) for n in other.nodes]
     if mine != theirs:
         for a, b in zip(mine + [None] * len(theirs), theirs + [None] * len(mine)):
             if a != b:
                 raise ValueError(f"the torch module was made from another network: layer {a[0] if a else '(none)'} "
-                                 f"vs the module's {b[0] if b else '(none)'} ({a[1] if a else '-'} "
-                                 f"{dict(a[2]) if a else ''} vs {b[1] if b else '-'} {dict(b[2]) if b else ''})")
+                                 f"is `{a[3] if a else '-'}` {dict(a[2]) if a else ''}, the module's "
+                                 f"{b[0] if b else '(none)'} is `{b[3] if b else '-'}` {dict(b[2]) if b else ''}")
 
 
 def _numpy(t) -> np.ndarray:
@@ -205,8 +212,9 @@ def _chw_to_hwc(a, img, axis: int = -1):
     return np.ascontiguousarray(np.moveaxis(a, -1, axis))
 
 
-def params_from_state_dict(net, state_dict) -> dict:
-    """cnnc params (Keras layouts, network order) from a plain network's state_dict."""
+def params_from_state_dict(net, state_dict, pairing: "list | None" = None) -> dict:
+    """cnnc params (Keras layouts, network order) from a plain network's state_dict; `pairing`,
+    when given, gets (cnnc node, [torch prefixes]) for each layer as matched."""
     theirs: dict = {family: [] for family in ("Conv2d", "Linear", "BatchNorm", "LayerNorm", "LayerScale",
                                               "Normalize")}
     for family, prefix, g in torch_layers(state_dict):
@@ -226,6 +234,8 @@ def params_from_state_dict(net, state_dict) -> dict:
         for node in nodes:
             plain = PLAIN[node.kind]
             params.update(plain.convert(node, entries[at:at + plain.count]))
+            if pairing is not None:
+                pairing.append((node, [prefix for prefix, _ in entries[at:at + plain.count]]))
             at += plain.count
     return {name: params[name] for name in net.param_shapes()}
 

@@ -58,6 +58,13 @@ def _tensor(array):
     return torch.from_numpy(np.array(array, dtype=np.float32, copy=True))
 
 
+def _parameter(t):
+    """A parameter laid out row-major with the standard strides. `.contiguous()` keeps the
+    strides of a permuted tensor whose permuted axes have size 1 (torch counts it as
+    contiguous), and DDP then warns that the gradients' strides do not match its buckets."""
+    return nn.Parameter(torch.empty(t.shape, dtype=t.dtype).copy_(t))
+
+
 def _activation(name):
     """The activation's torch module (None for linear: nothing to show or run)."""
     return None if name in (None, "linear") else L.ACTIVATIONS[name].torch(nn)
@@ -95,9 +102,9 @@ class Conv2d(nn.Conv2d):
         padding, pad = _padding(node, _UNLIMITED)
         super().__init__(cin_g * groups, filters, (kh, kw), stride=_pair(node.attrs, "stride"), padding=padding,
                          dilation=_pair(node.attrs, "dilation"), groups=groups, bias=bias is not None, device="meta")
-        self.weight = nn.Parameter(weight.contiguous())
+        self.weight = _parameter(weight)
         if bias is not None:
-            self.bias = nn.Parameter(_tensor(bias))
+            self.bias = _parameter(_tensor(bias))
         self.pad = pad
         self.activation = _activation(node.activation)
 
@@ -147,9 +154,9 @@ class SeparableConv2d(nn.Module):
         super().__init__()
         self.depthwise = DepthwiseConv2d(_Linear(node), depthwise)
         self.pointwise = nn.Conv2d(*np.shape(pointwise)[2:], 1, bias=bias is not None, device="meta")
-        self.pointwise.weight = nn.Parameter(Conv2d.from_keras(_tensor(pointwise)).contiguous())
+        self.pointwise.weight = _parameter(Conv2d.from_keras(_tensor(pointwise)))
         if bias is not None:
-            self.pointwise.bias = nn.Parameter(_tensor(bias))
+            self.pointwise.bias = _parameter(_tensor(bias))
         self.activation = _activation(node.activation)
 
     def forward(self, x, activate: bool = True):
@@ -185,9 +192,9 @@ class ConvTranspose2d(nn.ConvTranspose2d):
         extra = (max(-bottom, 0), max(-right, 0))
         super().__init__(cin, filters, (kh, kw), stride=_pair(node.attrs, "stride"), output_padding=extra,
                          bias=bias is not None, device="meta")
-        self.weight = nn.Parameter(weight.contiguous())
+        self.weight = _parameter(weight)
         if bias is not None:
-            self.bias = nn.Parameter(_tensor(bias))
+            self.bias = _parameter(_tensor(bias))
         self.crop = (max(top, 0), max(bottom, 0), max(left, 0), max(right, 0))
         self.activation = _activation(node.activation)
 
@@ -214,9 +221,9 @@ class Linear(nn.Linear):
     def __init__(self, node, kernel, bias=None):
         n_in, n_out = np.shape(kernel)
         super().__init__(n_in, n_out, bias=bias is not None, device="meta")
-        self.weight = nn.Parameter(_tensor(kernel).t().contiguous())
+        self.weight = _parameter(_tensor(kernel).t())
         if bias is not None:
-            self.bias = nn.Parameter(_tensor(bias))
+            self.bias = _parameter(_tensor(bias))
         self.activation = _activation(node.activation)
 
     def forward(self, x, activate: bool = True):
@@ -289,10 +296,19 @@ class FlattenHWC(nn.Module):
 
 
 class Add(nn.Module):
-    """A residual block's join: block(x) + shortcut(x)."""
+    """residual and add: the sum of the inputs, each times its coefficient (a scaled residual:
+    shortcut(x) + scale * block(x)), left to right as Keras's Add sums."""
 
-    def forward(self, a, b):
-        return a + b
+    def __init__(self, node):
+        super().__init__()
+        self.coefficients = tuple(float(c) for c in node.spec.coefficients(node))
+
+    def forward(self, *xs):
+        out = None
+        for x, c in zip(xs, self.coefficients):
+            term = x if c == 1.0 else x * c
+            out = term if out is None else out + term
+        return out
 
 
 class Concat(nn.Module):
@@ -303,10 +319,13 @@ class Concat(nn.Module):
 
 
 class Multiply(nn.Module):
-    """A scale block's join (squeeze-and-excitation): the image times its gate, channel by channel."""
+    """A scale block's join (squeeze-and-excitation) and multiply: the image times its gate,
+    channel by channel -- or two values of one shape, elementwise."""
 
     def forward(self, x, gate):
-        return x * gate[:, :, None, None]
+        if x.dim() == 4 and gate.dim() == 2:
+            return x * gate[:, :, None, None]
+        return x * gate
 
 
 class Rescale(nn.Module):
@@ -451,7 +470,9 @@ LOWERINGS: dict = {
     "dropout": Lowering(lambda node, p: nn.Dropout(node.attrs["rate"])),
     "globalpool": Lowering(lambda node, p: GlobalPool2d(node)),
     "flatten": Lowering(lambda node, p: FlattenHWC()),
-    "residual": Lowering(lambda node, p: Add()),
+    "residual": Lowering(lambda node, p: Add(node)),
+    "add": Lowering(lambda node, p: Add(node)),
+    "multiply": Lowering(lambda node, p: Multiply()),
     "concat": Lowering(lambda node, p: Concat()),
     "input": Lowering(None),   # the network's input: no module, forward() takes it
     **{name: Lowering(lambda node, p: L.activation_of(node).torch(nn)) for name in L.ACTIVATIONS},

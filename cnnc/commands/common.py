@@ -122,7 +122,7 @@ def print_warnings(net) -> None:
     if _mode["werror"] and net.warnings:
         from ..errors import CnncError, Diagnostic
 
-        raise CnncError([Diagnostic("error", f"{w.text} [--werror]", w.line, w.col, w.filename)
+        raise CnncError([Diagnostic("error", f"{w.text} [--werror]", w.line, w.col, w.filename, notes=w.notes)
                          for w in net.warnings])
     print_diagnostics(net.warnings)
 

@@ -34,9 +34,10 @@ __all__ = ["ACTIVATIONS", "ACTIVATION_NAMES", "ALIASES", "BLOCKS", "KINDS", "OPT
 
 KINDS: dict = {k.keyword: k for k in ALL}
 
-# Statements a user may write (the joins are made by blocks, not written).
-STATEMENTS = tuple(k for k, spec in KINDS.items() if not spec.joins)
-BLOCKS = ("residual", "shortcut", "concat", "branch", "repeat", "scale")
+# Statements a user may write: the layers, and the joins written with names (`add a b`);
+# the other joins are made by blocks.
+STATEMENTS = tuple(k for k, spec in KINDS.items() if not spec.joins or spec.named)
+BLOCKS = ("residual", "shortcut", "concat", "add", "branch", "repeat", "scale")
 
 # What Keras/PyTorch users write instead (lower case, no underscores) -> our keyword,
 # for "did you mean" where spelling distance alone would not find it.
@@ -48,7 +49,7 @@ ALIASES = {
     "adaptiveavgpool2d": "globalpool",
     "batchnormalization": "batchnorm", "batchnorm2d": "batchnorm", "bn": "batchnorm",
     "fc": "dense", "fullyconnected": "dense",
-    "drop": "dropout", "add": "residual", "cat": "concat", "concatenate": "concat",
+    "drop": "dropout", "sum": "add", "cat": "concat", "concatenate": "concat",
     "depthwiseconv2d": "dwconv", "depthwiseconv": "dwconv", "depthwise": "dwconv", "dwconv2d": "dwconv",
     "separableconv2d": "sepconv", "separableconv": "sepconv", "separable": "sepconv",
     "conv2dtranspose": "deconv", "convtranspose2d": "deconv", "convtranspose": "deconv",
@@ -59,7 +60,7 @@ ALIASES = {
     "rescaling": "rescale",
     "layernormalization": "layernorm", "ln": "layernorm", "normalization": "normalize",
     "cropping2d": "crop", "cropping": "crop", "crop2d": "crop",
-    "multiply": "scale", "squeezeexcitation": "scale", "squeezeexcite": "scale", "se": "scale",
+    "mul": "multiply", "squeezeexcitation": "scale", "squeezeexcite": "scale", "se": "scale",
 }
 
 
@@ -315,10 +316,12 @@ def statement(node) -> str:
     """The layer as a program would write it, from the kind's own declarations:
     `conv 32 3x3 relu`, `pool 2 stride=1 padding=same`, `batchnorm eps=1e-05`.
     Options at their defaults are left out. Joins name their inputs
-    (`residual: conv_2 + input`). Code comments, plans and pictures all use this."""
+    (`residual: conv_2 + input`, `residual: conv_4 + input (scale=0.17)`). Code comments, plans and pictures all use this."""
     spec, a = node.spec, node.attrs or {}
     if spec.joins:
-        return f"{node.kind}: " + spec.separator.join(i.name for i in node.inputs)
+        scale = (node.attrs or {}).get("scale", 1.0)
+        return f"{node.kind}: " + spec.separator.join(i.name for i in node.inputs) + \
+            (f" (scale={_text(scale)})" if scale != 1.0 else "")
     if spec.epilogue is Epilogue.ACTIVATION and not spec.options:
         return node.kind
     parts = [node.kind]

@@ -53,6 +53,31 @@ def dropped(n: int, k: int, s: int, padding) -> int:
     return max(span % s - p, 0) if span >= 0 else 0
 
 
+def window_arithmetic(n: int, k: int, s: int, padding, out: int) -> str:
+    """`window()`'s output size worked out: `26 = (28 − 3) / 1 + 1`; ⌊ ⌋ where the division
+    leaves a remainder (the rows no window reaches), ⌈ ⌉ for `same`."""
+    if padding == "same":
+        return f"{out} = ⌈{n} / {s}⌉"
+    span = f"{n} − {k}" if padding == "valid" else f"{n} + 2 × {int(padding)} − {k}"
+    whole = ((n - k) if padding == "valid" else (n + 2 * int(padding) - k)) % s == 0
+    return f"{out} = ({span}) / {s} + 1" if whole else f"{out} = ⌊({span}) / {s}⌋ + 1"
+
+
+def per_axis_text(texts, prefix: str = "") -> str:
+    """One text for H and W when they read alike, else `H: … · W: …`."""
+    if texts[0] == texts[1]:
+        return prefix + texts[0]
+    return f"{prefix}H: {texts[0]} · W: {texts[1]}"
+
+
+def per_axis(inp, out, rule) -> list:
+    """[the arithmetic of both axes] from rule(axis, n_in, n_out) -> text, or [] unless both
+    sides are images."""
+    if not (isinstance(inp, Image) and isinstance(out, Image)):
+        return []
+    return [per_axis_text([rule(0, inp.h, out.h), rule(1, inp.w, out.w)])]
+
+
 _DEFAULT_INIT = {"kernel": "glorot_uniform", "bias": "zeros", "gamma": "ones", "beta": "zeros",
                  "mean": "zeros", "var": "ones"}
 
@@ -67,7 +92,9 @@ class LayerKind:
     takes_activation   a bare ACT word or activation=ACT sets attrs["activation"]
     on           "image", "vector" or "any": what input it needs
     makes_vector image in, vector out (flatten, globalpool)
-    joins        a block's join node: its shape rule is `join`, not `infer`
+    joins        a join node (of a block, or of named layers): its shape rule is `join`, not `infer`
+    named        a join that is also written as a statement of names (`add a b`, `concat a b`), of
+                 `arity` (least, most or None) names, put in the order `arrange` gives
     usage        the statement's synopsis, for error hints
     foldable     an affine epilogue that folds into the weights of an anchor before it (batchnorm)
     folds_affine an anchor that is linear per output channel (its bias, when it has one, too), so
@@ -91,6 +118,8 @@ class LayerKind:
     on = "any"
     makes_vector = False
     joins = False
+    named = False
+    arity = (2, None)
     usage: "str | None" = None
     foldable = False
     folds_affine = False
@@ -131,6 +160,10 @@ class LayerKind:
     def join(self, types: list, sides=None):
         """The output type of a join node (residual, concat) from its inputs' types."""
         raise NotImplementedError(self.keyword)
+
+    def arrange(self, types: list) -> list:
+        """The order a named join takes its inputs in, from their types: as written."""
+        return list(range(len(types)))
 
     def join_axis(self, sizes: list, relaxed: bool):
         """One axis of a join's output from its inputs' sizes along it (None for a vector),
@@ -198,6 +231,13 @@ class LayerKind:
         """Rows and columns this layer silently drops (for the warning)."""
         return 0, 0
 
+    def arithmetic(self, inp, out, attrs) -> list:
+        """How the output's size follows from the input's, as worked arithmetic for a learner
+        (`26 = (28 − 3) / 1 + 1`; one line for H and W when they read alike, else `H: …` and
+        `W: …`); [] where there is nothing to work out (the size passes through, or the
+        statement writes it)."""
+        return []
+
 
 def extent(attrs) -> tuple[int, int]:
     """The window a kernel covers: (k - 1)*d + 1 per axis with dilation d (k without one)."""
@@ -226,6 +266,16 @@ class Window(LayerKind):
     def dropped_edges(self, inp, attrs):
         k, s, p = extent(attrs), attrs["stride"], attrs["padding"]
         return dropped(inp.h, k[0], s[0], p), dropped(inp.w, k[1], s[1], p)
+
+    def arithmetic(self, inp, out, attrs):
+        k, s, p = extent(attrs), attrs["stride"], attrs["padding"]
+        lines = per_axis(inp, out, lambda a, n, o: window_arithmetic(n, k[a], s[a], p, o))
+        d = attrs.get("dilation") or (1, 1)
+        if d != (1, 1):
+            kernel = attrs["kernel"]
+            lines.append(per_axis_text([f"({kernel[a]} − 1) × {d[a]} + 1 = {k[a]}" for a in (0, 1)],
+                                       "the dilated kernel spans "))
+        return lines
 
     def collapse_message(self, inp, h, w, attrs):
         k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]

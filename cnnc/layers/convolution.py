@@ -4,8 +4,9 @@ defaults: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose."""
 
 from __future__ import annotations
 
+from ..limits import shown
 from . import args as A
-from .base import LayerKind, Window, transposed
+from .base import LayerKind, Window, per_axis, transposed
 from .roles import Role
 from .types import ShapeError
 
@@ -126,7 +127,7 @@ def _deconv_padding(v):
     if v.kind == "word" and v.text in ("valid", "same"):
         return v.text
     raise A.ArgError(f"deconv padding must be valid or same (a transposed conv takes no pixel count, as "
-                     f"Keras's Conv2DTranspose), got '{v.text}'", ("valid", "same") if v.kind == "word" else ())
+                     f"Keras's Conv2DTranspose), got '{shown(v.text)}'", ("valid", "same") if v.kind == "word" else ())
 
 
 class TransposedConv(LayerKind):
@@ -173,3 +174,9 @@ class TransposedConv(LayerKind):
 
     def growth(self, attrs):
         return attrs["stride"]
+
+    def arithmetic(self, inp, out, attrs):
+        k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
+        if p == "same":
+            return per_axis(inp, out, lambda a, n, o: f"{o} = {n} × {s[a]}")
+        return per_axis(inp, out, lambda a, n, o: f"{o} = {n} × {s[a]} + max({k[a]} − {s[a]}, 0)")

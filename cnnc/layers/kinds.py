@@ -4,8 +4,8 @@
     convolution.py   conv, dwconv, sepconv, deconv
     here             pool, avgpool, globalpool, globalmaxpool; zeropad, crop, upsample;
                      flatten, dense; batchnorm, layernorm, layerscale, normalize, rescale,
-                     dropout, the activations alone; input and the joins of blocks
-                     (residual, concat, scale)
+                     dropout, the activations alone; input and the joins (residual, concat,
+                     scale of blocks; add, concat, multiply of named layers)
 
 ALL lists one instance of each. (The families share this module rather than one module
 each: every module more is one more import at each `cnnc shapes` start-up; BENCHMARKS.md.)
@@ -16,7 +16,7 @@ from __future__ import annotations
 from . import args as A
 from .activations import ACTIVATIONS
 from .activations import NAMES as ACTIVATION_NAMES
-from .base import LayerKind, Window
+from .base import LayerKind, Window, per_axis
 from .convolution import Conv, DepthwiseConv, SeparableConv, TransposedConv
 from .roles import Epilogue, Prologue, Role
 from .types import Image, ShapeError, Vector
@@ -74,6 +74,9 @@ class GlobalPool(LayerKind):
         super().infer(inp, attrs)
         return Vector(inp.c)
 
+    def arithmetic(self, inp, out, attrs):
+        return [f"{out.n} = C: each channel's {inp.h}x{inp.w} values pooled to one"]
+
 
 class GlobalMaxPool(GlobalPool):
     """GlobalMaxPooling2D: the largest value of each channel, image HxWxC -> vector C."""
@@ -124,6 +127,10 @@ class ZeroPad(LayerKind):
 
     def padding_added(self, attrs):
         return attrs["sides"]
+
+    def arithmetic(self, inp, out, attrs):
+        t, b, l, r = attrs["sides"]
+        return per_axis(inp, out, lambda a, n, o: f"{o} = {n} + {(t, l)[a]} + {(b, r)[a]}")
 
     def same_on_both_axes(self, attrs):
         t, b, l, r = attrs["sides"]
@@ -200,6 +207,9 @@ class Upsample(LayerKind):
     def growth(self, attrs):
         return attrs["size"]
 
+    def arithmetic(self, inp, out, attrs):
+        return per_axis(inp, out, lambda a, n, o: f"{o} = {n} × {attrs['size'][a]}")
+
     def gather_only(self, attrs):
         return attrs["mode"] == "nearest"
 
@@ -213,6 +223,9 @@ class Flatten(LayerKind):
 
     def infer(self, inp, attrs):
         return Vector(inp.h * inp.w * inp.c) if isinstance(inp, Image) else inp
+
+    def arithmetic(self, inp, out, attrs):
+        return [f"{out.n} = {inp.h} × {inp.w} × {inp.c}"] if isinstance(inp, Image) else []
 
 
 class Dense(LayerKind):
@@ -381,8 +394,10 @@ class ActivationLayer(LayerKind):
         attrs["activation"] = self.keyword
 
 
-# --- The graph's own nodes: the `input`, and the joins that blocks make (`residual`, `concat`,
-# `scale`). A join's `separator` is how its statement reads its inputs (`residual: conv_2 + input`).
+# --- The graph's own nodes: the `input`, and the joins: those that blocks make (`residual`,
+# `concat`, `add`, `scale`) and those written with the names of earlier layers (`add a b`,
+# `concat a b`, `multiply a b`: `named`). A join's `separator` is how its statement reads its
+# inputs (`residual: conv_2 + input`).
 
 class Input(LayerKind):
     keyword = "input"
@@ -391,41 +406,75 @@ class Input(LayerKind):
     usage = "input HxWxC"
 
 
+def _same_shapes(types, sides):
+    """The one shape all `types` share; ShapeError naming the first two that differ."""
+    first = types[0]
+    for i, t in enumerate(types[1:], 1):
+        if t != first:
+            raise ShapeError(f"shapes do not agree: {sides[0]} gives {first.describe()} "
+                             f"but {sides[i]} gives {t.describe()}")
+    return first
+
+
 class Residual(LayerKind):
-    """The join of a residual block: out = block(x) + shortcut(x)."""
+    """The join of a residual block: out = shortcut(x) + scale · block(x) (InceptionResNetV2's
+    scaled residual; scale 1 by default). Inputs: [block, shortcut]."""
     keyword = "residual"
     role = Role.EPILOGUE
     epilogue = Epilogue.ADD
     joins = True
     separator = " + "
+    options = {"scale": A.Param("scale", A.real("the residual's scale"), False, 1.0)}
+    usage = "residual [scale=S] { BLOCK } [shortcut { BLOCK }]"
 
     def join(self, types, sides=("the block", "the shortcut")):
-        a, b = types
-        if a != b:
-            raise ShapeError(f"shapes do not agree: {sides[0]} gives {a.describe()} "
-                             f"but {sides[1]} gives {b.describe()}")
-        return a
+        return _same_shapes(types, sides)
+
+    def coefficients(self, node) -> tuple:
+        """What each input is multiplied by before the sum."""
+        return (node.attrs["scale"], 1.0) if node.attrs else (1.0, 1.0)
+
+
+class Add(Residual):
+    """The sum of two or more earlier outputs of one shape (`add a b c`), or of the branches
+    of an `add { branch … }` block. Keras: Add."""
+    keyword = "add"
+    named = True
+    options = {}
+    usage = "add NAME NAME... | add { branch { ... } branch { ... } }"
+
+    def join(self, types, sides=None):
+        return _same_shapes(types, sides or [f"input {i}" for i in range(1, len(types) + 1)])
+
+    def coefficients(self, node) -> tuple:
+        return (1.0,) * len(node.inputs)
 
 
 class Concat(LayerKind):
-    """The join of a concat block: branches stacked on channels."""
+    """Images stacked on channels (vectors end to end): the branches of a concat block, or
+    earlier outputs by name (`concat a b`)."""
     keyword = "concat"
     role = Role.JOIN
     joins = True
+    named = True
     separator = ", "
+    usage = "concat NAME NAME... | concat { branch { ... } branch { ... } }"
 
     def join(self, types, sides=None):
+        what = "branches" if sides is None else "the inputs"
+        sides = sides or [f"branch {i}" for i in range(1, len(types) + 1)]
         if all(isinstance(t, Image) for t in types):
             first = types[0]
-            for i, t in enumerate(types[1:], 2):
+            for i, t in enumerate(types[1:], 1):
                 if (t.h, t.w) != (first.h, first.w):
-                    raise ShapeError(f"shapes do not agree: branches must match in height and width, but "
-                                     f"branch 1 gives {first} and branch {i} gives {t}; give the branches "
+                    raise ShapeError(f"shapes do not agree: {what} must match in height and width, but "
+                                     f"{sides[0]} gives {first} and {sides[i]} gives {t}; give "
+                                     f"{'the branches' if what == 'branches' else 'them'} "
                                      f"the same strides and padding=same")
             return Image(first.h, first.w, sum(t.c for t in types))
         if all(isinstance(t, Vector) for t in types):
             return Vector(sum(t.n for t in types))
-        desc = ", ".join(f"branch {i} gives {t.describe()}" for i, t in enumerate(types, 1))
+        desc = ", ".join(f"{side} gives {t.describe()}" for side, t in zip(sides, types))
         raise ShapeError(f"shapes do not agree: cannot join images and vectors: {desc}")
 
 
@@ -458,7 +507,36 @@ class Scale(LayerKind):
         return x
 
 
+class Multiply(Scale):
+    """`multiply a b`: the elementwise product of two earlier outputs of one shape, or an
+    image times a vector of its C channels, broadcast over the pixels (then a gate, as a
+    scale block's: inputs [image, vector], whichever order they were written in). Keras:
+    Multiply."""
+    keyword = "multiply"
+    named = True
+    arity = (2, 2)
+    usage = "multiply NAME NAME"
+
+    def arrange(self, types):
+        return [1, 0] if isinstance(types[0], Vector) and isinstance(types[1], Image) else [0, 1]
+
+    def join(self, types, sides=None):
+        sides = sides or ("input 1", "input 2")
+        x, gate = types
+        if x == gate or (isinstance(x, Image) and isinstance(gate, Vector) and gate.n == x.c):
+            return x
+        raise ShapeError(f"shapes do not agree: {sides[0]} gives {x.describe()} but {sides[1]} gives "
+                         f"{gate.describe()}; multiply takes two outputs of one shape, or an image and a "
+                         f"vector of its channels")
+
+    def join_axis(self, sizes, relaxed):
+        x, gate = sizes
+        if gate is None and x is not None:
+            return x          # an image times its gate
+        return LayerKind.join_axis(self, sizes, relaxed)
+
+
 ALL = (Conv(), DepthwiseConv(), SeparableConv(), TransposedConv(), MaxPool(), AvgPool(), GlobalPool(),
        GlobalMaxPool(), ZeroPad(), Upsample(), Flatten(), Dense(), BatchNorm(), Rescale(), Dropout(), Input(),
        Residual(), Concat(), Scale(), *(ActivationLayer(a) for a in ACTIVATION_NAMES),
-       LayerNorm(), LayerScale(), Normalize(), Crop())
+       LayerNorm(), LayerScale(), Normalize(), Crop(), Add(), Multiply())

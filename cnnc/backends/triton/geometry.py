@@ -86,6 +86,9 @@ class Kernel:
         # index maps from the anchor's input image back to the source buffer
         self.maps = [Map(i, p) for i, p in reversed(list(enumerate(self.prologue, 1)))]
         self.gate = next((m.node for m in self.maps if m.op == "gate"), None)
+        # a gate that is an image (`multiply a b` of one shape) is read pixel by pixel; the
+        # policy leaves such a gate to a kernel of its own, where the position is the output's
+        self.gate_image = self.gate is not None and isinstance(self.gate.inputs[1].out, Image)
         self.AH, self.AW = (dims(self.prologue[-1].out)[:2] if self.prologue else (self.IH, self.IW))
         anchor = group.anchor
         self.anchor = anchor
@@ -160,16 +163,27 @@ class Kernel:
         return {
             "gemm": self.gemm, "gather": self.gather, "CIN": self.CING, "K": self.K, "KP": self.KP,
             "C": self.C, "CP": self.CP, "FG": self.FG if self.grouped else 0, "softmax": self.softmax,
-            "pool": self.pool is not None, "adds": len(self.residuals), "reduce": self.reduce,
+            "pool": self.pool is not None, "adds": len(self.added()), "reduce": self.reduce,
             "gate": self.gate is not None, "pixels": self.PH * self.PW, "precision": self.precision,
         }
 
-    def other_input(self, node):
-        """The residual input not computed by this group (read in the epilogue)."""
+    def own_input(self, node) -> int:
+        """Which input of an add (residual, add) the group computed: the value it adds to."""
         idx = self.g.nodes.index(node)
-        ins = list(node.inputs)
-        ins.remove(self.g.nodes[idx - 1] if idx > 0 else self.g.source)
-        return ins[0]
+        return node.inputs.index(self.g.nodes[idx - 1] if idx > 0 else self.g.source)
+
+    def added(self) -> list:
+        """What the adds of the group read, in order: (add node, input position, the node read,
+        argument stem). The first input an add reads keeps the stem `eN` (`eN_ptr`, `EN_T`);
+        an n-ary add's others are `eN_1`, `eN_2`, ..."""
+        out = []
+        for n in self.residuals:
+            own = self.own_input(n)
+            others = [j for j in range(len(n.inputs)) if j != own]
+            for i, j in enumerate(others):
+                stem = self.arg(n) if i == 0 else f"{self.arg(n)}_{i}"
+                out.append((n, j, n.inputs[j], stem))
+        return out
 
     def arg(self, node) -> str:
         """The stem of a node's kernel arguments: its place in the group (`e2`), never its
@@ -185,7 +199,7 @@ class Kernel:
             args += [(arg, f"{self.name}.{key}") for arg, key in self.lowering.weights]
         for n in self.ops():
             if n.spec.epilogue is Epilogue.ADD:
-                args.append((f"{self.arg(n)}_ptr", None))
+                args += [(f"{stem}_ptr", None) for m, _, _, stem in self.added() if m is n]
             else:
                 args += [(f"{self.arg(n)}_{a}", f"{self.name}.{n.name}.{a}") for a in self.weighted(n)]
         args.append(("out_ptr", None))
@@ -241,10 +255,9 @@ class Kernel:
             c += [("PKH", self.PKH), ("PKW", self.PKW), ("PSH", self.PSH), ("PSW", self.PSW),
                   ("PPT", self.PPT), ("PPL", self.PPL)]
         c += [("PH", self.PH), ("PW", self.PW), ("CT", self.CT), ("COFF", self.out_off)]
-        for n in self.residuals:
-            other = self.other_input(n)
-            c += [(f"{self.arg(n).upper()}_T", channel_total(self.plan, other)),
-                  (f"{self.arg(n).upper()}_OFF", self.plan.storage(other)[1])]
+        for _, _, other, stem in self.added():
+            c += [(f"{stem.upper()}_T", channel_total(self.plan, other)),
+                  (f"{stem.upper()}_OFF", self.plan.storage(other)[1])]
         return c
 
     def tile_params(self) -> list:
@@ -253,11 +266,15 @@ class Kernel:
         return names + ([] if self.reduce else ["GROUP_M"])
 
     def reads(self) -> list:
-        """Nodes whose buffers the kernel reads: its source, a gate, residuals' other inputs."""
+        """Nodes whose buffers the kernel reads: its source, a gate, the adds' other inputs."""
         out = [self.src]
         if self.gate is not None:
             out.append(self.gate.inputs[1])
-        return out + [self.other_input(r) for r in self.residuals]
+        return out + [other for _, _, other, _ in self.added()]
+
+    def read_args(self) -> dict:
+        """Pointer argument -> the node whose buffer it is, for the adds' other inputs."""
+        return {f"{stem}_ptr": other for _, _, other, stem in self.added()}
 
 
 class RowKernel(Kernel):

@@ -279,6 +279,7 @@ LOWERINGS: dict = {
     "deconv": TransposedGEMM(), "batchnorm": BatchNormAffine(), "rescale": ConstantAffine(),
     "layerscale": LayerScaleAffine(), "normalize": NormalizeAffine(), "layernorm": LayerNormRow(),
     **{kind: IN_TEMPLATE for kind in ("pool", "avgpool", "globalpool", "globalmaxpool", "residual", "concat",
-                                      "flatten", "dropout", "input", "zeropad", "crop", "upsample", "scale",
+                                      "flatten", "dropout", "input", "zeropad", "crop", "upsample", "scale", "add",
+                                      "multiply",
                                       *ACTIVATIONS)},
 }

@@ -208,8 +208,7 @@ def _emit_run(e: Emitter, net, plan, kernels) -> None:
                 elif key is not None:
                     args.append(f"state[{key!r}]")
                 else:
-                    r = next(r for r in k.residuals if f"{k.arg(r)}_ptr" == p)
-                    args.append(buf(k.other_input(r)))
+                    args.append(buf(k.read_args()[p]))
             consts = [f"{name}={value}" for name, value in k.constexprs()]
             rows = "n" if k.reduce else f"n * {k.PH * k.PW}"
             e.comment(f"{k.name}: {k.g.describe()} (line{'s' if len(k.lines) > 1 else ''} "

@@ -103,8 +103,8 @@ def kernel_class(k) -> tuple:
 
     affine = sum(1 for n in k.pre + k.post if n.spec.epilogue is Epilogue.AFFINE)
     return (k.gather or "load", k.pool.spec.reduce if k.pool is not None else None, k.reduce, k.reduce_max,
-            k.softmax, len(k.residuals), affine, k.transposed, k.grouped, (k.DH, k.DW) != (1, 1),
-            tuple(m.op for m in k.maps), k.precision)
+            k.softmax, len(k.added()), affine, k.transposed, k.grouped, (k.DH, k.DW) != (1, 1),
+            tuple(m.op for m in k.maps), k.gate_image, k.precision)
 
 
 def kernel_classes(nets, precision: str) -> dict:

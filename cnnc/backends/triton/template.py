@@ -182,8 +182,14 @@ def _maps(k, e: Emitter) -> None:
 
 
 def _gate(k, e: Emitter, tile: str, channels: str, mask: str) -> None:
-    """Multiply a gathered tile by the scale block's gate, per image and input channel."""
+    """Multiply a gathered tile by the gate of a scale block or a multiply: per image and
+    input channel, or -- an image of the tile's own shape -- per pixel too."""
     if k.gate is None:
+        return
+    if k.gate_image:
+        e.comment(f"{k.gate.name}: times {k.gate.inputs[1].name}, read at the same position")
+        e.line(f"{tile} = {tile} * tl.load(g_ptr + (((img * IH + ih) * IW + iw) * GATE_T + GATE_OFF)[:, None] "
+               f"+ {channels}, mask={mask}, other=0.0)")
         return
     e.comment(f"{k.gate.name}: times the gate {k.gate.inputs[1].name}, per image and channel")
     e.line(f"{tile} = {tile} * tl.load(g_ptr + img[:, None] * GATE_T + GATE_OFF + {channels}, mask={mask}, other=0.0)")
@@ -303,8 +309,9 @@ def _emit_load(k, e: Emitter) -> None:
         return
     p = f"M{bilinear.i}"
     e.comment(f"{bilinear.node.name}: bilinear, half-pixel centres: output o reads input (o + 0.5) / F - 0.5,")
-    e.comment("clamped at 0 as PyTorch does (past the last pixel both taps are the last pixel, so an")
-    e.comment("infinite edge stays infinite); the rows are mixed first, then the columns (as numpy)")
+    e.comment("clamped at 0 as PyTorch does (past the last pixel both taps are the last pixel); the rows")
+    e.comment("are mixed first, then the columns (as numpy). A tap of weight exactly 0 adds nothing: an")
+    e.comment("output on an input pixel is that pixel, so an infinite one stays infinite (not 0 * inf)")
     for axis, o, f, n in (("h", "oh", f"{p}FH", "IH"), ("w", "ow", f"{p}FW", "IW")):
         e.line(f"s{axis} = tl.maximum(({o}.to(tl.float32) + 0.5) / {f} - 0.5, 0.0)")
         e.line(f"{axis}0 = tl.minimum(s{axis}.to(tl.int64), {n} - 1)")
@@ -316,9 +323,11 @@ def _emit_load(k, e: Emitter) -> None:
     def px(h, w):
         return (f"tl.load(x_ptr + (((base + {h}) * IW + {w}) * CIN_T + CIN_OFF)[:, None] + offs_n[None, :], "
                 f"mask=m2, other=0.0)")
-    e.line(f"left = {px('h0', 'w0')} * (1.0 - th) + {px('h1', 'w0')} * th")
-    e.line(f"right = {px('h0', 'w1')} * (1.0 - th) + {px('h1', 'w1')} * th")
-    e.line("acc = left * (1.0 - tw) + right * tw")
+    for name, h, w in (("p00", "h0", "w0"), ("p10", "h1", "w0"), ("p01", "h0", "w1"), ("p11", "h1", "w1")):
+        e.line(f"{name} = {px(h, w)}")
+    e.line("left = tl.where(th == 0.0, p00, p00 * (1.0 - th) + p10 * th)")
+    e.line("right = tl.where(th == 0.0, p01, p01 * (1.0 - th) + p11 * th)")
+    e.line("acc = tl.where(tw == 0.0, left, left * (1.0 - tw) + right * tw)")
 
 
 def emit_ops(k, e: Emitter, ops, H, W, h, w, valid) -> None:
@@ -329,11 +338,20 @@ def emit_ops(k, e: Emitter, ops, H, W, h, w, valid) -> None:
         elif kind is Epilogue.ACTIVATION:
             emit_activation(e, activation_of(n), n.name)
         elif kind is Epilogue.ADD:
-            v = k.arg(n)
-            e.comment(f"{n.name}: add {k.other_input(n).name}, read at the same position")
-            e.line(f"res = (((img * {H} + {h}) * {W} + {w}) * {v.upper()}_T + {v.upper()}_OFF)")
-            e.line(f"acc += tl.load({v}_ptr + res[:, None] + offs_n[None, :], "
-                   f"mask={valid}[:, None] & mask_n[None, :], other=0.0)")
+            coefficients = n.spec.coefficients(n)
+            own = coefficients[k.own_input(n)]
+            if own != 1.0:
+                e.comment(f"{n.name}: the value computed here is scaled by {own!r}")
+                e.line(f"acc = acc * {own!r}")
+            for m, j, other, v in k.added():
+                if m is not n:
+                    continue
+                c = coefficients[j]
+                times = f" * {c!r}" if c != 1.0 else ""
+                e.comment(f"{n.name}: add {other.name}{times}, read at the same position")
+                e.line(f"res = (((img * {H} + {h}) * {W} + {w}) * {v.upper()}_T + {v.upper()}_OFF)")
+                e.line(f"acc += tl.load({v}_ptr + res[:, None] + offs_n[None, :], "
+                       f"mask={valid}[:, None] & mask_n[None, :], other=0.0){times}")
 
 
 def emit_row_kernel(k, e: Emitter) -> None:

@@ -1,0 +1,61 @@
+"""Keras models for the importer tests, built once per test session: weights drawn He-normal
+(kernels) and N(0, 0.1) / U(0.5, 1.5) (biases, betas / gammas and layer scales), batchnorm
+statistics calibrated on a batch (momentum 0, one training-mode call), so no layer is an
+identity and the output depends on the input."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+os.environ["KERAS_BACKEND"] = "torch"
+
+
+def randomize(km, shape, seed=0):
+    import keras
+
+    rng = np.random.default_rng(seed)
+    for v in km.weights:
+        leaf = v.path.rsplit("/", 1)[-1]
+        shape_v = tuple(v.shape)
+        if leaf in ("kernel", "depthwise_kernel", "pointwise_kernel"):
+            fan_in = int(np.prod(shape_v[:-1])) if leaf != "depthwise_kernel" else int(np.prod(shape_v[:2]))
+            v.assign((rng.standard_normal(shape_v) * np.sqrt(2.0 / max(fan_in, 1))).astype(np.float32))
+        elif leaf in ("gamma",):
+            v.assign(rng.uniform(0.5, 1.5, shape_v).astype(np.float32))
+        elif leaf in ("beta", "bias"):
+            v.assign((0.1 * rng.standard_normal(shape_v)).astype(np.float32))
+    bns = [layer for layer in _layers(km) if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in bns:
+        layer.momentum = 0.0
+    if bns:
+        km(images(shape, 8, seed + 100), training=True)
+    return km
+
+
+def _layers(km):
+    for layer in km.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _layers(layer)
+
+
+def images(shape, n=2, seed=1):
+    return np.random.default_rng(seed).standard_normal((n, *shape)).astype(np.float32)
+
+
+def keras_out(km, x):
+    import keras
+    import torch
+
+    with torch.no_grad():
+        return keras.ops.convert_to_numpy(km(x, training=False))
+
+
+def application(name, size, **kw):
+    import keras
+
+    ctor = getattr(keras.applications, name)
+    km = ctor(weights=None, input_shape=(size, size, 3), classifier_activation=None, **kw)
+    return randomize(km, (size, size, 3))

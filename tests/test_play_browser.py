@@ -1,0 +1,175 @@
+"""The playground in a real browser: Debian's Chromium, headless, driven by Playwright, doing
+what a learner does. Every request that does not go to the playground's own server is
+aborted and recorded: the page must work, and ask for nothing, off the machine.
+
+Needs /usr/bin/chromium (`apt-get install chromium`; scripts/test.sh installs it when run as
+root) and Playwright for Python (the test extra). Without them these tests fail, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from play_server import LENET, ROOT, Running, digit
+
+CHROMIUM = "/usr/bin/chromium"
+# Chromium's own traffic (updates, sync, field trials) stays off: the machine has no network
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"the browser tests need Chromium at {CHROMIUM}: apt-get install chromium "
+                    f"(scripts/test.sh installs it when run as root)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the browser tests need Playwright for Python: pip install -e '.[test]' -c constraints.txt")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page on a running playground, every other request aborted and recorded in `.blocked`."""
+
+    def __init__(self, browser, server):
+        self.server = server
+        self.origin = f"http://127.0.0.1:{server.port}/"
+        self.blocked, self.errors = [], []
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.page.route("**/*", self._route)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(f"{self.origin}?token={server.token}")
+        self.page.wait_for_selector("#shapes tbody tr[data-layer]")
+
+    def _route(self, route):
+        if route.request.url.startswith(self.origin):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def close(self):
+        self.context.close()
+        assert self.blocked == [], f"the page asked for something off the machine: {self.blocked}"
+        assert self.errors == [], self.errors
+
+
+@pytest.fixture
+def lenet_page(browser):
+    with Running(LENET) as s:
+        page = Page(browser, s)
+        yield page.page
+        page.close()
+
+
+def test_lenet_opens_with_conv_1_at_26x26x32_and_121930_parameters(lenet_page):
+    p = lenet_page
+    assert p.inner_text('#shapes tr[data-layer="conv_1"] td.output') == "26x26x32"
+    assert p.inner_text("#total-params") == "121,930"
+    assert p.inner_text("#status").startswith("ok")
+    # the memory column at the batch shown, and the warning LeNet has (pool_2 drops a row)
+    assert "batch 32" in p.inner_text("#totals")
+    assert "pool_2" in p.inner_text("#diagnostics li.warning")
+
+
+def _go_to_line(p, n):
+    p.click(".cm-content")
+    p.keyboard.press("Control+Home")
+    for _ in range(n - 1):
+        p.keyboard.press("ArrowDown")
+    p.keyboard.press("End")
+
+
+def test_a_collapsing_conv_is_an_error_at_its_line_until_it_is_fixed(lenet_page):
+    p = lenet_page
+    _go_to_line(p, 6)                       # the second `pool 2`: the image is 5x5 after it
+    p.keyboard.press("Enter")
+    p.keyboard.type("conv 8 7x7")
+    item = p.wait_for_selector('#diagnostics li.error[data-line="7"]')
+    assert "collapses" in item.inner_text() and "padding=same" in item.inner_text()
+    p.wait_for_selector(".cm-gutter-lint .cm-lint-marker-error")       # marked in the editor's gutter
+    assert p.inner_text("#status") == "1 error"
+    p.keyboard.press("Backspace")
+    p.keyboard.press("Backspace")
+    p.keyboard.press("Backspace")
+    p.keyboard.type("3x3")                  # 5x5 -> 3x3: fine
+    p.wait_for_selector('#shapes tr[data-layer="conv_3"]')
+    assert p.inner_text('#shapes tr[data-layer="conv_3"] td.output') == "3x3x8"
+    assert p.locator("#diagnostics li.error").count() == 0
+    assert p.locator(".cm-lint-marker-error").count() == 0
+    assert p.inner_text('#arithmetic .formula') == "3 = (5 − 3) / 1 + 1"    # the cursor's line selects conv_3
+
+
+def test_the_graph_is_drawn_and_selecting_a_layer_shows_what_it_sees(lenet_page):
+    p = lenet_page
+    names = p.eval_on_selector_all("#graph g.node", "gs => gs.map(g => g.dataset.name)")
+    assert names == ["input", "conv_1", "pool_1", "conv_2", "pool_2", "flatten_1", "dense_1", "dense_2"]
+    assert p.locator("#graph polyline.edge").count() == 7
+    p.click('#graph g.node[data-name="conv_2"]')
+    assert p.text_content("#sees-name") == "conv_2"
+    assert p.inner_text("#arithmetic .formula") == "11 = (13 − 3) / 1 + 1"
+    assert "Receptive field 8x8" in p.inner_text("#arithmetic")
+    assert "selected" in p.get_attribute('#shapes tr[data-layer="conv_2"]', "class")
+    assert p.locator(".cm-cnnc-selected").inner_text() == "conv 64 3x3 relu"
+
+
+def test_blocks_and_joins_are_framed_in_the_graph(browser):
+    with Running(os.path.join(ROOT, "examples", "inception.cnn")) as s:
+        page = Page(browser, s)
+        p = page.page
+        assert p.locator('#graph rect.block[data-join="concat_1"]').count() == 1
+        assert p.locator('#graph g.node.join[data-name="concat_1"] ellipse').count() == 1
+        assert "concat_1 block" in p.text_content("#graph")
+        page.close()
+
+
+def _png(path, gray):
+    """A grayscale 8-bit PNG of `gray` (H, W) in [0, 1], written with zlib alone."""
+    h, w = gray.shape
+    rows = b"".join(b"\0" + bytes(np.round(gray[i] * 255).astype(np.uint8)) for i in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_an_uploaded_digit_shows_conv_1s_feature_maps(lenet_page, tmp_path):
+    p = lenet_page
+    path = tmp_path / "three.png"
+    _png(path, digit(size=56)[..., 0])      # twice LeNet's size: the page resizes it to 28x28
+    p.set_input_files("#image-file", str(path))
+    p.wait_for_selector('#maps .layer[data-layer="conv_1"] canvas')
+    assert p.locator('#maps .layer[data-layer="conv_1"] canvas').count() == 32
+    assert p.inner_text("#weights .badge") == "seeded"
+    # the maps are pictures of the digit: their pixels differ (one channel's values spread)
+    spread = p.eval_on_selector('#maps .layer[data-layer="conv_1"] canvas[data-channel="0"]', """c => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let lo = 255, hi = 0; for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i + 1]); hi = Math.max(hi, d[i + 1]); }
+        return [c.width, c.height, hi - lo]; }""")
+    assert spread[:2] == [26, 26] and spread[2] > 100
+    assert p.locator('#maps .layer[data-layer="dense_2"] .bars div').count() == 10
+
+
+def test_a_drawn_digit_shows_feature_maps_too(lenet_page):
+    p = lenet_page
+    box = p.locator("#draw").bounding_box()
+    p.mouse.move(box["x"] + 98, box["y"] + 30)
+    p.mouse.down()
+    p.mouse.move(box["x"] + 98, box["y"] + 170, steps=8)
+    p.mouse.up()
+    p.wait_for_selector('#maps .layer[data-layer="pool_2"] canvas')
+    assert p.locator('#maps .layer[data-layer="pool_2"] canvas').count() == 64
