@@ -438,6 +438,24 @@ def test_a_dense_on_an_image_is_a_1x1_conv(tmp_path):
         wrong.load_keras(path)
 
 
+def test_a_residual_written_with_plus_loads(tmp_path):
+    """`inputs + layer(x)` in a functional model (ConvNeXt's blocks) is an operation node of
+    two tensors, not an Add layer: it is the residual's join, and what follows it compares."""
+    from numeric import another, assert_close
+
+    inp = keras.Input((6, 6, 4))
+    x = inp + layers.Conv2D(4, 3, padding="same", name="c")(inp)
+    x = layers.Activation("relu", name="after")(x)
+    km = randomize(keras.Model(inp, layers.Dense(3, name="top")(layers.GlobalAveragePooling2D()(x))))
+    model = cnnc.compile(cnnc.parse("input 6x6x4; residual { conv 4 3 padding=same }; relu; globalpool; dense 3"))
+    model.load_keras(save(km, tmp_path / "plus.keras"))
+    x = images((6, 6, 4), 3)
+    assert_close(model(x), keras_out(km, x), other=keras_out(km, another(x)), rtol=1e-5, atol=1e-6)
+    wrong = cnnc.compile(cnnc.parse("input 6x6x4; residual { conv 4 3 padding=same }; sigmoid; globalpool; dense 3"))
+    with pytest.raises(cnnc.CnncError, match="relu"):
+        wrong.load_keras(tmp_path / "plus.keras")
+
+
 def test_bfloat16_weights_load_exactly(tmp_path):
     km = keras.Sequential([keras.Input((4,)), layers.Dense(3, dtype="bfloat16", name="d")])
     model = cnnc.compile(cnnc.parse("input 1x1x4; flatten; dense 3"))
