@@ -436,8 +436,9 @@ def test_the_unet_with_named_skips_computes_the_nested_ones_function():
     assert "def " in text and "from=" not in text and "branch" not in text   # skips by name alone
     assert [n.name for n in named.layers if n.kind == "concat"] == ["concat_1", "concat_2", "concat_3"]
     # each joins a named encoder level (the skip, first) with what comes up from below
-    assert [(n.inputs[0].out.dims, n.inputs[1].name) for n in named.layers if n.kind == "concat"] == \
-        [((32, 32, 64), "up3"), ((64, 64, 32), "up2"), ((128, 128, 16), "up1")]
+    assert [[i.name for i in n.inputs] for n in named.layers if n.kind == "concat"] == \
+        [["e3", "up3"], ["e2", "up2"], ["e1", "up1"]]
+    assert [named[e].out.dims for e in ("e1", "e2", "e3")] == [(128, 128, 16), (64, 64, 32), (32, 32, 64)]
     # the same layers in the same order: kinds, shapes, weights
     assert [(n.kind, n.out.dims, n.params) for n in nested.layers] == \
         [(n.kind, n.out.dims, n.params) for n in named.layers]
