@@ -2,8 +2,8 @@
 
 Each test builds a Keras model, gives it random weights (batchnorm statistics included, so
 no batchnorm is an identity), saves it with Keras, loads the file into the equivalent cnnc
-program (which never imports Keras) and compares outputs. The Keras Applications run at
-small inputs here; full-size runs are marked slow (`pytest --slow`).
+program (which never imports Keras) and compares outputs. The Keras Applications, as the
+programs of examples/keras/, are checked the same way in tests/test_keras_examples.py.
 """
 
 from __future__ import annotations
@@ -413,84 +413,47 @@ def test_loading_needs_no_keras(lenet_file, monkeypatch):
     model.load_keras(path)
 
 
-# --- the Keras Applications -------------------------------------------------------------------
+def test_a_dense_on_an_image_is_a_1x1_conv(tmp_path):
+    """Keras's Dense applied to an image acts on each pixel (ConvNeXt's pointwise layers): it
+    loads into a `conv N 1x1`, its kernel (in, out) read as (1, 1, in, out); on a 1x1 image
+    too. A conv that is not 1x1 has no such counterpart."""
+    from numeric import another, assert_close
 
-# (example, keras.applications constructor, the small input CI runs, keyword arguments)
-APPLICATIONS = [
-    ("vgg16", "VGG16", 32, {}),
-    ("resnet50", "ResNet50", 32, {}),
-    ("resnet50v2", "ResNet50V2", 32, {}),
-    ("inception_v3", "InceptionV3", 75, {}),
-    ("xception", "Xception", 71, {}),
-    ("mobilenet_v2", "MobileNetV2", 32, {}),
-    ("mobilenet_v3_small", "MobileNetV3Small", 32, {"include_preprocessing": False}),
-    ("densenet121", "DenseNet121", 32, {}),
-    ("efficientnet_b0", "EfficientNetB0", 32, {}),
-]
-
-
-def example(name) -> Path:
-    for p in (ROOT / "examples" / "keras" / f"{name}.cnn", ROOT / "examples" / f"{name}.cnn"):
-        if p.exists():
-            return p
-    pytest.skip(f"examples/keras/{name}.cnn is not written yet")
-
-
-def application(ctor, size, kwargs):
-    """A Keras Application whose output depends on its input: He-normal kernels, random
-    biases and batchnorm scales, and every batchnorm's statistics calibrated on a batch (with
-    Keras's random statistics the biases decide the logits: another input, or zeros, moved
-    the probabilities by less than the tolerance)."""
-    from numeric import keras_calibrate, keras_he_normal
-
-    km = randomize(getattr(keras.applications, ctor)(weights=None, input_shape=(size, size, 3), **kwargs))
-    keras_he_normal(km, seed=0)
-    return keras_calibrate(km, images((size, size, 3), 8, seed=3))
+    inp = keras.Input((6, 6, 3))
+    x = layers.Conv2D(4, 3, name="c")(inp)
+    x = layers.Dense(5, activation="relu", name="per_pixel")(x)
+    x = layers.Dense(3, name="last_pixel")(layers.Conv2D(4, 4, name="c2")(x))   # on a 1x1 image
+    km = randomize(keras.Model(inp, layers.Dense(2, name="top")(layers.Flatten()(x))))
+    path = save(km, tmp_path / "pointwise.keras")
+    model = cnnc.compile(cnnc.parse("input 6x6x3; conv 4 3; conv 5 1x1 relu; conv 4 4; conv 3 1x1; flatten; dense 2"))
+    model.load_keras(path)
+    np.testing.assert_array_equal(model.params["conv_2.kernel"][0, 0], km.get_layer("per_pixel").kernel.numpy())
+    assert model.params["conv_4.kernel"].shape == (1, 1, 4, 3)
+    x = images((6, 6, 3), 3)
+    assert_close(model(x), keras_out(km, x), other=keras_out(km, another(x)), rtol=1e-5, atol=1e-6)
+    wrong = cnnc.compile(cnnc.parse("input 6x6x3; conv 4 3; conv 5 3x3 padding=same relu; conv 4 4; conv 3 1x1; "
+                                    "flatten; dense 2"))
+    with pytest.raises(cnnc.CnncError, match=r"conv_2 \(conv 5 3x3 padding=same relu\) has no counterpart: the "
+                                             r"Keras model has 'per_pixel' \(Dense\)"):
+        wrong.load_keras(path)
 
 
-def conformance(name, ctor, size, kwargs, tmp_path, backend="numpy"):
-    from numeric import assert_close
+def test_a_residual_written_with_plus_loads(tmp_path):
+    """`inputs + layer(x)` in a functional model (ConvNeXt's blocks) is an operation node of
+    two tensors, not an Add layer: it is the residual's join, and what follows it compares."""
+    from numeric import another, assert_close
 
-    path = example(name)
-    km = application(ctor, size, kwargs)
-    file = save(km, tmp_path / f"{name}.keras")
-    net = cnnc.parse_file(path, input=(size, size, 3))
-    from cnnc.bridges.keras_import import read_keras
-
-    params, _, before = read_keras(net, file)   # what model.load_keras does, without fresh weights first
-    model = cnnc.compile(net, backend=backend, weights=params)
-    x = images((size, size, 3), 2)
-    want, other = keras_out(km, x), keras_out(km, images((size, size, 3), 2, seed=2))
-    if before:   # EfficientNet: the program takes what Keras's Rescaling and Normalization give
-        x = keras_out(keras.Model(km.input, km.get_layer(before[-1].name).output), x)
-    got = model(x)
-    got = got.cpu().numpy() if hasattr(got, "cpu") else np.asarray(got)
-    # float32 against float32, errors relative to the largest probability: each of the two
-    # differs from a float64 run of the same weights by up to 3e-4 of it (InceptionV3, whose
-    # calibrated batchnorms cancel large sums); Keras's answer for another input is far
-    # from this one's (100x the tolerance)
-    assert_close(got, want, other=other, rtol=0, atol=5e-4 * float(np.abs(want).max()), what=name)
-
-
-@pytest.mark.parametrize("name, ctor, size, kwargs", APPLICATIONS, ids=[a[0] for a in APPLICATIONS])
-def test_keras_applications_small(name, ctor, size, kwargs, tmp_path):
-    conformance(name, ctor, size, kwargs, tmp_path)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, ctor, size, kwargs", APPLICATIONS, ids=[a[0] for a in APPLICATIONS])
-def test_keras_applications_full_size(name, ctor, size, kwargs, tmp_path):
-    full = 299 if ctor in ("InceptionV3", "Xception") else 224
-    conformance(name, ctor, full, kwargs, tmp_path)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, ctor, size, kwargs", APPLICATIONS, ids=[a[0] for a in APPLICATIONS])
-def test_keras_applications_triton_interpreter(name, ctor, size, kwargs, tmp_path):
-    """The same at the small input on the Triton backend (its interpreter: minutes per network)."""
-    pytest.importorskip("triton")
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-    conformance(name, ctor, size, kwargs, tmp_path, backend="triton")
+    inp = keras.Input((6, 6, 4))
+    x = inp + layers.Conv2D(4, 3, padding="same", name="c")(inp)
+    x = layers.Activation("relu", name="after")(x)
+    km = randomize(keras.Model(inp, layers.Dense(3, name="top")(layers.GlobalAveragePooling2D()(x))))
+    model = cnnc.compile(cnnc.parse("input 6x6x4; residual { conv 4 3 padding=same }; relu; globalpool; dense 3"))
+    model.load_keras(save(km, tmp_path / "plus.keras"))
+    x = images((6, 6, 4), 3)
+    assert_close(model(x), keras_out(km, x), other=keras_out(km, another(x)), rtol=1e-5, atol=1e-6)
+    wrong = cnnc.compile(cnnc.parse("input 6x6x4; residual { conv 4 3 padding=same }; sigmoid; globalpool; dense 3"))
+    with pytest.raises(cnnc.CnncError, match="relu"):
+        wrong.load_keras(tmp_path / "plus.keras")
 
 
 def test_bfloat16_weights_load_exactly(tmp_path):

@@ -71,9 +71,19 @@ def _dense_accepts(node, k) -> bool:
     return k.in_shape is None or tuple(k.in_shape[1:3]) == (1, 1)
 
 
+def _conv_accepts(node, k) -> bool:
+    """Conv2D, or a Dense applied to an image (ConvNeXt's pointwise layers): it acts on each
+    pixel, as a 1x1 conv with stride 1, one group and a bias does."""
+    if k.cls == "Conv2D":
+        return True
+    a = node.attrs
+    return (k.cls == "Dense" and k.in_shape is not None and len(k.in_shape) == 4 and a["kernel"] == (1, 1)
+            and a["stride"] == (1, 1) and a["groups"] == 1 and a["bias"])
+
+
 # cnnc keyword -> how it reads a Keras layer. Joins: `ordered` (Concatenate) or either order.
 READERS: dict = {
-    "conv": Reader(("Conv2D",)),
+    "conv": Reader(("Conv2D", "Dense"), _conv_accepts),
     "dense": Reader(("Dense", "Conv2D"), _dense_accepts),
     "batchnorm": Reader(("BatchNormalization",)),
     "dwconv": Reader(("DepthwiseConv2D",)),
@@ -692,9 +702,12 @@ def _channel_axis(k) -> bool:
 
 
 def _keras_shape(theirs, mine) -> tuple:
-    """A Keras array's shape as cnnc reads it: a 1x1 Conv2D kernel (1, 1, in, out) is a dense (in, out)."""
+    """A Keras array's shape as cnnc reads it: a 1x1 Conv2D kernel (1, 1, in, out) is a dense (in, out),
+    and a Dense kernel (in, out) on an image a 1x1 conv's (1, 1, in, out)."""
     if len(mine) == 2 and len(theirs) == 4 and theirs[:2] == (1, 1):
         return theirs[2:]
+    if len(mine) == 4 and len(theirs) == 2 and tuple(mine[:2]) == (1, 1):
+        return (1, 1, *theirs)
     return tuple(theirs)
 
 

@@ -88,8 +88,10 @@ def _ops(k, t, p):
 
 
 def _keras_post(k, mine, p) -> list:
-    """The steps after the work of the Keras layer an edge starts at (its fused activation)."""
-    if k.cls == "InputLayer" or converter_of(k) is None:
+    """The steps after the work of the Keras layer an edge starts at (its fused activation).
+    A join has none: not an Add layer, nor a `+` of two tensors (an operation node, whose
+    converter reads one tensor and constants: ConvNeXt's `inputs + layer(x)`)."""
+    if k.cls == "InputLayer" or len(k.inputs) > 1 or converter_of(k) is None:
         return []
     t = mine.input.out if mine.inputs else None
     ops = _ops(k, t, p)
