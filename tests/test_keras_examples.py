@@ -118,8 +118,11 @@ def test_preprocessing_is_part_of_the_program():
     norm = convnext.layers[0]
     assert norm.kind == "normalize" and not norm.params
     mean, var = norm.spec.constants(norm.attrs, 3)
-    np.testing.assert_allclose(mean, [0.485 * 255, 0.456 * 255, 0.406 * 255], rtol=1e-12)
-    np.testing.assert_allclose(var, [(0.229 * 255) ** 2, (0.224 * 255) ** 2, (0.225 * 255) ** 2], rtol=1e-12)
+    want_mean = np.array([0.485, 0.456, 0.406]) * 255
+    want_var = (np.array([0.229, 0.224, 0.225]) * 255) ** 2
+    # the same constants in BGR order, Caffe's: the mistake these comparisons would catch
+    assert_close(mean, want_mean, other=want_mean[::-1], rtol=1e-12, what="ConvNeXt's mean")
+    assert_close(var, want_var, other=want_var[::-1], rtol=1e-12, what="ConvNeXt's variance")
     for name, scale in (("efficientnet_v2_s", 1 / 128), ("mobilenet_v3_large", 1 / 127.5)):
         first_layer = cnnc.parse_file(KERAS / f"{name}.cnn").layers[0]
         assert first_layer.kind == "rescale"
@@ -234,7 +237,7 @@ def _keras():
 
 
 def _randomize(km, seed=0):
-    """He-normal kernels (conv, depthwise, separable, dense); biases and betas N(0, 0.1);
+    """He-normal kernels, centered (tests/numeric.py); biases and betas N(0, 0.1);
     gammas (batchnorm, layernorm, ConvNeXt's layer scale, whose initial 1e-6 would leave every
     block out) U(0.5, 1.5); an adapted Normalization's mean and variance those of pixels
     scaled to [0, 1]. Batchnorm statistics are calibrated afterwards (_keras_model)."""
@@ -311,15 +314,16 @@ def _keras_out(km, x):
 
 # How far float32 may stray from the exact logits, as a fraction of their scale. Keras's own
 # float32 logits differ from its float64 ones (the same model and weights built under
-# keras.config.set_dtype_policy("float64")) by up to 6e-5 of their scale for these networks
-# at the small inputs, and by 9e-5 for ResNet152, whose 50 residual blocks amplify rounding
-# most; the numpy backend's float32 differs from Keras's float32 by about as much again.
-TOLERANCE = {"resnet152": 3e-3, "efficientnet_v2_s": 5e-4}   # float32 noise of the deepest nets, measured: 2.2e-3 and 2.1e-4 of the largest logit
+# keras.config.set_dtype_policy("float64")) by up to 1.5e-4 of their scale at the small inputs
+# (EfficientNetV2S; ResNet50 and InceptionV3 1e-4, the others 5e-5 or less), and by 1.2e-3 for
+# ResNet152, whose 50 residual blocks amplify rounding most; the numpy backend's float32 is
+# about as far from float64 again.
+TOLERANCE = {"resnet152": 5e-3}
 
 
 def conformance(name, size, folder, backend="numpy", batch=BATCH):
     """Keras's logits against the backend's, with the weights Keras saved: within TOLERANCE
-    (default 2e-4) of the logits' scale, and another input moves Keras's logits by at least
+    (default 5e-4) of the logits' scale, and another input moves Keras's logits by at least
     100 times that. Also checks that the counts at this size are Keras's own."""
     km, net, path = _keras_model(name, size, folder)
     assert km.count_params() == net.total_params
@@ -327,10 +331,11 @@ def conformance(name, size, folder, backend="numpy", batch=BATCH):
     model = cnnc.compile(net, backend=backend, seed=0)
     model.load_keras(path)
     x = _inputs(net, size, batch, seed=1)
-    want, other = _keras_out(km, x), _keras_out(km, another(x))
+    both = _keras_out(km, np.concatenate([x, another(x)]))   # one call: Keras's eager overhead is per layer
+    want, other = both[:batch], both[batch:]
     got = model(x)
     got = got.cpu().numpy() if hasattr(got, "cpu") else np.asarray(got)
-    tol = TOLERANCE.get(name, 2e-4) * max(1.0, float(np.abs(want).max()))
+    tol = TOLERANCE.get(name, 5e-4) * max(1.0, float(np.abs(want).max()))
     assert_close(got, want, other=other, rtol=0.0, atol=tol, what=f"{name} at {size}x{size}")
 
 
