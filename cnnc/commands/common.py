@@ -195,3 +195,46 @@ def colour(line: str, stream=None) -> str:
     head = line[:at].rstrip()
     head = f"{_BOLD}{head}{_RESET} " if head else ""
     return f"{head}{_SEVERITY[word]}{word}{_RESET}{line[at + len(word):]}"
+
+
+def add_import_arguments(p, model_metavar: str, model_help: str) -> None:
+    """The arguments of the importers (from-keras, from-onnx)."""
+    p.add_argument("model", metavar=model_metavar, help=model_help)
+    p.add_argument("-o", "--output", metavar="NET.cnn",
+                   help="the program to write (default: the model's stem, .cnn, beside the model); its weights "
+                        "go beside it as NET.npz")
+    p.add_argument("--force", action="store_true", help="replace an existing program or weights file")
+
+
+def run_import(args, convert, unconvertible) -> int:
+    """An importer's command: NET.cnn and NET.npz from args.model through `convert(path, name=)`,
+    which raises `unconvertible` (exit 1, nothing written) for what the language cannot say.
+    An existing output is replaced only with --force, never an input; the weights are written
+    first, each file atomically."""
+    from ..bridges.importers.output import weights_beside, write_files
+    from ..runtime import files
+
+    model = args.model
+    if not os.path.lexists(model):
+        raise UsageError(f"{model}: no such file")
+    out = args.output or os.path.join(os.path.dirname(model), os.path.splitext(os.path.basename(model))[0] + ".cnn")
+    if not out.endswith(".cnn"):
+        raise UsageError(f"-o {out}: the program's name ends in .cnn")
+    weights = weights_beside(out)
+    files.refuse_overwriting_inputs([out, weights], {"model": model})
+    for path in (out, weights):
+        if os.path.lexists(path) and not args.force:
+            raise UsageError(f"{path} exists; refusing to replace it (give --force to replace it, or -o another name)")
+        files.check_writable(path)
+    try:
+        text, params = convert(model, name=out)
+    except unconvertible as e:
+        error(str(e))
+        return 1
+    except OSError as e:
+        raise UsageError(f"cannot read {model}: {e.strerror or e}") from None
+    write_files(text, params, out)
+    n = sum(int(a.size) for a in params.values())
+    lines = sum(1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    print(f"wrote {out} ({lines} lines) and {weights} ({len(params)} arrays, {n:,} parameters)")
+    return 0

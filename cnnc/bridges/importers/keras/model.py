@@ -18,6 +18,8 @@ import zipfile
 
 from ....errors import CnncError, WeightsError
 from ....optional import require
+from .. import output
+from ..output import write_files
 from ..simplify import simplify
 from ..weights import name_weights
 from ..writer import WriterError, write
@@ -26,17 +28,11 @@ from .to_ir import build
 COMPRESSION_LIMIT = 20   # a compressed weights file may unpack to 20x its size (floats pack to ~1x)
 
 
-class Unconvertible(CnncError):
-    """Layers cnnc cannot say: `problems` (to_ir.Problem), every one of them."""
+class Unconvertible(output.Unconvertible):
+    """Keras layers cnnc cannot say: `problems` (to_ir.Problem), every one of them."""
 
     def __init__(self, path, problems):
-        self.problems = list(problems)
-        lines = [f"{path}: {len(self.problems)} Keras layer(s) cannot be written in cnnc's language "
-                 f"(nothing was written):"] + [f"  {p}" for p in self.problems]
-        super().__init__("\n".join(lines), 0, 0, "<keras>")
-
-    def __str__(self) -> str:
-        return self.message
+        super().__init__(path, problems, "Keras layer(s)", "<keras>")
 
 
 def _check_members(zf, p) -> None:
@@ -109,21 +105,6 @@ def _check_array_headers(net, p, file_size) -> None:
                 raise WeightsError(f"{p}: {ds.name} claims {nbytes:,} bytes but the file stores {stored:,}; "
                                    f"refusing a damaged or hostile file", unreadable=True)
 
-
-def write_files(text, params, out) -> str:
-    """Write `params` as NET.npz beside the program `out`, then the program: each atomically,
-    the weights first (a kill never leaves a program without its weights). Returns the weights' path."""
-    from ....runtime import files
-    from ....runtime.weights import writer
-
-    weights = os.path.splitext(os.fspath(out))[0] + ".npz"
-
-    def program(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    files.write_together([(weights, writer(weights, params)), (out, program)])
-    return weights
 
 
 __all__ = ["Unconvertible", "convert", "write_files", "zipfile"]

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 
 from ....errors import CnncError, WeightsError
+from .. import output
+from ..output import write_files
 from ..simplify import simplify
 from ..weights import name_weights
 from ..writer import WriterError, write
@@ -22,17 +24,11 @@ from .reader import Damaged, read_model
 from .to_ir import Problem, build
 
 
-class Unconvertible(CnncError):
-    """Nodes cnnc cannot say: `problems` (to_ir.Problem), every one of them."""
+class Unconvertible(output.Unconvertible):
+    """ONNX nodes cnnc cannot say: `problems` (to_ir.Problem), every one of them."""
 
     def __init__(self, path, problems):
-        self.problems = list(problems)
-        lines = [f"{path}: {len(self.problems)} ONNX node(s) cannot be written in cnnc's language "
-                 f"(nothing was written):"] + [f"  {p}" for p in self.problems]
-        super().__init__("\n".join(lines), 0, 0, "<onnx>")
-
-    def __str__(self) -> str:
-        return self.message
+        super().__init__(path, problems, "ONNX node(s)", "<onnx>")
 
 
 def _refused(p, e) -> WeightsError:
@@ -69,4 +65,4 @@ def convert(path, name: "str | None" = None) -> "tuple[str, dict]":
     return text, name_weights(net, parsed)
 
 
-__all__ = ["Unconvertible", "convert"]
+__all__ = ["Unconvertible", "convert", "write_files"]
