@@ -39,7 +39,7 @@ def parse_file(path, input=None):
 
     from .binary_files import program_text
     from .limits import MAX_PROGRAM_BYTES
-    from .runtime.files import read_regular
+    from .backends.carried.safe_files import read_regular   # not runtime.files: tempfile
 
     try:
         text = program_text(read_regular(path, MAX_PROGRAM_BYTES))

@@ -76,7 +76,7 @@ def load_network(path: str, input_shape=None):
     """Parse a program file (`-`: standard input) for a command; an unreadable file is a usage error."""
     from .. import parse
     from ..limits import MAX_PROGRAM_BYTES
-    from ..runtime.files import read_regular
+    from ..backends.carried.safe_files import read_regular   # not runtime.files: tempfile
 
     name = STDIN_NAME if path == STDIN else path
     problem = input_problem(input_shape) if input_shape is not None else None

@@ -110,8 +110,6 @@ def _device_memory(args):
 def _one(args, path, device_memory, lines: bool) -> int:
     """One file's summary (`lines`: its JSON on one line, for several files). A program
     with errors raises CnncError (with --json its diagnostics are printed first)."""
-    import json
-
     from ..errors import CnncError
     from ..summary import format_table, summary_dict
 
@@ -121,11 +119,15 @@ def _one(args, path, device_memory, lines: bool) -> int:
         print_warnings(net)
     except CnncError as e:
         if args.json:   # the diagnostics as JSON too; the CLI still prints them and exits 1
+            import json   # here, not above: json costs a plain `cnnc shapes` a few ms of start-up
+
             from ..summary import error_dict
 
             print(json.dumps(error_dict(e, e.filename), indent=indent))
         raise
     if args.json:
+        import json
+
         print(json.dumps(summary_dict(net, args.batch, device_memory), indent=indent))
     else:
         print(format_table(net, batch=args.batch, device_memory=device_memory))
