@@ -49,33 +49,7 @@ def _axis_ok(nodes, n_in: int, axis: int, relaxed: bool = False) -> bool:
     then acceptance is monotone in `n_in`, which lets `min_input_of` bisect to a lower
     bound.
     """
-    size: dict = {}
-    for n in nodes:
-        if not n.inputs:
-            size[id(n)] = n_in
-            continue
-        ins = [size[id(i)] for i in n.inputs]
-        spec = n.spec
-        if spec.joins:
-            try:
-                out = spec.join_axis(ins, relaxed)
-            except ShapeError:
-                return False
-        elif ins[0] is None:
-            if spec.on == "image":
-                return False
-            out = None
-        else:
-            if spec.on == "vector":
-                return False
-            if spec.makes_vector:
-                out = None
-            else:
-                out = spec.spatial(ins[0], axis, n.attrs)
-                if out <= 0:
-                    return False
-        size[id(n)] = out
-    return True
+    return _sizes(nodes, n_in, axis, "smallest" if relaxed else "fail") is not None
 
 
 def accepts(nodes, shape) -> bool:
@@ -155,13 +129,20 @@ class _Unproved(Exception):
     describe a kind's shape rule): the summary says so instead of guessing."""
 
 
-def _sizes(nodes, n_in: int, axis: int):
-    """Every node's size along `axis` for input size `n_in`, a join taking its first
-    image input's size (its output wherever it accepts: see the module docstring).
+def _sizes(nodes, n_in: int, axis: int, mismatch: str = "first"):
+    """Every node's size along `axis` for input size `n_in`.
+
+    A join whose image inputs differ along `axis` gives, by `mismatch`: "fail" (None, the
+    program's own rule), "smallest" (its smallest input: acceptance is then monotone in
+    n_in) or "first" (its first image input's size, which the proof follows: see the
+    module docstring).
 
     Returns (sizes by id, joined) -- `joined`: every join's inputs agree -- or None
     when a layer collapses or the structure is wrong (an image kind on a vector),
     which are monotone in n_in: once fine, fine for every larger size."""
+    from .layers import LayerKind
+
+    identity = LayerKind.spatial   # most layers keep the size (activations, batchnorm, ...)
     size: dict = {}
     joined = True
     for n in nodes:
@@ -174,12 +155,14 @@ def _sizes(nodes, n_in: int, axis: int):
             try:
                 out = spec.join_axis(ins, False)
             except ShapeError:
+                if mismatch == "fail":
+                    return None
                 try:
-                    spec.join_axis(ins, True)
+                    smallest = spec.join_axis(ins, True)
                 except ShapeError:
                     return None   # images meet vectors: no size helps
                 joined = False
-                out = next(s for s in ins if s is not None)
+                out = smallest if mismatch == "smallest" else next(s for s in ins if s is not None)
         elif ins[0] is None:
             if spec.on == "image":
                 return None
@@ -188,6 +171,8 @@ def _sizes(nodes, n_in: int, axis: int):
             return None
         elif spec.makes_vector:
             out = None
+        elif type(spec).spatial is identity:
+            out = ins[0]
         else:
             out = spec.spatial(ins[0], axis, n.attrs)
             if out <= 0:
@@ -267,12 +252,15 @@ def axis_rule(nodes, axis: int, hi: int) -> "dict | None":
         ins = [i for i in j.inputs if id(i) in images]
         unequal += [(ins[0], i) for i in ins[1:] if rho[id(i)] != rho[id(ins[0])]]
     accepted = []
+    # what one step adds to each size, by (*): whole numbers, step being a multiple of every
+    # rate's denominator (so the comparisons below are of ints, not Fractions)
+    growth = {k: int(rho[k] * step) for k in feeding}
     for r in range(start, start + step):
         now, later = first if r == start else _sizes(nodes, r, axis), _sizes(nodes, r + step, axis)
         if now is None or later is None:
             raise _Unproved("a layer's size is not monotone in the input's")
         for k in feeding:   # (*) of the module docstring, checked
-            if later[0][k] - now[0][k] != rho[k] * step:
+            if later[0][k] - now[0][k] != growth[k]:
                 raise _Unproved("a layer's declared stride does not describe its shape rule")
         if not unequal:
             if now[1] != later[1]:
