@@ -28,6 +28,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_keras_names():
+    """Keras numbers default layer names per session: each module that built Keras models
+    leaves the next one starting from zero again (a test that reads a layer by its default
+    name, or compares names, must not depend on which modules ran before it)."""
+    yield
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.backend.clear_session()
+
+
 def errors_of(text: str, **kw):
     """The CnncError that parsing `text` raises (fails the test if it parses)."""
     import cnnc

@@ -14,12 +14,6 @@ keras = pytest.importorskip("keras")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fresh_keras_names():
-    """Keras numbers default layer names per session: start the next module's from zero again."""
-    yield
-    keras.backend.clear_session()
-
 ROOT = Path(__file__).resolve().parent.parent
 
 

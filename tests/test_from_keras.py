@@ -27,12 +27,6 @@ from cnnc.bridges.importers.keras.model import Unconvertible, convert  # noqa: E
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fresh_keras_names():
-    """Keras numbers default layer names per session: start the next module's from zero again."""
-    yield
-    keras.backend.clear_session()
-
 LIMITS = {"InceptionResNetV2": 100, "InceptionV3": 150, "NASNetLarge": 200}
 THIRD_KINDS = ("layernorm", "layerscale", "normalize", "crop")
 

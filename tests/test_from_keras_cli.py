@@ -24,13 +24,6 @@ layers = keras.layers
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fresh_keras_names():
-    """Keras numbers default layer names per session: start the next module's from zero again."""
-    yield
-    keras.backend.clear_session()
-
-
 def save(km, path):
     km.save(path)
     return path

@@ -24,12 +24,6 @@ layers = keras.layers
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fresh_keras_names():
-    """Keras numbers default layer names per session: start the next module's from zero again."""
-    yield
-    keras.backend.clear_session()
-
 PROGRAM = ("input 8x8x3; conv 4 3 padding=same relu; batchnorm\n"
            "residual { conv 4 3 padding=same; hard_sigmoid }\n"
            "concat { branch { pool 2 } branch { avgpool 2 } }\nglobalpool; dense 3 softmax")

@@ -21,13 +21,6 @@ layers = keras.layers
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fresh_keras_names():
-    """Keras numbers default layer names per session: start the next module's from zero again."""
-    yield
-    keras.backend.clear_session()
-
-
 def saved(tmp_path, *body, shape=(8, 8, 3), name="m"):
     km = keras.Sequential([keras.Input(shape), *body])
     path = tmp_path / f"{name}.keras"
