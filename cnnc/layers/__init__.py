@@ -276,12 +276,7 @@ def parse_args(kind: LayerKind, args, report_error, label: "str | None" = None) 
         r.broken = True
     if r.broken:
         return None
-    for p in pos:
-        attrs.setdefault(p.name, p.default)
-    for name, p in kind.options.items():
-        attrs.setdefault(name, p.default)
-    if kind.takes_activation:
-        attrs.setdefault("activation", "linear")
+    kind.unset(attrs)
     try:
         kind.check(attrs)
     except ArgError as e:

@@ -126,6 +126,15 @@ class LayerKind:
     non_trainable: tuple = ()
     initializers: dict = {}
 
+    def unset(self, attrs: dict) -> None:
+        """Give every argument `attrs` leaves out its declared default (an activation: linear)."""
+        for p in self.positional:
+            attrs.setdefault(p.name, p.default)
+        for name, p in self.options.items():
+            attrs.setdefault(name, p.default)
+        if self.takes_activation:
+            attrs.setdefault("activation", "linear")
+
     def defaults(self, attrs: dict) -> None:
         """Fill in defaults that depend on other arguments (a pool's stride is its size)."""
 

@@ -60,12 +60,7 @@ def complete(kind: str, given: dict) -> dict:
         elif name not in known:
             raise Unsayable(f"`{kind} {name}=`")
         attrs[name] = value
-    for p in spec.positional:
-        attrs.setdefault(p.name, p.default)
-    for name, p in spec.options.items():
-        attrs.setdefault(name, p.default)
-    if spec.takes_activation:
-        attrs.setdefault("activation", "linear")
+    spec.unset(attrs)
     try:
         spec.check(attrs)
     except L.ArgError as e:
