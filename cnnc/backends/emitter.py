@@ -109,3 +109,15 @@ def shared_comment(what: str, names: list, lines) -> str:
     the last by name, and every source line as ranges (one line of text however many)."""
     shown = names if len(names) <= 4 else names[:3] + ["…", names[-1]]
     return f"shared by {len(names):,} {what} ({', '.join(shown)}): source lines {line_ranges(lines)}"
+
+
+def check_table_names(net, backend: str) -> None:
+    """Layer names go in the generated tables as JSON strings (escaped whatever they hold) and
+    in function and kernel names; the grammar makes them identifiers, and this says so where
+    it is relied on."""
+    from ..errors import CnncError
+
+    for n in net.nodes:
+        if not n.name.isidentifier():
+            raise CnncError(f"the {backend} backend needs layer names that are identifiers, got {n.name!r}",
+                            n.line, n.col, net.filename)

@@ -38,7 +38,7 @@ from ..layers import ACTIVATIONS, Epilogue, Image, Role, activation_of
 from ..passes.fold import folds_into
 from ..passes.fusion import Policy, plan
 from . import carried
-from .emitter import Emitter, shared_comment, source_line
+from .emitter import Emitter, check_table_names, shared_comment, source_line
 from .pending import require_lowerings
 
 WEIGHTS_EXT = ".npz"
@@ -981,7 +981,7 @@ class _Gen:
     # -- module ---------------------------------------------------------------
     def module(self) -> str:
         e, net = self.e, self.net
-        check_table_names(net)
+        check_table_names(net, "numpy")
         e.line('"""A network compiled by cnnc (numpy backend). Needs only numpy.')
         e.line("")
         e.line("    import thismodule; model = thismodule.load(); y = model(x)   # x: (N, H, W, C)")
@@ -1207,14 +1207,6 @@ def _function_name(what: str, node, g) -> str:
         return f"prepare_{g.head.name}"
     return f"layer_{g.head.name}" if g is not None else f"view_{node.name}"
 
-
-def check_table_names(net) -> None:
-    """Layer names go in the tables as JSON strings (escaped whatever they hold) and in function
-    names; the grammar makes them identifiers, and this says so where it is relied on."""
-    for n in net.nodes:
-        if not n.name.isidentifier():
-            raise CnncError(f"the numpy backend needs layer names that are identifiers, got {n.name!r}",
-                            n.line, n.col, net.filename)
 
 
 def forward_steps(net, groups) -> list:

@@ -17,7 +17,7 @@ import hashlib
 
 from ...layers import Role
 from .. import carried
-from ..emitter import Emitter, shared_comment
+from ..emitter import Emitter, check_table_names, shared_comment
 from .template import emit_kernel, emit_reducers
 
 WEIGHTS_EXT = ".safetensors"
@@ -68,7 +68,7 @@ def _shared(kernels, used) -> "str | None":
 def emit_module(net, plan, kernels, folded, precision: str) -> str:
     from .geometry import kernel_key
 
-    check_table_names(net)
+    check_table_names(net, "triton")
     # pass 1: which kernels and prepare functions are the same code, and each launch's tuning key
     keys = []
 
@@ -143,16 +143,6 @@ def emit_module(net, plan, kernels, folded, precision: str) -> str:
 def _has_weights(k) -> bool:
     return k.anchor is not None or any(k.weighted(n) for n in k.ops())
 
-
-def check_table_names(net) -> None:
-    """Layer names go in the tables as JSON strings (escaped whatever they hold) and in kernel
-    names; the grammar makes them identifiers, and this says so where it is relied on."""
-    from ...errors import CnncError
-
-    for n in net.nodes:
-        if not n.name.isidentifier():
-            raise CnncError(f"the triton backend needs layer names that are identifiers, got {n.name!r}",
-                            n.line, n.col, net.filename)
 
 
 def _emit_prepare(e: Emitter, kernels, prep_of, prep_users) -> None:
