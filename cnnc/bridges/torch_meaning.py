@@ -249,11 +249,7 @@ def _compare(mine, theirs) -> None:
         return
     a = mine[at] if at < len(mine) else None
     b = theirs[at] if at < len(theirs) else None
-    if a is not None and b is not None:   # one side has a layer more, and then they agree again
-        if M.first_difference(mine[at:], theirs[at + 1:]) is None:
-            a = None
-        elif M.first_difference(mine[at + 1:], theirs[at:]) is None:
-            b = None
+    a, b = M.extra_step(mine, theirs, at, a, b)   # one side has a step more, then they agree again
     if a is None:
         prefix, m = b[1]
         raise ValueError(f"torch layer '{prefix}' ({_shown(m)}: {M.describe(b[0])}) has no counterpart in the "

@@ -236,6 +236,18 @@ def first_difference(mine: list, theirs: list) -> "int | None":
     return None
 
 
+def extra_step(mine: list, theirs: list, at: int, a, b) -> tuple:
+    """(a, b), the steps at `at` of two runs that first differ there, with the one that is
+    merely a step more than the other side kept alone: if the runs agree again once
+    theirs[at] is skipped, a is None (theirs has a step more); if once mine[at] is, b is."""
+    if a is not None and b is not None:
+        if first_difference(mine[at:], theirs[at + 1:]) is None:
+            return None, b
+        if first_difference(mine[at + 1:], theirs[at:]) is None:
+            return a, None
+    return a, b
+
+
 def _words(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

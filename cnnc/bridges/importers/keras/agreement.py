@@ -128,11 +128,7 @@ def _message(end, kend, mine, theirs, at) -> str:
         detail = _option_difference(c, k)
         if detail is not None:
             return f"{c.name}: the program has {detail[0]}, the Keras layer '{k.name}' has {detail[1]}"
-    if a is not None and b is not None:   # one side has a step more, and then they agree again
-        if M.first_difference(mine[at:], theirs[at + 1:]) is None:
-            a = None
-        elif M.first_difference(mine[at + 1:], theirs[at:]) is None:
-            b = None
+    a, b = M.extra_step(mine, theirs, at, a, b)   # one side has a step more, then they agree again
     if a is None:
         k = b[1]
         return (f"{end.name}: the Keras layer {k.describe()} ({M.describe(b[0])}) has no counterpart in the "
