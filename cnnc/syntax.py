@@ -650,13 +650,7 @@ def _key_before(text: str, at: int) -> "str | None":
         i -= 1
     if i < 0 or text[i] != "=":
         return None
-    j = i - 1
-    while j >= 0 and text[j] in " \t":
-        j -= 1
-    k = j
-    while k >= 0 and (text[k].isalnum() or text[k] == "_"):
-        k -= 1
-    return text[k + 1:j + 1] or None
+    return _word_before(text, i) or None
 
 
 def _end_position(text: str) -> tuple[int, int]:
