@@ -90,40 +90,52 @@ class GlobalMaxPool(GlobalPool):
 _SIDES = ("top", "bottom", "left", "right")
 
 
-def _sides(attrs) -> tuple:
-    """(top, bottom, left, right) of `P`, `PHxPW` or the sides given one by one (unset: 0)."""
-    if attrs["padding"] is not None:
-        ph, pw = attrs["padding"]
-        return ph, ph, pw, pw
-    return tuple(attrs[s] or 0 for s in _SIDES)
+class _Border(LayerKind):
+    """What zeropad and crop share: an amount `P` or `PHxPW` (the positional `amount`), or
+    the sides one by one (unset sides 0), resolved into attrs["sides"] = (top, bottom,
+    left, right); `sign` says whether they add rows and columns (+1) or remove them (-1)."""
+    amount = ""
+    sign = 1
+    on = "image"
+
+    def check(self, attrs):
+        given = [s for s in _SIDES if attrs[s] is not None]
+        if attrs[self.amount] is not None and given:
+            raise A.ArgError(f"give the {self.amount} once: {self.keyword} P, or {given[0]}= and the other sides, "
+                             f"not both", option=given[0])
+        if attrs[self.amount] is None and not given:
+            raise A.ArgError(f"{self.keyword} needs its {self.amount} (usage: {self.usage})")
+
+    def defaults(self, attrs):
+        if attrs[self.amount] is not None:
+            ph, pw = attrs[self.amount]
+            attrs["sides"] = (ph, ph, pw, pw)
+        else:
+            attrs["sides"] = tuple(attrs[s] or 0 for s in _SIDES)
+
+    def spatial(self, n, axis, attrs):
+        t, b, l, r = attrs["sides"]
+        return n + self.sign * (t + b if axis == 0 else l + r)
+
+    def same_on_both_axes(self, attrs):
+        t, b, l, r = attrs["sides"]
+        return (t, b) == (l, r)
+
+    def gather_only(self, attrs):
+        return True
 
 
-class ZeroPad(LayerKind):
+class ZeroPad(_Border):
     """ZeroPadding2D: `zeropad P` (P rows and columns on every side), `zeropad PHxPW` (PH rows
     above and below, PW columns left and right), or `zeropad top=T bottom=B left=L right=R`
     (unset sides 0). attrs["sides"] is the resolved (top, bottom, left, right)."""
     keyword = "zeropad"
     role = Role.PROLOGUE
     prologue = Prologue.PAD
-    on = "image"
+    amount = "padding"
     positional = (A.Param("padding", A.pixels("the padding"), False, None),)
     options = {side: A.Param(side, A.at_least_zero(f"the {side} padding"), False, None) for side in _SIDES}
     usage = "zeropad P | zeropad PHxPW | zeropad top=T bottom=B left=L right=R"
-
-    def check(self, attrs):
-        given = [s for s in _SIDES if attrs[s] is not None]
-        if attrs["padding"] is not None and given:
-            raise A.ArgError(f"give the padding once: zeropad P, or {given[0]}= and the other sides, "
-                             f"not both", option=given[0])
-        if attrs["padding"] is None and not given:
-            raise A.ArgError(f"zeropad needs its padding (usage: {self.usage})")
-
-    def defaults(self, attrs):
-        attrs["sides"] = _sides(attrs)
-
-    def spatial(self, n, axis, attrs):
-        t, b, l, r = attrs["sides"]
-        return n + (t + b if axis == 0 else l + r)
 
     def padding_added(self, attrs):
         return attrs["sides"]
@@ -132,15 +144,8 @@ class ZeroPad(LayerKind):
         t, b, l, r = attrs["sides"]
         return per_axis(inp, out, lambda a, n, o: f"{o} = {n} + {(t, l)[a]} + {(b, r)[a]}")
 
-    def same_on_both_axes(self, attrs):
-        t, b, l, r = attrs["sides"]
-        return (t, b) == (l, r)
 
-    def gather_only(self, attrs):
-        return True
-
-
-class Crop(LayerKind):
+class Crop(_Border):
     """Cropping2D: `crop P` (P rows and columns off every side), `crop PHxPW` (PH rows off the
     top and the bottom, PW columns off the left and the right), or `crop top=T bottom=B
     left=L right=R` (unset sides 0), as zeropad adds them. attrs["sides"] is the resolved
@@ -148,25 +153,11 @@ class Crop(LayerKind):
     keyword = "crop"
     role = Role.PROLOGUE
     prologue = Prologue.CROP
-    on = "image"
+    amount = "cropping"
+    sign = -1
     positional = (A.Param("cropping", A.pixels("the cropping"), False, None),)
     options = {side: A.Param(side, A.at_least_zero(f"the {side} cropping"), False, None) for side in _SIDES}
     usage = "crop P | crop PHxPW | crop top=T bottom=B left=L right=R"
-
-    def check(self, attrs):
-        given = [s for s in _SIDES if attrs[s] is not None]
-        if attrs["cropping"] is not None and given:
-            raise A.ArgError(f"give the cropping once: crop P, or {given[0]}= and the other sides, not both",
-                             option=given[0])
-        if attrs["cropping"] is None and not given:
-            raise A.ArgError(f"crop needs its cropping (usage: {self.usage})")
-
-    def defaults(self, attrs):
-        attrs["sides"] = _sides({"padding": attrs["cropping"], **{s: attrs[s] for s in _SIDES}})
-
-    def spatial(self, n, axis, attrs):
-        t, b, l, r = attrs["sides"]
-        return n - (t + b if axis == 0 else l + r)
 
     def collapse_message(self, inp, h, w, attrs):
         t, b, l, r = attrs["sides"]
@@ -175,13 +166,6 @@ class Crop(LayerKind):
 
     def cropped(self, attrs) -> tuple:
         return attrs["sides"]
-
-    def same_on_both_axes(self, attrs):
-        t, b, l, r = attrs["sides"]
-        return (t, b) == (l, r)
-
-    def gather_only(self, attrs):
-        return True
 
 
 class Upsample(LayerKind):
