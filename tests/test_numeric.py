@@ -56,3 +56,26 @@ def test_he_normal_has_the_variance_of_its_fan_in():
     assert w.dtype == np.float32 and abs(w.var() * 3 * 3 * 64 / 2 - 1) < 0.02
     # another draw moves the kernel far beyond any tolerance a test would use
     assert_sensitive(w, he_normal(np.random.default_rng(1), w.shape), rtol=1e-4, atol=1e-6)
+
+
+def test_the_torch_reference_knows_the_third_editions_kinds():
+    """tests/torch_reference.py (the oracle of the backend tests and of calibrated_params) computes
+    normalize, crop, layernorm and layerscale as the numpy backend does, with weights that are not
+    their initial values (ones and zeros would hide a missing gamma or beta)."""
+    import cnnc
+    from torch_reference import random_params, reference
+
+    net = cnnc.parse("input 12x12x3\nnormalize mean=0.5,0.4,0.3 var=0.2\nconv 8 3x3 padding=same relu\n"
+                     "crop top=1 left=2 right=1\nlayernorm\nlayerscale 0.5\nnormalize\nconv 4 3x3 relu\n"
+                     "flatten\nlayernorm eps=0.01\ndense 3")
+    rng = np.random.default_rng(0)
+    params = random_params(net, 0)
+    for name, value in params.items():
+        if name.endswith((".gamma", ".beta", ".mean")):
+            params[name] = rng.standard_normal(value.shape).astype(np.float32)
+        elif name.endswith(".var"):
+            params[name] = (rng.random(value.shape) + 0.5).astype(np.float32)
+    model = cnnc.compile(net, weights=params)
+    x = rng.standard_normal((2, 12, 12, 3)).astype(np.float32)
+    want = reference(net, params, x)
+    assert_close(model(x), want, other=reference(net, params, another(x)), rtol=1e-4, atol=1e-5)

@@ -11,7 +11,7 @@ import cnnc
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
-from torch_reference import random_params  # noqa: E402
+from numeric import another, assert_sensitive, calibrated_params  # noqa: E402
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -31,15 +31,30 @@ NETS = [
 
 
 def _models(path, input, precision):
+    # He-normal kernels and batchnorms calibrated on a batch: the output depends on the input
     net = cnnc.parse_file(path, input=input)
-    params = random_params(net, 0)
+    calibration = np.random.default_rng(99).standard_normal((8, *net.input_shape)).astype(np.float32)
+    params = calibrated_params(net, calibration, 0)
     return (net, cnnc.compile(net, backend="triton", weights=params, precision=precision),
             cnnc.compile(net, backend="numpy", weights=params))
 
 
+def _numpy(a):
+    return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
+
+
 def _rel(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    a, b = np.asarray(_numpy(a), np.float64), np.asarray(_numpy(b), np.float64)
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
+
+
+def _close(got, ref, x, rtol=1e-4, what=""):
+    """got agrees with the numpy reference on x within rtol of its largest value, and the
+    reference on another input differs by at least 100 times that: the check can fail."""
+    x = _numpy(x)
+    want = ref(x)
+    assert _rel(got, want) <= rtol, what
+    assert_sensitive(want, ref(another(x)), tol=rtol * np.abs(want).max(), what=what)
 
 
 @pytest.mark.parametrize("path,input", NETS)
@@ -47,7 +62,7 @@ def test_ieee_matches_numpy_on_the_gpu(path, input):
     net, tri, ref = _models(path, input, "ieee")
     assert tri.module.DEVICE == "cuda"
     x = np.random.default_rng(1).standard_normal((3, *net.input_shape)).astype(np.float32)
-    assert _rel(tri(x), ref(x)) <= 1e-4
+    _close(tri(x), ref, x)
     t, r = tri.trace(x), ref.trace(x)
     for name in t:
         assert _rel(t[name], r[name]) <= 1e-4, name
@@ -56,7 +71,10 @@ def test_ieee_matches_numpy_on_the_gpu(path, input):
 @pytest.mark.parametrize("path,input", NETS)
 def test_tf32_within_its_documented_tolerance_group_by_group(path, input):
     # each group is fed the numpy reference's values of its inputs, so its error is its own
-    # TF32 rounding, not ~50 layers of it compounded
+    # TF32 rounding, not ~50 layers of it compounded. A loose bound: another input moves some
+    # groups by less than 100 times it (measured with the numpy reference: 0.2 to 73 times,
+    # the squeeze-and-excitation gates least), so this test bounds TF32's error and
+    # test_ieee_matches_numpy_on_the_gpu, whose comparison can fail, checks the kernels' answers
     net, tri, ref = _models(path, input, "tf32")
     x = np.random.default_rng(2).standard_normal((4, *net.input_shape)).astype(np.float32)
     r = ref.trace(x)
@@ -106,13 +124,13 @@ def test_tuning_picks_measured_configs_that_compute_the_right_answer(tmp_path, m
     x = torch.randn(8, *net.input_shape, device="cuda")
     entries = tri.module.tune(tri._state, x, limit=4, reps=3)
     assert len(entries) == len(tri.module.KERNELS)
-    assert _rel(tri(x).cpu().numpy(), ref(x.cpu().numpy())) <= 1e-4
+    _close(tri(x), ref, x)
     write_record(tri.module.user_cache_path(), entries)
     # a fresh model reads the record from the per-user cache, checked, and uses it
     fresh = cnnc.compile(net, backend="triton", weights=tri.params, precision="ieee")
     where = {n: w for n, (_, w) in fresh._state["tiles"].describe(8).items()}
     assert all(w.startswith("record ") for w in where.values()), where
-    assert _rel(fresh(x).cpu().numpy(), ref(x.cpu().numpy())) <= 1e-4
+    _close(fresh(x), ref, x)
 
 
 def test_tune_once_measures_before_the_graph_is_captured(tmp_path, monkeypatch):
@@ -126,7 +144,7 @@ def test_tune_once_measures_before_the_graph_is_captured(tmp_path, monkeypatch):
     assert 4 in state["graphs"]
     where = {w for _, w in state["tiles"].describe(4).values()}
     assert where == {"measured in this process"}
-    assert _rel(y.cpu().numpy(), ref(x.cpu().numpy())) <= 1e-4
+    _close(y, ref, x)
 
 
 def test_a_module_without_a_record_says_it_runs_the_defaults(tmp_path, monkeypatch):
@@ -141,7 +159,7 @@ def test_cpu_tensor_in_cpu_tensor_out():
     x = torch.randn(2, 28, 28, 1)
     y = tri(x)
     assert y.device.type == "cpu"
-    assert _rel(y.numpy(), ref(x.numpy())) <= 1e-4
+    _close(y, ref, x)
 
 
 def test_large_batch_uses_64_bit_offsets():
@@ -154,4 +172,4 @@ def test_large_batch_uses_64_bit_offsets():
     x = torch.randn(700, 224, 224, 3, device="cuda")
     y = tri(x)
     ref = cnnc.compile(net, backend="numpy", seed=0)
-    assert _rel(y[-2:].cpu().numpy(), ref(x[-2:].cpu().numpy())) <= 1e-4
+    _close(y[-2:], ref, x[-2:])

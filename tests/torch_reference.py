@@ -221,6 +221,26 @@ def reference(net, params: dict, x_nhwc: np.ndarray, trace: "dict | None" = None
                                  training=False, eps=a["eps"])
             elif k == "dropout":
                 y = F.dropout(x, a["rate"], training=False)
+            elif k == "crop":
+                t, b, l, r = a["sides"]
+                y = x[:, :, t:x.shape[2] - b, l:x.shape[3] - r]
+            elif k == "layerscale":
+                g = P[f"{node.name}.gamma"]
+                y = x * (g[None, :, None, None] if image else g)
+            elif k == "normalize":   # (x - mean) / max(sqrt(var), 1e-7), Keras's Normalization
+                c = x.shape[1]
+                if a["mean"] is None:
+                    mean, var = P[f"{node.name}.mean"], P[f"{node.name}.var"]
+                else:
+                    mean, var = (torch.tensor(tuple(v) * (c if len(v) == 1 else 1), dtype=torch.float64)
+                                 for v in (a["mean"], a["var"]))
+                den = torch.clamp(torch.sqrt(var), min=1e-7)
+                shape = (1, c, 1, 1) if image else (1, c)
+                y = (x - mean.reshape(shape)) / den.reshape(shape)
+            elif k == "layernorm":   # over each pixel's channels
+                v = x.permute(0, 2, 3, 1) if image else x
+                v = F.layer_norm(v, v.shape[-1:], P[f"{node.name}.gamma"], P[f"{node.name}.beta"], a["eps"])
+                y = v.permute(0, 3, 1, 2) if image else v
             elif k == "residual":   # shortcut + scale * block
                 y = vals[node.inputs[0].name] * a.get("scale", 1.0) + vals[node.inputs[1].name]
             elif k == "add":
