@@ -22,6 +22,8 @@ from cnnc.errors import CnncError
 from cnnc.play.featuremaps import observed
 from cnnc.play.regions import _NONE, box, boxes, nearest
 
+from play_server import LENET, Running
+
 DELTA = 64.0
 QUIET = 1e-5     # a pixel outside a unit's box moves it by no more than this
 LOUD = 100 * QUIET
@@ -204,3 +206,32 @@ def test_a_join_of_branches_shifted_two_ways_sees_two_pixels_not_their_rectangle
     assert box(b["add_1"][1, 3]) == [0, 1, 1, 3]
     assert box(b["add_1"][0, 1]) is None
     assert mismatches(net, b, changes(net)) == []
+
+
+# -- the page's question: POST /api/region ---------------------------------------------------
+
+def test_the_server_answers_one_units_box():
+    text = open(LENET, encoding="utf-8").read()
+    net = cnnc.parse(text)
+    stored = boxes(net)
+    with Running(LENET) as s:
+        ask = lambda **kw: s.post("/api/region", {"text": text, **kw})   # noqa: E731
+        # no unit or pointer: the unit centred nearest the input's centre
+        status, a = ask(layer="conv_1")
+        assert status == 200 and a == {"layer": "conv_1", "input": [28, 28], "output": [26, 26],
+                                        "unit": [12, 12], "box": [12, 14, 12, 14]}
+        assert ask(layer="conv_1", pointer=[0, 0.4])[1]["box"] == [0, 2, 0, 2]
+        assert ask(layer="pool_2", unit=[4, 1])[1]["box"] == box(stored["pool_2"][4, 1]) == [16, 25, 4, 13]
+        # the dense layers see rows and columns 0..25: pool_2 drops conv_2's last row and column
+        # (LeNet's warning), so input rows 26 and 27 reach no output
+        assert ask(layer="dense_1")[1] == {"layer": "dense_1", "input": [28, 28], "output": None, "unit": None,
+                                           "box": [0, 25, 0, 25]}
+        assert ask(layer="conv_1", unit=[26, 0]) == (422, {"error": "conv_1 has no unit (26, 0)"})
+        for bad in ([1], [True, 0], ["0", 1], [0.5, 1]):
+            assert ask(layer="conv_1", unit=bad) == (400, {"error": "'unit' is [row, column]"})
+        assert ask(layer="conv_1", pointer=[float("nan"), 1])[0] == 400
+        assert ask(layer="conv_9")[0] == 422
+        assert s.post("/api/region", {"text": "input 9x9\n", "layer": "input"})[0] == 422
+        big = s.post("/api/region", {"text": "input 4000x4000x1\nconv 1 3x3\n", "layer": "conv_1"})
+        assert big[0] == 422 and "at most 4,000,000" in big[1]["error"]
+        assert s.post("/api/region", {"text": text, "layer": "conv_1"}, token=False)[0] == 403

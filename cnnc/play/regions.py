@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_UNITS = 4_000_000    # pixels of every layer's output together (ResNet-50 at 224x224: about 0.4M)
+MAX_UNITS = 4_000_000    # pixels of every layer's output together (ResNet-50 at 224x224: 237,944)
 _NONE = np.iinfo(np.int64).max // 2   # a unit that sees nothing: every stored coordinate is this
 
 
@@ -107,3 +107,21 @@ def nearest(layer_boxes, row: float, col: float) -> "tuple | None":
     d[~seen] = np.inf
     r, c = np.unravel_index(int(np.argmin(d)), d.shape)
     return int(r), int(c)
+
+
+def answer(net, stored: dict, layer: str, unit=None, pointer=None) -> dict:
+    """What the page draws for one unit of `layer`: {layer, input: [H, W], output: [H, W] (None
+    for a vector), unit: [r, c] (None for a vector, or when no unit sees anything), box:
+    [top, bottom, left, right] (None: the unit sees no input pixel)}. The unit is `unit`, or
+    else the one nearest `pointer` (an input pixel; by default the input's centre)."""
+    h, w = net.input_shape[:2]
+    b = stored[layer]
+    base = {"layer": layer, "input": [h, w]}
+    if b.ndim == 1:
+        return {**base, "output": None, "unit": None, "box": box(b)}
+    if unit is None:
+        row, col = pointer if pointer is not None else ((h - 1) / 2, (w - 1) / 2)
+        unit = nearest(b, row, col)
+        if unit is None:
+            return {**base, "output": list(b.shape[:2]), "unit": None, "box": None}
+    return {**base, "output": list(b.shape[:2]), "unit": list(unit), "box": box(b[tuple(unit)])}
