@@ -252,3 +252,48 @@ def test_train_shows_the_loss_and_the_feature_maps_change(browser, tmp_path):
         assert len(after) == len(before) == 6 * 6 * 4 and after != before
         assert p.locator('#maps .layer[data-layer="dense_1"] .bars div').count() == 10
         page.close()
+
+
+THIRD = """input 16x16x1
+def cbr f k=3 {
+  conv f k padding=same; batchnorm; relu
+}
+a: cbr 4
+b: cbr 4 from=a k=5
+pool 2 from=a
+up: upsample 2
+add b up
+globalpool
+dense 10 softmax
+"""
+
+
+def test_definitions_and_named_joins_show_shapes_errors_and_maps_per_layer(browser, tmp_path):
+    path = tmp_path / "third.cnn"
+    path.write_text(THIRD)
+    with Running(str(path)) as s:
+        page = Page(browser, s)
+        p = page.page
+        rows = p.eval_on_selector_all("#shapes tbody tr[data-layer]", "rs => rs.map(r => r.dataset.layer)")
+        assert rows == ["input", "conv_1", "batchnorm_1", "a", "conv_2", "batchnorm_2", "b", "pool_1", "up",
+                        "add_1", "globalpool_1", "dense_1"]
+        assert p.inner_text('#shapes tr[data-layer="conv_2"] td.output') == "16x16x4"
+        assert p.locator('#graph rect.block[data-join="add_1"]').count() == 1
+        _go_to_line(p, 6)                   # the cursor on a use selects the layer its label names
+        p.wait_for_function("() => document.querySelector('#sees-name').textContent === 'b'")
+        # the maps of every layer, those the uses made included
+        png = tmp_path / "three.png"
+        _png(png, digit(size=16)[..., 0])
+        p.set_input_files("#image-file", str(png))
+        p.wait_for_selector('#maps .layer[data-layer="add_1"] canvas')
+        for name in ("conv_1", "a", "conv_2", "b", "up"):
+            assert p.locator(f'#maps .layer[data-layer="{name}"] canvas').count() == 4
+        # a wrong argument inside the definition: the error at its statement, marked at the use too
+        _go_to_line(p, 6)
+        p.keyboard.press("Backspace")
+        p.keyboard.type("0")                # k=0
+        item = p.wait_for_selector('#diagnostics li.error[data-line="3"]')
+        assert "conv_2: the kernel size must be positive, got 0" in item.inner_text()
+        assert p.inner_text('#diagnostics li.error .note').strip() == "(line 6: in use of 'cbr')"
+        p.wait_for_function("() => document.querySelectorAll('.cm-gutter-lint .cm-lint-marker-error').length === 2")
+        page.close()

@@ -87,7 +87,9 @@
       return;
     }
     showDiagnostics(diags);
-    state.editor.setDiagnostics(diags);
+    // a diagnostic inside a definition is marked at the uses that made it as well
+    state.editor.setDiagnostics(diags.concat(diags.flatMap((d) => (d.notes || []).map((n) =>
+      ({ line: n.line, col: n.col, severity: d.severity, message: `${n.message}: ${d.message}`, hint: d.hint })))));
     const errors = diags.filter((d) => d.severity === "error").length;
     const warnings = diags.length - errors;
     $("too-large").hidden = !data.too_large;
@@ -100,7 +102,7 @@
       drawGraph(data.graph);
       showTrain(data.train);
       if (state.byCursor) {   // the layer on the cursor's line, as the program now reads
-        const r = data.layers.find((l) => l.line === state.cursorLine);
+        const r = layerAt(state.cursorLine);
         state.selected = r ? r.name : null;
       }
       if (state.selected && !data.layers.some((r) => r.name === state.selected)) state.selected = null;
@@ -122,6 +124,11 @@
         el("span", { class: "where", text: `line ${d.line}:${d.col} ` }),
         el("span", { class: "sev", text: `${d.severity}: ` }), text);
       li.addEventListener("click", () => state.editor.revealLine(d.line));
+      for (const n of d.notes || []) {   // the uses of definitions it is inside
+        const note = el("span", { class: "note", "data-line": n.line, text: ` (line ${n.line}: ${n.message})` });
+        note.addEventListener("click", (ev) => { ev.stopPropagation(); state.editor.revealLine(n.line); });
+        li.append(note);
+      }
       list.append(li);
     }
   }
@@ -227,6 +234,13 @@
 
   // -- selecting a layer: table row, graph box, editor line, arithmetic and RF ----------------
   function row(name) { return state.good && state.good.layers.find((r) => r.name === name); }
+
+  // the layer a line of the program makes: its statement's (the first), else the last layer a
+  // use of a definition on that line makes (the one a label there names)
+  function layerAt(line) {
+    const layers = state.good ? state.good.layers : [];
+    return layers.find((l) => l.line === line) || layers.filter((l) => (l.uses || []).includes(line)).pop();
+  }
 
   function hover(name) { show(name || state.selected); }
 
@@ -545,7 +559,7 @@
         state.cursorLine = n;
         state.byCursor = true;
         if (!state.good) return;
-        const r = state.good.layers.find((l) => l.line === n);
+        const r = layerAt(n);
         if (r) select(r.name, false);
       },
     });
