@@ -22,7 +22,7 @@ from cnnc.errors import CnncError
 from cnnc.play.featuremaps import observed
 from cnnc.play.regions import _NONE, box, boxes, nearest
 
-from play_server import LENET, Running
+from play_server import LENET, ROOT, Running
 
 DELTA = 64.0
 QUIET = 1e-5     # a pixel outside a unit's box moves it by no more than this
@@ -235,3 +235,22 @@ def test_the_server_answers_one_units_box():
         big = s.post("/api/region", {"text": "input 4000x4000x1\nconv 1 3x3\n", "layer": "conv_1"})
         assert big[0] == 422 and "at most 4,000,000" in big[1]["error"]
         assert s.post("/api/region", {"text": text, "layer": "conv_1"}, token=False)[0] == 403
+
+
+def test_the_docs_boxes_and_limit_are_the_codes():
+    import os
+    import re
+
+    from cnnc.play.regions import MAX_UNITS
+
+    doc = open(os.path.join(ROOT, "docs", "playground.md"), encoding="utf-8").read()
+    rows = re.findall(r"^ *\| `([^`]+)` on (\d+)x(\d+) \| \((\d+), (\d+)\) \| ([^|]+) \|$", doc, re.M)
+    assert len(rows) == 9
+    for statement, h, w, r, c, seen in rows:
+        net = cnnc.parse(f"input {h}x{w}x1\n{statement}\n")
+        b = box(boxes(net)[net.layers[0].name][int(r), int(c)])
+        assert seen.strip() == ("nothing: it is padding" if b is None else
+                                f"rows {b[0]}–{b[1]}, columns {b[2]}–{b[3]}"), statement
+    dense = box(boxes(cnnc.parse(open(LENET, encoding="utf-8").read()))["dense_1"])
+    assert dense == [0, 25, 0, 25] and "LeNet's dense layers see rows and columns 0–25" in doc
+    assert f"| what a unit sees | {MAX_UNITS:,} output pixels" in doc
