@@ -254,3 +254,12 @@ def test_the_docs_boxes_and_limit_are_the_codes():
     dense = box(boxes(cnnc.parse(open(LENET, encoding="utf-8").read()))["dense_1"])
     assert dense == [0, 25, 0, 25] and "LeNet's dense layers see rows and columns 0–25" in doc
     assert f"| what a unit sees | {MAX_UNITS:,} output pixels" in doc
+
+
+def test_every_kind_that_resizes_an_image_says_what_each_output_index_reads():
+    # the default (each index reads itself) is right only for kinds that keep H and W
+    from cnnc.layers import KINDS, LayerKind
+
+    for kind in KINDS.values():
+        resizes = type(kind).spatial is not LayerKind.spatial
+        assert not resizes or type(kind).reads is not LayerKind.reads, kind.keyword
