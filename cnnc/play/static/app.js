@@ -17,6 +17,7 @@
     image: null,        // {canvas (H x W, as sent), source: "drawing" | "file"}
     pointer: null,      // [row, col] on the input: the unit whose box centres nearest is shown
     unit: null,         // {layer, r, c}: the unit of a feature map pointed at (over `pointer`)
+    shown: null,        // the layer whose arithmetic and box are on show
     sourceCanvas: null, // the last image given (file or drawing), before resizing
   };
 
@@ -260,6 +261,7 @@
 
   function show(name) {
     const r = row(name);
+    state.shown = name;
     $("sees-name").textContent = r ? r.name : "a layer";
     const box = $("arithmetic");
     box.replaceChildren();
@@ -336,7 +338,9 @@
     const c = $("input-view"), [h, w] = state.good.input, scale = Math.min(c.width / w, c.height / h);
     const rect = c.getBoundingClientRect();
     const x = (ev.clientX - rect.left) * (c.width / rect.width), y = (ev.clientY - rect.top) * (c.height / rect.height);
-    state.pointer = [Math.min(h - 1, Math.max(0, Math.floor(y / scale))), Math.min(w - 1, Math.max(0, Math.floor(x / scale)))];
+    const at = [Math.min(h - 1, Math.max(0, Math.floor(y / scale))), Math.min(w - 1, Math.max(0, Math.floor(x / scale)))];
+    if (!state.unit && state.pointer && at[0] === state.pointer[0] && at[1] === state.pointer[1]) return;   // the same pixel
+    state.pointer = at;
     state.unit = null;
     show(state.selected);
   });
@@ -438,11 +442,13 @@
           cv.style.width = `${px}px`;
           cv.style.height = `${Math.round((px * h) / w)}px`;
           const unitAt = (ev) => {   // the unit under the mouse: what it sees is outlined on the input
-            const b = cv.getBoundingClientRect();
-            state.unit = { layer: L.name, r: Math.min(h - 1, Math.max(0, Math.floor(((ev.clientY - b.top) / b.height) * h))),
-              c: Math.min(w - 1, Math.max(0, Math.floor(((ev.clientX - b.left) / b.width) * w))) };
+            const b = cv.getBoundingClientRect(), u = state.unit;
+            const r = Math.min(h - 1, Math.max(0, Math.floor(((ev.clientY - b.top) / b.height) * h)));
+            const q = Math.min(w - 1, Math.max(0, Math.floor(((ev.clientX - b.left) / b.width) * w)));
+            state.unit = { layer: L.name, r, c: q };
+            return !(u && u.layer === L.name && u.r === r && u.c === q);   // whether it is another unit
           };
-          cv.addEventListener("mousemove", (ev) => { unitAt(ev); show(L.name); });
+          cv.addEventListener("mousemove", (ev) => { if (unitAt(ev) || state.shown !== L.name) show(L.name); });
           cv.addEventListener("click", (ev) => { unitAt(ev); });
           grid.append(cv);
         }
