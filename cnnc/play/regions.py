@@ -23,7 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 MAX_UNITS = 4_000_000    # pixels of every layer's output together (ResNet-50 at 224x224: 237,944)
-_NONE = np.iinfo(np.int64).max // 2   # a unit that sees nothing: every stored coordinate is this
+# Coordinates are int32: under MAX_UNITS no axis reaches 2^30. A unit that sees nothing holds
+# _NONE in each of its four numbers.
+_NONE = 2**30
 
 
 class TooLarge(ValueError):
@@ -38,7 +40,7 @@ def units(net) -> int:
 
 
 def boxes(net) -> dict:
-    """name -> the boxes of the layer's units: for an image layer an (H, W, 4) int64 array,
+    """name -> the boxes of the layer's units: for an image layer an (H, W, 4) int32 array,
     for a vector layer one (4,) array (what all its values together see). The four numbers
     are stored as (top, -bottom, left, -right), so that the box of a union is an elementwise
     minimum; a unit that sees nothing holds _NONE in all four. `box` reads one out."""
@@ -52,15 +54,15 @@ def boxes(net) -> dict:
         if not n.inputs:
             h, w = n.out.h, n.out.w
             rows, cols = np.arange(h)[:, None], np.arange(w)[None, :]
-            out[n.name] = np.stack(np.broadcast_arrays(rows, -rows, cols, -cols), axis=-1).astype(np.int64)
+            out[n.name] = np.stack(np.broadcast_arrays(rows, -rows, cols, -cols), axis=-1).astype(np.int32)
             continue
         if not isinstance(n.out, Image):
-            seen = np.full(4, _NONE, np.int64)
+            seen = np.full(4, _NONE, np.int32)
             for i in n.inputs:
                 seen = np.minimum(seen, out[i.name].reshape(-1, 4).min(axis=0))
             out[n.name] = seen
             continue
-        acc = np.full((n.out.h, n.out.w, 4), _NONE, np.int64)
+        acc = np.full((n.out.h, n.out.w, 4), _NONE, np.int32)
         for i in n.inputs:
             if isinstance(i.out, Image):
                 acc = np.minimum(acc, _read(out[i.name], n, i.out))
@@ -74,7 +76,8 @@ def boxes(net) -> dict:
 
 def _read(b, node, inp) -> np.ndarray:
     """The boxes of `node`'s units from those of its input `inp` (H_in, W_in, 4): per axis,
-    the union (minimum) over the input indices each output index reads."""
+    the union (minimum) over the input indices each output index reads, one tap at a time
+    (so that no more than two layers' boxes are held at once)."""
     for axis, n_in, n_out in ((0, inp.h, node.out.h), (1, inp.w, node.out.w)):
         lists = node.spec.reads(axis, n_in, n_out, node.attrs)
         width = max(1, max(len(r) for r in lists))
@@ -84,7 +87,10 @@ def _read(b, node, inp) -> np.ndarray:
         pad = [(0, 0)] * 3
         pad[axis] = (0, 1)
         b = np.pad(b, pad, constant_values=_NONE)
-        b = np.take(b, index, axis=axis).min(axis=axis + 1)
+        acc = np.take(b, index[:, 0], axis=axis)
+        for j in range(1, width):
+            np.minimum(acc, np.take(b, index[:, j], axis=axis), out=acc)
+        b = acc
     return b
 
 
