@@ -57,6 +57,8 @@ def main(argv=None) -> int:
             page.wait_for_selector('#maps .layer[data-layer="conv_1"] canvas')
             page.click('#shapes tr[data-layer="conv_2"]')
             page.mouse.move(0, 0)
+            # the box of conv_2's centre unit, which the server works out after the click
+            page.wait_for_function("() => document.querySelector('#region')?.dataset.layer === 'conv_2'")
             page.screenshot(path=args.out)
             browser.close()
     finally:

@@ -173,3 +173,127 @@ def test_a_drawn_digit_shows_feature_maps_too(lenet_page):
     p.mouse.up()
     p.wait_for_selector('#maps .layer[data-layer="pool_2"] canvas')
     assert p.locator('#maps .layer[data-layer="pool_2"] canvas').count() == 64
+
+
+def _unit_centre(p, selector, r, c):
+    """Move the mouse to the middle of unit (r, c) of the canvas `selector` (as drawn, scaled)."""
+    p.locator(selector).scroll_into_view_if_needed()
+    b = p.locator(selector).bounding_box()
+    h, w = p.eval_on_selector(selector, "c => [c.height, c.width]")
+    p.mouse.move(b["x"] + (c + 0.5) * b["width"] / w, b["y"] + (r + 0.5) * b["height"] / h)
+
+
+def _outlined(p, seen):
+    """Whether the input view tints yellow the input pixels just inside each edge of the box
+    `seen` ([top, bottom, left, right]) and leaves those just outside it gray (the input is a
+    gray image, or blank): red above blue marks the tint."""
+    return p.eval_on_selector("#input-view", """(c, [box, h, w]) => {
+        const s = Math.min(c.width / w, c.height / h), ctx = c.getContext('2d');
+        const px = (r, q) => ctx.getImageData(Math.floor((q + 0.5) * s), Math.floor((r + 0.5) * s), 1, 1).data;
+        const lit = (r, q) => { const d = px(r, q); return d[0] - d[2] > 20; };
+        const [t, b, l, r] = box, mr = (t + b) >> 1, mc = (l + r) >> 1, out = [];
+        for (const [rr, qq] of [[t, mc], [b, mc], [mr, l], [mr, r]]) out.push(lit(rr, qq));
+        for (const [rr, qq] of [[t - 1, mc], [b + 1, mc], [mr, l - 1], [mr, r + 1]])
+          if (rr >= 0 && rr < h && qq >= 0 && qq < w) out.push(!lit(rr, qq));
+        return out.every(Boolean); }""", [seen, 28, 28])
+
+
+def test_pointing_at_a_unit_outlines_exactly_the_input_pixels_it_sees(browser, tmp_path):
+    # padding=same windows start above and left of the image: unit (0, 0) of conv_2 reads
+    # pool rows -1..3, that is 0..3, which read conv_1 rows 0..7, which read input rows 0..8
+    path = tmp_path / "same.cnn"
+    path.write_text("input 28x28x1\nconv 4 3x3 padding=same\npool 2\nconv 4 5x5 stride=2 padding=same\n"
+                    "flatten\ndense 10 softmax\n")
+    with Running(str(path)) as s:
+        page = Page(browser, s)
+        p = page.page
+        p.click('#graph g.node[data-name="conv_1"]')
+        _unit_centre(p, "#input-view", 0, 0)        # pointing at the input: the unit centred nearest
+        p.wait_for_function("() => document.querySelector('#region').textContent.includes('Unit (0, 0)')")
+        assert p.inner_text("#region") == "Unit (0, 0) of conv_1 sees input rows 0–1 and columns 0–1 (2x2 pixels)."
+        assert _outlined(p, [0, 1, 0, 1])
+        png = tmp_path / "three.png"
+        _png(png, digit(size=28)[..., 0])
+        p.set_input_files("#image-file", str(png))
+        p.wait_for_selector('#maps .layer[data-layer="conv_2"] canvas')
+        canvas = '#maps .layer[data-layer="conv_2"] canvas[data-channel="1"]'
+        for unit, seen in (((0, 0), [0, 8, 0, 8]), ((6, 6), [21, 27, 21, 27]), ((3, 1), [9, 20, 1, 12])):
+            _unit_centre(p, canvas, *unit)
+            p.wait_for_function("u => { const d = document.querySelector('#region').dataset; "
+                                "return d.layer === 'conv_2' && d.unit === u; }", arg=str(list(unit)).replace(" ", ""))
+            assert p.text_content("#sees-name") == "conv_2"
+            assert p.get_attribute("#region", "data-box") == str(seen).replace(" ", "")
+            assert _outlined(p, seen)
+            assert not _outlined(p, [seen[0] + 1] + seen[1:])    # a box one row short is told apart
+            assert not _outlined(p, seen[:3] + [seen[3] - 1])
+        page.close()
+
+
+def test_train_shows_the_loss_and_the_feature_maps_change(browser, tmp_path):
+    path = tmp_path / "tiny.cnn"
+    path.write_text("input 8x8x1\nconv 4 3x3 relu\nflatten\ndense 10 softmax\n")
+    with Running(str(path)) as s:
+        page = Page(browser, s)
+        p = page.page
+        png = tmp_path / "three.png"
+        _png(png, digit(size=8)[..., 0])
+        p.set_input_files("#image-file", str(png))
+        p.wait_for_selector('#maps .layer[data-layer="conv_1"] canvas')
+        assert p.inner_text("#weights .badge") == "seeded"
+        pixels = """c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"""
+        before = p.eval_on_selector('#maps .layer[data-layer="conv_1"] canvas[data-channel="0"]', pixels)
+        p.click("#train")
+        p.wait_for_function("() => document.querySelector('#weights .badge')?.textContent === 'trained'",
+                            timeout=180_000)   # importing torch and scikit-learn takes most of it
+        status = p.inner_text("#train-status")
+        assert "test accuracy" in status and "epoch 5/5: loss" in status
+        assert "trained here: 5 epochs on the digits" in p.inner_text("#weights")
+        after = p.eval_on_selector('#maps .layer[data-layer="conv_1"] canvas[data-channel="0"]', pixels)
+        assert len(after) == len(before) == 6 * 6 * 4 and after != before
+        assert p.locator('#maps .layer[data-layer="dense_1"] .bars div').count() == 10
+        page.close()
+
+
+THIRD = """input 16x16x1
+def cbr f k=3 {
+  conv f k padding=same; batchnorm; relu
+}
+a: cbr 4
+b: cbr 4 from=a k=5
+pool 2 from=a
+up: upsample 2
+add b up
+globalpool
+dense 10 softmax
+"""
+
+
+def test_definitions_and_named_joins_show_shapes_errors_and_maps_per_layer(browser, tmp_path):
+    path = tmp_path / "third.cnn"
+    path.write_text(THIRD)
+    with Running(str(path)) as s:
+        page = Page(browser, s)
+        p = page.page
+        rows = p.eval_on_selector_all("#shapes tbody tr[data-layer]", "rs => rs.map(r => r.dataset.layer)")
+        assert rows == ["input", "conv_1", "batchnorm_1", "a", "conv_2", "batchnorm_2", "b", "pool_1", "up",
+                        "add_1", "globalpool_1", "dense_1"]
+        assert p.inner_text('#shapes tr[data-layer="conv_2"] td.output') == "16x16x4"
+        assert p.locator('#graph rect.block[data-join="add_1"]').count() == 1
+        _go_to_line(p, 6)                   # the cursor on a use selects the layer its label names
+        p.wait_for_function("() => document.querySelector('#sees-name').textContent === 'b'")
+        # the maps of every layer, those the uses made included
+        png = tmp_path / "three.png"
+        _png(png, digit(size=16)[..., 0])
+        p.set_input_files("#image-file", str(png))
+        p.wait_for_selector('#maps .layer[data-layer="add_1"] canvas')
+        for name in ("conv_1", "a", "conv_2", "b", "up"):
+            assert p.locator(f'#maps .layer[data-layer="{name}"] canvas').count() == 4
+        # a wrong argument inside the definition: the error at its statement, marked at the use too
+        _go_to_line(p, 6)
+        p.keyboard.press("Backspace")
+        p.keyboard.type("0")                # k=0
+        item = p.wait_for_selector('#diagnostics li.error[data-line="3"]')
+        assert "conv_2: the kernel size must be positive, got 0" in item.inner_text()
+        assert p.inner_text('#diagnostics li.error .note').strip() == "(line 6: in use of 'cbr')"
+        p.wait_for_function("() => document.querySelectorAll('.cm-gutter-lint .cm-lint-marker-error').length === 2")
+        page.close()

@@ -211,6 +211,14 @@ class LayerKind:
         `stride` input pixels apart (divided by `growth`)."""
         return (1, 1), (1, 1)
 
+    def reads(self, axis: int, n_in: int, n_out: int, attrs) -> list:
+        """For each output index along `axis` (0: rows, 1: columns), the input indices its
+        value is computed from: real pixels only (padding reads none). Every kind's output
+        pixel reads a rectangle (these rows times these columns), which is what the
+        playground's receptive-field box follows. Here: the same index (a pixel-wise kind or
+        a join, whose output is as large as its input)."""
+        return [[u] for u in range(n_out)]
+
     def growth(self, attrs) -> tuple:
         """Output pixels per input pixel along each axis, for kinds that grow the image
         (deconv's stride, upsample's size): the cumulative stride divides by it."""
@@ -264,6 +272,14 @@ class Window(LayerKind):
 
     def geometry(self, attrs):
         return extent(attrs), attrs["stride"]
+
+    def reads(self, axis, n_in, n_out, attrs):
+        # output u's window starts at u*s - (the padding before), taps d apart
+        k, s = attrs["kernel"][axis], attrs["stride"][axis]
+        d = (attrs.get("dilation") or (1, 1))[axis]
+        before = window(n_in, extent(attrs)[axis], s, attrs["padding"])[1]
+        return [[i for i in range(u * s - before, u * s - before + (k - 1) * d + 1, d) if 0 <= i < n_in]
+                for u in range(n_out)]
 
     def pads(self, inp, attrs) -> tuple[int, int, int, int]:
         """(top, bottom, left, right) padding on the image `inp`, per `window()`."""

@@ -175,6 +175,14 @@ class TransposedConv(LayerKind):
     def growth(self, attrs):
         return attrs["stride"]
 
+    def reads(self, axis, n_in, n_out, attrs):
+        # input i adds into positions i*s .. i*s + k - 1 of the full result, of which the
+        # output keeps those from `top` on: output u reads every i with 0 <= u + top - i*s < k
+        k, s = attrs["kernel"][axis], attrs["stride"][axis]
+        top = transposed(n_in, k, s, attrs["padding"])[1]
+        return [[i for i in range(max(0, -(-(u + top - k + 1) // s)), min(n_in - 1, (u + top) // s) + 1)]
+                for u in range(n_out)]
+
     def arithmetic(self, inp, out, attrs):
         k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
         if p == "same":

@@ -121,6 +121,11 @@ class _Border(LayerKind):
         t, b, l, r = attrs["sides"]
         return (t, b) == (l, r)
 
+    def reads(self, axis, n_in, n_out, attrs):
+        # output u is input u - (rows added on top) or u + (rows removed): none in the padding
+        shift = self.sign * attrs["sides"][2 * axis]
+        return [[u - shift] if 0 <= u - shift < n_in else [] for u in range(n_out)]
+
     def gather_only(self, attrs):
         return True
 
@@ -190,6 +195,19 @@ class Upsample(LayerKind):
 
     def growth(self, attrs):
         return attrs["size"]
+
+    def reads(self, axis, n_in, n_out, attrs):
+        k = attrs["size"][axis]
+        if attrs["mode"] == "nearest":
+            return [[u // k] for u in range(n_out)]
+        # bilinear: output u samples input (2u + 1 - k) / 2k (clamped at 0), from its two
+        # neighbours; one that falls on a pixel reads that pixel alone (the other's weight is 0)
+        out = []
+        for u in range(n_out):
+            num, den = max(2 * u + 1 - k, 0), 2 * k
+            lo = min(num // den, n_in - 1)
+            out.append([lo] if num % den == 0 or lo == n_in - 1 else [lo, lo + 1])
+        return out
 
     def arithmetic(self, inp, out, attrs):
         return per_axis(inp, out, lambda a, n, o: f"{o} = {n} × {attrs['size'][a]}")

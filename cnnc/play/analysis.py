@@ -16,8 +16,9 @@ MAX_SHOWN_LAYERS = 3_000   # rows and graph boxes one page draws (a NASNetLarge 
 
 
 def check(text: str, filename: str, batch: "int | None" = None, input_shape=None) -> dict:
-    """The summary of `text` as `cnnc shapes --json [--batch B]` gives it, plus `arithmetic`
-    and `statement` per layer and `graph`; for a program with errors, `ok: false` and its
+    """The summary of `text` as `cnnc shapes --json [--batch B]` gives it, plus `arithmetic`,
+    `statement` and `uses` (the lines of the uses of definitions that made it, the
+    innermost first) per layer and `graph`; for a program with errors, `ok: false` and its
     diagnostics (each with line, col, message and hint: the did-you-mean)."""
     from .. import parse
     from ..summary import error_dict
@@ -45,6 +46,7 @@ def summarize(net, batch: "int | None" = None) -> dict:
     for row in data["layers"]:
         node = net[row["name"]]
         row["statement"] = statement(node)
+        row["uses"] = [line for line, _, _ in node.trace]   # the lines of the uses of definitions that made it
         row["arithmetic"] = node.spec.arithmetic(node.inputs[0].out, node.out, node.attrs) \
             if node.inputs and not node.spec.joins else []
     data["graph"] = graph(net)

@@ -21,6 +21,7 @@ answered 500 with one line; the server goes on.
     GET  /api/session       the program opened, its file name, the limits
     POST /api/check         {text, batch, input, seq} -> the shape table, diagnostics, graph
     POST /api/featuremaps   {text, input, image, layers} -> each layer's maps, weights used
+    POST /api/region        {text, input, layer, unit or pointer} -> the input pixels one unit sees
     POST /api/save          {text, name} -> the path written
     POST /api/train         {text, input, epochs} -> starts training; GET /api/train: its progress
 """
@@ -69,6 +70,8 @@ class PlayServer(ThreadingHTTPServer):
         self.latest: dict = {}
         self.latest_lock = threading.Lock()
         self.job = Job()
+        self.regions = None        # ((text, input), net, boxes) of the last /api/region
+        self.regions_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), Handler)
         self.port = self.server_address[1]
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
@@ -237,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
         routes = {"/api/check": self._check, "/api/featuremaps": self._featuremaps, "/api/save": self._save,
-                  "/api/train": self._train}
+                  "/api/train": self._train, "/api/region": self._region}
 
         def work():
             self._guard()
@@ -355,6 +358,42 @@ class Handler(BaseHTTPRequestHandler):
             layers = F.compute(model, x, names)
         return 200, {"seq": seq, "weights": info, "layers": layers, "omitted": omitted}
 
+    def _region(self, body) -> tuple:
+        """The box of one unit of a layer (regions.py), from every unit's boxes, which are kept
+        for the last program asked about: hovering over a feature map asks once per unit."""
+        from .. import parse
+        from ..errors import CnncError
+        from . import regions as R
+
+        text = self._text(body)
+        shape = _input(body.get("input"))
+        layer = body.get("layer")
+        if not isinstance(layer, str):
+            raise Refused(400, "'layer' is a layer's name")
+        unit, pointer = _pair(body, "unit", int), _pair(body, "pointer", (int, float))
+        key = (text, shape)
+        with self._worker():
+            with self.server.regions_lock:
+                kept = self.server.regions
+            if kept is None or kept[0] != key:
+                try:
+                    net = parse(text, input=shape, filename=self.server.session.filename)
+                except (CnncError, ValueError, OverflowError, RecursionError):
+                    raise Refused(422, "the program has errors: fix them to see what a layer sees") from None
+                try:
+                    kept = (key, net, R.boxes(net))
+                except R.TooLarge as e:
+                    raise Refused(422, str(e)) from None
+                with self.server.regions_lock:
+                    self.server.regions = kept
+        _, net, stored = kept
+        if layer not in stored:
+            raise Refused(422, f"no layer '{layer[:100]}' in this program")
+        b = stored[layer]
+        if unit is not None and not (b.ndim == 3 and all(0 <= u < n for u, n in zip(unit, b.shape))):
+            raise Refused(422, f"{layer} has no unit {unit}")
+        return 200, R.answer(net, stored, layer, unit, pointer)
+
     def _save(self, body) -> tuple:
         text = self._text(body)
         name = body.get("name")
@@ -421,6 +460,19 @@ def _within(net, names, F) -> tuple:
             kept.append(name)
             total += size
     return kept, omitted
+
+
+def _pair(body, key: str, types) -> "tuple | None":
+    """body[key] as two finite numbers of `types` (a unit's row and column, a pointer's), or None."""
+    import math
+
+    value = body.get(key)
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, types) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+        raise Refused(400, f"'{key}' is [row, column]")
+    return tuple(value)
 
 
 def _batch(value) -> "int | None":

@@ -15,7 +15,9 @@
     editor: null, result: null, good: null, selected: null, seq: 0, mapsSeq: 0,
     cursorLine: 0, byCursor: false,   // whether the selection follows the editor's cursor
     image: null,        // {canvas (H x W, as sent), source: "drawing" | "file"}
-    pointer: null,      // [row, col] on the input the RF box centres on
+    pointer: null,      // [row, col] on the input: the unit whose box centres nearest is shown
+    unit: null,         // {layer, r, c}: the unit of a feature map pointed at (over `pointer`)
+    shown: null,        // the layer whose arithmetic and box are on show
     sourceCanvas: null, // the last image given (file or drawing), before resizing
   };
 
@@ -86,7 +88,9 @@
       return;
     }
     showDiagnostics(diags);
-    state.editor.setDiagnostics(diags);
+    // a diagnostic inside a definition is marked at the uses that made it as well
+    state.editor.setDiagnostics(diags.concat(diags.flatMap((d) => (d.notes || []).map((n) =>
+      ({ line: n.line, col: n.col, severity: d.severity, message: `${n.message}: ${d.message}`, hint: d.hint })))));
     const errors = diags.filter((d) => d.severity === "error").length;
     const warnings = diags.length - errors;
     $("too-large").hidden = !data.too_large;
@@ -99,7 +103,7 @@
       drawGraph(data.graph);
       showTrain(data.train);
       if (state.byCursor) {   // the layer on the cursor's line, as the program now reads
-        const r = data.layers.find((l) => l.line === state.cursorLine);
+        const r = layerAt(state.cursorLine);
         state.selected = r ? r.name : null;
       }
       if (state.selected && !data.layers.some((r) => r.name === state.selected)) state.selected = null;
@@ -121,6 +125,11 @@
         el("span", { class: "where", text: `line ${d.line}:${d.col} ` }),
         el("span", { class: "sev", text: `${d.severity}: ` }), text);
       li.addEventListener("click", () => state.editor.revealLine(d.line));
+      for (const n of d.notes || []) {   // the uses of definitions it is inside
+        const note = el("span", { class: "note", "data-line": n.line, text: ` (line ${n.line}: ${n.message})` });
+        note.addEventListener("click", (ev) => { ev.stopPropagation(); state.editor.revealLine(n.line); });
+        li.append(note);
+      }
       list.append(li);
     }
   }
@@ -227,6 +236,13 @@
   // -- selecting a layer: table row, graph box, editor line, arithmetic and RF ----------------
   function row(name) { return state.good && state.good.layers.find((r) => r.name === name); }
 
+  // the layer a line of the program makes: its statement's (the first), else the last layer a
+  // use of a definition on that line makes (the one a label there names)
+  function layerAt(line) {
+    const layers = state.good ? state.good.layers : [];
+    return layers.find((l) => l.line === line) || layers.filter((l) => (l.uses || []).includes(line)).pop();
+  }
+
   function hover(name) { show(name || state.selected); }
 
   function select(name, reveal) {
@@ -245,6 +261,7 @@
 
   function show(name) {
     const r = row(name);
+    state.shown = name;
     $("sees-name").textContent = r ? r.name : "a layer";
     const box = $("arithmetic");
     box.replaceChildren();
@@ -259,13 +276,40 @@
     if (r.receptive_field) {
       box.append(el("p", { text: `Receptive field ${size(r.receptive_field)}: one output pixel of ${r.name} sees ${size(r.receptive_field)} input pixels; neighbouring outputs are ${size(r.stride)} input pixels apart.` }));
     } else {
-      box.append(el("p", { text: `${r.name} is a vector: each of its values sees the whole input.` }));
+      box.append(el("p", { text: `${r.name} is a vector: each of its values is computed from every pixel that the layers before it see.` }));
     }
-    drawInput(r);
+    box.append(el("p", { id: "region", class: "region" }));
+    box.append(el("p", { class: "hint", text: "Point at the input, or at a pixel of a feature map, to choose the unit." }));
+    drawInput(r, null);
+    region(r);
   }
 
-  // the input image (or a blank of the input's size) with the RF box of layer row `r`
-  function drawInput(r) {
+  // the box of one unit of layer row `r` (the server works it out: padding, strides, joins)
+  let regionSeq = 0;
+  async function region(r) {
+    const seq = ++regionSeq;
+    const body = { text: state.editor.getText(), input: inputShape(), layer: r.name };
+    if (state.unit && state.unit.layer === r.name) body.unit = [state.unit.r, state.unit.c];
+    else if (state.pointer) body.pointer = state.pointer;
+    const a = await api("/api/region", body);
+    if (seq !== regionSeq || !$("region")) return;
+    const p = $("region");
+    if (a.error) { p.textContent = a.error; return; }
+    p.dataset.layer = a.layer;
+    p.dataset.box = JSON.stringify(a.box);
+    p.dataset.unit = JSON.stringify(a.unit);
+    const [t, b, l, rt] = a.box || [];
+    const where = a.box ? `input rows ${t}–${b} and columns ${l}–${rt} (${b - t + 1}x${rt - l + 1} pixels${b - t + 1 === a.input[0] && rt - l + 1 === a.input[1] ? ": the whole input" : ""})` : "";
+    if (!a.unit && a.output) p.textContent = `No unit of ${a.layer} sees an input pixel: every one lies in padding.`;
+    else if (!a.unit) p.textContent = `Together, the values of ${a.layer} see ${where}.`;
+    else if (!a.box) p.textContent = `Unit (${a.unit[0]}, ${a.unit[1]}) of ${a.layer} sees no input pixel: it lies in padding.`;
+    else p.textContent = `Unit (${a.unit[0]}, ${a.unit[1]}) of ${a.layer} sees ${where}.`;
+    drawInput(r, a.box);
+  }
+
+  // the input image (or a blank of the input's size) with the box [top, bottom, left, right]
+  // of the input pixels one unit of layer row `r` sees
+  function drawInput(r, seen) {
     const c = $("input-view"), ctx = c.getContext("2d");
     const data = state.good;
     ctx.imageSmoothingEnabled = false;
@@ -280,10 +324,8 @@
       ctx.strokeStyle = "#333";
       ctx.strokeRect(0.5, 0.5, w * scale - 1, h * scale - 1);
     }
-    if (!r) return;
-    const [ph, pw] = state.pointer || [Math.floor(h / 2), Math.floor(w / 2)];
-    const [rh, rw] = r.receptive_field || [h, w];
-    const top = r.receptive_field ? ph - Math.floor((rh - 1) / 2) : 0, left = r.receptive_field ? pw - Math.floor((rw - 1) / 2) : 0;
+    if (!r || !seen) return;
+    const [top, bottom, left, right] = seen, rh = bottom - top + 1, rw = right - left + 1;
     ctx.strokeStyle = "#ffcc00";
     ctx.lineWidth = 2;
     ctx.strokeRect(left * scale + 1, top * scale + 1, rw * scale - 2, rh * scale - 2);
@@ -296,7 +338,10 @@
     const c = $("input-view"), [h, w] = state.good.input, scale = Math.min(c.width / w, c.height / h);
     const rect = c.getBoundingClientRect();
     const x = (ev.clientX - rect.left) * (c.width / rect.width), y = (ev.clientY - rect.top) * (c.height / rect.height);
-    state.pointer = [Math.min(h - 1, Math.max(0, Math.floor(y / scale))), Math.min(w - 1, Math.max(0, Math.floor(x / scale)))];
+    const at = [Math.min(h - 1, Math.max(0, Math.floor(y / scale))), Math.min(w - 1, Math.max(0, Math.floor(x / scale)))];
+    if (!state.unit && state.pointer && at[0] === state.pointer[0] && at[1] === state.pointer[1]) return;   // the same pixel
+    state.pointer = at;
+    state.unit = null;
     show(state.selected);
   });
 
@@ -379,6 +424,7 @@
     for (const L of layers) {
       const div = el("div", { class: "layer", "data-layer": L.name });
       div.addEventListener("click", () => { state.byCursor = false; select(L.name, false); });
+      div.addEventListener("mouseleave", () => hover(null));
       if (L.data !== undefined) {
         const [h, w, c] = L.shape;
         div.append(el("h3", { text: `${L.name} — ${L.kind} — ${size(L.shape)}` + (L.channels < c ? ` (the first ${L.channels} of ${c} channels)` : ` (${c} channel${c > 1 ? "s" : ""})`) }));
@@ -395,6 +441,15 @@
           const px = Math.max(48, Math.min(112, 4 * w));   // small maps enlarged, pixels kept square
           cv.style.width = `${px}px`;
           cv.style.height = `${Math.round((px * h) / w)}px`;
+          const unitAt = (ev) => {   // the unit under the mouse: what it sees is outlined on the input
+            const b = cv.getBoundingClientRect(), u = state.unit;
+            const r = Math.min(h - 1, Math.max(0, Math.floor(((ev.clientY - b.top) / b.height) * h)));
+            const q = Math.min(w - 1, Math.max(0, Math.floor(((ev.clientX - b.left) / b.width) * w)));
+            state.unit = { layer: L.name, r, c: q };
+            return !(u && u.layer === L.name && u.r === r && u.c === q);   // whether it is another unit
+          };
+          cv.addEventListener("mousemove", (ev) => { if (unitAt(ev) || state.shown !== L.name) show(L.name); });
+          cv.addEventListener("click", (ev) => { unitAt(ev); });
           grid.append(cv);
         }
         div.append(grid);
@@ -479,7 +534,9 @@
     bar.hidden = s.state !== "running";
     bar.max = s.epochs || 1; bar.value = s.epoch;
     const last = s.lines.length ? s.lines[s.lines.length - 1] : "";
-    $("train-status").textContent = s.state === "running" ? `${s.message}${last ? " — " + last : ""}` : s.message;
+    // while it runs, the last epoch's line (its loss and accuracies); when done, the test
+    // accuracy and that line still, so the final loss stays in view
+    $("train-status").textContent = s.state === "failed" || !last ? s.message : `${s.message} — ${last}`;
     if (s.state === "running") { setTimeout(poll, 500); return; }
     $("train").disabled = false;
     if (s.state === "done") scheduleMaps();
@@ -508,7 +565,7 @@
         state.cursorLine = n;
         state.byCursor = true;
         if (!state.good) return;
-        const r = state.good.layers.find((l) => l.line === n);
+        const r = layerAt(n);
         if (r) select(r.name, false);
       },
     });
