@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import cnnc
-from cnnc.backends.numpy import NUMPY
+from cnnc.backends.numpy.policy import NUMPY
 from cnnc.backends.triton_fusion import TRITON
 from cnnc.cli import main
 from cnnc.passes.fusion import format_plan, plan
