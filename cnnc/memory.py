@@ -92,7 +92,7 @@ def _cuda_block(nbytes: int) -> int:
 
 def triton_peak_bytes(net, n: int) -> int:
     """The Triton backend's device buffers at their peak for a batch of n (module docstring)."""
-    from .backends.triton_fusion import TRITON, wide_row
+    from .backends.triton.policy import TRITON, wide_row
     from .layers import Role
     from .passes.fusion import plan
 

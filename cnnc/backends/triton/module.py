@@ -18,6 +18,7 @@ import hashlib
 from ...layers import Role
 from .. import carried
 from ..emitter import Emitter, check_table_names, shared_comment
+from . import carried as triton_carried
 from .template import emit_kernel, emit_reducers
 
 WEIGHTS_EXT = ".safetensors"
@@ -320,8 +321,9 @@ def _emit_run(e: Emitter, net, plan, kernels, functions, keys) -> None:
 
 
 def _emit_runtime(e: Emitter) -> None:
-    for name in ("safe_files", "weights_io", "triton_tiles", "triton_tuner", "triton_runtime"):
-        carried.emit(e, name)
+    for name, package in (("safe_files", carried), ("weights_io", carried), ("triton_tiles", triton_carried),
+                          ("triton_tuner", triton_carried), ("triton_runtime", triton_carried)):
+        carried.emit(e, name, package)
         e.line("")
         e.line("")
     with e.block("def _tuning_files():"):
