@@ -5,7 +5,7 @@ load time, in the layout the kernels read: one function per distinct way of pack
 `_run` (the launches, one per group, tiles from the chosen config), and the carried runtime
 (tile choice, tuner, CUDA graphs, the model object).
 
-What grows with the network is data, not code (carried/tables.py): the tables PARAMS,
+What grows with the network is data, not code (cnnc/backends/carried/tables.py): the tables PARAMS,
 GEOMETRIES, PREPARES and LAUNCHES hold a row per parameter, distinct geometry, group with
 weights and launch, and KERNELS and KERNEL_KEYS (per launch) are built from them. Launches
 are keyed by their kernel's code in one pass that keeps only a hash per launch, so a
