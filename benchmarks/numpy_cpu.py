@@ -14,7 +14,7 @@ Times are the median of repeated runs after warm-up. Outputs are checked to agre
 
     python benchmarks/numpy_cpu.py --threads-policy
 
-measures the numpy backend's BLAS thread policy instead (cnnc/backends/numpy.py,
+measures the numpy backend's BLAS thread policy instead (cnnc/backends/numpy/policy.py,
 ONE_BLAS_THREAD_BELOW; docs/numpy.md, "Threads"): LeNet, the CIFAR ResNet and MobileNetV2
 at small and large batches, each with BLAS's default threads, with one thread, and with the
 policy (what a module does by default), interleaved in one process; first idle, then

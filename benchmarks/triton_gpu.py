@@ -313,7 +313,7 @@ def cublas_seconds(m: int, k: int, n: int, reps: int) -> float:
 
     def once():
         torch.mm(a, b, out=c)
-    from cnnc.backends.carried.triton_tuner import cuda_seconds
+    from cnnc.backends.triton.carried.triton_tuner import cuda_seconds
     return cuda_seconds(once, reps)
 
 
@@ -399,7 +399,7 @@ SWEEP_EXAMPLES = ("lenet", "cifar_resnet", "inception", "keras/resnet50", "keras
 def _sweep_one(job):
     """In a worker process: one kind of kernel compiled for sm_90 under each of its candidates."""
     import cnnc
-    from cnnc.backends.carried.triton_tiles import candidates
+    from cnnc.backends.triton.carried.triton_tiles import candidates
     from cnnc.backends.triton import resource_usage
     from cnnc.backends.triton.sm90 import compile_kernel, kernel_classes
 

@@ -8,7 +8,7 @@ All in float32 bytes, for a batch of `n` images:
                       weights and the caller's input: the layers' outputs while something
                       still reads them, each generated function's scratch (im2col matrices,
                       padded copies, temporaries; each lowering declares its own, see
-                      backends/numpy.py `Lowering.scratch`) and the output it returns.
+                      backends/numpy/lowering.py `Lowering.scratch`) and the output it returns.
                       tracemalloc measures the same thing for a repeated `model(x)`.
   triton_peak_bytes   the same for the Triton backend's device buffers: one buffer per
                       storage owner of the shared fusion plan (a concat's branches write
@@ -50,11 +50,12 @@ def activation_bytes(node, n: int) -> int:
 def numpy_peak_bytes(net, n: int) -> int:
     """The numpy backend's peak working memory for a batch of n (see the module's docstring).
 
-    Follows `forward` step by step (backends/numpy.py `forward_steps`): a group's call holds
+    Follows `forward` step by step (backends/numpy/module.py `forward_steps`): a group's call holds
     everything alive before it, its result and its scratch; then the arrays whose last
     reader it was are deleted -- freed once no view of them is left.
     """
-    from .backends.numpy import forward_steps, group_scratch, last_uses, plan_groups
+    from .backends.numpy.module import forward_steps, last_uses
+    from .backends.numpy.policy import group_scratch, plan_groups
 
     steps = forward_steps(net, plan_groups(net))
     last = last_uses(steps)
@@ -91,7 +92,7 @@ def _cuda_block(nbytes: int) -> int:
 
 def triton_peak_bytes(net, n: int) -> int:
     """The Triton backend's device buffers at their peak for a batch of n (module docstring)."""
-    from .backends.triton_fusion import TRITON, wide_row
+    from .backends.triton.policy import TRITON, wide_row
     from .layers import Role
     from .passes.fusion import plan
 

@@ -75,7 +75,7 @@ def receptive_fields(net) -> dict:
 def rows(net, batch: "int | None" = None) -> list[dict]:
     """One dict per layer in execution order: every column of the table, as --json gives it.
     `batch` adds `activation_bytes` (the layer's output at that batch, float32)."""
-    from .backends.triton_fusion import TRITON
+    from .backends.triton.policy import TRITON
     from .passes.fusion import kernel_column
 
     rf = receptive_fields(net)

@@ -51,7 +51,7 @@ def compare(net, backend: str = "triton", seed: int = 0, batch: int = 2, precisi
     import numpy as np
 
     from . import compile as cnnc_compile
-    from .backends.triton_fusion import TRITON
+    from .backends.triton.policy import TRITON
     from .passes.fusion import plan
     from .runtime.weights import random_params
 

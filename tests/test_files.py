@@ -146,7 +146,7 @@ def alarm():
 
 def test_every_reader_refuses_a_fifo_and_dev_zero_unread(hostile, alarm, tmp_path):
     import cnnc
-    from cnnc.backends.carried.triton_tuner import read_record
+    from cnnc.backends.triton.carried.triton_tuner import read_record
     from cnnc.pictures import read_image
     from cnnc.training import checkpoint
     from cnnc.training.data import DataError, load_data

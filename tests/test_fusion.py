@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import cnnc
-from cnnc.backends.triton_fusion import TRITON
+from cnnc.backends.triton.policy import TRITON
 from cnnc.passes import fusion
 
 
@@ -184,7 +184,7 @@ def test_compile_plan_flag():
 
 def test_planner_imports_nothing_heavy():
     code = ("import sys, cnnc; from cnnc.passes.fusion import format_plan; "
-            "from cnnc.backends.triton_fusion import TRITON; "
+            "from cnnc.backends.triton.policy import TRITON; "
             "format_plan(cnnc.parse_file('examples/keras/resnet50.cnn'), TRITON); "
             "print(any(m in sys.modules for m in ('torch', 'triton', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

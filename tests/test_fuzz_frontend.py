@@ -23,8 +23,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import cnnc
-from cnnc.backends.numpy import NUMPY
-from cnnc.backends.triton_fusion import TRITON
+from cnnc.backends.numpy.policy import NUMPY
+from cnnc.backends.triton.policy import TRITON
 from cnnc.cli import main
 from cnnc.passes.fusion import format_plan, plan
 from fuzz_programs import Drawn, Seeded, any_program

@@ -166,7 +166,7 @@ def test_torch_and_onnx_match_numpy(text, tmp_path):
 def test_triton_matches_numpy_under_two_tile_configs(text, monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     pytest.importorskip("triton")
-    from cnnc.backends.carried import triton_tiles as T
+    from cnnc.backends.triton.carried import triton_tiles as T
 
     net, params, x = _setup(text)
     ref = cnnc.compile(net, backend="numpy", weights=params)
@@ -185,7 +185,7 @@ def test_triton_matches_numpy_under_two_tile_configs(text, monkeypatch):
 def test_triton_folds_the_scaled_residual_and_the_gate():
     """A scaled residual after an anchor is its kernel's epilogue; multiply by a gate is done
     by the gather of the conv that reads it; an image times an image is a kernel of its own."""
-    from cnnc.backends.triton_fusion import TRITON
+    from cnnc.backends.triton.policy import TRITON
     from cnnc.passes.fusion import plan
 
     net = cnnc.parse("input 6x6x3; conv 4 3 padding=same; residual scale=0.17 { conv 4 1 }; "

@@ -171,7 +171,7 @@ def test_every_layer_matches_keras_on_the_way(loaded):
 
 def test_triton_matches_keras_under_two_configs(loaded):
     pytest.importorskip("triton")
-    from cnnc.backends.carried import triton_tiles as T
+    from cnnc.backends.triton.carried import triton_tiles as T
 
     km, model = loaded
     tri = cnnc.compile(cnnc.parse(PROGRAM), backend="triton", weights=model.params, precision="ieee")
@@ -363,7 +363,7 @@ WIDE = [
 @pytest.mark.parametrize("text", WIDE)
 def test_wide_rows_run_in_a_row_kernel_and_match_numpy(text):
     pytest.importorskip("triton")
-    from cnnc.backends.carried import triton_tiles as T
+    from cnnc.backends.triton.carried import triton_tiles as T
     from cnnc.runtime.weights import random_params
 
     net = cnnc.parse(text)
@@ -393,7 +393,7 @@ def test_wide_rows_list_their_tiles(tmp_path):
 
 def test_a_kernel_no_tile_can_run_is_a_compile_error(monkeypatch):
     pytest.importorskip("triton")
-    from cnnc.backends.carried import triton_tiles as T
+    from cnnc.backends.triton.carried import triton_tiles as T
 
     def none(geom, batch=None):
         raise ValueError("no legal tile")

@@ -82,3 +82,46 @@ def test_importing_and_compiling_never_loads_the_cli(backend):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_each_backend_is_one_package():
+    """A backend is one package: its policy, lowerings, module generator and the code only its
+    modules carry (`carried/`). What lies directly in cnnc/backends/ and its carried/ is shared
+    by every backend, so nothing there is named for one."""
+    from cnnc.backends import BACKENDS
+    from cnnc.backends.carried import MARKER
+
+    base = os.path.join(PKG, "backends")
+    for name in BACKENDS:
+        for part in ("__init__.py", "policy.py", "lowerings.py", "module.py", os.path.join("carried", "__init__.py")):
+            assert os.path.isfile(os.path.join(base, name, part)), f"cnnc/backends/{name}/{part} is missing"
+    for folder in (base, os.path.join(base, "carried")):
+        named = [f for f in os.listdir(folder) if f.endswith(".py") and f.startswith(tuple(BACKENDS))]
+        assert not named, f"{os.path.relpath(folder, ROOT)} holds {named}: they belong in their backend's package"
+    for path in _files(base):
+        if os.path.basename(os.path.dirname(path)) == "carried" and not path.endswith("__init__.py"):
+            with open(path, encoding="utf-8") as f:
+                assert MARKER + "\n" in f.read(), f"{os.path.relpath(path, ROOT)} has no carried marker"
+
+
+def test_the_triton_policy_loads_no_code_generator():
+    """`cnnc shapes` plans with the Triton policy: importing it runs the package's __init__,
+    which loads the code generator (and torch, triton) only when one of its exports is used."""
+    code = ("import sys, cnnc.backends.triton.policy\n"
+            "print(sorted(k for k in sys.modules if k.startswith('cnnc.backends.triton.')\n"
+            "             or k.split('.')[0] in ('torch', 'triton', 'numpy')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['cnnc.backends.triton.policy']"
+
+
+def test_the_triton_package_exports_what_its_entry_module_defines():
+    """The package's lazy exports (its __all__) are the entry module's."""
+    def exported(path):
+        for node in ast.parse(open(path, encoding="utf-8").read()).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+                return ast.literal_eval(node.value)
+        raise AssertionError(f"{path} has no __all__")
+
+    folder = os.path.join(PKG, "backends", "triton")
+    assert exported(os.path.join(folder, "__init__.py")) == exported(os.path.join(folder, "backend.py"))

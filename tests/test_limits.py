@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import cnnc
-from cnnc.backends.triton_fusion import TRITON
+from cnnc.backends.triton.policy import TRITON
 from cnnc.cli import main
 from cnnc.limits import MAX_LAYERS, MAX_SIZE, MAX_VALUES
 from cnnc.passes.fusion import kernel_column

@@ -124,10 +124,11 @@ def test_the_programs_cover_every_kind_and_activation():
 def test_each_activations_declared_numpy_scratch(name):
     """`numpy_scratch` in the activations table is what its numpy lines hold beyond y."""
     from cnnc.backends import carried
-    from cnnc.backends.numpy import activation_scratch
+    from cnnc.backends.numpy import carried as numpy_carried
+    from cnnc.backends.numpy.scratch import activation_scratch
 
     ns: dict = {}
-    exec("import numpy as np\nfrom numpy.lib.stride_tricks import as_strided\n" + carried.source("numpy_ops"), ns)
+    exec("import numpy as np\nfrom numpy.lib.stride_tricks import as_strided\n" + carried.source("numpy_ops", numpy_carried), ns)
     lines = [line for line in ACTIVATIONS[name].numpy if not line.startswith("# ")]
     exec("def act(y):\n" + "".join(f"    {line}\n" for line in lines) + "    return y\n", ns)
     for shape in [(4, 32, 32, 16), (64, 10)]:

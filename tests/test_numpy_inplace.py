@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import cnnc
-from cnnc.backends.carried import numpy_ops
+from cnnc.backends.numpy.carried import numpy_ops
 from cnnc.layers.activations import ACTIVATIONS
 
 torch = pytest.importorskip("torch")

@@ -101,9 +101,9 @@ def test_statement_matches_torch(text):
 
 def test_chunk_boundaries(monkeypatch):
     """Every chunked anchor with several chunks and a short last one."""
-    from cnnc.backends import numpy as numpy_backend
+    from cnnc.backends.numpy import anchors
 
-    monkeypatch.setattr(numpy_backend, "CHUNK_BYTES", 2048)
+    monkeypatch.setattr(anchors, "CHUNK_BYTES", 2048)
     check("input 6x5x3; conv 4 3 groups=1 dilation=2 padding=same; dwconv 3 padding=same multiplier=2 relu; "
           "sepconv 4 3 padding=same; residual { deconv 4 3 padding=same; batchnorm; relu } ; "
           "conv 4 3 groups=2 relu; pool 2", batch=5)

@@ -47,7 +47,7 @@ def check(text: str, batch: int = 2, seed: int = 0, input=None, calibrate=False,
     xo = another(x)   # what a wrong input would give: far from the answer
     assert_close(got, np.asarray(ref(x), np.float64), text, other=ref(xo), whole=whole, rel=rel)
     trace, ref_trace, other_trace = tri.trace(x), ref.trace(x), ref.trace(xo)
-    from cnnc.backends.triton_fusion import TRITON
+    from cnnc.backends.triton.policy import TRITON
     from cnnc.passes.fusion import plan
 
     p = plan(net, TRITON)

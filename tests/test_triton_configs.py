@@ -19,7 +19,7 @@ pytest.importorskip("triton")
 from numeric import another  # noqa: E402
 from torch_reference import assert_close, random_params  # noqa: E402
 
-from cnnc.backends.carried import triton_tiles as T  # noqa: E402
+from cnnc.backends.triton.carried import triton_tiles as T  # noqa: E402
 
 # Between them these reach every kind of kernel: GEMMs with the flat (1-channel), window
 # and pointwise gathers; each plain, with a fused max or avg pool, with a fused globalpool,
@@ -177,7 +177,7 @@ def test_an_oversized_record_is_not_read(tmp_path, monkeypatch):
 
 
 def test_records_merge_and_are_written_deterministically(tmp_path):
-    from cnnc.backends.carried.triton_tuner import read_record
+    from cnnc.backends.triton.carried.triton_tuner import read_record
     from cnnc.backends.triton.tuning import record_text, write_record
 
     mod = _lenet().module
@@ -219,7 +219,7 @@ def test_only_a_tuning_record_is_ever_replaced(tmp_path, content):
 
 
 def test_the_user_cache_follows_the_environment(monkeypatch, tmp_path):
-    from cnnc.backends.carried.triton_tuner import user_cache_path
+    from cnnc.backends.triton.carried.triton_tuner import user_cache_path
 
     monkeypatch.setenv("CNNC_CACHE_DIR", str(tmp_path / "c"))
     assert user_cache_path() == str(tmp_path / "c" / "triton-tuning.json")
@@ -246,7 +246,7 @@ def test_the_interpreter_runs_the_default_and_never_reads_records(tmp_path, monk
 
 
 def test_the_tuner_measures_each_shortlist_picks_the_fastest_and_leaves_right_values():
-    from cnnc.backends.carried.triton_tuner import Tuner, entry_problem
+    from cnnc.backends.triton.carried.triton_tuner import Tuner, entry_problem
 
     text = "input 6x6x1; conv 8 3x3 relu; pool 2; flatten; dense 5 softmax"
     m = cnnc.compile(cnnc.parse(text), backend="triton", seed=0)
@@ -275,7 +275,7 @@ def test_the_tuner_measures_each_shortlist_picks_the_fastest_and_leaves_right_va
 
 
 def test_same_kernels_are_measured_once():
-    from cnnc.backends.carried.triton_tuner import Tuner
+    from cnnc.backends.triton.carried.triton_tuner import Tuner
 
     m = cnnc.compile(cnnc.parse("input 6x6x4; repeat 3 { residual { conv 4 3x3 padding=same } }"), backend="triton")
     keys = m.module.KERNEL_KEYS

@@ -18,7 +18,7 @@ from test_triton_backend import check  # noqa: E402
 from numeric import another  # noqa: E402
 from torch_reference import assert_close, random_params  # noqa: E402
 
-from cnnc.backends.carried import triton_tiles as T  # noqa: E402
+from cnnc.backends.triton.carried import triton_tiles as T  # noqa: E402
 
 KINDS = [
     # depthwise: multiplier, stride, padding, dilation, bias=false, batchnorm and activation fused
@@ -100,7 +100,7 @@ def test_every_new_kernel_kind_under_two_configs(text):
 
 
 def _plan(text):
-    from cnnc.backends.triton_fusion import TRITON
+    from cnnc.backends.triton.policy import TRITON
     from cnnc.passes.fusion import plan
 
     return plan(cnnc.parse(text), TRITON)
@@ -124,7 +124,7 @@ def test_mobilenet_v2_blocks_are_at_most_three_kernels():
 
 
 def _plan_net(net):
-    from cnnc.backends.triton_fusion import TRITON
+    from cnnc.backends.triton.policy import TRITON
     from cnnc.passes.fusion import plan
 
     return plan(net, TRITON)

@@ -22,7 +22,7 @@ import cnnc
 torch = pytest.importorskip("torch")
 triton = pytest.importorskip("triton")
 
-from cnnc.backends.carried import triton_tiles as T  # noqa: E402
+from cnnc.backends.triton.carried import triton_tiles as T  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SM90_SHARED = 232448   # 227 KB per block on an H100/H200

@@ -9,7 +9,7 @@ import os
 import pytest
 
 import cnnc
-from cnnc.backends.carried import triton_tiles as T
+from cnnc.backends.triton.carried import triton_tiles as T
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = [os.path.join(ROOT, "examples", f) for f in ("lenet.cnn", "cifar_resnet.cnn", "inception.cnn",
@@ -159,7 +159,7 @@ def test_the_tile_rules_import_nothing_heavy():
     import subprocess
     import sys
 
-    code = ("import sys; import cnnc.backends.carried.triton_tiles; "
+    code = ("import sys; import cnnc.backends.triton.carried.triton_tiles; "
             "print(sorted(m for m in ('torch', 'triton', 'numpy') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr

@@ -1,6 +1,8 @@
 """Backends: code generators from the typed graph to a Python module.
 
-A backend is a module `cnnc.backends.NAME` with
+A backend is a package `cnnc.backends.NAME` (its policy, lowerings, module generator and
+the code its modules carry, in `carried/`; what every backend's modules carry is in
+cnnc/backends/carried/) that exports
 
     generate(net, **options) -> str
         The source of a self-contained Python module. It defines at least
@@ -34,7 +36,11 @@ def get_backend(name: str):
     if name not in BACKENDS:
         raise CnncError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}", 1, 1)
     try:
-        return importlib.import_module(f"cnnc.backends.{name}")
+        backend = importlib.import_module(f"cnnc.backends.{name}")
+        # A package may load its code generator on first use (the triton package does, so that
+        # its policy imports without torch): load it here, where a missing package is reported.
+        backend.generate
+        return backend
     except ImportError as e:   # a backend's optional packages (the triton backend: torch, triton)
         from ..optional import missing
 

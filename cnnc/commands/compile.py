@@ -178,7 +178,7 @@ def run(args) -> int:
     if args.plan:
         net = load_network(args.file, args.input)
         print_warnings(net)
-        from ..backends.triton_fusion import TRITON
+        from ..backends.triton.policy import TRITON
         from ..passes.fusion import format_plan
         print(format_plan(net, TRITON))
         return 0

@@ -104,7 +104,7 @@ def _describe(cfg: dict) -> str:
 
 
 def _list(module, batches) -> int:
-    from ..backends.carried.triton_tiles import candidates, default_config, shortlist
+    from ..backends.triton.carried.triton_tiles import candidates, default_config, shortlist
 
     print(f"{len(module.KERNELS)} kernels; precision {module.PRECISION}; tiles BMxBNxBK, warps, stages")
     for name, geom in module.KERNELS.items():

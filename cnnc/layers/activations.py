@@ -2,7 +2,7 @@
 
 Each entry says how one activation is computed
   numpy   statements that apply it in place to a fresh float32 array `y`
-          (helpers such as `_relu`, `_sigmoid`, `_gelu` are in backends/carried/numpy_ops.py)
+          (helpers such as `_relu`, `_sigmoid`, `_gelu` are in backends/numpy/carried/numpy_ops.py)
   triton  statements that apply it to the fp32 tile `acc` inside a kernel (`mask_n` masks
           the channels past C; `_max`/`_sum` are the module's reducers)
   torch   nn -> the torch.nn module (so `print(model.to_torch())` shows ReLU, GELU, ...)

@@ -255,7 +255,7 @@ class Analysis:
                 rf = {}
             if self.ok:
                 try:
-                    from ..backends.triton_fusion import TRITON
+                    from ..backends.triton.policy import TRITON
                     from ..passes.fusion import plan
 
                     p = plan(self.net, TRITON)

@@ -11,7 +11,7 @@ Rules (docs/triton.md explains them for users):
     do them while gathering its input.
   * It then absorbs the next node while the group's last node has that node as
     its only consumer and the node is an epilogue the backend's `Policy` lets the
-    group take (backends/triton_fusion.py and backends/numpy.py declare theirs).
+    group take (backends/triton/policy.py and backends/numpy/policy.py declare theirs).
     A residual's add may join only if its other operand is not computed by the
     group itself (the kernel reads that operand).
   * Views (flatten, dropout) cost nothing: they alias their input's buffer.
@@ -143,7 +143,7 @@ class Policy:
     and the epilogue node after it, "can my kernel for this group take that too?".
 
     The base policy absorbs nothing and concatenates joins itself; each backend
-    declares its own (backends/numpy.py NumpyPolicy, backends/triton.py TritonPolicy).
+    declares its own (backends/numpy/policy.py NumpyPolicy, backends/triton/policy.py TritonPolicy).
     """
     concat_in_place = False
 

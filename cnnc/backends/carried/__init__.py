@@ -2,7 +2,12 @@
 whose source is inlined into every module a backend writes (so that module needs
 neither cnnc nor anything but its own imports).
 
-Each file here starts with its docstring and the imports it needs, then the line
+This package holds what every backend's modules carry (safe_files, weights_io, tables)
+and the machinery below; a backend's own carried code is in its package's `carried/`
+(cnnc/backends/numpy/carried/, cnnc/backends/triton/carried/), found by `source` through
+that package.
+
+Each carried file starts with its docstring and the imports it needs, then the line
 
     # --- carried: everything below is inlined into generated modules ---
 
@@ -21,17 +26,22 @@ MARKER = "# --- carried: everything below is inlined into generated modules ---"
 DIGEST_LINE = "WEIGHTS_SHA256 = None"
 
 
-def source(name: str) -> str:
-    """The inlined part of carried module `name` (e.g. "numpy_ops"), without trailing blank lines."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+def source(name: str, package=None) -> str:
+    """The inlined part of carried module `name` (e.g. "numpy_ops") of `package` (a carried
+    package, e.g. cnnc.backends.numpy.carried; by default this one), without trailing blank
+    lines. The file is read, never imported: carried code may import what cnnc does not."""
+    folder = os.path.dirname(os.path.abspath(package.__file__ if package is not None else __file__))
+    path = os.path.join(folder, name + ".py")
     with open(path, encoding="utf-8") as f:
         text = f.read()
     head, sep, body = text.partition(MARKER + "\n")
     if not sep:
-        raise RuntimeError(f"cnnc/backends/carried/{name}.py has no '{MARKER}' line")
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        raise RuntimeError(f"{os.path.relpath(path, root)} has no '{MARKER}' line")
     return body.strip("\n")
 
 
-def emit(e, name: str) -> None:
-    """Append carried module `name` to the emitter `e` (cnnc.backends.emitter.Emitter)."""
-    e.lines(*source(name).split("\n"))
+def emit(e, name: str, package=None) -> None:
+    """Append carried module `name` of `package` (as for `source`) to the emitter `e`
+    (cnnc.backends.emitter.Emitter)."""
+    e.lines(*source(name, package).split("\n"))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 
 from ...layers import Epilogue, Image, Prologue, Role
-from ..carried.triton_tiles import C_ALIGN, K_ALIGN, next_pow2
-from ..triton_fusion import row_op
+from .carried.triton_tiles import C_ALIGN, K_ALIGN, next_pow2
+from .policy import row_op
 
 
 def dims(t) -> tuple:
@@ -280,7 +280,7 @@ class Kernel:
 
 class RowKernel(Kernel):
     """A softmax or layernorm over channel rows wider than one tile (more than ROW_MAX
-    channels: triton_fusion.py), with the elementwise epilogues after it: one program per BM
+    channels: policy.py), with the elementwise epilogues after it: one program per BM
     rows loops over each row in BN-channel chunks, a pass for each statistic and a last one
     that writes (template.emit_row_kernel). Either the group itself starts with the row op
     (its source is the input), or it follows an anchor whose own activation is the row op

@@ -5,7 +5,7 @@ load time, in the layout the kernels read: one function per distinct way of pack
 `_run` (the launches, one per group, tiles from the chosen config), and the carried runtime
 (tile choice, tuner, CUDA graphs, the model object).
 
-What grows with the network is data, not code (carried/tables.py): the tables PARAMS,
+What grows with the network is data, not code (cnnc/backends/carried/tables.py): the tables PARAMS,
 GEOMETRIES, PREPARES and LAUNCHES hold a row per parameter, distinct geometry, group with
 weights and launch, and KERNELS and KERNEL_KEYS (per launch) are built from them. Launches
 are keyed by their kernel's code in one pass that keeps only a hash per launch, so a
@@ -18,6 +18,7 @@ import hashlib
 from ...layers import Role
 from .. import carried
 from ..emitter import Emitter, check_table_names, shared_comment
+from . import carried as triton_carried
 from .template import emit_kernel, emit_reducers
 
 WEIGHTS_EXT = ".safetensors"
@@ -320,8 +321,9 @@ def _emit_run(e: Emitter, net, plan, kernels, functions, keys) -> None:
 
 
 def _emit_runtime(e: Emitter) -> None:
-    for name in ("safe_files", "weights_io", "triton_tiles", "triton_tuner", "triton_runtime"):
-        carried.emit(e, name)
+    for name, package in (("safe_files", carried), ("weights_io", carried), ("triton_tiles", triton_carried),
+                          ("triton_tuner", triton_carried), ("triton_runtime", triton_carried)):
+        carried.emit(e, name, package)
         e.line("")
         e.line("")
     with e.block("def _tuning_files():"):

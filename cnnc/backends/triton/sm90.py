@@ -10,7 +10,7 @@ import re
 import subprocess
 import tempfile
 
-from ..carried.triton_tuner import FP_FUSION, GROUP_M
+from .carried.triton_tuner import FP_FUSION, GROUP_M
 from ..emitter import Emitter
 from .template import emit_kernel, emit_reducers
 
@@ -66,7 +66,7 @@ def compile_for_gpu(net, precision: str = "tf32", arch: int = 90, configs=None) 
     Returns [(kernel name, group description, config, triton CompiledKernel)]: its .asm holds
     "ptx" and "cubin", its .metadata the shared memory and warps.
     """
-    from ..carried.triton_tiles import default_config
+    from .carried.triton_tiles import default_config
     from . import plan_kernels
 
     _, kernels, _ = plan_kernels(net, precision)

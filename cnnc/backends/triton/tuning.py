@@ -22,7 +22,7 @@ import os
 
 from ...errors import UsageError
 from ...runtime.files import read_regular, write_atomic
-from ..carried.triton_tuner import RECORD_FORMAT, RECORD_MAX_BYTES, RECORD_VERSION, read_record, user_cache_path
+from .carried.triton_tuner import RECORD_FORMAT, RECORD_MAX_BYTES, RECORD_VERSION, read_record, user_cache_path
 
 RECORD_EXT = ".tuning.json"
 
@@ -92,7 +92,7 @@ def tune_model(module, state, input_shape, batches, limit: int = 8, reps: int = 
     [(batch, entries, {kernel key: [(config, seconds)]})]."""
     import torch
 
-    from ..carried.triton_tuner import tune_run
+    from .carried.triton_tuner import tune_run
 
     out = []
     gen = torch.Generator(device="cuda").manual_seed(seed)

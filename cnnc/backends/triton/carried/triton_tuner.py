@@ -18,7 +18,7 @@ import warnings
 import torch
 import triton
 
-from .safe_files import read_regular
+from ...carried.safe_files import read_regular
 from .triton_tiles import batch_bucket, default_config, fits_sm90, illegal, shortlist
 
 # --- carried: everything below is inlined into generated modules ---

@@ -8,7 +8,7 @@ import warnings
 import torch
 
 from .triton_tuner import launch, tune_run
-from .weights_io import check_input, check_params
+from ...carried.weights_io import check_input, check_params
 
 # --- carried: everything below is inlined into generated modules ---
 

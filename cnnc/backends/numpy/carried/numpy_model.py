@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from .weights_io import check_input, check_params
+from ...carried.weights_io import check_input, check_params
 
 # --- carried: everything below is inlined into generated modules ---
 

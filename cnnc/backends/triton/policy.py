@@ -1,13 +1,13 @@
 """What one Triton kernel of this backend can absorb: its Policy for the shared planner.
 
-Kept apart from the code generator so that `cnnc shapes` (its `kernel` column) can plan
-without importing it.
+It imports nothing of the code generator, nor torch or triton, so that `cnnc shapes` (its
+`kernel` column) can plan with it: the package's __init__ loads the rest on first use.
 """
 
 from __future__ import annotations
 
-from ..layers import Epilogue, Image, Prologue, Role
-from ..passes.fusion import Policy
+from ...layers import Epilogue, Image, Prologue, Role
+from ...passes.fusion import Policy
 
 # A whole-row epilogue (softmax, layernorm) is fused into a group when its channel row fits
 # one tile of this many lanes (a GEMM tile 16 rows x 1024 channels still fits a GPU's
