@@ -13,4 +13,9 @@ fi
 .venv/bin/python tests/textmate/install.py >/dev/null || echo "tests/test_textmate.py will skip its node tests"
 # said before the tests, so that pytest's summary stays the last line
 echo "cnnc and its extras are installed in .venv/; \`source .venv/bin/activate\` puts cnnc on your PATH."
-exec .venv/bin/python -m pytest -q "$@"
+# one worker per core, at most 4 (each holds its own torch and Keras models); a test file runs
+# on one worker, so its module-scoped fixtures (a Keras model, a compiled network) are built once
+workers=$(.venv/bin/python -c "import os; print(min(len(os.sched_getaffinity(0)), 4))")
+parallel=()
+[ "$workers" -gt 1 ] && parallel=(-n "$workers" --dist loadfile)
+exec .venv/bin/python -m pytest -q "${parallel[@]}" "$@"
