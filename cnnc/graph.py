@@ -220,7 +220,7 @@ class _Builder:
         self.defs: dict = {}       # definition name -> definitions.Def (_Structure)
         self.defined: set = set()  # the definitions met so far, at the top level
         self.frame = None          # the use of a definition being expanded (definitions.Frame), or None
-        self.rename = None         # the statement whose layer a use's label names (see use())
+        self.rename = None         # (statement, label): the statement whose layer a use's label names
         self.active: set = set()   # definitions being expanded (a recursive one is refused earlier)
         self.uses: dict = {}       # definition name -> its unlabelled uses so far (their DEF_N prefixes)
         self.expansions = 0
@@ -453,6 +453,8 @@ class _Builder:
     def layer(self, s: Layer, x: Node, copy) -> Node:
         if self.broken(s):
             return self.unknown(x, s.line, s.col)
+        if self.frame is not None and s.kind in self.frame.env:
+            return self.parameter(s, x, copy)
         spec = KINDS.get(s.kind)
         if spec is None and s.kind in self.defs:
             return self.use(s, self.defs[s.kind], x, copy)
@@ -499,6 +501,12 @@ class _Builder:
         from .definitions import expand
 
         return expand(self, s, d, x, copy)
+
+    def parameter(self, s: Layer, x: Node, copy) -> Node:
+        """A parameter standing alone as a statement (definitions.parameter_statement)."""
+        from .definitions import parameter_statement
+
+        return parameter_statement(self, s, x, copy)
 
     def named_join(self, s: Layer, spec, x: Node, copy) -> Node:
         """`add a b …`, `concat a b …`, `multiply a b`: a join of earlier outputs by name."""
@@ -700,8 +708,17 @@ class _Builder:
         n = self.repeat_count(s)
         if self.unrolled.get(id(s)) == 0:
             return x  # a body of no layers (empty, or repeats of nothing): nothing to unroll, however often
-        for i in range(n or 1):
-            x = self.nested(s.body, x, (i + 1) if copy is None else f"{copy}_{i + 1}")
+        r = self.rename
+        named = r is not None and r[0] is s   # a use's label names the last layer of the last copy
+        try:
+            for i in range(n or 1):
+                if named:
+                    from .definitions import output_statement
+
+                    self.rename = (output_statement(s.body), r[1]) if i + 1 == (n or 1) else None
+                x = self.nested(s.body, x, (i + 1) if copy is None else f"{copy}_{i + 1}")
+        finally:
+            self.rename = r
         return x
 
     def repeat_count(self, s: Block) -> "int | None":
@@ -848,10 +865,12 @@ class _Structure:
                 self.definition(s, depth)
                 continue
             if isinstance(s, Layer):
-                d = self.defs.get(s.kind) if s.kind not in KINDS else None
+                # a parameter of the definition standing alone (`act`) is the activation it is bound to
+                param = self.current is not None and any(p.name == s.kind for p in self.current.params)
+                d = self.defs.get(s.kind) if s.kind not in KINDS and not param else None
                 if d is not None and d is self.current:
                     d = None   # a definition that uses itself
-                if d is None and s.kind not in KINDS:
+                if d is None and s.kind not in KINDS and not param:
                     self.not_a_use(s)
                 if d is not None and not d.broken:
                     if depth + d.depth > MAX_DEPTH:
