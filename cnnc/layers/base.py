@@ -146,6 +146,11 @@ class LayerKind:
     def spatial(self, n: int, axis: int, attrs: dict) -> int:
         return n
 
+    def spatial_many(self, ns: list, axis: int, attrs: dict) -> list:
+        """`spatial` of each size of `ns` (the input-size proof simulates many sizes at once)."""
+        spatial = self.spatial
+        return [spatial(n, axis, attrs) for n in ns]
+
     def channels(self, c: int, attrs: dict) -> int:
         return c
 
@@ -261,6 +266,10 @@ class Window(LayerKind):
 
     def spatial(self, n, axis, attrs):
         return window(n, extent(attrs)[axis], attrs["stride"][axis], attrs["padding"])[0]
+
+    def spatial_many(self, ns, axis, attrs):
+        k, s, p = extent(attrs)[axis], attrs["stride"][axis], attrs["padding"]
+        return [window(n, k, s, p)[0] for n in ns]
 
     def geometry(self, attrs):
         return extent(attrs), attrs["stride"]
