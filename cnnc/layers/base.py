@@ -269,6 +269,8 @@ class Window(LayerKind):
 
     def spatial_many(self, ns, axis, attrs):
         k, s, p = extent(attrs)[axis], attrs["stride"][axis], attrs["padding"]
+        if s == 1 and (p == "same" or 2 * (0 if p == "valid" else int(p)) == k - 1):
+            return ns   # window(): ceil(n / 1), or n + 2p - k + 1 with 2p = k - 1: the size passes through
         return [window(n, k, s, p)[0] for n in ns]
 
     def geometry(self, attrs):
