@@ -56,13 +56,15 @@ class Def(Record):
 class Frame:
     """One use being expanded. `key` identifies what its statements read (the definition,
     the parameters' values and the trace), so a statement is parsed -- and its errors
-    reported -- once per use however many repeat copies make it."""
+    reported -- once per use however many repeat copies make it; `values` the same without
+    the trace, so that what reads without error is read once for all uses alike."""
 
-    __slots__ = ("definition", "env", "trace", "prefix", "key")
+    __slots__ = ("definition", "env", "trace", "prefix", "key", "values")
 
     def __init__(self, definition: Def, env: dict, trace: tuple, prefix: str):
         self.definition, self.env, self.trace, self.prefix = definition, env, trace, prefix
-        self.key = (id(definition), tuple((k, v.text, v.kind) for k, v in env.items()), trace)
+        self.values = (id(definition), tuple((k, v.text, v.kind) for k, v in env.items()))
+        self.key = self.values + (trace,)
 
 
 _RESERVED = None

@@ -225,6 +225,7 @@ class _Builder:
         self.uses: dict = {}       # definition name -> its unlabelled uses so far (their DEF_N prefixes)
         self.expansions = 0
         self.evaluated: dict = {}  # statement key -> its arguments as read in that frame (None: wrong)
+        self.read_well: dict = {}  # (statement, parameters' values) -> arguments or attrs read without error
         self.bound: dict = {}      # use key -> the parameters' values (None: wrong)
         self.scopes: list = [{}]   # names visible here (label or layer name -> Node), innermost last
         self.missing: set = set()  # (statement key, name) whose lookup failed (reported once)
@@ -235,6 +236,12 @@ class _Builder:
         """What a statement's arguments and errors are cached by: the statement, and the use
         it is read in (its parameters' values), so each is reported once per use."""
         return id(s) if self.frame is None else (id(s), self.frame.key)
+
+    def values_key(self, s, what: str):
+        """What a statement of a use reads apart from where the use is: the parameters'
+        values. What one use reads without error, every use with the same values reads
+        alike, so it is worked out once (an error is reported per use, with its note)."""
+        return None if self.frame is None else (what, id(s), self.frame.values)
 
     @staticmethod
     def full(label) -> bool:
@@ -419,16 +426,22 @@ class _Builder:
             return s.args
         key = self.key(s)
         if key not in self.evaluated:
-            from .definitions import evaluate   # only programs with definitions or expressions need it
+            common = self.values_key(s, "args")
+            out = self.read_well.get(common) if common is not None else None
+            if out is None:
+                from .definitions import evaluate   # only programs with definitions or expressions need it
 
-            env = self.frame.env if self.frame is not None else None
-            out = []
-            for a in s.args:
-                v = evaluate(a.value, env, self.report.error)
-                if v is None:
-                    out = None
-                    break
-                out.append(a if v is a.value else Arg(a.key, v, a.line, a.col))
+                env = self.frame.env if self.frame is not None else None
+                said = len(self.report.diagnostics)
+                out = []
+                for a in s.args:
+                    v = evaluate(a.value, env, self.report.error)
+                    if v is None:
+                        out = None
+                        break
+                    out.append(a if v is a.value else Arg(a.key, v, a.line, a.col))
+                if out is not None and common is not None and len(self.report.diagnostics) == said:
+                    self.read_well[common] = out
             self.evaluated[key] = out
         return self.evaluated[key]
 
@@ -437,10 +450,17 @@ class _Builder:
         statement (and use) however many times a repeat copies it."""
         key = self.key(s)
         if key not in self.parsed:
-            def err(msg, line, col):
-                self.report.error(msg, line if line is not None else s.kind_line,
-                                  col if col is not None else s.kind_col)
-            self.parsed[key] = parse_args(spec, args, err, label)
+            common = self.values_key(s, "attrs")
+            attrs = self.read_well.get(common) if common is not None else None
+            if attrs is None:
+                def err(msg, line, col):
+                    self.report.error(msg, line if line is not None else s.kind_line,
+                                      col if col is not None else s.kind_col)
+                said = len(self.report.diagnostics)
+                attrs = parse_args(spec, args, err, label)
+                if attrs is not None and common is not None and len(self.report.diagnostics) == said:
+                    self.read_well[common] = attrs
+            self.parsed[key] = attrs
         attrs = self.parsed[key]
         return dict(attrs) if attrs is not None else None
 

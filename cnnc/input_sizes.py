@@ -249,23 +249,31 @@ def _sizes_of_many(nodes, ns, axis: int, alive: "list | None" = None):
     return size, joined
 
 
-def _least(nodes, axis: int, hi: int) -> "int | None":
-    """The least n in 1..hi at which no layer collapses along `axis` (monotone in n), or
-    None: what `_first` finds, in a few batched passes -- 1, 2, 4, ... and hi, then eight
-    sizes spread over the range that holds the answer, narrowing it eightfold a pass."""
-    lo = 1
-    probes = sorted({1, hi} | {1 << i for i in range(1, hi.bit_length()) if 1 << i < hi})
+def _least(nodes, axis: int, hi: int):
+    """The least n in 1..hi at which no layer collapses along `axis` (monotone in n), and
+    the ids of the nodes that are images (the same at every n); None when no n is. What
+    `_first` finds, in a few batched passes: 1 alone (most networks take it), then 2, 4,
+    8, ... and hi, then eight sizes spread over the range that holds the answer,
+    narrowing it eightfold a pass."""
+    lo, probes = 1, [1]
     while True:   # probes[0] is lo, and the least size is lo or above
         alive = [True] * len(probes)
-        if _sizes_of_many(nodes, probes, axis, alive) is None or True not in alive:
+        found = _sizes_of_many(nodes, probes, axis, alive)
+        if found is None:
             return None
-        i = alive.index(True)
-        good = probes[i]
-        lo = probes[i - 1] + 1 if i else lo
-        if lo == good:
-            return good
-        span = good - lo
-        probes = sorted({lo + span * j // 8 for j in range(8)}) + [good]
+        if True in alive:
+            i = alive.index(True)
+            good = probes[i]
+            lo = probes[i - 1] + 1 if i else lo
+            if lo == good:
+                return good, {k for k, v in found[0].items() if v is not None}
+            span = good - lo
+            probes = sorted({lo + span * j // 8 for j in range(8)}) + [good]
+        elif probes[-1] == hi or hi <= 1:
+            return None
+        else:
+            lo = probes[-1] + 1
+            probes = sorted({1 << i for i in range(1, hi.bit_length()) if lo <= 1 << i < hi} | {lo, hi})
 
 
 def _rates(nodes, axis: int, images: set) -> dict:
@@ -326,12 +334,10 @@ def axis_rule(nodes, axis: int, hi: int) -> "dict | None":
     finitely many do; None when no size up to `hi` does. Raises _Unproved."""
     from .limits import MAX_SIZE
 
-    start = _least(nodes, axis, hi)
-    if start is None:
+    least = _least(nodes, axis, hi)
+    if least is None:
         return None
-    first = _sizes(nodes, start, axis)
-    sizes = first[0]
-    images = {k for k, v in sizes.items() if v is not None}
+    start, images = least
     joins, feeding = _feeding_joins(nodes, images)
     if not joins:   # nothing has to agree: every size from the least works (monotone)
         return {"min": start, "step": 1, "residues": [0]}
