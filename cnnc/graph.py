@@ -230,6 +230,7 @@ class _Builder:
         self.scopes: list = [{}]   # names visible here (label or layer name -> Node), innermost last
         self.missing: set = set()  # (statement key, name) whose lookup failed (reported once)
         self.labels = _label_lines(program.statements)   # every label written -> its first line
+        self.expand = None         # definitions.expand, once a use is met
 
     # -- keys, names and scopes --------------------------------------------------
     def key(self, s):
@@ -517,10 +518,13 @@ class _Builder:
         return node
 
     def use(self, s: Layer, d, x: Node, copy) -> Node:
-        """A use of a definition, expanded where it stands (definitions.expand)."""
-        from .definitions import expand
+        """A use of a definition, expanded where it stands (definitions.expand, imported once:
+        an import statement costs a look-up at every one of 100,000 uses)."""
+        if self.expand is None:
+            from .definitions import expand
 
-        return expand(self, s, d, x, copy)
+            self.expand = expand
+        return self.expand(self, s, d, x, copy)
 
     def parameter(self, s: Layer, x: Node, copy) -> Node:
         """A parameter standing alone as a statement (definitions.parameter_statement)."""
