@@ -14,6 +14,10 @@
    { relu } }`), uses of a definition, and a chain of layers joined by name. Goals: 100,000 layers under 10 s; ten times the layers at most twelve
    times the time; memory linear too (peak resident set of the process).
 
+5. (`--instructions`; alone) the instructions each process of part 1 executes, counted by
+   valgrind (`--tool=cachegrind --cache-sim=no`, its "I refs"): unlike CPU time, the same
+   on a loaded machine as on an idle one, so an A/B of two trees (`--tree`) is exact.
+
 Prints medians (and best) in ms; results go in BENCHMARKS.md, "Front end".
 """
 
@@ -136,6 +140,30 @@ def scaling(env, runs: int, largest: int = SCALING_SIZES[-1], only: "str | None"
     print("goals: 100,000 layers under 10 s; 10x the layers at most 12x the CPU time")
 
 
+def _instructions(cmd, env, cwd) -> int:
+    """The instructions `cmd` executes (valgrind's I refs): one run, deterministic."""
+    import re
+
+    p = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *cmd],
+                       env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+    return int(re.search(r"I\s+refs:\s+([\d,]+)", p.stderr).group(1).replace(",", ""))
+
+
+def instructions(env, cnnc_cmd, trees) -> None:
+    """Part 5: instructions of `python -c pass` and of `cnnc shapes` on ResNet50 and DenseNet121,
+    with cnnc taken from each tree of `trees` (its PYTHONPATH; byte code compiled first)."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind")
+    base = _instructions([sys.executable, "-c", "pass"], env, ROOT)
+    print(f"instructions (valgrind I refs; the same under any load): python -c pass {base / 1e6:.1f} M")
+    for tree in trees:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(tree) / "cnnc")], env=env, check=True)
+        tree_env = dict(env, PYTHONPATH=str(tree))
+        for name in ("resnet50", "densenet121"):
+            n = _instructions(cnnc_cmd + ["shapes", f"examples/keras/{name}.cnn"], tree_env, tree)
+            print(f"  {str(tree):40s} cnnc shapes {name + '.cnn':16s} {n / 1e6:7.1f} M  {n / base:5.2f}x")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=30)
@@ -143,12 +171,19 @@ def main() -> int:
     ap.add_argument("--only", default=None, help="part 4: only the programs whose name contains this text")
     ap.add_argument("--largest", type=int, default=SCALING_SIZES[-1],
                     help="part 4 stops at this many layers (a quadratic front end takes minutes at 100,000)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="only part 5: instructions counted by valgrind (load-independent)")
+    ap.add_argument("--tree", action="append", default=[],
+                    help="part 5: a checkout whose cnnc to count (repeatable; default: this one)")
     args = ap.parse_args()
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(ROOT)
     script = shutil.which("cnnc", path=str(Path(sys.executable).parent))
     cnnc_cmd = [script] if script else [sys.executable, "-m", "cnnc"]
+    if args.instructions:
+        instructions(env, cnnc_cmd, args.tree or [ROOT])
+        return 0
     if args.scaling:
         print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
               f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.2f}")

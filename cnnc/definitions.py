@@ -12,6 +12,7 @@ module holds what that needs and nothing about shapes:
                     value, an integer expression (`filters*4`, `max(1, c//4)`) computed
   usage             the use's synopsis, for error hints
   expand            a use, built by the graph builder in a Frame of its own
+  parameter_statement  a parameter standing alone as a statement: the activation it is bound to
   check_definition, not_a_use   what graph._Structure checks of definitions before building
 
 graph.py imports this module only for a program that has a definition or an expression.
@@ -55,13 +56,15 @@ class Def(Record):
 class Frame:
     """One use being expanded. `key` identifies what its statements read (the definition,
     the parameters' values and the trace), so a statement is parsed -- and its errors
-    reported -- once per use however many repeat copies make it."""
+    reported -- once per use however many repeat copies make it; `values` the same without
+    the trace, so that what reads without error is read once for all uses alike."""
 
-    __slots__ = ("definition", "env", "trace", "prefix", "key")
+    __slots__ = ("definition", "env", "trace", "prefix", "key", "values")
 
     def __init__(self, definition: Def, env: dict, trace: tuple, prefix: str):
         self.definition, self.env, self.trace, self.prefix = definition, env, trace, prefix
-        self.key = (id(definition), tuple((k, v.text, v.kind) for k, v in env.items()), trace)
+        self.values = (id(definition), tuple((k, v.text, v.kind) for k, v in env.items()))
+        self.key = self.values + (trace,)
 
 
 _RESERVED = None
@@ -266,7 +269,8 @@ def _integer(v, env, error) -> "int | None":
 
 def expand(b, s, d: Def, x, copy):
     """A use of a definition, built by the graph builder `b` where it stands: its body as if
-    it were written at the use, with the parameters' values (a Frame). Its label names the layer the body ends in; labels
+    it were written at the use, with the parameters' values (a Frame). Its label names the
+    layer the body ends in (output_statement: through repeats and uses too); labels
     inside are local to the use, and their layers are named USE_LABEL (USE: the use's
     label, or DEF_N counting the definition's unlabelled uses)."""
     if b.frame is None and s.kind not in b.defined:
@@ -308,7 +312,7 @@ def expand(b, s, d: Def, x, copy):
         label = b.full_name(prefix)
     notes = ((s.line, s.col, f"in use of '{d.name}'"),) + b.report.notes
     frame = Frame(d, env, notes, prefix)
-    target = output_statement(d.node.body) if s.name is not None else None
+    target = output_statement(d.node.body) if label is not None else None
     saved = b.frame, b.rename, b.report.notes
     b.frame, b.report.notes = frame, notes
     b.rename = (target, label) if target is not None else None
@@ -322,6 +326,40 @@ def expand(b, s, d: Def, x, copy):
         b.frame, b.rename, b.report.notes = saved
     b.bind(s, y)
     return y
+
+
+def parameter_statement(b, s, x, copy):
+    """A parameter standing alone as a statement (`act` in `conv c 3x3; act`), built by the
+    graph builder `b`: the activation statement its value names, with the statement's own
+    label and arguments (`act slope=0.01` bound to leaky_relu is `leaky_relu slope=0.01`).
+    Only an activation is a statement by itself, so any other value is an error at the
+    statement (the use's note names where it was bound); the shape passes on unchanged, as
+    an activation's would, so later layers are checked for their own mistakes."""
+    from .layers import ACTIVATION_NAMES, ACTIVATIONS
+    from .syntax import Layer
+
+    key = ("parameter", b.key(s))
+    if key not in b.evaluated:
+        v = b.frame.env[s.kind]
+        if v.kind == "word" and v.text in ACTIVATIONS:
+            # kept in b.evaluated: the builder caches by the statement's id, which must stay its own
+            b.evaluated[key] = Layer(v.text, s.name, s.args, s.line, s.col, s.kind_line, s.kind_col, s.trace)
+        else:
+            b.evaluated[key] = None
+            what = {"number": "a number", "size": "a size", "list": "a list"}.get(v.kind, "not an activation")
+            b.report.error(f"'{s.kind}' stands alone as a statement, so it must be an activation, but this use "
+                           f"gives it {shown(v.text)} ({what}); the activations are {', '.join(ACTIVATION_NAMES)}",
+                           s.kind_line, s.kind_col)
+    sub = b.evaluated[key]
+    if sub is None:
+        return x
+    r = b.rename
+    if r is not None and r[0] is s:   # the use's label names this statement's layer
+        b.rename = (sub, r[1])
+    try:
+        return b.layer(sub, x, copy)
+    finally:
+        b.rename = r
 
 
 def not_a_use(st, s) -> None:
@@ -370,9 +408,10 @@ def check_definition(st, s, depth: int) -> None:
 
 
 def output_statement(body):
-    """The statement of a definition's body whose layer is the use's output, for its label:
-    the last one (a residual, when a shortcut ends the body); None when that is not one
-    layer (a repeat, or nothing)."""
+    """The statement of a body whose layer is the use's output, for its label: the last one
+    (a residual, when a shortcut ends the body; a repeat hands the label on to the last
+    statement of its last copy, a use to the statement its own body ends in); None when the
+    body makes no layer of its own at its end (nothing, or a stray branch or shortcut)."""
     from .syntax import Block, Definition
 
     stmts = [s for s in body if not isinstance(s, Definition)]
@@ -381,6 +420,6 @@ def output_statement(body):
     last = stmts[-1]
     if isinstance(last, Block) and last.kind == "shortcut":
         last = stmts[-2] if len(stmts) > 1 and isinstance(stmts[-2], Block) and stmts[-2].kind == "residual" else None
-    if last is None or (isinstance(last, Block) and last.kind in ("repeat", "branch", "shortcut")):
+    if last is None or (isinstance(last, Block) and last.kind in ("branch", "shortcut")):
         return None
     return last

@@ -220,21 +220,29 @@ class _Builder:
         self.defs: dict = {}       # definition name -> definitions.Def (_Structure)
         self.defined: set = set()  # the definitions met so far, at the top level
         self.frame = None          # the use of a definition being expanded (definitions.Frame), or None
-        self.rename = None         # the statement whose layer a use's label names (see use())
+        self.rename = None         # (statement, label): the statement whose layer a use's label names
         self.active: set = set()   # definitions being expanded (a recursive one is refused earlier)
         self.uses: dict = {}       # definition name -> its unlabelled uses so far (their DEF_N prefixes)
         self.expansions = 0
         self.evaluated: dict = {}  # statement key -> its arguments as read in that frame (None: wrong)
+        self.read_well: dict = {}  # (statement, parameters' values) -> arguments or attrs read without error
         self.bound: dict = {}      # use key -> the parameters' values (None: wrong)
         self.scopes: list = [{}]   # names visible here (label or layer name -> Node), innermost last
         self.missing: set = set()  # (statement key, name) whose lookup failed (reported once)
         self.labels = _label_lines(program.statements)   # every label written -> its first line
+        self.expand = None         # definitions.expand, once a use is met
 
     # -- keys, names and scopes --------------------------------------------------
     def key(self, s):
         """What a statement's arguments and errors are cached by: the statement, and the use
         it is read in (its parameters' values), so each is reported once per use."""
         return id(s) if self.frame is None else (id(s), self.frame.key)
+
+    def values_key(self, s, what: str):
+        """What a statement of a use reads apart from where the use is: the parameters'
+        values. What one use reads without error, every use with the same values reads
+        alike, so it is worked out once (an error is reported per use, with its note)."""
+        return None if self.frame is None else (what, id(s), self.frame.values)
 
     @staticmethod
     def full(label) -> bool:
@@ -419,16 +427,22 @@ class _Builder:
             return s.args
         key = self.key(s)
         if key not in self.evaluated:
-            from .definitions import evaluate   # only programs with definitions or expressions need it
+            common = self.values_key(s, "args")
+            out = self.read_well.get(common) if common is not None else None
+            if out is None:
+                from .definitions import evaluate   # only programs with definitions or expressions need it
 
-            env = self.frame.env if self.frame is not None else None
-            out = []
-            for a in s.args:
-                v = evaluate(a.value, env, self.report.error)
-                if v is None:
-                    out = None
-                    break
-                out.append(a if v is a.value else Arg(a.key, v, a.line, a.col))
+                env = self.frame.env if self.frame is not None else None
+                said = len(self.report.diagnostics)
+                out = []
+                for a in s.args:
+                    v = evaluate(a.value, env, self.report.error)
+                    if v is None:
+                        out = None
+                        break
+                    out.append(a if v is a.value else Arg(a.key, v, a.line, a.col))
+                if out is not None and common is not None and len(self.report.diagnostics) == said:
+                    self.read_well[common] = out
             self.evaluated[key] = out
         return self.evaluated[key]
 
@@ -437,10 +451,17 @@ class _Builder:
         statement (and use) however many times a repeat copies it."""
         key = self.key(s)
         if key not in self.parsed:
-            def err(msg, line, col):
-                self.report.error(msg, line if line is not None else s.kind_line,
-                                  col if col is not None else s.kind_col)
-            self.parsed[key] = parse_args(spec, args, err, label)
+            common = self.values_key(s, "attrs")
+            attrs = self.read_well.get(common) if common is not None else None
+            if attrs is None:
+                def err(msg, line, col):
+                    self.report.error(msg, line if line is not None else s.kind_line,
+                                      col if col is not None else s.kind_col)
+                said = len(self.report.diagnostics)
+                attrs = parse_args(spec, args, err, label)
+                if attrs is not None and common is not None and len(self.report.diagnostics) == said:
+                    self.read_well[common] = attrs
+            self.parsed[key] = attrs
         attrs = self.parsed[key]
         return dict(attrs) if attrs is not None else None
 
@@ -453,6 +474,8 @@ class _Builder:
     def layer(self, s: Layer, x: Node, copy) -> Node:
         if self.broken(s):
             return self.unknown(x, s.line, s.col)
+        if self.frame is not None and s.kind in self.frame.env:
+            return self.parameter(s, x, copy)
         spec = KINDS.get(s.kind)
         if spec is None and s.kind in self.defs:
             return self.use(s, self.defs[s.kind], x, copy)
@@ -495,10 +518,19 @@ class _Builder:
         return node
 
     def use(self, s: Layer, d, x: Node, copy) -> Node:
-        """A use of a definition, expanded where it stands (definitions.expand)."""
-        from .definitions import expand
+        """A use of a definition, expanded where it stands (definitions.expand, imported once:
+        an import statement costs a look-up at every one of 100,000 uses)."""
+        if self.expand is None:
+            from .definitions import expand
 
-        return expand(self, s, d, x, copy)
+            self.expand = expand
+        return self.expand(self, s, d, x, copy)
+
+    def parameter(self, s: Layer, x: Node, copy) -> Node:
+        """A parameter standing alone as a statement (definitions.parameter_statement)."""
+        from .definitions import parameter_statement
+
+        return parameter_statement(self, s, x, copy)
 
     def named_join(self, s: Layer, spec, x: Node, copy) -> Node:
         """`add a b …`, `concat a b …`, `multiply a b`: a join of earlier outputs by name."""
@@ -700,8 +732,17 @@ class _Builder:
         n = self.repeat_count(s)
         if self.unrolled.get(id(s)) == 0:
             return x  # a body of no layers (empty, or repeats of nothing): nothing to unroll, however often
-        for i in range(n or 1):
-            x = self.nested(s.body, x, (i + 1) if copy is None else f"{copy}_{i + 1}")
+        r = self.rename
+        named = r is not None and r[0] is s   # a use's label names the last layer of the last copy
+        try:
+            for i in range(n or 1):
+                if named:
+                    from .definitions import output_statement
+
+                    self.rename = (output_statement(s.body), r[1]) if i + 1 == (n or 1) else None
+                x = self.nested(s.body, x, (i + 1) if copy is None else f"{copy}_{i + 1}")
+        finally:
+            self.rename = r
         return x
 
     def repeat_count(self, s: Block) -> "int | None":
@@ -848,10 +889,12 @@ class _Structure:
                 self.definition(s, depth)
                 continue
             if isinstance(s, Layer):
-                d = self.defs.get(s.kind) if s.kind not in KINDS else None
+                # a parameter of the definition standing alone (`act`) is the activation it is bound to
+                param = self.current is not None and any(p.name == s.kind for p in self.current.params)
+                d = self.defs.get(s.kind) if s.kind not in KINDS and not param else None
                 if d is not None and d is self.current:
                     d = None   # a definition that uses itself
-                if d is None and s.kind not in KINDS:
+                if d is None and s.kind not in KINDS and not param:
                     self.not_a_use(s)
                 if d is not None and not d.broken:
                     if depth + d.depth > MAX_DEPTH:

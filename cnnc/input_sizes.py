@@ -40,6 +40,9 @@ from .layers import Image, ShapeError, Vector
 # simulated): LeNet needs 80, ResNet-50 about 11,000 (65 sizes of its 175 layers); a
 # step in the millions (twenty stride-2 layers before a join) is reported as not proved.
 PROOF_BUDGET = 4_000_000
+# The proof simulates this many sizes in one pass over the network (memory: the layers
+# times twice this many ints)
+_CHUNK = 256
 
 
 def _axis_ok(nodes, n_in: int, axis: int, relaxed: bool = False) -> bool:
@@ -181,24 +184,123 @@ def _sizes(nodes, n_in: int, axis: int, mismatch: str = "first"):
     return size, joined
 
 
+def _sizes_of_many(nodes, ns, axis: int, alive: "list | None" = None):
+    """_sizes(nodes, n, axis, "first") for every n of `ns` at once, one pass over the
+    network: a layer that keeps the size shares its input's list, so the per-layer work
+    of a pass is paid once, not once per size (the proof simulates every size of a step).
+
+    Returns (sizes by id -> a list along `ns`, or None on a vector; joined, a list of
+    bools along `ns`), or None when the structure is wrong (an image kind on a vector,
+    at every n alike) or a layer collapses at some n of `ns`. With `alive` (a list of
+    True along `ns`) a collapse at the k-th n sets alive[k] False instead, and the pass
+    goes on with size 1 there (what follows from it is not read)."""
+    from .layers import LayerKind
+
+    identity = LayerKind.spatial
+    size: dict = {}
+    joined = [True] * len(ns)
+    for n in nodes:
+        if not n.inputs:
+            size[id(n)] = list(ns)
+            continue
+        spec = n.spec
+        if spec.joins:
+            cols = [size[id(i)] for i in n.inputs]
+            join = spec.join_axis
+            try:
+                join([c if c is None else c[0] for c in cols], True)
+            except ShapeError:
+                return None   # images meet vectors: no size helps
+            if all(c is None for c in cols):
+                out = None
+            elif None not in cols and all(c == cols[0] for c in cols):
+                out = cols[0]   # images of one size, at every n: they join to it
+            else:
+                out = []
+                for k in range(len(ns)):
+                    ins = [c if c is None else c[k] for c in cols]
+                    try:
+                        out.append(join(ins, False))
+                    except ShapeError:
+                        joined[k] = False
+                        out.append(next(s for s in ins if s is not None))
+            size[id(n)] = out
+            continue
+        inp = size[id(n.inputs[0])]
+        if inp is None:
+            if spec.on == "image":
+                return None
+            out = None
+        elif spec.on == "vector":
+            return None
+        elif spec.makes_vector:
+            out = None
+        elif type(spec).spatial is identity:
+            out = inp
+        else:
+            out = spec.spatial_many(inp, axis, n.attrs)
+            if min(out) <= 0:
+                if alive is None:
+                    return None
+                for k, x in enumerate(out):
+                    if x <= 0:
+                        alive[k], out[k] = False, 1
+        size[id(n)] = out
+    return size, joined
+
+
+def _least(nodes, axis: int, hi: int):
+    """The least n in 1..hi at which no layer collapses along `axis` (monotone in n), and
+    the ids of the nodes that are images (the same at every n); None when no n is. What
+    `_first` finds, in a few batched passes: 1 alone (most networks take it), then 2, 4,
+    8, ... and hi, then eight sizes spread over the range that holds the answer,
+    narrowing it eightfold a pass."""
+    lo, probes = 1, [1]
+    while True:   # probes[0] is lo, and the least size is lo or above
+        alive = [True] * len(probes)
+        found = _sizes_of_many(nodes, probes, axis, alive)
+        if found is None:
+            return None
+        if True in alive:
+            i = alive.index(True)
+            good = probes[i]
+            lo = probes[i - 1] + 1 if i else lo
+            if lo == good:
+                return good, {k for k, v in found[0].items() if v is not None}
+            span = good - lo
+            probes = sorted({lo + span * j // 8 for j in range(8)}) + [good]
+        elif probes[-1] == hi or hi <= 1:
+            return None
+        else:
+            lo = probes[-1] + 1
+            probes = sorted({1 << i for i in range(1, hi.bit_length()) if lo <= 1 << i < hi} | {lo, hi})
+
+
 def _rates(nodes, axis: int, images: set) -> dict:
-    """id(node) -> rho (a Fraction) for the nodes in `images` (which hold every image node
-    that feeds them): output pixels per input pixel along `axis`, from the registry's
-    stride and growth; a join follows its first image input."""
-    from fractions import Fraction
+    """id(node) -> rho as (numerator, denominator) in lowest terms, for the nodes in
+    `images` (which hold every image node that feeds them): output pixels per input pixel
+    along `axis`, from the registry's stride and growth; a join follows its first image
+    input. (Pairs of ints, not fractions.Fraction: importing `fractions`, which imports
+    `decimal`, would cost `cnnc shapes` about a tenth of its start-up.)"""
+    from math import gcd
 
     rho: dict = {}
     for n in nodes:
         if id(n) not in images:
             continue
         if not n.inputs:
-            rho[id(n)] = Fraction(1)
+            rho[id(n)] = (1, 1)
         elif n.spec.joins:
             rho[id(n)] = next(rho[id(i)] for i in n.inputs if id(i) in images)
         else:
             (_, stride) = n.spec.geometry(n.attrs)
             g, s = n.spec.growth(n.attrs)[axis], stride[axis]
-            rho[id(n)] = rho[id(n.inputs[0])] * g / s if g != s else rho[id(n.inputs[0])]
+            p, q = rho[id(n.inputs[0])]
+            if g != s:
+                p, q = p * g, q * s
+                d = gcd(p, q)
+                p, q = p // d, q // d
+            rho[id(n)] = (p, q)
     return rho
 
 
@@ -232,18 +334,16 @@ def axis_rule(nodes, axis: int, hi: int) -> "dict | None":
     finitely many do; None when no size up to `hi` does. Raises _Unproved."""
     from .limits import MAX_SIZE
 
-    start = _first(lambda n: _sizes(nodes, n, axis) is not None, hi)
-    if start is None:
+    least = _least(nodes, axis, hi)
+    if least is None:
         return None
-    first = _sizes(nodes, start, axis)
-    sizes = first[0]
-    images = {k for k, v in sizes.items() if v is not None}
+    start, images = least
     joins, feeding = _feeding_joins(nodes, images)
     if not joins:   # nothing has to agree: every size from the least works (monotone)
         return {"min": start, "step": 1, "residues": [0]}
     rho = _rates(nodes, axis, feeding)
     step = 1
-    for den in {rho[k].denominator for k in feeding}:
+    for den in {rho[k][1] for k in feeding}:
         step = _lcm(step, den)
         if step * len(nodes) * 2 > PROOF_BUDGET:
             raise _Unproved(f"the sizes repeat every {step:,} or more, too many to check")
@@ -252,31 +352,38 @@ def axis_rule(nodes, axis: int, hi: int) -> "dict | None":
         ins = [i for i in j.inputs if id(i) in images]
         unequal += [(ins[0], i) for i in ins[1:] if rho[id(i)] != rho[id(ins[0])]]
     accepted = []
-    # what one step adds to each size, by (*): whole numbers, step being a multiple of every
-    # rate's denominator (so the comparisons below are of ints, not Fractions)
-    growth = {k: int(rho[k] * step) for k in feeding}
-    for r in range(start, start + step):
-        now, later = first if r == start else _sizes(nodes, r, axis), _sizes(nodes, r + step, axis)
+    # what one step adds to each size, by (*): rho·step, a whole number, step being a multiple
+    # of every rate's denominator
+    growth = {k: rho[k][0] * (step // rho[k][1]) for k in feeding}
+    for lo in range(start, start + step, _CHUNK):   # the sizes r and r + step, a chunk of r at a time
+        rs = range(lo, min(lo + _CHUNK, start + step))
+        now, later = _sizes_of_many(nodes, rs, axis), _sizes_of_many(nodes, range(rs[0] + step, rs[-1] + step + 1), axis)
         if now is None or later is None:
             raise _Unproved("a layer's size is not monotone in the input's")
+        checked = set()   # a layer that keeps the size shares its input's lists: checked with it
         for k in feeding:   # (*) of the module docstring, checked
-            if later[0][k] - now[0][k] != growth[k]:
-                raise _Unproved("a layer's declared stride does not describe its shape rule")
+            sizes, g = now[0][k], growth[k]
+            if (id(sizes), g) not in checked:
+                checked.add((id(sizes), g))
+                if later[0][k] != [a + g for a in sizes]:
+                    raise _Unproved("a layer's declared stride does not describe its shape rule")
         if not unequal:
             if now[1] != later[1]:
                 raise _Unproved("a join's agreement is not periodic")
-            if now[1]:
-                accepted.append(r)
+            accepted += [r for r, ok in zip(rs, now[1]) if ok]
             continue
         # a join whose sides grow at different rates agrees at most once per class: where
         a, b = unequal[0]
-        gap, closing = now[0][id(b)] - now[0][id(a)], (rho[id(a)] - rho[id(b)]) * step
-        times = gap / closing
-        if times.denominator == 1 and times >= 0 and r + int(times) * step <= MAX_SIZE:
-            n = r + int(times) * step
-            found = _sizes(nodes, n, axis)
-            if found is not None and found[1]:
-                accepted.append(n)
+        # each step closes the gap by (rho_a - rho_b)·step, nonzero: they agree after a whole
+        # number of steps, if any
+        closing = growth[id(a)] - growth[id(b)]
+        for r, size_a, size_b in zip(rs, now[0][id(a)], now[0][id(b)]):
+            times, left = divmod(size_b - size_a, closing)
+            if left == 0 and times >= 0 and r + times * step <= MAX_SIZE:
+                n = r + times * step
+                found = _sizes(nodes, n, axis)
+                if found is not None and found[1]:
+                    accepted.append(n)
     if unequal:
         return {"min": min(accepted), "sizes": sorted(accepted)} if accepted else None
     if not accepted:

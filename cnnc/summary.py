@@ -57,6 +57,11 @@ def receptive_fields(net) -> dict:
             continue
         (kh, kw), (sh, sw) = n.spec.geometry(n.attrs)
         gh, gw = n.spec.growth(n.attrs)
+        if len(ins) == 1 and kh == kw == sh == sw == gh == gw == 1:
+            (rh, rw), (jh, jw) = ins[0]
+            if rh[1] * jh[1] <= RF_CAP and rw[1] * jw[1] <= RF_CAP:
+                info[n.name] = ins[0]   # a 1x1 window, stride 1: what the loop below gives, unchanged
+                continue
         rf, jump = [], []
         for a, k, s, g in ((0, kh, sh, gh), (1, kw, sw, gw)):
             if len(ins) == 1:
@@ -144,7 +149,10 @@ def error_dict(err, filename: str) -> dict:
 
 
 def _size(dims) -> str:
-    return "x".join(_fraction(d) if isinstance(d, float) else str(d) for d in dims)
+    for d in dims:
+        if isinstance(d, float):
+            return "x".join(_fraction(d) if isinstance(d, float) else str(d) for d in dims)
+    return "x".join(map(str, dims))
 
 
 def _fraction(x: float) -> str:
@@ -214,11 +222,13 @@ def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None
         if connected:
             row.append(connected.get(r["name"], ""))
         table.append(row)
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    widths = [max(map(len, column)) for column in zip(*table)]
     right = {3, 4, 5} if memory else {3, 4}
+    # one format for every row: numbers right-aligned, the rest left-aligned, two spaces between
+    spec = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
 
     def fmt(row):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        return spec.format(*row).rstrip()
 
     rule = "-" * len(fmt(head))
     lines = [fmt(head), rule] + [fmt(r) for r in table[1:]] + [rule]

@@ -111,6 +111,22 @@ def test_shapes_json_is_the_written_out_programs_apart_from_positions(tmp_path):
      "def join x y { concat x y }\np: conv 4 1\nq: fork 4\njoin p q",
      "input 8x8x4\np: conv 4 1\nq_a: conv 4 1; q_b: conv 4 3 padding=same from=q_a\n"
      "q: add q_a q_b\nconcat p q"),
+    # a parameter standing alone is the activation it is bound to: on its own line, after `;`, with the
+    # statement's arguments, from a default, passed on by an enclosing definition, labelled
+    ("input 8x8x4\ndef blk c act { conv c 3x3 act\n  act }\ndef unit c act=relu { conv c 1; batchnorm; act }\n"
+     "def outer a { unit 4 a; blk 4 act=a }\ndef leaky a { t: a slope=0.01; relu from=t }\n"
+     "blk 4 relu\nunit 4\nunit 4 hard_swish\nouter leaky_relu\nleaky leaky_relu",
+     "input 8x8x4\nconv 4 3x3 relu\nrelu\nconv 4 1; batchnorm; relu\nconv 4 1; batchnorm; hard_swish\n"
+     "conv 4 1; batchnorm; leaky_relu\nconv 4 3x3 leaky_relu; leaky_relu\n"
+     "leaky_1_t: leaky_relu slope=0.01; relu from=leaky_1_t"),
+    # the label of a use names its last layer whatever the body ends with: a parameter standing alone,
+    # a repeat (the last statement of its last copy), a repeat of a repeat, a use that ends in a repeat
+    ("input 8x8x4\ndef unit c act=relu { conv c 1; act }\ndef stack f n { conv f 1; repeat n { conv f 1; relu } }\n"
+     "def deep { repeat 2 { repeat 2 { conv 4 1 } } }\ndef outer { stack 4 2 }\n"
+     "u: unit 4 silu\ns: stack 4 3\nd: deep\no: outer\nrepeat 2 { r: stack 4 1 }\nadd u s d o",
+     "input 8x8x4\nconv 4 1; u: silu\nconv 4 1; conv 4 1; relu; conv 4 1; relu; conv 4 1; s: relu\n"
+     "conv 4 1; conv 4 1; conv 4 1; d: conv 4 1\nconv 4 1; conv 4 1; relu; conv 4 1; o: relu\n"
+     "repeat 2 { conv 4 1; conv 4 1; r: relu }\nadd u s d o"),
 ])
 def test_definitions_are_their_bodies_written_at_the_use(with_defs, written):
     same_network(with_defs, written)
@@ -163,42 +179,54 @@ def test_a_list_value_is_one_argument():
 
 # statement templates of a body: {f} is the parameter f, {k} the parameter k (a size)
 TEMPLATES = [
-    ("conv f k padding=same", lambda f, k: f"conv {f} {k} padding=same"),
-    ("conv f*2 1", lambda f, k: f"conv {f * 2} 1"),
-    ("conv max(1, f//2) 1 relu", lambda f, k: f"conv {max(1, f // 2)} 1 relu"),
-    ("conv f+1-1 k stride=2 padding=same", lambda f, k: f"conv {f} {k} stride=2 padding=same"),
-    ("batchnorm", lambda f, k: "batchnorm"),
-    ("relu", lambda f, k: "relu"),
-    ("residual { conv f 1 }", lambda f, k: f"residual {{ conv {f} 1 }}"),
-    ("residual scale=0.5 { relu }", lambda f, k: "residual scale=0.5 { relu }"),
+    ("conv f k padding=same", lambda f, k, a: f"conv {f} {k} padding=same"),
+    ("conv f*2 1", lambda f, k, a: f"conv {f * 2} 1"),
+    ("conv max(1, f//2) 1 relu", lambda f, k, a: f"conv {max(1, f // 2)} 1 relu"),
+    ("conv f+1-1 k stride=2 padding=same", lambda f, k, a: f"conv {f} {k} stride=2 padding=same"),
+    ("batchnorm", lambda f, k, a: "batchnorm"),
+    ("relu", lambda f, k, a: "relu"),
+    ("residual { conv f 1 }", lambda f, k, a: f"residual {{ conv {f} 1 }}"),
+    ("residual scale=0.5 { relu }", lambda f, k, a: "residual scale=0.5 { relu }"),
     ("concat { branch { } branch { conv min(f, 3) k padding=same } }",
-     lambda f, k: f"concat {{ branch {{ }} branch {{ conv {min(f, 3)} {k} padding=same }} }}"),
-    ("add { branch { } branch { relu } }", lambda f, k: "add { branch { } branch { relu } }"),
-    ("repeat 2 { conv f 1 }", lambda f, k: f"repeat 2 {{ conv {f} 1 }}"),
+     lambda f, k, a: f"concat {{ branch {{ }} branch {{ conv {min(f, 3)} {k} padding=same }} }}"),
+    ("add { branch { } branch { relu } }", lambda f, k, a: "add { branch { } branch { relu } }"),
+    ("repeat 2 { conv f 1 }", lambda f, k, a: f"conv {f} 1\nconv {f} 1"),   # (unrolled: a label goes on the last)
+    ("a", lambda f, k, a: a),
+    ("conv f 1 a; a", lambda f, k, a: f"conv {f} 1 {a}\n{a}"),
+    ("repeat 2 { conv f 1; a }", lambda f, k, a: f"conv {f} 1\n{a}\nconv {f} 1\n{a}"),
 ]
 
 
 @settings(derandomize=True, max_examples=60, deadline=None)
 @given(body=st.lists(st.sampled_from(range(len(TEMPLATES))), min_size=1, max_size=5),
-       uses=st.lists(st.tuples(st.integers(1, 6), st.sampled_from(["1", "3", "3x1"]), st.booleans()),
+       uses=st.lists(st.tuples(st.integers(1, 6), st.sampled_from(["1", "3", "3x1"]), st.booleans(),
+                               st.sampled_from([None, "relu", "hard_swish", "leaky_relu"]), st.booleans()),
                      min_size=1, max_size=4),
        inner=st.booleans())
 def test_generated_definitions_are_the_program_written_out(body, uses, inner):
     """Random bodies of the templates above, used with random arguments (positional or by
-    name, at the top level or inside a repeat or a residual); the oracle is the same text
-    with each use replaced by its body, the parameters substituted and expressions computed
-    by Python."""
-    defs = "def blk f k=3 {\n" + "\n".join(TEMPLATES[i][0] for i in body) + "\n}\n"
+    name, an activation or its default, at the top level or inside a repeat), labelled or
+    not (a label names the last layer, which a later statement reads with from=); the
+    oracle is the same text with each use replaced by its body, the parameters substituted,
+    expressions computed by Python, and the use's label on the last statement."""
+    defs = "def blk f k=3 a=relu {\n" + "\n".join(TEMPLATES[i][0] for i in body) + "\n}\n"
     head = "input 12x12x4\nconv 4 1\n"
     prog, written = [head, defs], [head]
-    for f, k, by_name in uses:
+    for j, (f, k, by_name, a, labelled) in enumerate(uses):
         args = f"{f} k={k}" if by_name else f"{f} {k}"
-        expanded = "\n".join(TEMPLATES[i][1](f, k) for i in body)
+        if a is not None:
+            args += f" a={a}" if by_name else f" {a}"
+        expanded = "\n".join(TEMPLATES[i][1](f, k, a or "relu") for i in body)
+        use = f"blk {args}"
+        if labelled:
+            lines = expanded.split("\n")
+            expanded = "\n".join(lines[:-1] + [f"u{j}: {lines[-1]}"]) + f"\nrelu from=u{j}"
+            use = f"u{j}: {use}\nrelu from=u{j}"
         if inner:
-            prog.append(f"repeat 1 {{ blk {args} }}\n")
+            prog.append(f"repeat 1 {{ {use} }}\n")
             written.append(f"repeat 1 {{\n{expanded}\n}}\n")
         else:
-            prog.append(f"blk {args}\n")
+            prog.append(use + "\n")
             written.append(expanded + "\n")
     try:
         want = layers("".join(written))
@@ -255,6 +283,14 @@ ERRORS = [
      ["conv_1: the number of filters must be a positive integer, got -2"]),
     ("repeat count from a parameter", "input 8x8x3\ndef d n { repeat n { relu } }\nd 0\n", 2, 18,
      ["repeat count must be a positive integer, got '0'"]),
+    ("a number standing alone", "input 8x8x3\ndef d c act { conv c 1\n  act }\nd 4 5\n", 3, 3,
+     ["'act' stands alone as a statement, so it must be an activation, but this use gives it 5 (a number)",
+      "the activations are linear, relu"]),
+    ("a statement standing alone", "input 8x8x3\ndef d c act=relu { conv c 1; act }\nd 4 act=batchnorm\n", 2, 30,
+     ["'act' stands alone as a statement", "gives it batchnorm (not an activation)"]),
+    ("a size standing alone", "input 8x8x3\ndef d k { conv 2 k; k }\nd 3x3\n", 2, 21, ["gives it 3x3 (a size)"]),
+    ("an activation's option it does not take", "input 8x8x3\ndef d act { act slope=0.1 }\nd relu\n", 2, 17,
+     ["unknown option 'slope' for relu"]),
 ]
 
 
@@ -301,6 +337,23 @@ def test_nested_uses_note_every_use_innermost_first():
 def test_an_error_in_a_repeated_use_is_reported_once():
     e = errors_of(DEF + "repeat 5 { blk 0 }\n")
     assert len(e.diagnostics) == 1 and e.diagnostics[0].notes == ((6, 12, "in use of 'blk'"),)
+
+
+def test_a_parameter_standing_alone_is_an_error_at_the_definition_with_the_use_noted():
+    """The statement in the body leads (its line and column), the use is the note; a use
+    repeated by `repeat` reports once; the shape passes on as an activation's would, so what
+    follows is checked for its own mistakes only."""
+    text = "input 8x8x3\ndef d c act { conv c 1\n  act }\nconv 2 1\nrepeat 3 { d 4 5 }\ndense 2\n"
+    e = errors_of(text)
+    first, second = e.diagnostics
+    assert (first.line, first.col, first.notes) == (3, 3, ((5, 12, "in use of 'd'"),))
+    assert (second.line, second.col) == (6, 1) and "dense needs a vector but gets an image 8x8x4" in second.message
+
+
+def test_a_parameter_may_stand_alone_in_an_unused_definition_and_shadows_a_definition():
+    assert len(cnnc.parse("input 8x8x3\ndef d act { act }\n").layers) == 0
+    net = cnnc.parse("input 8x8x3\ndef unit { conv 2 1 }\ndef d unit { unit }\nd hard_swish\nunit\n")
+    assert [n.kind for n in net.layers] == ["hard_swish", "conv"]
 
 
 def test_an_unused_definition_is_still_checked_for_unknown_statements():

@@ -146,6 +146,11 @@ class LayerKind:
     def spatial(self, n: int, axis: int, attrs: dict) -> int:
         return n
 
+    def spatial_many(self, ns: list, axis: int, attrs: dict) -> list:
+        """`spatial` of each size of `ns` (the input-size proof simulates many sizes at once)."""
+        spatial = self.spatial
+        return [spatial(n, axis, attrs) for n in ns]
+
     def channels(self, c: int, attrs: dict) -> int:
         return c
 
@@ -269,6 +274,12 @@ class Window(LayerKind):
 
     def spatial(self, n, axis, attrs):
         return window(n, extent(attrs)[axis], attrs["stride"][axis], attrs["padding"])[0]
+
+    def spatial_many(self, ns, axis, attrs):
+        k, s, p = extent(attrs)[axis], attrs["stride"][axis], attrs["padding"]
+        if s == 1 and (p == "same" or 2 * (0 if p == "valid" else int(p)) == k - 1):
+            return ns   # window(): ceil(n / 1), or n + 2p - k + 1 with 2p = k - 1: the size passes through
+        return [window(n, k, s, p)[0] for n in ns]
 
     def geometry(self, attrs):
         return extent(attrs), attrs["stride"]
