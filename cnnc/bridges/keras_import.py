@@ -248,7 +248,11 @@ class _weights_file:
 
 class _Window:
     """The bytes of a stored zip member, read in place from the zip file (zipfile's own reader
-    would read through everything before each seek)."""
+    would read through everything before each seek). HDF5 reads its directory a few hundred
+    bytes at a time (thousands of reads for a large network), so reads smaller than BLOCK are
+    served from the last BLOCK read; arrays are read straight into h5py's buffer."""
+
+    BLOCK = 64 << 10
 
     def __init__(self, filename, info, p):
         self.f = open_regular(filename)
@@ -261,6 +265,7 @@ class _Window:
         self.start = info.header_offset + 30 + name_len + extra_len
         self.size = info.file_size
         self.pos = 0
+        self.block, self.block_at = b"", 0   # the last small read's block, and where it starts
 
     def seek(self, offset, whence=0):
         base = (0, self.pos, self.size)[whence]
@@ -272,17 +277,22 @@ class _Window:
 
     def read(self, n=-1):
         n = self.size - self.pos if n is None or n < 0 else min(n, self.size - self.pos)
-        self.f.seek(self.start + self.pos)
-        data = self.f.read(n)
-        self.pos += len(data)
-        return data
+        buf = bytearray(n)
+        return bytes(buf[:self.readinto(buf)])
 
     def readinto(self, buf):
-        """Straight into h5py's buffer: no copy through a bytes object (half the time of a read)."""
         view = memoryview(buf).cast("B")
         n = min(len(view), self.size - self.pos)
-        self.f.seek(self.start + self.pos)
-        got = self.f.readinto(view[:n])
+        at = self.pos - self.block_at
+        if n >= self.BLOCK:   # an array: no copy through a bytes object (half the time of a read)
+            self.f.seek(self.start + self.pos)
+            got = self.f.readinto(view[:n])
+        else:
+            if at < 0 or at + n > len(self.block):
+                self.f.seek(self.start + self.pos)
+                self.block, self.block_at, at = self.f.read(min(self.BLOCK, self.size - self.pos)), self.pos, 0
+            got = min(n, len(self.block) - at)
+            view[:got] = self.block[at:at + got]
         self.pos += got
         return got
 
@@ -375,28 +385,40 @@ class KerasGraph:
         return k
 
     def _read_group(self, k, group):
+        """k.vars and k.nested from the layer's HDF5 group. Objects are opened by path with
+        the low-level API (h5py's group lookups cost a millisecond each with ~2,000 layers)."""
+        import h5py
+        from h5py import h5i
+
         k.group = group
-        g = self.h5.get(group)
-        if g is not None:   # arrays of its own sub-layers (a custom layer made of others) count as weights
-            for key, item in g.items():
-                if key != "vars" and hasattr(item, "visit") and item.visit(
-                        lambda name, item=item: True if hasattr(item[name], "shape") else None):
-                    k.nested = True
-        vars_ = self.h5.get(f"{group}/vars")
+        g = _open_object(self.h5.id, group)
+        if g is None or h5i.get_type(g) != h5i.GROUP:
+            return
+        vars_ = None
+        for key in _link_names(g):   # arrays of its own sub-layers (a custom layer made of others) count as weights
+            child = h5o_open(g, key)
+            if h5i.get_type(child) != h5i.GROUP:
+                continue
+            if key == b"vars":
+                vars_ = h5py.Group(child)
+            elif _holds_a_dataset(child):
+                k.nested = True
         if vars_ is None:
             return
         stored = vars_.attrs.get("name")
         if stored is not None and _text(stored) != k.name:
             raise WeightsError(f"{self.p}: {WEIGHTS} holds layer '{_text(stored)}' where {CONFIG} puts "
                                f"{k.describe()}: the two do not belong together", unreadable=True)
-        keys = sorted(vars_.keys(), key=lambda s: int(s) if s.isdigit() else -1)
+        keys = sorted((n.decode("utf-8", "replace") for n in _link_names(vars_.id)),
+                      key=lambda s: int(s) if s.isdigit() else -1)
         if any(not s.isdigit() for s in keys) or keys != [str(i) for i in range(len(keys))]:
             raise WeightsError(f"{self.p}: the arrays of Keras layer {k.describe()} are named {keys}, "
                                f"not 0, 1, ...", unreadable=True)
         for s in keys:
-            ds = vars_[s]
-            if not hasattr(ds, "shape"):
+            item = h5o_open(vars_.id, s.encode())
+            if h5i.get_type(item) != h5i.DATASET:
                 raise WeightsError(f"{self.p}: {group}/vars/{s} is not an array", unreadable=True)
+            ds = h5py.Dataset(item)
             k.vars.append((tuple(int(d) for d in ds.shape), ds))
 
     def _sequential(self, entries, path, outer_input):
@@ -465,6 +487,32 @@ class KerasGraph:
         if not (isinstance(outs, list) and outs and isinstance(outs[0], str)) or outs[0] not in ids:
             raise WeightsError(f"{self.p}: the Keras model must have one output (it has {outs!r})", unreadable=True)
         return inputs[0], ids[outs[0]]
+
+
+def h5o_open(loc, name: bytes):
+    from h5py import h5o
+
+    return h5o.open(loc, name)
+
+
+def _open_object(root, path: str):
+    """The object at `path` under the h5py ObjectID `root` (hard and checked soft links), or None."""
+    try:
+        return h5o_open(root, path.encode("utf-8"))
+    except (KeyError, ValueError):
+        return None
+
+
+def _link_names(gid) -> list:
+    names: list = []
+    gid.links.iterate(names.append)
+    return names
+
+
+def _holds_a_dataset(gid) -> bool:
+    from h5py import h5o
+
+    return bool(h5o.visit(gid, lambda name, info: True if info.type == h5o.TYPE_DATASET else None, info=True))
 
 
 def _is_op(entry) -> bool:

@@ -44,50 +44,54 @@ def check_self_contained(h5, where: str) -> None:
     """WeightsError(unreadable=True) unless every object of the open h5py.File `h5` lies in
     it: no external link or link of another class, no soft link that leads anywhere but
     through the file's own hard links, no dataset with external storage, no virtual
-    dataset. Reads links and creation properties only, never an array."""
-    from h5py import h5i, h5l
+    dataset. Reads links and creation properties only, never an array.
 
-    seen: set = set()
-    stack = [(h5, "/")]
-    links = 0
+    Two walks inside the HDF5 library, each calling back once per item (a Python call
+    per link, not a group lookup per link): H5Lvisit over every link (it enters groups
+    through hard links only, each group once), then, with no link left that leaves the
+    file, H5Ovisit over every object, opening only the datasets to read their layout."""
+    from h5py import h5l, h5o
 
     def refuse(path: str, why: str):
         raise WeightsError(f"{where}: {path} {why}; only self-contained files are read", unreadable=True)
 
-    while stack:
-        group, path = stack.pop()
-        if _address(group) in seen:
+    links = []
+
+    def link(name, info):
+        links.append((name, info.type))
+        return True if len(links) > MAX_LINKS else None   # anything but None stops the walk
+
+    h5.id.links.visit(link, info=True)
+    if len(links) > MAX_LINKS:
+        raise WeightsError(f"{where}: more than {MAX_LINKS:,} objects; not a weights file", unreadable=True)
+    for raw, kind in links:
+        if kind == h5l.TYPE_HARD:
             continue
-        seen.add(_address(group))
-        names = []
-        group.id.links.iterate(lambda name, info: names.append((name, info.type)), info=True)
-        for raw, kind in names:
-            links += 1
-            if links > MAX_LINKS:
-                raise WeightsError(f"{where}: more than {MAX_LINKS:,} objects; not a weights file", unreadable=True)
-            name = raw.decode("utf-8", "replace")
-            child_path = path.rstrip("/") + "/" + name
-            if kind == h5l.TYPE_EXTERNAL:
-                refuse(child_path, "is an external link to another file")
-            if kind == h5l.TYPE_SOFT:
-                target = group.id.links.get_val(raw).decode("utf-8", "replace")
-                if not _reached_by_hard_links(h5, group, target):
-                    refuse(child_path, f"is a soft link to '{target[:200]}', which is not an object of this file")
-                continue   # its target is walked where its hard link is
-            if kind != h5l.TYPE_HARD:
-                refuse(child_path, "is a user-defined link")
-            child = group.get(raw)
-            kind_of = h5i.get_type(child.id)
-            if kind_of == h5i.GROUP:
-                stack.append((child, child_path))
-            elif kind_of == h5i.DATASET:
-                _check_dataset(child, child_path, refuse)
+        path = "/" + raw.decode("utf-8", "replace")
+        if kind == h5l.TYPE_EXTERNAL:
+            refuse(path, "is an external link to another file")
+        if kind != h5l.TYPE_SOFT:
+            refuse(path, "is a user-defined link")
+        parent = h5[raw.rpartition(b"/")[0] or b"/"]
+        target = h5.id.links.get_val(raw).decode("utf-8", "replace")
+        if not _reached_by_hard_links(h5, parent, target):
+            refuse(path, f"is a soft link to '{target[:200]}', which is not an object of this file")
+
+    datasets = []
+    h5o.visit(h5.id, lambda name, info: datasets.append(name) if info.type == h5o.TYPE_DATASET else None,
+              info=True)
+    for raw in datasets:
+        ds = h5o.open(h5.id, raw)
+        try:
+            _check_dataset(ds, "/" + raw.decode("utf-8", "replace"), refuse)
+        finally:
+            ds.close()
 
 
-def _check_dataset(ds, path: str, refuse) -> None:
+def _check_dataset(dsid, path: str, refuse) -> None:
     from h5py import h5d
 
-    plist = ds.id.get_create_plist()
+    plist = dsid.get_create_plist()
     if plist.get_external_count() > 0:
         refuse(path, "keeps its data in an external file")
     if plist.get_layout() == h5d.VIRTUAL:
@@ -113,12 +117,6 @@ def _reached_by_hard_links(h5, group, target: str) -> bool:
         if here is None:
             return False
     return True
-
-
-def _address(obj) -> int:
-    from h5py import h5o
-
-    return h5o.get_info(obj.id).addr
 
 
 def _first_line(e: BaseException) -> str:
