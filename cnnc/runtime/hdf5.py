@@ -11,6 +11,8 @@ through hard links of the same file.
 
     with open_file(fileobj, "net.keras") as h5:   # checked; then read as usual
         ...
+    with open_indexed(fileobj, "net.keras") as (h5, datasets):   # and {b"layers/dense/vars/0": DatasetID}
+        ...
 """
 
 from __future__ import annotations
@@ -27,24 +29,43 @@ def open_file(fileobj, where: str):
     """An h5py.File (read-only) of `fileobj` (a path or a seekable binary file object),
     checked by `check_self_contained`; WeightsError(unreadable=True) when it is not an
     HDF5 file or not self-contained. `where` names the file in messages."""
+    return _open(fileobj, where)[0]
+
+
+class open_indexed:
+    """`with open_indexed(fileobj, where) as (h5, datasets):` the h5py.File of `open_file` and
+    {path: h5py DatasetID} of every dataset its check opened (path relative to the root, as
+    bytes): a reader that looks its arrays up there opens none twice. The file is closed after."""
+
+    def __init__(self, fileobj, where: str):
+        self.h5, self.datasets = _open(fileobj, where)
+
+    def __enter__(self):
+        return self.h5, self.datasets
+
+    def __exit__(self, *exc):
+        self.h5.close()
+
+
+def _open(fileobj, where: str):
     h5py = require("h5py", "keras")
     try:
         h5 = h5py.File(fileobj, "r")
     except (OSError, ValueError) as e:
         raise WeightsError(f"{where} is not an HDF5 file ({_first_line(e)})", unreadable=True) from None
     try:
-        check_self_contained(h5, where)
+        return h5, check_self_contained(h5, where)
     except BaseException:
         h5.close()
         raise
-    return h5
 
 
-def check_self_contained(h5, where: str) -> None:
+def check_self_contained(h5, where: str) -> dict:
     """WeightsError(unreadable=True) unless every object of the open h5py.File `h5` lies in
     it: no external link or link of another class, no soft link that leads anywhere but
     through the file's own hard links, no dataset with external storage, no virtual
-    dataset. Reads links and creation properties only, never an array.
+    dataset. Reads links and creation properties only, never an array. Returns
+    {path: DatasetID} of every dataset (a dataset with several hard links under one path).
 
     Two walks inside the HDF5 library, each calling back once per item (a Python call
     per link, not a group lookup per link): H5Lvisit over every link (it enters groups
@@ -80,12 +101,11 @@ def check_self_contained(h5, where: str) -> None:
     datasets = []
     h5o.visit(h5.id, lambda name, info: datasets.append(name) if info.type == h5o.TYPE_DATASET else None,
               info=True)
+    opened = {}
     for raw in datasets:
-        ds = h5o.open(h5.id, raw)
-        try:
-            _check_dataset(ds, "/" + raw.decode("utf-8", "replace"), refuse)
-        finally:
-            ds.close()
+        opened[raw] = h5o.open(h5.id, raw)
+        _check_dataset(opened[raw], "/" + raw.decode("utf-8", "replace"), refuse)
+    return opened
 
 
 def _check_dataset(dsid, path: str, refuse) -> None:

@@ -6,7 +6,8 @@ An `.npz` is a zip of `.npy` members, stored (not compressed). np.savez copies e
 into 16 MB bytes objects to pass through zipfile, and zipfile computes each member's CRC-32
 before it writes, on the same thread. Here each array's memory is written as it is, in one
 call, while a second thread computes its CRC (both release the GIL, so on two cores they
-overlap); each member's local header is written with its CRC left at zero and patched
+overlap; ISA-L's CRC-32 from the `isal` package when it is installed, four times zlib's
+speed); each member's local header is written with its CRC left at zero and patched
 once the data is out. Members are zip64 with a fixed date (1980-01-01), as np.savez's
 force_zip64 members are: the same arrays give the same bytes.
 """
@@ -14,6 +15,7 @@ force_zip64 members are: the same arrays give the same bytes.
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +30,7 @@ _UTF8 = 0x800            # general-purpose flag: the name is UTF-8
 _MODE = 0o644 << 16      # external attributes: a regular file, rw-r--r--
 _FULL32 = 0xFFFFFFFF
 _CRC_AT = 14             # where the CRC lies in a local header
+_FLUSH_EVERY = 64 << 20  # bytes written between two starts of the disk write (_Flusher)
 
 
 def npy_header(a: np.ndarray) -> bytes:
@@ -42,8 +45,17 @@ def npy_header(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _crc(header: bytes, data: memoryview) -> int:
-    return zlib.crc32(data, zlib.crc32(header)) & _FULL32
+def _crc32():
+    """ISA-L's CRC-32 (the `isal` package: the same function, 4x zlib's speed) or zlib's."""
+    try:
+        from isal.isal_zlib import crc32
+    except ImportError:
+        return zlib.crc32
+    return crc32
+
+
+def _crc(crc32, header: bytes, data: memoryview) -> int:
+    return crc32(data, crc32(header)) & _FULL32
 
 
 def write_npz(path, arrays: dict) -> None:
@@ -59,18 +71,21 @@ def write_npz(path, arrays: dict) -> None:
         data = memoryview(a.reshape(-1).view(np.uint8))   # its bytes, not a copy
         members.append(((name + ".npy").encode("utf-8"), npy_header(a), data))
     entries = []   # (name, flags, crc, size, offset) of each member
-    with open(path, "wb") as f, ThreadPoolExecutor(1, thread_name_prefix="cnnc-crc") as crcs:
+    crc32 = _crc32()
+    with open(path, "wb") as f, ThreadPoolExecutor(1, thread_name_prefix="cnnc-crc") as crcs, _Flusher() as flusher:
         pending = []
         offset = 0
         for name, header, data in members:
-            pending.append(crcs.submit(_crc, header, data))
+            pending.append(crcs.submit(_crc, crc32, header, data))
             flags = 0 if name.isascii() else _UTF8
             size = len(header) + data.nbytes
             local = struct.pack("<IHHHHHIIIHH", 0x04034B50, _VERSION, flags, 0, _DOS_TIME, _DOS_DATE, 0,
                                 _FULL32, _FULL32, len(name), 20) + name + struct.pack("<HHQQ", 1, 16, size, size)
             f.write(local)
             f.write(header)
-            f.write(data)
+            for at in range(0, data.nbytes, _FLUSH_EVERY):
+                f.write(data[at:at + _FLUSH_EVERY])
+                flusher.written(f, min(_FLUSH_EVERY, data.nbytes - at))
             entries.append([name, flags, 0, size, offset])
             offset += len(local) + size
         for entry, crc in zip(entries, pending):   # each member's CRC, in its local header
@@ -79,6 +94,34 @@ def write_npz(path, arrays: dict) -> None:
             f.write(struct.pack("<I", entry[2]))
         f.seek(offset)
         f.write(_directory(entries, offset))
+
+
+class _Flusher:
+    """Starts the disk write of what is written so far, in a thread, after each _FLUSH_EVERY
+    bytes (when the previous one is done). The caller's fsync must still follow: this only
+    lets the disk work while the rest is written, where the kernel would wait until a tenth
+    of memory is dirty and leave all of a large file to that fsync."""
+
+    def __enter__(self):
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="cnnc-flush")
+        self.pending, self.unflushed = None, 0
+        return self
+
+    def written(self, f, n: int) -> None:
+        self.unflushed += n
+        if self.unflushed >= _FLUSH_EVERY and (self.pending is None or self.pending.done()):
+            f.flush()
+            self.pending, self.unflushed = self.pool.submit(_datasync, f.fileno()), 0
+
+    def __exit__(self, *exc):
+        self.pool.shutdown(wait=True)   # before the file is closed: its descriptor stays valid
+
+
+def _datasync(fd: int) -> None:
+    try:
+        os.fdatasync(fd) if hasattr(os, "fdatasync") else os.fsync(fd)
+    except OSError:   # a file system that cannot: the caller's own fsync says what it says
+        pass
 
 
 def _directory(entries, start: int) -> bytes:
