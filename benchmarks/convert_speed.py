@@ -9,8 +9,9 @@ and saved as DIR/NAME.keras; Keras is needed only for that):
      weights pays;
   2. from-keras: the whole command in-process (read, convert, write the program and NET.npz
      into a new folder, each file fsync'd), split into reading and converting, and writing;
-  3. the floor of the write: the same arrays written as NET.npz by the same writer, then the
-     fsync alone;
+  3. the floors of the write: the same arrays written as an .npz by the same writer, and
+     their bytes written plainly (one write each, no zip, no checksums), each with its fsync,
+     and that fsync alone;
   4. peak memory: a further run under tracemalloc (numpy's arrays are tracked), against the
      weights' size. Timed runs are not traced: tracing slows Python code by half.
 Times are medians of --runs, as wall time and as CPU time of the process (all threads): on a
@@ -91,23 +92,34 @@ def from_keras(path, out_folder) -> "tuple[tuple[float, float], tuple[float, flo
     return converted, clock.lap()
 
 
-def write_floor(path, out_folder) -> "tuple[tuple[float, float], float]":
-    """((wall, cpu) of writing the network's arrays as an .npz, wall seconds of its fsync)."""
+def write_floors(path, out_folder) -> "tuple[tuple, tuple]":
+    """The floors of the write: (wall, cpu, the fsync's wall) of writing the network's arrays as
+    an .npz with cnnc's writer, and of writing the same bytes with one plain write per array
+    (no zip, no CRC); each to a new file, the first two including the fsync."""
     from cnnc.bridges.importers.keras.model import convert
     from cnnc.runtime.npz import write_npz
 
     params = convert(path)[1]
-    target = os.path.join(out_folder, "w.npz")
-    clock = Clock()
-    write_npz(target, params)
-    written = clock.lap()
-    t = time.perf_counter()
-    fd = os.open(target, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return written, time.perf_counter() - t
+
+    def plain(target):
+        with open(target, "wb") as f:
+            for a in params.values():
+                f.write(memoryview(a.reshape(-1).view("u1")))
+
+    out = []
+    for name, write in (("w.npz", lambda target: write_npz(target, params)), ("w.bin", plain)):
+        target = os.path.join(out_folder, name)
+        clock = Clock()
+        write(target)
+        t = time.perf_counter()
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        out.append((*clock.lap(), time.perf_counter() - t))
+        os.remove(target)
+    return out[0], out[1]
 
 
 def peak_memory(path, out_folder) -> int:
@@ -121,14 +133,44 @@ def peak_memory(path, out_folder) -> int:
     return peak
 
 
+def crc_speeds() -> str:
+    """GB/s of zlib's CRC-32 and of isal's (NET.npz's checksums use isal's where installed)."""
+    import zlib
+
+    import numpy as np
+
+    data = memoryview(np.random.default_rng(0).integers(0, 255, 256 << 20, dtype=np.uint8))
+    out = []
+    try:
+        from isal.isal_zlib import crc32 as isal_crc32
+    except ImportError:
+        isal_crc32 = None
+    for name, crc in (("zlib", zlib.crc32), ("isal", isal_crc32)):
+        if crc is None:
+            out.append(f"{name} not installed")
+            continue
+        cpu = []
+        for _ in range(3):
+            t = time.process_time()
+            crc(data)
+            cpu.append(time.process_time() - t)
+        out.append(f"{name} {data.nbytes / 1e9 / min(cpu):.1f} GB/s")
+    return "CRC-32: " + ", ".join(out)
+
+
 def _median(pairs) -> "tuple[float, float]":
     pairs = list(pairs)
     return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 
-def _fresh(folder) -> str:
-    """A new empty folder for one run's output: each run writes new files, as a first conversion does."""
-    return tempfile.mkdtemp(dir=folder)
+def _run(measure, path, folder):
+    """measure(path, a new empty folder): each run writes new files, as a first conversion does,
+    and they are removed after it (a few GB of earlier outputs would crowd the page cache)."""
+    out = tempfile.mkdtemp(dir=folder)
+    try:
+        return measure(path, out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def main() -> None:
@@ -138,27 +180,27 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     os.makedirs(args.folder, exist_ok=True)
+    print(crc_speeds())
     print("wall / cpu seconds; ratio = from-keras / h5py read")
     print(f"{'network':<15} {'weights':>8} {'h5py read':>11} {'from-keras':>11} {'ratio':>11} "
-          f"{'read+convert':>12} {'write':>11} {'npz alone':>11} {'fsync':>6} {'peak mem':>9} {'ratio':>6} {'load':>5}")
+          f"{'read+convert':>12} {'write':>11} {'npz alone':>11} {'bytes alone':>11} {'fsync':>5} {'peak mem':>9} {'ratio':>6} {'load':>5}")
     for name in args.models:
         path = build(name, args.folder)
         work = tempfile.mkdtemp(dir=args.folder)
         try:
             (h_wall, h_cpu), nbytes = h5py_read(path, args.runs)
-            from_keras(path, _fresh(work))   # warm: the .keras file in the page cache, modules imported
-            runs = [from_keras(path, _fresh(work)) for _ in range(args.runs)]
+            runs = [_run(from_keras, path, work) for _ in range(args.runs + 1)][1:]   # the first warms up
             conv = _median(r[0] for r in runs)
             write = _median(r[1] for r in runs)
             total = _median((a[0] + b[0], a[1] + b[1]) for a, b in runs)
-            floor, fsync = write_floor(path, _fresh(work))
-            peak = peak_memory(path, _fresh(work))
+            floor, raw = _run(write_floors, path, work)
+            peak = _run(peak_memory, path, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         pair = "{:>5.2f}/{:<5.2f}".format
         print(f"{name:<15} {nbytes / 1e6:>6.0f}MB {pair(h_wall, h_cpu)} {pair(*total)} "
               f"{total[0] / h_wall:>4.1f}x/{total[1] / h_cpu:<4.1f}x {pair(*conv):>12} {pair(*write)} "
-              f"{pair(*floor)} {fsync:>6.2f} {peak / 1e6:>7.0f}MB {peak / nbytes:>5.2f}x {os.getloadavg()[0]:>5.1f}",
+              f"{pair(*floor[:2])} {pair(*raw[:2])} {raw[2]:>5.2f} {peak / 1e6:>7.0f}MB {peak / nbytes:>5.2f}x {os.getloadavg()[0]:>5.1f}",
               flush=True)
 
 

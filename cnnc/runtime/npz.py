@@ -6,8 +6,8 @@ An `.npz` is a zip of `.npy` members, stored (not compressed). np.savez copies e
 into 16 MB bytes objects to pass through zipfile, and zipfile computes each member's CRC-32
 before it writes, on the same thread. Here each array's memory is written as it is, in one
 call, while a second thread computes its CRC (both release the GIL, so on two cores they
-overlap; ISA-L's CRC-32 from the `isal` package when it is installed, four times zlib's
-speed); each member's local header is written with its CRC left at zero and patched
+overlap; ISA-L's CRC-32 from the `isal` package when it is installed: benchmarks/convert_speed.py
+prints both speeds); each member's local header is written with its CRC left at zero and patched
 once the data is out. Members are zip64 with a fixed date (1980-01-01), as np.savez's
 force_zip64 members are: the same arrays give the same bytes.
 """
@@ -46,7 +46,7 @@ def npy_header(a: np.ndarray) -> bytes:
 
 
 def _crc32():
-    """ISA-L's CRC-32 (the `isal` package: the same function, 4x zlib's speed) or zlib's."""
+    """ISA-L's CRC-32 (the `isal` package: the same function, faster) or zlib's."""
     try:
         from isal.isal_zlib import crc32
     except ImportError:
