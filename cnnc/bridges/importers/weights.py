@@ -42,10 +42,9 @@ def _read(ds) -> np.ndarray:
     (h5py's `ds[()]` works out a selection first: a third of the time of a small array)."""
     from h5py import h5s
 
-    shape, dtype = ds.shape, ds.dtype
-    if shape is None or dtype.kind not in "fiu":
+    if ds.shape is None or ds.dtype.kind not in "fiu":
         return np.asarray(ds[()])
-    a = np.empty(shape, dtype=dtype)
+    a = np.empty(ds.shape, dtype=ds.dtype)
     if a.size:
         ds.id.read(h5s.ALL, h5s.ALL, a)
     return a
