@@ -4,12 +4,14 @@
 
 An `.npz` is a zip of `.npy` members, stored (not compressed). np.savez copies each array
 into 16 MB bytes objects to pass through zipfile, and zipfile computes each member's CRC-32
-before it writes, on the same thread. Here each array's memory is written as it is, in one
-call, while a second thread computes its CRC (both release the GIL, so on two cores they
-overlap; ISA-L's CRC-32 from the `isal` package when it is installed: benchmarks/convert_speed.py
-prints both speeds); each member's local header is written with its CRC left at zero and patched
-once the data is out. Members are zip64 with a fixed date (1980-01-01), as np.savez's
-force_zip64 members are: the same arrays give the same bytes.
+before it writes, on the same thread. Here each array's memory is written as it lies (64 MB
+per call, no copy) while a second thread computes its CRC (both release the GIL, so on two
+cores they overlap; ISA-L's CRC-32 from the `isal` package when it is installed: it is
+faster, and benchmarks/convert_speed.py prints both speeds); each member's local header is
+written with its CRC left at zero and patched once the data is out. A third thread starts
+the disk write every 64 MB (_Flusher), so the caller's fsync finds little left. Members are
+zip64 with a fixed date (1980-01-01), as np.savez's force_zip64 members are: the same arrays
+give the same bytes.
 """
 
 from __future__ import annotations
