@@ -1,6 +1,7 @@
 """How fast is `cnnc from-keras`, and how much memory does it take?
 
     python benchmarks/convert_speed.py [--models EfficientNetB7 ConvNeXtXLarge] [--folder DIR] [--runs 3]
+    python benchmarks/convert_speed.py --convert-only --tree OTHER_CHECKOUT ...   # before / after
 
 For each keras.applications network (built once with random weights at its default input
 and saved as DIR/NAME.keras; Keras is needed only for that):
@@ -17,6 +18,8 @@ and saved as DIR/NAME.keras; Keras is needed only for that):
 Times are medians of --runs, as wall time and as CPU time of the process (all threads): on a
 shared machine the wall time swings with the other jobs, the CPU time much less. The load
 average is printed with each line.
+--convert-only times only from-keras (2); --tree imports cnnc from another checkout, so two
+versions are compared on the same files in the same minutes.
 Goals: from-keras within 2x of h5py's time, peak memory within 2x of the weights' size.
 Prints one line per network; results go in BENCHMARKS.md, "bridges".
 """
@@ -178,8 +181,22 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["EfficientNetB7", "ConvNeXtXLarge"])
     ap.add_argument("--folder", default=os.path.join(tempfile.gettempdir(), "cnnc-convert-bench"))
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--convert-only", action="store_true", help="time only the conversion")
+    ap.add_argument("--tree", help="import cnnc from this checkout instead (a before/after comparison)")
     args = ap.parse_args()
     os.makedirs(args.folder, exist_ok=True)
+    if args.tree:
+        sys.path.insert(0, os.path.abspath(args.tree))
+    if args.convert_only:
+        import cnnc
+
+        for name in args.models:
+            path = build(name, args.folder)
+            runs = [_run(from_keras, path, args.folder) for _ in range(args.runs + 1)][1:]
+            total = _median((a[0] + b[0], a[1] + b[1]) for a, b in runs)
+            print(f"{name:<15} from-keras {total[0]:.2f} / {total[1]:.2f} s (wall / cpu), cnnc from "
+                  f"{os.path.dirname(os.path.dirname(cnnc.__file__))}, load {os.getloadavg()[0]:.1f}", flush=True)
+        return
     print(crc_speeds())
     print("wall / cpu seconds; ratio = from-keras / h5py read")
     print(f"{'network':<15} {'weights':>8} {'h5py read':>11} {'from-keras':>11} {'ratio':>11} "
