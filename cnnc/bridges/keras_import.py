@@ -248,11 +248,7 @@ class _weights_file:
 
 class _Window:
     """The bytes of a stored zip member, read in place from the zip file (zipfile's own reader
-    would read through everything before each seek). HDF5 reads its directory a few hundred
-    bytes at a time (thousands of reads for a large network), so reads smaller than BLOCK are
-    served from the last BLOCK read; arrays are read straight into h5py's buffer."""
-
-    BLOCK = 64 << 10
+    would read through everything before each seek)."""
 
     def __init__(self, filename, info, p):
         self.f = open_regular(filename)
@@ -265,7 +261,6 @@ class _Window:
         self.start = info.header_offset + 30 + name_len + extra_len
         self.size = info.file_size
         self.pos = 0
-        self.block, self.block_at = b"", 0   # the last small read's block, and where it starts
 
     def seek(self, offset, whence=0):
         base = (0, self.pos, self.size)[whence]
@@ -277,22 +272,17 @@ class _Window:
 
     def read(self, n=-1):
         n = self.size - self.pos if n is None or n < 0 else min(n, self.size - self.pos)
-        buf = bytearray(n)
-        return bytes(buf[:self.readinto(buf)])
+        self.f.seek(self.start + self.pos)
+        data = self.f.read(n)
+        self.pos += len(data)
+        return data
 
     def readinto(self, buf):
+        """Straight into h5py's buffer: no copy through a bytes object (half the time of a read)."""
         view = memoryview(buf).cast("B")
         n = min(len(view), self.size - self.pos)
-        at = self.pos - self.block_at
-        if n >= self.BLOCK:   # an array: no copy through a bytes object (half the time of a read)
-            self.f.seek(self.start + self.pos)
-            got = self.f.readinto(view[:n])
-        else:
-            if at < 0 or at + n > len(self.block):
-                self.f.seek(self.start + self.pos)
-                self.block, self.block_at, at = self.f.read(min(self.BLOCK, self.size - self.pos)), self.pos, 0
-            got = min(n, len(self.block) - at)
-            view[:got] = self.block[at:at + got]
+        self.f.seek(self.start + self.pos)
+        got = self.f.readinto(view[:n])
         self.pos += got
         return got
 
