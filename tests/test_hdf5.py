@@ -96,3 +96,33 @@ def test_a_file_object_is_checked_too_and_garbage_is_not_hdf5(tmp_path):
         hdf5.open_file(io.BytesIO(f.read()), "w.h5")
     with pytest.raises(WeightsError, match="w.h5 is not an HDF5 file"):
         hdf5.open_file(io.BytesIO(b"not hdf5" * 100), "w.h5")
+
+
+def test_open_indexed_gives_every_dataset_once_opened_by_the_check(tmp_path):
+    def build(f):
+        f["layers/dense/vars"]["1"] = np.ones(3, dtype="f4")
+        f["layers/block/layers/conv/vars/0"] = np.zeros((1, 1, 2, 2), dtype="f4")
+        f["again"] = f["layers/dense/vars/1"]   # a second hard link: listed under one path
+    with hdf5.open_indexed(_file(tmp_path, build), "w.h5") as (h5, datasets):
+        assert len(datasets) == 3 and {b"layers/block/layers/conv/vars/0", b"layers/dense/vars/0"} < set(datasets)
+        assert {b"again", b"layers/dense/vars/1"} & set(datasets)
+        np.testing.assert_array_equal(h5py.Dataset(datasets[b"layers/dense/vars/0"])[()], h5["layers/dense/vars/0"][()])
+        assert h5py.Dataset(datasets[b"layers/dense/vars/0"])[()][1, 2] == 5 != h5["layers/dense/vars/0"][()][0, 2]
+    assert not h5.id.valid   # closed after the block
+
+
+def test_open_indexed_refuses_as_open_file_does(tmp_path):
+    path = _file(tmp_path, _external_storage(_secret(tmp_path)))
+    with pytest.raises(WeightsError, match="keeps its data in an external file"):
+        with hdf5.open_indexed(path, "w.h5"):
+            pass
+
+
+def test_an_external_link_to_a_fifo_is_refused_without_opening_it(tmp_path):
+    fifo = str(tmp_path / "fifo")
+    os.mkfifo(fifo)
+
+    def build(f):
+        f["layers/dense"]["out"] = h5py.ExternalLink(fifo, "/")   # the walk must not follow it (it would block)
+    with pytest.raises(WeightsError, match="layers/dense/out is an external link to another file"):
+        hdf5.open_file(_file(tmp_path, build), "w.h5")

@@ -134,8 +134,8 @@ def read_keras(network, path):
     with _open_zip(p) as zf:
         config = _read_config(zf, p)
         with _weights_file(zf, p, OPTIMIZER_FACTOR * expected + METADATA_SLACK) as fobj:
-            with hdf5.open_file(fobj, f"{p}: {WEIGHTS}") as h5:   # self-contained, checked before reading
-                graph = KerasGraph(config, h5, p)
+            with hdf5.open_indexed(fobj, f"{p}: {WEIGHTS}") as (h5, datasets):   # self-contained, checked first
+                graph = KerasGraph(config, h5, p, datasets)
                 pairs, skipped = match(network, graph, p)
                 params = _read_arrays(network, graph, pairs, p)
     return params, pairs, skipped
@@ -331,10 +331,12 @@ class KLayer:
 
 
 class KerasGraph:
-    """The Keras model as a DAG of KLayers: `.layers` (id -> KLayer), `.input`, `.output`."""
+    """The Keras model as a DAG of KLayers: `.layers` (id -> KLayer), `.input`, `.output`.
+    `datasets` is hdf5.open_indexed's {path: DatasetID} of the open file `h5`."""
 
-    def __init__(self, config, h5, p):
-        self.p, self.h5 = p, h5
+    def __init__(self, config, h5, p, datasets):
+        self.p, self.h5, self.datasets = p, h5, datasets
+        self.nested = _groups_with_sub_layers(datasets)
         self.layers: dict = {}
         top = config.get("config", {})
         if config.get("class_name") not in _MODELS or not isinstance(top.get("layers"), list):
@@ -375,28 +377,35 @@ class KerasGraph:
         return k
 
     def _read_group(self, k, group):
+        """k.vars and k.nested from the layer's HDF5 group: the arrays come from the index of the
+        datasets the file's check opened, so only the `vars` group is opened here (h5py's group
+        lookups cost a millisecond each, and a large network has ~2,000 of them)."""
+        import h5py
+        from h5py import h5i
+
         k.group = group
-        g = self.h5.get(group)
-        if g is not None:   # arrays of its own sub-layers (a custom layer made of others) count as weights
-            for key, item in g.items():
-                if key != "vars" and hasattr(item, "visit") and item.visit(
-                        lambda name, item=item: True if hasattr(item[name], "shape") else None):
-                    k.nested = True
-        vars_ = self.h5.get(f"{group}/vars")
-        if vars_ is None:
+        k.nested = group.encode("utf-8") in self.nested   # arrays of its own sub-layers count as weights
+        vid = _open_object(self.h5.id, f"{group}/vars")
+        if vid is None or h5i.get_type(vid) != h5i.GROUP:
             return
+        vars_ = h5py.Group(vid)
         stored = vars_.attrs.get("name")
         if stored is not None and _text(stored) != k.name:
             raise WeightsError(f"{self.p}: {WEIGHTS} holds layer '{_text(stored)}' where {CONFIG} puts "
                                f"{k.describe()}: the two do not belong together", unreadable=True)
-        keys = sorted(vars_.keys(), key=lambda s: int(s) if s.isdigit() else -1)
+        names: list = []
+        vid.links.iterate(names.append)
+        keys = sorted((n.decode("utf-8", "replace") for n in names), key=lambda s: int(s) if s.isdigit() else -1)
         if any(not s.isdigit() for s in keys) or keys != [str(i) for i in range(len(keys))]:
             raise WeightsError(f"{self.p}: the arrays of Keras layer {k.describe()} are named {keys}, "
                                f"not 0, 1, ...", unreadable=True)
         for s in keys:
-            ds = vars_[s]
-            if not hasattr(ds, "shape"):
+            item = self.datasets.get(f"{group}/vars/{s}".encode("utf-8"))
+            if item is None:   # a second hard link, or a soft one: the index holds the dataset's first path
+                item = _open_object(vid, s)
+            if item is None or h5i.get_type(item) != h5i.DATASET:
                 raise WeightsError(f"{self.p}: {group}/vars/{s} is not an array", unreadable=True)
+            ds = h5py.Dataset(item)
             k.vars.append((tuple(int(d) for d in ds.shape), ds))
 
     def _sequential(self, entries, path, outer_input):
@@ -465,6 +474,29 @@ class KerasGraph:
         if not (isinstance(outs, list) and outs and isinstance(outs[0], str)) or outs[0] not in ids:
             raise WeightsError(f"{self.p}: the Keras model must have one output (it has {outs!r})", unreadable=True)
         return inputs[0], ids[outs[0]]
+
+
+def _open_object(loc, path: str):
+    """The object at `path` under the h5py ObjectID `loc` (through hard links and soft links the
+    file's check found inside it), or None."""
+    from h5py import h5o
+
+    try:
+        return h5o.open(loc, path.encode("utf-8"))
+    except (KeyError, ValueError):
+        return None
+
+
+def _groups_with_sub_layers(datasets) -> set:
+    """The groups (paths as bytes) with an array in a subgroup other than `vars`: a layer made of
+    other layers (each holding its own `vars`)."""
+    out = set()
+    for path in datasets:
+        parts = path.split(b"/")
+        for i in range(len(parts) - 2):   # parts[i + 1] is a group: an array lies below it
+            if parts[i + 1] != b"vars":
+                out.add(b"/".join(parts[:i + 1]))
+    return out
 
 
 def _is_op(entry) -> bool:

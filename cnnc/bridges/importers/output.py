@@ -30,14 +30,20 @@ def weights_beside(out) -> str:
 def write_files(text, params, out) -> str:
     """Write `params` as NET.npz beside the program `out`, then the program: each atomically,
     the weights first (a kill never leaves a program without its weights). Returns the weights' path."""
+    import numpy as np
+
     from ...runtime import files
-    from ...runtime.weights import writer
+    from ...runtime.npz import write_npz
 
     weights = weights_beside(out)
+    arrays = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
+
+    def weights_file(tmp):
+        write_npz(tmp, arrays)
 
     def program(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
 
-    files.write_together([(weights, writer(weights, params)), (out, program)])
+    files.write_together([(weights, weights_file), (out, program)])
     return weights

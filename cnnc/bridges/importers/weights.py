@@ -28,13 +28,26 @@ def array_of(source) -> np.ndarray:
     if isinstance(source, np.ndarray):
         return source
     ds, shape = source
-    a = np.asarray(ds[()])
-    if str(ds.attrs.get("dtype", "")) in ("bfloat16", "b'bfloat16'") and a.dtype.itemsize == 2:
+    a = _read(ds)
+    if a.dtype.itemsize == 2 and str(ds.attrs.get("dtype", "")) in ("bfloat16", "b'bfloat16'"):
         a = (np.ascontiguousarray(a).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
     if a.dtype.kind not in "fiu":
         raise WeightsError(f"{getattr(ds, 'name', 'an array')} is stored as {a.dtype}, not numbers")
     a = a.astype(np.float32, copy=False)
     return a.reshape(shape) if shape is not None else a
+
+
+def _read(ds) -> np.ndarray:
+    """All of the h5py dataset `ds`: numbers straight into a new array with the low-level read
+    (h5py's `ds[()]` works out a selection first: a third of the time of a small array)."""
+    from h5py import h5s
+
+    if ds.shape is None or ds.dtype.kind not in "fiu":
+        return np.asarray(ds[()])
+    a = np.empty(ds.shape, dtype=ds.dtype)
+    if a.size:
+        ds.id.read(h5s.ALL, h5s.ALL, a)
+    return a
 
 
 class _Mismatch(Exception):

@@ -58,8 +58,8 @@ def convert(path, name: "str | None" = None) -> "tuple[str, dict]":
         config = _read_config(zf, p)
         info = _member(zf, WEIGHTS, p)
         limit = COMPRESSION_LIMIT * info.compress_size + METADATA_SLACK
-        with _weights_file(zf, p, limit) as fobj, hdf5.open_file(fobj, f"{p}: {WEIGHTS}") as h5:
-            graph = KerasGraph(config, h5, p)
+        with _weights_file(zf, p, limit) as fobj, hdf5.open_indexed(fobj, f"{p}: {WEIGHTS}") as (h5, datasets):
+            graph = KerasGraph(config, h5, p, datasets)
             model = str((config.get("config") or {}).get("name") or config.get("class_name") or "model")
             net, problems = build(graph, p, name=model, source=os.path.basename(p))
             if problems:
