@@ -10,6 +10,7 @@ NASNetLarge 200; no line over 200 characters). `--slow` runs all 39 keras.applic
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -90,8 +91,8 @@ def test_every_keras_application(name, tmp_path):
     agree(km, text, params, (size, size, 3))
 
 
-def _nasnet_two_cells(f=4, size=16):
-    """Two NASNet normal cells (keras.applications.nasnet's layer classes and wiring): each cell
+def _nasnet_cells(n=4, f=4, size=16):
+    """NASNet normal cells (keras.applications.nasnet's layer classes and wiring): each cell
     reads the previous cell and the one before it, so the program needs named inputs."""
     layers = keras.layers
 
@@ -123,15 +124,22 @@ def _nasnet_two_cells(f=4, size=16):
         return layers.concatenate([p, x1, x2, x3, x4, x5])
 
     inp = keras.Input((size, size, 3))
-    stem = layers.BatchNormalization()(layers.Conv2D(f, 3, padding="same", use_bias=False)(inp))
-    c1 = cell(stem, stem)
-    c2 = cell(c1, stem)
-    out = layers.Dense(5)(layers.GlobalAveragePooling2D()(layers.Activation("relu")(c2)))
+    stem = layers.BatchNormalization()(layers.Conv2D(6 * f, 3, padding="same", use_bias=False)(inp))
+    x, p = stem, stem
+    for _ in range(n):
+        x, p = cell(x, p), x
+    out = layers.Dense(5)(layers.GlobalAveragePooling2D()(layers.Activation("relu")(x)))
     return randomize(keras.Model(inp, out), (size, size, 3))
 
 
-def test_a_two_cell_nasnet(tmp_path):
-    km = _nasnet_two_cells()
+def test_nasnet_cells(tmp_path):
+    """Four cells, each reading the two before it: written as a definition whose parameter is
+    the name of the cell before the last, and one use per cell (as NASNetLarge under --slow)."""
+    km = _nasnet_cells()
     text, params = converted(km, tmp_path, "nasnet_cells")
-    assert "from=" in text or "add " in text   # named inputs where nothing else can say it
+    assert "from=" in text and "add " in text   # named inputs where nothing else can say it
+    cell = re.search(r"^def (\w+) prev \{$", text, re.M)
+    assert cell, text
+    uses = re.findall(rf"^(?:\w+: )?{cell.group(1)} \w+\b", text, re.M)
+    assert len(uses) == 4, text
     agree(km, text, params, (16, 16, 3))
