@@ -66,9 +66,10 @@ def agree(km, text, params, shape, rtol=3e-4):
 
 CI = [("MobileNet", 32), ("MobileNetV2", 32), ("ResNet101", 32), ("DenseNet169", 32), ("InceptionResNetV2", 75),
       ("ConvNeXtTiny", 32), ("EfficientNetV2B0", 32)]
-# ConvNeXt's logits move little with the input at 32x32 (its layer norms keep every scale),
-# and its float32 error is small (measured 6.7e-6 of the largest logit): a tighter tolerance
-RTOL = {"ConvNeXtTiny": 5e-5}
+# ConvNeXt's logits move little with the input at 32x32 (its layer norms keep every scale: the
+# other input moves them by 1.5e-2 of the largest logit), and Keras's own float32 logits are
+# within 1e-6 of it from float64 (scripts/keras_float_error.py): a tighter tolerance
+RTOL = {name: 5e-5 for name in dir(keras.applications) if name.startswith("ConvNeXt")}
 
 
 @pytest.mark.parametrize("name, size", CI, ids=[c[0] for c in CI])
@@ -88,7 +89,7 @@ def test_every_keras_application(name, tmp_path):
     size = SIZES.get(name, 32)
     km = application(name, size)
     text, params = converted(km, tmp_path, name)
-    agree(km, text, params, (size, size, 3))
+    agree(km, text, params, (size, size, 3), **({"rtol": RTOL[name]} if name in RTOL else {}))
 
 
 def _nasnet_cells(n=4, f=4, size=16):

@@ -47,9 +47,13 @@ def _targets(item):
 
 
 def _reads_previous(item) -> bool:
+    """Whether the item reads the one before it: a block does, a statement unless it reads names
+    (`from=`, a join's), a use unless it has `from=` (its names fill parameters)."""
     if isinstance(item, Block):
         return True
-    return not item.refs or all(isinstance(r, tuple) and r[0] != "from" for r in item.refs)
+    if isinstance(item, Use):
+        return not any(isinstance(r, tuple) for r in item.refs)
+    return not item.refs
 
 
 def _unit_item(item) -> bool:
@@ -90,17 +94,22 @@ class _Program:
         (not inside a chain that goes on: half a separable-conv block is no unit)."""
         return lst[e].node.id in self.labels or e + 1 == len(lst) or not _reads_previous(lst[e + 1])
 
-    def signature(self, item, start, pos, ext, first):
-        """The item's shape in a run starting at `start`: kind, words, wiring (names inside the
-        run by their offset, others by order of first appearance); numbers left out."""
+    @staticmethod
+    def head(item):
+        """The item's kind and words, numbers left out."""
         if isinstance(item, Stmt):
             words = tuple((k, v.text if isinstance(v, Expr) else v) for k, v in item.args
                           if not _number(v) and not isinstance(v, tuple))
             lists = tuple((k, v) for k, v in item.args if isinstance(v, tuple) and not _number(v))
-            head = ("S", item.kind, words, lists)
-        else:
-            head = ("U", item.kind, tuple((k if k is not None else j, None if _number(v) else v.text
-                                           if isinstance(v, Expr) else v) for j, (k, v) in enumerate(item.args)))
+            return ("S", item.kind, words, lists)
+        return ("U", item.kind, tuple((k if k is not None else j, None if _number(v) else v.text
+                                       if isinstance(v, Expr) else v) for j, (k, v) in enumerate(item.args)))
+
+    @staticmethod
+    def wiring(item, start, pos, ext, first):
+        """The names the item reads, in a run starting at `start`: inside the run by their
+        offset, others by order of first appearance; None for a join that would start a run
+        (its names are its input, not a use's)."""
         wires = []
         for is_from, n in _targets(item):
             if first and is_from:
@@ -109,32 +118,35 @@ class _Program:
                 wires.append((is_from, "in", pos[n.id] - start))
             else:
                 wires.append((is_from, "out", ext.setdefault(n.id, len(ext))))
-        if first and not any(is_from for is_from, _ in _targets(item)) and item.refs:
-            return None   # a join first: its names are its input, not a use's
-        return head, tuple(wires)
+        if first and item.refs and not any(is_from for is_from, _ in _targets(item)):
+            return None
+        return tuple(wires)
 
     def candidates(self, limit, chains):
         """{signature: [(list, start, end)]} of closed runs of 2..limit items (with `chains`,
         only runs whose every item but the first reads the one before it)."""
         lists, last = self.readers()
         found: dict = {}
+        heads: dict = {}
         for li, lst in enumerate(lists):
             row = last[li]
             for i in range(len(lst)):
                 if not _unit_item(lst[i]):
                     continue
-                pos, ext, sig, reach = {}, {}, [], -1
+                pos, ext, sig, reach, named = {}, {}, [], -1, False
                 for e in range(i, min(len(lst), i + limit)):
                     item = lst[e]
                     if not _unit_item(item) or (chains and e > i and item.refs):
                         break
-                    s = self.signature(item, i, pos, ext, e == i)
-                    if s is None:
+                    wires = self.wiring(item, i, pos, ext, e == i)
+                    if wires is None:
                         break
-                    sig.append(s)
+                    if id(item) not in heads:
+                        heads[id(item)] = self.head(item)
+                    sig.append((heads[id(item)], wires))
                     pos[item.node.id] = e
-                    if e > i and reach <= e and any(x.refs or x.node.id in self.labels for x in lst[i:e + 1]) and (
-                            not chains or self.chain_ends(lst, e)):
+                    named = named or bool(item.refs) or item.node.id in self.labels
+                    if e > i and reach <= e and named and (not chains or self.chain_ends(lst, e)):
                         found.setdefault(tuple(sig), []).append((lst, i, e + 1))
                     reach = max(reach, row[e])
         return found
@@ -220,9 +232,9 @@ class _Program:
             if all(v == col[0] for v in col):
                 exprs[(k, slot)] = ("literal", col[0])
                 continue
-            same = next((n for n, vals in ints if vals == col), None) or next(
+            alias = next((n for n, vals in ints if vals == col), None) or next(
                 (p for p, vals, _ in params if vals == col), None)
-            rel = same or _relation(col, ints)
+            rel = alias or _relation(col, ints)
             if rel is not None:
                 exprs[(k, slot)] = ("param", rel)
                 continue
@@ -246,6 +258,7 @@ class _Program:
                         seen.append(n)
             outside.append(seen)
         names = []
+        taken |= set(self.labels.values())   # a name parameter is never also a label of the program
         for _ in outside[0]:
             taken.add(name := _param_name(("", "prev"), taken))
             names.append(name)
