@@ -30,7 +30,10 @@ def randomize(km, shape, seed=0):
     for layer in bns:
         layer.momentum = 0.0
     if bns:
-        km(images(shape, 8, seed + 100), training=True)
+        import torch
+
+        with torch.no_grad():   # statistics only: no graph kept for a backward pass (NASNetLarge's is 16 GB)
+            km(images(shape, 8, seed + 100), training=True)
     return km
 
 
