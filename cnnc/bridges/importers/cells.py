@@ -27,6 +27,7 @@ from .definitions import RESERVED, Definition, _name_for, _number, _param_name, 
 from .writer import Block, Expr, Stmt, Use
 
 SHORT, LONG = 8, 160
+LONGEST = 200   # characters in a use's line (a statement is never broken across lines)
 INF = float("inf")
 
 
@@ -283,6 +284,8 @@ class _Program:
             args += [(p, col[r]) for p, col, d in defaulted if col[r] != d]
             refs = list(outside[r]) + [r0 for r0 in run[0].refs if isinstance(r0, tuple)]
             uses.append(Use(dname, args, run[-1].node, refs=refs))
+        if any(len(self.text.stmt(u)) > LONGEST for u in uses):
+            return None   # a use naming many long labels: the run stays written out
         return definition, uses, chosen
 
     def local_labels(self, runs, taken) -> dict:
