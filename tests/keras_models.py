@@ -1,7 +1,8 @@
 """Keras models for the importer tests, built once per test session: weights drawn He-normal
 (kernels) and N(0, 0.1) / U(0.5, 1.5) (biases, betas / gammas and layer scales), batchnorm
-statistics calibrated on a batch (momentum 0, one training-mode call), so no layer is an
-identity and the output depends on the input."""
+statistics calibrated on a batch (momentum 0, one training-mode call, its dropouts seeded), so
+no layer is an identity, the output depends on the input, and a model is the same whichever
+tests ran before it."""
 
 from __future__ import annotations
 
@@ -60,5 +61,6 @@ def application(name, size, **kw):
     import keras
 
     ctor = getattr(keras.applications, name)
+    keras.utils.set_random_seed(0)   # each dropout's seed is drawn as it is built: the same each time
     km = ctor(weights=None, input_shape=(size, size, 3), classifier_activation=None, **kw)
     return randomize(km, (size, size, 3))
