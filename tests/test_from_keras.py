@@ -68,7 +68,7 @@ def agree(km, text, params, shape, rtol=3e-4):
 CI = [("MobileNet", 32), ("MobileNetV2", 32), ("ResNet101", 32), ("DenseNet169", 32), ("InceptionResNetV2", 75),
       ("ConvNeXtTiny", 32), ("EfficientNetV2B0", 32)]
 # ConvNeXt's logits move little with the input at 32x32 (its layer norms keep every scale: the
-# other input moves them by 1.5e-2 of the largest logit), and Keras's own float32 logits are
+# other input moves ConvNeXtTiny's by 1.5e-2 of the largest logit), and Keras's own float32 logits are
 # within 1e-6 of it from float64 (scripts/keras_float_error.py): a tighter tolerance
 RTOL = {name: 5e-5 for name in dir(keras.applications) if name.startswith("ConvNeXt")}
 # EfficientNetV2's calibrated batchnorms cancel large sums: Keras's own float32 logits are 1.2e-4
