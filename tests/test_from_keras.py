@@ -71,10 +71,10 @@ CI = [("MobileNet", 32), ("MobileNetV2", 32), ("ResNet101", 32), ("DenseNet169",
 # other input moves ConvNeXtTiny's by 1.5e-2 of the largest logit), and Keras's own float32 logits are
 # within 1e-6 of it from float64 (scripts/keras_float_error.py): a tighter tolerance
 RTOL = {name: 5e-5 for name in dir(keras.applications) if name.startswith("ConvNeXt")}
-# ResNet's residual stacks add rounding up: Keras's own float32 logits are 2.6e-4 of the largest
-# from float64 (ResNet101; the same script), cnnc's as far again, so two float32 computations
-# differ by up to 5e-4; the other input moves them by 2.5 times the largest
-RTOL.update({name: 1e-3 for name in dir(keras.applications) if name.startswith("ResNet")})
+# ResNet's residual stacks add rounding up: Keras's own float32 logits are 2.6e-4 (ResNet101) and
+# 6.7e-4 (ResNet152) of the largest from float64 (the same script), cnnc's as far again, so two
+# float32 computations differ by up to 1.3e-3; the other input moves them by 1.2 times the largest
+RTOL.update({name: 2e-3 for name in dir(keras.applications) if name.startswith("ResNet")})
 
 
 @pytest.mark.parametrize("name, size", CI, ids=[c[0] for c in CI])
