@@ -15,8 +15,11 @@ os.environ["KERAS_BACKEND"] = "torch"
 
 # images in the batch the batchnorms are calibrated on: at 32x32 the last stages are 1x1, where
 # each statistic is over the batch alone; with 8, some variances came out near zero and
-# EfficientNetV2B2's logits grew to 3e3, Keras's own float32 1.6e-2 of them from float64
+# EfficientNetV2B2's logits grew to 3e3, Keras's own float32 1.6e-2 of them from float64. Past
+# 75x75 (NASNetLarge at 331x331: its last stage is 11x11) 8 images suffice, and 32 would not fit
+# in memory (24 GB)
 CALIBRATION = 32
+LARGE = 8
 
 
 def randomize(km, shape, seed=0):
@@ -40,7 +43,7 @@ def randomize(km, shape, seed=0):
         import torch
 
         with torch.no_grad():   # statistics only: no graph kept for a backward pass (NASNetLarge's is 16 GB)
-            km(images(shape, CALIBRATION, seed + 100), training=True)
+            km(images(shape, CALIBRATION if max(shape[:2]) <= 75 else LARGE, seed + 100), training=True)
     return km
 
 
