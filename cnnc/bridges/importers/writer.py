@@ -9,7 +9,8 @@
    vector of its channels computed from it). Otherwise that region is written with named
    inputs: `from=NAME`, `add A B`, `concat A B`, `multiply A B`, labelling only what is
    referred to.
-2. Definitions (definitions.py): units equal up to their numbers become a `def` and uses.
+2. Definitions (definitions.py): units equal up to their numbers become a `def` and uses;
+   then units written with named inputs (cells.py: a NASNet cell) likewise.
 3. `repeat N { … }` for identical consecutive units.
 4. Text: a statement and the epilogues after it (batchnorm, an activation) share a line;
    short blocks stay on one line; every line stays under 120 characters where a statement
@@ -43,12 +44,14 @@ class Expr:
 
 
 class Stmt:
-    """One statement: `kind`, `args` [(option name or None for a positional, value)], `node`."""
+    """One statement: `kind`, `args` [(option name or None for a positional, value)], `node`,
+    `refs` (names it reads: a node, or ("from", node); in a definition's body an Expr) and
+    `label` (a definition body's own label; elsewhere labels come from the node)."""
 
-    __slots__ = ("kind", "args", "node", "refs")
+    __slots__ = ("kind", "args", "node", "refs", "label")
 
-    def __init__(self, kind, args, node=None, refs=()):
-        self.kind, self.args, self.node, self.refs = kind, list(args), node, list(refs)
+    def __init__(self, kind, args, node=None, refs=(), label=None):
+        self.kind, self.args, self.node, self.refs, self.label = kind, list(args), node, list(refs), label
 
 
 class Block:
@@ -62,12 +65,13 @@ class Block:
 
 
 class Use:
-    """A use of a definition: `name`, `args` as a Stmt's."""
+    """A use of a definition: `kind` (its name), `args`, `refs` and `label` as a Stmt's; `node`
+    the last node of the unit it stands for (its output), or None."""
 
-    __slots__ = ("kind", "args", "node", "refs")
+    __slots__ = ("kind", "args", "node", "refs", "label")
 
-    def __init__(self, kind, args, node=None):
-        self.kind, self.args, self.node, self.refs = kind, list(args), node, []
+    def __init__(self, kind, args, node=None, refs=(), label=None):
+        self.kind, self.args, self.node, self.refs, self.label = kind, list(args), node, list(refs), label
 
 
 # --- 1. structure ----------------------------------------------------------------------------
@@ -210,22 +214,43 @@ class _Structure:
 
     def _chained_order(self, x, reach) -> list:
         """The region's nodes in an order where each chain is written out before the next one
-        starts (so a statement mostly reads the one before it): after a node, its reader comes
-        next when all of that reader's inputs are written; otherwise the earliest ready node."""
-        done = {x.id} | {n.id for n in self.net.nodes if n.id not in reach and self.index[n.id] < self.index[x.id]}
-        pending = [n for n in self.net.nodes if n.id in reach]
-        order, current = [], x
+        starts (so a statement mostly reads the one before it) and each unit of the network
+        after everything it reads: depth first from the region's end, a node after its inputs,
+        the input that depends on the most nodes first and then the others in the source's
+        order. So a NASNet cell, which reads the two cells before it, is written whole after
+        both of them, the same way each time (definitions can then find it)."""
+        nodes = [n for n in self.net.nodes if n.id in reach]
+        if not nodes:
+            return []
+        ancestors: dict = {}   # node id -> bit set (an int) of the region's nodes it depends on
+        bit = {n.id: 1 << k for k, n in enumerate(nodes)}
+        for n in nodes:
+            a = 0
+            for i in n.inputs:
+                if i.id in reach:
+                    a |= ancestors[i.id] | bit[i.id]
+            ancestors[n.id] = a
 
-        def ready(n):
-            return all(i.id in done or i.id not in reach for i in n.inputs)
+        def inputs_in_order(n):
+            inside = [i for i in n.inputs if i.id in reach]
+            if len(inside) < 2:
+                return inside
+            first = max(inside, key=lambda i: (bin(ancestors[i.id]).count("1"), -self.index[i.id]))
+            return [first] + [i for i in inside if i is not first]
 
-        while pending:
-            follow = [c for c in self.consumers[current.id] if c.id in reach and c.id not in done and ready(c)]
-            n = follow[0] if follow else next(n for n in pending if ready(n))
-            order.append(n)
-            done.add(n.id)
-            pending.remove(n)
-            current = n
+        order, done = [], set()
+        last = max(nodes, key=lambda n: self.index[n.id])
+        stack = [(last, False)]
+        while stack:
+            n, expanded = stack.pop()
+            if n.id in done:
+                continue
+            if expanded:
+                done.add(n.id)
+                order.append(n)
+                continue
+            stack.append((n, True))
+            stack.extend((i, False) for i in reversed(inputs_in_order(n)) if i.id not in done)
         return order
 
 def _sum(s, x, j, bodies):
@@ -361,6 +386,8 @@ class Text:
         self.labels = labels
 
     def prefix(self, item) -> str:
+        if getattr(item, "label", None):
+            return f"{item.label}: "
         n = item.node
         return f"{self.labels[n.id]}: " if n is not None and n.id in self.labels and n.inputs else ""
 
@@ -368,18 +395,22 @@ class Text:
         spec = L.KINDS.get(item.kind)
         pos = [p.name for p in spec.positional] if spec is not None else []
         words, k = [item.kind], 0
+        names = [self.name(r) for r in item.refs if not isinstance(r, tuple)]
         for name, v in item.args:
             if name is None:
                 words.append(value_text(item.kind, pos[k] if k < len(pos) else None, v))
                 k += 1
             else:
+                if isinstance(item, Use):   # a use's names fill parameters that come before its options
+                    words, names = words + names, []
                 words.append(f"{name}={value_text(item.kind, name, v)}")
-        for r in item.refs:
-            if isinstance(r, tuple):
-                words.append(f"from={self.labels[r[1].id]}")
-            else:
-                words.append(self.labels[r.id])
+        words += names
+        words += [f"from={self.name(r[1])}" for r in item.refs if isinstance(r, tuple)]
         return self.prefix(item) + " ".join(words)
+
+    def name(self, ref) -> str:
+        """A name read: a node's label, or (in a definition's body) a local label or parameter."""
+        return ref.text if isinstance(ref, Expr) else self.labels[ref.id]
 
     def inline(self, item) -> str:
         if isinstance(item, Block):
@@ -455,7 +486,10 @@ def write(net, header: "list[str] | None" = None, definitions: bool = True) -> s
     if definitions:
         from .definitions import extract
 
+        from .cells import extract_cells
+
         items, defs = extract(items, labels, text)
+        extract_cells(items, labels, defs, text)
     items = repeats(items, labels, text.inline)
     out = [f"# {h}" for h in header or []]
     if net.shape is not None and None not in net.shape:
