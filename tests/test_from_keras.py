@@ -149,3 +149,17 @@ def test_nasnet_cells(tmp_path):
     uses = re.findall(rf"^(?:\w+: )?{cell.group(1)} \w+\b", text, re.M)
     assert len(uses) == 4, text
     agree(km, text, params, (16, 16, 3))
+
+
+def test_stochastic_depth_is_left_out_and_dropout_kept(tmp_path):
+    """A Dropout with a noise_shape drops whole samples (EfficientNet's stochastic depth), which
+    `dropout` cannot say: it is left out, an identity at inference; a plain Dropout stays."""
+    layers = keras.layers
+    inp = keras.Input((8, 8, 3))
+    x = layers.Conv2D(4, 3, padding="same")(inp)
+    x = layers.add([x, layers.Dropout(0.25, noise_shape=(None, 1, 1, 1))(layers.Conv2D(4, 1)(x))])
+    x = layers.Dropout(0.3)(layers.GlobalAveragePooling2D()(x))
+    km = randomize(keras.Model(inp, layers.Dense(3)(x)), (8, 8, 3))
+    text, params = converted(km, tmp_path, "stochastic_depth")
+    assert "dropout 0.3" in text and "0.25" not in text
+    agree(km, text, params, (8, 8, 3))

@@ -225,6 +225,12 @@ def _flatten(k, s, t):
 
 
 def _dropout(k, s, t):
+    """`dropout R` drops single values. A noise_shape with a 1 in it drops whole samples or
+    channels (EfficientNet's stochastic depth: (None, 1, 1, 1)), which the language cannot
+    say: like SpatialDropout2D it is left out, an identity at inference as every dropout is."""
+    shape = s.raw("noise_shape")
+    if isinstance(shape, list) and any(d is not None for d in shape):
+        return []
     return [Op("dropout", {"rate": s.real("rate", 0.5)}, None, k)]
 
 
