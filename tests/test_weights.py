@@ -170,6 +170,17 @@ def test_npz_is_a_plain_zip_of_npy(tmp_path, model):
         assert sorted(z.namelist()) == sorted(f"{k}.npy" for k in model.params)
 
 
+def test_the_same_weights_give_the_same_npz_bytes(tmp_path, model):
+    """A weights file is a generated file: the same weights give the same bytes whenever they are
+    written, and other weights other bytes."""
+    model.save_weights(tmp_path / "a.npz")
+    model.save_weights(tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    other = cnnc.compile(cnnc.parse(TEXT), seed=2)
+    other.save_weights(tmp_path / "c.npz")
+    assert (tmp_path / "c.npz").read_bytes() != (tmp_path / "a.npz").read_bytes()
+
+
 # --- hardening: every file is checked from its directory before any array is read ---
 
 def _npy_bytes(shape, dtype="<f4", data=b""):

@@ -157,9 +157,10 @@ def writer(path, params: dict):
         def write(tmp):
             st.save_file(arrays, os.fspath(tmp))
     else:
-        def write(tmp):
-            with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to odd names
-                np.savez(f, **arrays)
+        from .npz import write_npz
+
+        def write(tmp):   # np.savez's members, without its copies of every array
+            write_npz(tmp, arrays)
     return write
 
 
