@@ -100,14 +100,6 @@ class LayerNormLowering(Lowering):
         return 4 * elems + 8 * rows + ufunc_buffer(elems)
 
 
-class CropLowering(Lowering):
-    def body(self, gen, g: Group) -> bool:
-        t, b, l, r = g.head.attrs["sides"]
-        inp = g.head.inputs[0].out
-        gen.e.line(f"y = x[:, {t}:{inp.h - b}, {l}:{inp.w - r}].copy()")
-        return True
-
-
 class RescaleLowering(Lowering):
     """x * S + O, in float32 as Keras's Rescaling computes it."""
 
