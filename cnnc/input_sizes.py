@@ -132,6 +132,23 @@ class _Unproved(Exception):
     describe a kind's shape rule): the summary says so instead of guessing."""
 
 
+_FAIL, _VECTOR, _SAME, _RESIZE = "fail", "vector", "same", "resize"
+
+
+def _step(spec, on_vector: bool, identity) -> str:
+    """What a layer of one input does to a size along an axis, for _sizes and _sizes_of_many:
+    _FAIL (an image kind on a vector, or a vector kind on an image: no size helps), _VECTOR
+    (its output is a vector), _SAME (it keeps the size: `identity` is LayerKind.spatial, which
+    its kind does not override) or _RESIZE (spec.spatial gives the new size)."""
+    if on_vector:
+        return _FAIL if spec.on == "image" else _VECTOR
+    if spec.on == "vector":
+        return _FAIL
+    if spec.makes_vector:
+        return _VECTOR
+    return _SAME if type(spec).spatial is identity else _RESIZE
+
+
 def _sizes(nodes, n_in: int, axis: int, mismatch: str = "first"):
     """Every node's size along `axis` for input size `n_in`.
 
@@ -166,19 +183,12 @@ def _sizes(nodes, n_in: int, axis: int, mismatch: str = "first"):
                     return None   # images meet vectors: no size helps
                 joined = False
                 out = smallest if mismatch == "smallest" else next(s for s in ins if s is not None)
-        elif ins[0] is None:
-            if spec.on == "image":
-                return None
-            out = None
-        elif spec.on == "vector":
-            return None
-        elif spec.makes_vector:
-            out = None
-        elif type(spec).spatial is identity:
-            out = ins[0]
         else:
-            out = spec.spatial(ins[0], axis, n.attrs)
-            if out <= 0:
+            step = _step(spec, ins[0] is None, identity)
+            if step is _FAIL:
+                return None
+            out = None if step is _VECTOR else ins[0] if step is _SAME else spec.spatial(ins[0], axis, n.attrs)
+            if out is not None and out <= 0:
                 return None
         size[id(n)] = out
     return size, joined
@@ -227,15 +237,12 @@ def _sizes_of_many(nodes, ns, axis: int, alive: "list | None" = None):
             size[id(n)] = out
             continue
         inp = size[id(n.inputs[0])]
-        if inp is None:
-            if spec.on == "image":
-                return None
-            out = None
-        elif spec.on == "vector":
+        step = _step(spec, inp is None, identity)
+        if step is _FAIL:
             return None
-        elif spec.makes_vector:
+        if step is _VECTOR:
             out = None
-        elif type(spec).spatial is identity:
+        elif step is _SAME:
             out = inp
         else:
             out = spec.spatial_many(inp, axis, n.attrs)
