@@ -45,3 +45,12 @@ def emit(e, name: str, package=None) -> None:
     """Append carried module `name` of `package` (as for `source`) to the emitter `e`
     (cnnc.backends.emitter.Emitter)."""
     e.lines(*source(name, package).split("\n"))
+
+
+def emit_all(e, modules) -> None:
+    """Append each carried module of `modules` ((name, package) pairs, as for `emit`) to the
+    emitter `e`, each followed by two blank lines: the runtime every generated module carries."""
+    for name, package in modules:
+        emit(e, name, package)
+        e.line()
+        e.line()

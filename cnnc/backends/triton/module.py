@@ -321,11 +321,8 @@ def _emit_run(e: Emitter, net, plan, kernels, functions, keys) -> None:
 
 
 def _emit_runtime(e: Emitter) -> None:
-    for name, package in (("safe_files", carried), ("weights_io", carried), ("triton_tiles", triton_carried),
-                          ("triton_tuner", triton_carried), ("triton_runtime", triton_carried)):
-        carried.emit(e, name, package)
-        e.line("")
-        e.line("")
+    carried.emit_all(e, (("safe_files", carried), ("weights_io", carried), ("triton_tiles", triton_carried),
+                         ("triton_tuner", triton_carried), ("triton_runtime", triton_carried)))
     with e.block("def _tuning_files():"):
         e.line('"""Tuning records this module reads: the one beside it, then the per-user cache."""')
         e.line("files = []")
