@@ -21,9 +21,8 @@ a separable-conv block), then any run (up to LONG items: a cell, made of the cha
 from __future__ import annotations
 
 import re
-from collections import Counter
 
-from .definitions import RESERVED, Definition, _name_for, _number, _param_name, _relation
+from .definitions import RESERVED, Definition, _name_for, _number, _param_name, parameters
 from .writer import Block, Expr, Stmt, Use
 
 SHORT, LONG = 8, 160
@@ -228,26 +227,9 @@ class _Program:
         columns = [[self.value(run[k], slot) for run in runs] for k, slot in keys]
         if any(None in c for c in columns):
             return None
-        params, exprs, taken, ints = [], {}, set(), []
-        for (k, slot), col in zip(keys, columns):
-            if all(v == col[0] for v in col):
-                exprs[(k, slot)] = ("literal", col[0])
-                continue
-            alias = next((n for n, vals in ints if vals == col), None) or next(
-                (p for p, vals, _ in params if vals == col), None)
-            rel = alias or _relation(col, ints)
-            if rel is not None:
-                exprs[(k, slot)] = ("param", rel)
-                continue
-            name = _param_name(("", slot[1]), taken)
-            default = None
-            if slot[0] == "opt" or (slot[0] == "use" and slot[2]):
-                value, count = Counter(col).most_common(1)[0]
-                default = value if count * 2 >= len(col) else None
-            params.append((name, col, default))
-            if all(isinstance(v, int) and not isinstance(v, bool) for v in col):
-                ints.append((name, col))
-            exprs[(k, slot)] = ("param", name)
+        taken = set()
+        params, exprs = parameters(keys, columns, taken, name_slot=lambda slot: ("", slot[1]),
+                                   defaulted=lambda slot: slot[0] == "opt" or (slot[0] == "use" and slot[2]))
         # names read from outside the run (but the first statement's from=): parameters
         outside = []   # per run: [node per name parameter]
         for run in runs:

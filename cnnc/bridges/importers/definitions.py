@@ -162,6 +162,41 @@ def _param_name(slot, taken) -> str:
     return name
 
 
+def parameters(keys, columns, taken: set, name_slot=lambda slot: slot, defaulted=lambda slot: slot[0] == "opt"):
+    """A definition's parameters for the values its uses give each slot: `columns[i]` holds
+    the value of slot `keys[i]` (a (where, slot) pair) at every use. A slot whose value never
+    changes is a literal; one whose values another parameter already has, or an integer
+    expression of one (`_relation`), reads it; any other becomes a parameter, named for
+    `name_slot(slot)` apart from the names in `taken` (which grows), with the value most uses
+    give as its default when `defaulted(slot)` and at least half give it.
+
+    Returns (params: [(name, values, default or None)], exprs: {key: ("literal", value) or
+    ("param", name or expression)})."""
+    params, exprs = [], {}
+    ints = []   # (param name, values) of integer parameters, for expressions
+    for key, col in zip(keys, columns):
+        if all(v == col[0] for v in col):
+            exprs[key] = ("literal", col[0])
+            continue
+        same_as = next((n for n, vals in ints if vals == col), None) or next(
+            (p for p, vals, _ in params if vals == col), None)
+        rel = same_as or _relation(col, ints)
+        if rel is not None:
+            exprs[key] = ("param", rel)
+            continue
+        slot = key[1]
+        name = _param_name(name_slot(slot), taken)
+        default = None
+        if defaulted(slot):
+            value, count = Counter(col).most_common(1)[0]
+            default = value if count * 2 >= len(col) else None
+        params.append((name, col, default))
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in col):
+            ints.append((name, col))
+        exprs[key] = ("param", name)
+    return params, exprs
+
+
 def _relation(values, params):
     """An expression of an earlier integer parameter that gives `values` everywhere, or None."""
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -199,31 +234,7 @@ def _make(occurrences, length, taken_names):
         columns.append(col)
     if any(None in c for c in columns):
         return None
-    params, exprs, taken = [], {}, set()
-    ints = []   # (param name, values) of integer parameters, for expressions
-    for (path, slot), col in zip(keys, columns):
-        if all(v == col[0] for v in col):
-            exprs[(path, slot)] = ("literal", col[0])
-            continue
-        same_as = next((n for n, vals in ints if vals == col), None)
-        if same_as is None:
-            same_as = next((p for p, vals, _ in params if vals == col), None)
-        if same_as is not None:
-            exprs[(path, slot)] = ("param", same_as)
-            continue
-        rel = _relation(col, ints)
-        if rel is not None:
-            exprs[(path, slot)] = ("param", rel)
-            continue
-        name = _param_name(slot, taken)
-        default = None
-        if slot[0] == "opt":
-            value, count = Counter(col).most_common(1)[0]
-            default = value if count * 2 >= len(col) else None
-        params.append((name, col, default))
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in col):
-            ints.append((name, col))
-        exprs[(path, slot)] = ("param", name)
+    params, exprs = parameters(keys, columns, set())
     ordered = [p for p in params if p[2] is None] + [p for p in params if p[2] is not None]
     body = _template(runs[0], exprs, ())
     name = _name_for(runs[0], taken_names)
