@@ -12,6 +12,19 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LENET = os.path.join(ROOT, "examples", "lenet.cnn")
+# a program of the third edition: a definition, labelled uses, from= and a join of names
+THIRD = """input 16x16x1
+def cbr f k=3 {
+  conv f k padding=same; batchnorm; relu
+}
+a: cbr 4
+b: cbr 4 from=a k=5
+pool 2 from=a
+up: upsample 2
+add b up
+globalpool
+dense 10 softmax
+"""
 
 
 class Running:

@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 import pytest
 
-from play_server import LENET, ROOT, Running, digit
+from play_server import LENET, ROOT, THIRD, Running, digit
 
 CHROMIUM = "/usr/bin/chromium"
 # Chromium's own traffic (updates, sync, field trials) stays off: the machine has no network
@@ -252,20 +252,6 @@ def test_train_shows_the_loss_and_the_feature_maps_change(browser, tmp_path):
         assert len(after) == len(before) == 6 * 6 * 4 and after != before
         assert p.locator('#maps .layer[data-layer="dense_1"] .bars div').count() == 10
         page.close()
-
-
-THIRD = """input 16x16x1
-def cbr f k=3 {
-  conv f k padding=same; batchnorm; relu
-}
-a: cbr 4
-b: cbr 4 from=a k=5
-pool 2 from=a
-up: upsample 2
-add b up
-globalpool
-dense 10 softmax
-"""
 
 
 def test_definitions_and_named_joins_show_shapes_errors_and_maps_per_layer(browser, tmp_path):

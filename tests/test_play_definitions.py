@@ -7,21 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from play_server import Running, image_payload
-
-THIRD = """input 16x16x1
-def cbr f k=3 {
-  conv f k padding=same; batchnorm; relu
-}
-a: cbr 4
-b: cbr 4 from=a k=5
-pool 2 from=a
-up: upsample 2
-add b up
-globalpool
-dense 10 softmax
-"""
-
+from play_server import THIRD, Running, image_payload
 
 def test_each_layer_a_use_makes_is_shown_with_the_lines_of_its_uses():
     with Running() as s:
