@@ -11,7 +11,6 @@ of those with a one-line message; 3 ("internal error") is left for a bug in cnnc
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -115,13 +114,23 @@ def _unknown_command(argv) -> "str | None":
     return f"unknown command '{word}'; {hint} (cnnc --help lists them)"
 
 
+def _command_module(name: str):
+    """cnnc/commands/NAME.py. Through __import__: the `importlib` package (and the
+    `warnings` it imports) would add to every command's start-up."""
+    module = f"cnnc.commands.{name.replace('-', '_')}"
+    __import__(module)
+    return sys.modules[module]
+
+
 def main(argv=None) -> int:
     from .commands import common
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _plain_shapes_args(argv)
     if args is not None:
-        modules = {"shapes": importlib.import_module("cnnc.commands.shapes")}
+        from .commands import shapes
+
+        modules = {"shapes": shapes}
     else:
         unknown = _unknown_command(argv)
         if unknown:
@@ -246,7 +255,7 @@ def _argparse(argv):
     given = [a for a in argv if a in COMMANDS]
     wanted = given[:1] or COMMANDS
     for name in wanted:
-        mod = importlib.import_module(f"cnnc.commands.{name.replace('-', '_')}")
+        mod = _command_module(name)
         p = sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0], description=mod.__doc__,
                            formatter_class=_help_formatter)
         mod.add_arguments(p)

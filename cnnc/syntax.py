@@ -219,20 +219,6 @@ class _TooLarge(Exception):
         self.message, self.line, self.col = message, line, col
 
 
-_LEXER = None
-_SEPARATORS = None
-
-
-def _lexer():
-    global _LEXER
-    if _LEXER is None:
-        import re
-
-        from .parse_tables import TOKENS
-        _LEXER = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in TOKENS)).match
-    return _LEXER
-
-
 def tokenize(text: str, first_line: int = 1):
     """Every token of `text` in order, comments and separators included (blanks are not):
     what the parser reads, plus what it ignores, for tools that rewrite or colour the
@@ -247,38 +233,20 @@ def tokenize(text: str, first_line: int = 1):
         text = text[1:]
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    from .parse_tables import IGNORE, LITERALS
+    from .lexer import BLANK, scan
 
-    match, blank = _lexer(), frozenset(IGNORE) - {"COMMENT"}
     pos, n, line, line_start = 0, len(text), first_line, 0
     while pos < n:
-        m = match(text, pos)
-        if m is None:
+        found = scan(text, pos)
+        if found is None:
             raise CnncError(f"syntax error: unexpected character {text[pos]!r}", line, pos - line_start + 1)
-        typ, val = m.lastgroup, m.group()
-        if typ == "_LITERAL":
-            typ = LITERALS[val]
-        if typ not in blank:
-            yield Token(typ, val, line, pos - line_start + 1)
-        if typ == "_SEP" and val.endswith("\n"):
+        typ, end = found
+        if typ != BLANK:
+            yield Token(typ, text[pos:end], line, pos - line_start + 1)
+        if typ == "_SEP" and text[pos] == "\n":
             line += 1
-            line_start = m.end()
-        pos = m.end()
-
-
-def _separators():
-    """Matches the rest of a run of separators.
-
-    Every place the grammar takes a separator takes a run of them (`_SEP*`, `_SEP+`), so
-    a run -- with the blanks and comments between -- is lexed as one _SEP: a file of ten
-    million `;` costs a few regular-expression matches, not ten million parser steps.
-    One character class (blanks are ignored anyway): no backtracking, no memory."""
-    global _SEPARATORS
-    if _SEPARATORS is None:
-        import re
-
-        _SEPARATORS = re.compile(r"[;\n \t\f\r]*").match
-    return _SEPARATORS
+            line_start = end
+        pos = end
 
 
 def _drive(text: str):
@@ -287,9 +255,9 @@ def _drive(text: str):
 
     The limits on layers, blocks, nesting and words per statement are counted as
     tokens arrive (raising _TooLarge), so an oversized program stops early."""
-    from .parse_tables import END, IGNORE, KEYWORDS, LITERALS, RULES, START, STATES
+    from .lexer import SEPARATORS, run, scan
+    from .parse_tables import END, IGNORE, KEYWORDS, RULES, START, STATES
 
-    match, separators = _lexer(), _separators()
     ignore = frozenset(IGNORE)
     stack, values = [START], []
     statement: list = []  # tokens since the last separator or brace, for error messages
@@ -297,23 +265,21 @@ def _drive(text: str):
     pos, n, line, line_start = 0, len(text), 1, 0
     while True:
         if pos < n:
-            m = match(text, pos)
-            if m is None:
+            found = scan(text, pos)
+            if found is None:
                 raise _SyntaxError(Token("", "", line, pos - line_start + 1), char=text[pos],
                                    statement=tuple(statement))
-            typ, val = m.lastgroup, m.group()
-            if typ == "_LITERAL":
-                typ = LITERALS[val]
+            typ, end = found
+            val = text[pos:end]
             tok_line, tok_col = line, pos - line_start + 1
-            nl = val.count("\n")
-            if nl:
-                line += nl
-                line_start = pos + val.rindex("\n") + 1
-            pos = m.end()
+            if val == "\n":   # the only token that holds a line end
+                line += 1
+                line_start = end
+            pos = end
             if typ in ignore:
                 continue
             while typ == "_SEP":  # the rest of the run: separators, blanks, comments
-                end = separators(text, pos).end()
+                end = run(text, pos, SEPARATORS)
                 nl = text.count("\n", pos, end)
                 if nl:
                     line += nl
@@ -545,18 +511,15 @@ def _statement_span(e: "_SyntaxError", text: str, starts: list) -> "tuple | None
         return at, at + 1, False
     first = e.statement[0] if e.statement else tok
     begin = min(at, starts[first.line - 1] + first.column - 1)
-    from .parse_tables import LITERALS
+    from .lexer import scan
 
-    match = _lexer()
     depth, pos, end = 0, at, len(text)
     while pos < len(text):
-        m = match(text, pos)
-        if m is None:
+        found = scan(text, pos)
+        if found is None:
             pos += 1
             continue
-        kind = m.lastgroup
-        if kind == "_LITERAL":
-            kind = LITERALS[m.group()]
+        kind, after = found
         if kind == "_SEP" and depth == 0:
             end = pos
             break
@@ -568,9 +531,9 @@ def _statement_span(e: "_SyntaxError", text: str, starts: list) -> "tuple | None
                 break
             depth -= 1
             if depth == 0:
-                end = m.end()
+                end = after
                 break
-        pos = m.end()
+        pos = after
     if end <= at:
         end = at + max(len(tok.value), 1)
     if not text[begin:end].strip():
@@ -590,12 +553,12 @@ def _read_habits(text: str, report, broken: "list | None" = None) -> str:
     checked. A call that cannot be rewritten adds its place to `broken`. Parentheses of an
     expression are not a habit: `(4)*2` has no comma, and `max(1, 4)` is a call."""
     global _HABITS
+    if not _in_code(text, "(\"'["):
+        return text
     if "(" in text:
         from .keras_calls import read_calls
 
         text = read_calls(text, report, [] if broken is None else broken)
-    if '"' not in text and "'" not in text and "(" not in text and "[" not in text:
-        return text
     if _HABITS is None:
         import re
 
@@ -630,6 +593,23 @@ def _read_habits(text: str, report, broken: "list | None" = None) -> str:
         last = m.end()
     out.append(text[last:])
     return "".join(out)
+
+
+def _in_code(text: str, chars: str) -> bool:
+    """Whether one of `chars` is written before a `#` on its line. A program whose only
+    parentheses are in comments (`# ZeroPadding2D(3)`) is read without the habit
+    expressions, and so without importing `re`. Only the lines that hold one are looked
+    at; a quote before a `#` counts, so a `#` inside quotes is never taken for a comment."""
+    for ch in chars:
+        at = text.find(ch)
+        while at >= 0:
+            if text.find("#", text.rfind("\n", 0, at) + 1, at) < 0:
+                return True
+            line_end = text.find("\n", at)
+            if line_end < 0:
+                break
+            at = text.find(ch, line_end)
+    return False
 
 
 def _word_before(text: str, at: int) -> str:

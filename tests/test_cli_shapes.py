@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -93,6 +94,35 @@ def test_front_end_imports_nothing_heavy():
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("example", ["keras/resnet50.cnn", "keras/densenet121.cnn", "lenet.cnn"])
+def test_the_command_loads_no_module_it_can_do_without(example):
+    """The start-up budget (BENCHMARKS.md) has no room for `re` and the `enum` it imports
+    (half of `python -c pass`), nor `importlib` and `warnings`: the command file pip
+    installs, the lexer and the registry avoid them. -X importtime lists every import."""
+    p = subprocess.run([sys.executable, "-X", "importtime", "cnnc/__main__.py", "shapes", f"examples/{example}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert p.returncode == 0, p.stderr
+    loaded = {line.split("|")[-1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+    assert "cnnc.syntax" in loaded   # the listing is real
+    assert loaded.isdisjoint({"re", "enum", "importlib", "warnings", "numpy", "torch", "triton", "lark"}), \
+        sorted(loaded & {"re", "enum", "importlib", "warnings", "numpy", "torch", "triton", "lark"})
+
+
+def test_the_installed_command_is_that_file():
+    """pip installs cnnc/__main__.py as `cnnc` (pyproject.toml), its `#!python` made this
+    environment's python: no launcher of its own runs before cnnc."""
+    import shutil
+    from pathlib import Path
+
+    command = shutil.which("cnnc", path=str(Path(sys.executable).parent))
+    if command is None:
+        pytest.skip("cnnc is not installed in this environment")
+    installed = Path(command).read_text().splitlines()
+    source = (ROOT / "cnnc" / "__main__.py").read_text().splitlines()
+    assert installed[0].startswith("#!") and "python" in installed[0]
+    assert installed[1:] == source[1:]
 
 
 def test_shapes_of_every_example_via_cli():

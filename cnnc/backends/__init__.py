@@ -25,7 +25,7 @@ and `cnnc compile` writes the very same source to disk.
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 from ..errors import CnncError
 
@@ -36,7 +36,8 @@ def get_backend(name: str):
     if name not in BACKENDS:
         raise CnncError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}", 1, 1)
     try:
-        backend = importlib.import_module(f"cnnc.backends.{name}")
+        __import__(f"cnnc.backends.{name}")   # not importlib: `cnnc shapes` imports this package
+        backend = sys.modules[f"cnnc.backends.{name}"]
         # A package may load its code generator on first use (the triton package does, so that
         # its policy imports without torch): load it here, where a missing package is reported.
         backend.generate

@@ -189,8 +189,6 @@ class _Reader:
     def spaced_size(self, args, i: int, param):
         """`3 x 3`, `3 x3` or `3X3` at args[i] (a size with spaces): (the size Value, args
         used), reported; or None."""
-        import re
-
         parts, j = [args[i].value.text], i + 1
         while j < len(args) and args[j].key is None and args[j].value.kind == "word":
             w = args[j].value.text
@@ -198,7 +196,7 @@ class _Reader:
                     and args[j + 1].value.kind == "number" and args[j + 1].value.text.isdigit():
                 parts.append(args[j + 1].value.text)
                 j += 2
-            elif re.fullmatch(r"[xX][0-9]+", w):
+            elif w[:1] in ("x", "X") and w[1:].isascii() and w[1:].isdigit():   # x3 or X3
                 parts.append(w[1:])
                 j += 1
             else:

@@ -6,10 +6,35 @@ kind names, and each backend's Policy says which of these its kernels can absorb
 
 from __future__ import annotations
 
-import enum
+
+class Choice:
+    """One of a closed set of named values, compared by identity: what `enum.Enum` gives
+    these three sets, without importing `enum`, which alone costs about a third of
+    `python -c pass` and so a tenth of the `cnnc shapes` start-up budget (BENCHMARKS.md).
+    A subclass lists its members as upper-case class attributes holding their values;
+    each becomes an instance with `.name` and `.value`."""
+
+    __slots__ = ("name", "value")
+
+    def __init_subclass__(cls) -> None:
+        for name, value in list(vars(cls).items()):
+            if name.isupper():
+                member = object.__new__(cls)
+                object.__setattr__(member, "name", name)
+                object.__setattr__(member, "value", value)
+                setattr(cls, name, member)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{self!r} cannot be changed")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    def __reduce__(self) -> str:
+        return f"{type(self).__qualname__}.{self.name}"   # pickle and copy give the member itself
 
 
-class Role(enum.Enum):
+class Role(Choice):
     INPUT = "input"          # the network's input
     ANCHOR = "anchor"        # does the heavy work (conv, dwconv, sepconv, deconv, dense): starts a group,
                              # absorbs epilogues
@@ -21,7 +46,7 @@ class Role(enum.Enum):
     JOIN = "join"            # a block's join that costs nothing (concat: branches write in place)
 
 
-class Epilogue(enum.Enum):
+class Epilogue(Choice):
     """What an epilogue does to the group's value, which decides where a kernel can put it."""
     AFFINE = "affine"            # x * scale + shift, per channel (batchnorm) or for all (rescale)
     ACTIVATION = "activation"    # elementwise (relu, softmax over the channel row, ...)
@@ -32,7 +57,7 @@ class Epilogue(enum.Enum):
                                  # (layernorm): a kernel holds the whole row, as for softmax
 
 
-class Prologue(enum.Enum):
+class Prologue(Choice):
     """What a prologue does to the input of the anchor after it, which decides whether that
     anchor can do it while it gathers its input instead of a pass of its own."""
     PAD = "pad"                  # zero rows/columns around the image (zeropad): an index map, zeros

@@ -44,7 +44,7 @@ backend's modules carry is in cnnc/backends/carried/).
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 __all__ = ["LOWERINGS", "PRECISIONS", "REQUIRES", "WEIGHTS_EXT", "compile_for_gpu", "generate", "plan_kernels",
            "resource_usage"]
@@ -56,6 +56,7 @@ def __getattr__(name: str):
     and triton, which its carried tuner imports."""
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.backend"), name)
+    __import__(f"{__name__}.backend")   # not importlib, which `cnnc shapes` would load for nothing
+    value = getattr(sys.modules[f"{__name__}.backend"], name)
     globals()[name] = value
     return value
