@@ -199,6 +199,20 @@ def _device_memory(size, batch):
     return size
 
 
+def _written(spec, args) -> "tuple | None":
+    """What a statement outside definitions reads: its kind and its arguments as written.
+    Statements written alike (`batchnorm`, `conv 64 3x3 padding=same` a hundred times)
+    read alike, so their arguments are parsed once (an error is still reported at each,
+    as nothing that reads with an error is kept). None for a list value (kept apart)."""
+    key = [spec.keyword]
+    for a in args:
+        v = a.value
+        if v.kind == "list":
+            return None
+        key += (a.key, v.kind, v.text)
+    return tuple(key)
+
+
 class _Full(str):
     """A layer's whole name, given from outside its statement: the label of a use, which names
     the layer its body ends in (so no prefix or repeat copy is added to it)."""
@@ -451,7 +465,7 @@ class _Builder:
         statement (and use) however many times a repeat copies it."""
         key = self.key(s)
         if key not in self.parsed:
-            common = self.values_key(s, "attrs")
+            common = self.values_key(s, "attrs") if self.frame is not None else _written(spec, args)
             attrs = self.read_well.get(common) if common is not None else None
             if attrs is None:
                 def err(msg, line, col):

@@ -319,13 +319,24 @@ def _drive(text: str):
                                         statement[0].column)
                 break
             origin, size, mask, callback, expand1 = RULES[-1 - a]
+            if expand1 and mask == "k" and callback is not None:
+                # `value: NUMBER` and its like, a step of most arguments: the child itself
+                stack.pop()
+                value = values.pop()
+                goto = STATES[stack[-1]][origin]
+                stack.append(goto)
+                values.append(value)
+                continue
             if size:
                 got = values[-size:]
                 del stack[-size:]
                 del values[-size:]
             else:
                 got = []
-            if callback is None and mask[:1] == "s":
+            if "s" not in mask and "d" not in mask:
+                children = got              # every child kept, in order
+                parts = ()
+            elif callback is None and mask[:1] == "s":
                 # an inlined list rule (`x*` is left-recursive): grow its list in place,
                 # or every statement would copy all those before it
                 children = got[0]
