@@ -16,7 +16,8 @@
 
 5. (`--instructions`; alone) the instructions each process of part 1 executes, counted by
    valgrind (`--tool=cachegrind --cache-sim=no`, its "I refs"): unlike CPU time, the same
-   on a loaded machine as on an idle one, so an A/B of two trees (`--tree`) is exact.
+   on a loaded machine as on an idle one, so an A/B of two trees (`--tree`) is exact;
+   with `--instructions-layers N`, also part 4's programs at N layers.
 
 Prints medians (and best) in ms; results go in BENCHMARKS.md, "Front end".
 """
@@ -149,19 +150,35 @@ def _instructions(cmd, env, cwd) -> int:
     return int(re.search(r"I\s+refs:\s+([\d,]+)", p.stderr).group(1).replace(",", ""))
 
 
-def instructions(env, cnnc_cmd, trees) -> None:
-    """Part 5: instructions of `python -c pass` and of `cnnc shapes` on ResNet50 and DenseNet121,
-    with cnnc taken from each tree of `trees` (its PYTHONPATH; byte code compiled first)."""
+def instructions(env, cnnc_cmd, trees, layers: "int | None" = None) -> None:
+    """Part 5: instructions of `python -c pass` (and of importing `enum` and `re`, which
+    pip's launcher for an entry point would add) and of `cnnc shapes` on ResNet50 and
+    DenseNet121, with cnnc taken from each tree of `trees` (its PYTHONPATH; byte code
+    compiled first). With `layers`, also of each part-4 program at that many layers."""
+    import tempfile
+
     if shutil.which("valgrind") is None:
         raise SystemExit("--instructions needs valgrind")
     base = _instructions([sys.executable, "-c", "pass"], env, ROOT)
     print(f"instructions (valgrind I refs; the same under any load): python -c pass {base / 1e6:.1f} M")
-    for tree in trees:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(tree) / "cnnc")], env=env, check=True)
-        tree_env = dict(env, PYTHONPATH=str(tree))
-        for name in ("resnet50", "densenet121"):
-            n = _instructions(cnnc_cmd + ["shapes", f"examples/keras/{name}.cnn"], tree_env, tree)
-            print(f"  {str(tree):40s} cnnc shapes {name + '.cnn':16s} {n / 1e6:7.1f} M  {n / base:5.2f}x")
+    for stmt in ("import enum", "import re"):
+        n = _instructions([sys.executable, "-c", stmt], env, ROOT)
+        print(f"  python -c '{stmt}'{'':{37 - len(stmt)}s}{n / 1e6:7.1f} M  {n / base:5.2f}x")
+    with tempfile.TemporaryDirectory() as tmp:
+        programs = []
+        for name, make in SCALING_PROGRAMS.items() if layers else ():
+            path = Path(tmp) / f"{len(programs)}.cnn"
+            path.write_text(make(layers))
+            programs.append((f"{name} ({layers:,})", str(path)))
+        for tree in trees:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(tree) / "cnnc")], env=env, check=True)
+            tree_env = dict(env, PYTHONPATH=str(tree))
+            for name in ("resnet50", "densenet121"):
+                n = _instructions(cnnc_cmd + ["shapes", f"examples/keras/{name}.cnn"], tree_env, tree)
+                print(f"  {str(tree):40s} cnnc shapes {name + '.cnn':16s} {n / 1e6:7.1f} M  {n / base:5.2f}x")
+            for name, path in programs:
+                n = _instructions(cnnc_cmd + ["shapes", path], tree_env, tree)
+                print(f"  {str(tree):40s} {name:44s} {n / 1e6:9.1f} M")
 
 
 def main() -> int:
@@ -173,6 +190,8 @@ def main() -> int:
                     help="part 4 stops at this many layers (a quadratic front end takes minutes at 100,000)")
     ap.add_argument("--instructions", action="store_true",
                     help="only part 5: instructions counted by valgrind (load-independent)")
+    ap.add_argument("--instructions-layers", type=int, default=None, metavar="N",
+                    help="part 5: also count each part-4 program at N layers (10000: minutes)")
     ap.add_argument("--tree", action="append", default=[],
                     help="part 5: a checkout whose cnnc to count (repeatable; default: this one)")
     args = ap.parse_args()
@@ -182,7 +201,7 @@ def main() -> int:
     script = shutil.which("cnnc", path=str(Path(sys.executable).parent))
     cnnc_cmd = [script] if script else [sys.executable, "-m", "cnnc"]
     if args.instructions:
-        instructions(env, cnnc_cmd, args.tree or [ROOT])
+        instructions(env, cnnc_cmd, args.tree or [ROOT], args.instructions_layers)
         return 0
     if args.scaling:
         print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
