@@ -207,6 +207,7 @@ def _sizes_of_many(nodes, ns, axis: int, alive: "list | None" = None):
     from .layers import LayerKind
 
     identity = LayerKind.spatial
+    steps: tuple = ({}, {})   # _step of each kind, on an image and on a vector: asked once
     size: dict = {}
     joined = [True] * len(ns)
     for n in nodes:
@@ -216,6 +217,10 @@ def _sizes_of_many(nodes, ns, axis: int, alive: "list | None" = None):
         spec = n.spec
         if spec.joins:
             cols = [size[id(i)] for i in n.inputs]
+            first = cols[0]
+            if all(c is first for c in cols):   # one list (a residual's sides): it joins to itself
+                size[id(n)] = first
+                continue
             join = spec.join_axis
             try:
                 join([c if c is None else c[0] for c in cols], True)
@@ -237,7 +242,10 @@ def _sizes_of_many(nodes, ns, axis: int, alive: "list | None" = None):
             size[id(n)] = out
             continue
         inp = size[id(n.inputs[0])]
-        step = _step(spec, inp is None, identity)
+        known = steps[inp is None]
+        step = known.get(spec)
+        if step is None:
+            step = known[spec] = _step(spec, inp is None, identity)
         if step is _FAIL:
             return None
         if step is _VECTOR:
