@@ -41,6 +41,17 @@ def _capped(num: int, den: int) -> tuple:
     return _ratio(num, den)
 
 
+def _widest(fractions):
+    """The largest of (numerator, denominator) pairs, the first of equals (as max() gives)."""
+    it = iter(fractions)
+    best = next(it)
+    value = best[0] / best[1]
+    for f in it:
+        if f is not best and f[0] / f[1] > value:
+            best, value = f, f[0] / f[1]
+    return best
+
+
 def receptive_fields(net) -> dict:
     """node name -> ((rf_h, rf_w), (jump_h, jump_w)), or None for vector outputs.
 
@@ -57,18 +68,17 @@ def receptive_fields(net) -> dict:
             continue
         (kh, kw), (sh, sw) = n.spec.geometry(n.attrs)
         gh, gw = n.spec.growth(n.attrs)
-        if len(ins) == 1 and kh == kw == sh == sw == gh == gw == 1:
+        if len(ins) > 1:   # a join: the widest path, axis by axis (the first of equals)
+            ins = [(tuple(_widest(x[0][a] for x in ins) for a in (0, 1)),
+                    tuple(_widest(x[1][a] for x in ins) for a in (0, 1)))]
+        if kh == kw == sh == sw == gh == gw == 1:
             (rh, rw), (jh, jw) = ins[0]
             if rh[1] * jh[1] <= RF_CAP and rw[1] * jw[1] <= RF_CAP:
                 info[n.name] = ins[0]   # a 1x1 window, stride 1: what the loop below gives, unchanged
                 continue
         rf, jump = [], []
         for a, k, s, g in ((0, kh, sh, gh), (1, kw, sw, gw)):
-            if len(ins) == 1:
-                r, j = ins[0][0][a], ins[0][1][a]
-            else:
-                r = max((x[0][a] for x in ins), key=lambda f: f[0] / f[1])
-                j = max((x[1][a] for x in ins), key=lambda f: f[0] / f[1])
+            r, j = ins[0][0][a], ins[0][1][a]
             rf.append(_capped(r[0] * j[1] + (k - 1) * j[0] * r[1], r[1] * j[1]))
             jump.append(_capped(j[0] * s, j[1] * g))
         info[n.name] = (tuple(rf), tuple(jump))
