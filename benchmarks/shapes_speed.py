@@ -120,7 +120,11 @@ def scaling(env, runs: int, largest: int = SCALING_SIZES[-1], only: "str | None"
 
     import cnnc
 
-    print(f"\ncnnc shapes against the number of layers (medians of {runs} runs, {min(runs, 3)} at 100,000; "
+    # the machine's speed in the same run: this VM's CPU time for the same work varies
+    # 2-fold from day to day, and the 10 s goal is an absolute time
+    base = statistics.median(_run([sys.executable, "-c", "pass"], env)[1] for _ in range(20))
+    print(f"\nthe machine's speed: python -c pass {base:.1f} ms CPU (median of 20)")
+    print(f"cnnc shapes against the number of layers (medians of {runs} runs, {min(runs, 3)} at 100,000; "
           f"MiB: peak resident memory of the process)")
     print(f"{'program':34s}{'layers':>8s}{'wall s':>9s}{'CPU s':>8s}{'MiB':>7s}{'CPU x':>8s}{'MiB x':>7s}")
     with tempfile.TemporaryDirectory() as tmp:
