@@ -278,6 +278,9 @@ def _drive(text: str):
             pos = end
             if typ in ignore:
                 continue
+            # Every place the grammar takes a separator takes a run of them (`_SEP*`, `_SEP+`),
+            # so a run, with the blanks and comments in it, is one _SEP: a file of ten million
+            # `;` costs a few scans, not ten million parser steps.
             while typ == "_SEP":  # the rest of the run: separators, blanks, comments
                 end = run(text, pos, SEPARATORS)
                 nl = text.count("\n", pos, end)
