@@ -25,8 +25,8 @@ from __future__ import annotations
 _DIGITS = "0123456789"
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 _WORD = _LETTERS + _DIGITS
-_BLANKS = " \t\f\r"
-SEPARATORS = ";\n" + _BLANKS
+BLANKS = " \t\f\r"
+SEPARATORS = ";\n" + BLANKS
 _NAME_START = frozenset(_LETTERS)
 _NUMBER_START = frozenset(_DIGITS + ".")
 _SIGNS = ("-", "+")
@@ -55,8 +55,8 @@ def scan(text: str, pos: int) -> "tuple[str, int] | None":
     c = text[pos]
     if c in _NAME_START:
         return "NAME", run(text, pos + 1, _WORD)
-    if c in _BLANKS:
-        return BLANK, run(text, pos + 1, _BLANKS)
+    if c in BLANKS:
+        return BLANK, run(text, pos + 1, BLANKS)
     if c in _NUMBER_START:
         return _number(text, pos)
     if c == "\n" or c == ";":

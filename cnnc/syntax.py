@@ -255,7 +255,7 @@ def _drive(text: str):
 
     The limits on layers, blocks, nesting and words per statement are counted as
     tokens arrive (raising _TooLarge), so an oversized program stops early."""
-    from .lexer import SEPARATORS, run, scan
+    from .lexer import BLANKS, SEPARATORS, run, scan
     from .parse_tables import END, IGNORE, KEYWORDS, RULES, START, STATES
 
     ignore = frozenset(IGNORE)
@@ -278,6 +278,8 @@ def _drive(text: str):
             pos = end
             if typ in ignore:
                 continue
+            if pos < n and text[pos] == " ":   # the blanks after a word: skipped here, a scan saved
+                pos = run(text, pos + 1, BLANKS)
             # Every place the grammar takes a separator takes a run of them (`_SEP*`, `_SEP+`),
             # so a run, with the blanks and comments in it, is one _SEP: a file of ten million
             # `;` costs a few scans, not ten million parser steps.
