@@ -154,7 +154,7 @@ def _instructions(cmd, env, cwd) -> int:
     return int(re.search(r"I\s+refs:\s+([\d,]+)", p.stderr).group(1).replace(",", ""))
 
 
-def instructions(env, cnnc_cmd, trees, layers: "int | None" = None) -> None:
+def instructions(env, cnnc_cmd, trees, layers: "int | None" = None, only: "str | None" = None) -> None:
     """Part 5: instructions of `python -c pass` (and of importing `enum` and `re`, which
     pip's launcher for an entry point would add) and of `cnnc shapes` on ResNet50 and
     DenseNet121, with cnnc taken from each tree of `trees` (its PYTHONPATH; byte code
@@ -171,6 +171,8 @@ def instructions(env, cnnc_cmd, trees, layers: "int | None" = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         programs = []
         for name, make in SCALING_PROGRAMS.items() if layers else ():
+            if only is not None and only not in name:
+                continue
             path = Path(tmp) / f"{len(programs)}.cnn"
             path.write_text(make(layers))
             programs.append((f"{name} ({layers:,})", str(path)))
@@ -189,7 +191,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--scaling", action="store_true", help="only part 4: time and memory against layers")
-    ap.add_argument("--only", default=None, help="part 4: only the programs whose name contains this text")
+    ap.add_argument("--only", default=None, help="parts 4 and 5: only the programs whose name contains this text")
     ap.add_argument("--largest", type=int, default=SCALING_SIZES[-1],
                     help="part 4 stops at this many layers (a quadratic front end takes minutes at 100,000)")
     ap.add_argument("--instructions", action="store_true",
@@ -205,7 +207,7 @@ def main() -> int:
     script = shutil.which("cnnc", path=str(Path(sys.executable).parent))
     cnnc_cmd = [script] if script else [sys.executable, "-m", "cnnc"]
     if args.instructions:
-        instructions(env, cnnc_cmd, args.tree or [ROOT], args.instructions_layers)
+        instructions(env, cnnc_cmd, args.tree or [ROOT], args.instructions_layers, args.only)
         return 0
     if args.scaling:
         print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
