@@ -441,24 +441,21 @@ class _Builder:
             return s.args
         key = self.key(s)
         if key not in self.evaluated:
-            common = self.values_key(s, "args")
-            out = self.read_well.get(common) if common is not None else None
-            if out is None:
-                from .definitions import evaluate   # only programs with definitions or expressions need it
-
-                env = self.frame.env if self.frame is not None else None
-                said = len(self.report.diagnostics)
-                out = []
-                for a in s.args:
-                    v = evaluate(a.value, env, self.report.error)
-                    if v is None:
-                        out = None
-                        break
-                    out.append(a if v is a.value else Arg(a.key, v, a.line, a.col))
-                if out is not None and common is not None and len(self.report.diagnostics) == said:
-                    self.read_well[common] = out
-            self.evaluated[key] = out
+            self.evaluated[key] = self.read_once(self.values_key(s, "args"), self.computed_args, s)
         return self.evaluated[key]
+
+    def computed_args(self, s):
+        """args_of's work: each argument's value computed in the frame (None after an error)."""
+        from .definitions import evaluate   # only programs with definitions or expressions need it
+
+        env = self.frame.env if self.frame is not None else None
+        out = []
+        for a in s.args:
+            v = evaluate(a.value, env, self.report.error)
+            if v is None:
+                return None
+            out.append(a if v is a.value else Arg(a.key, v, a.line, a.col))
+        return out
 
     def attrs(self, spec, s, label, args):
         """The statement's attrs (None if wrong), parsed and reported once per written
@@ -466,18 +463,28 @@ class _Builder:
         key = self.key(s)
         if key not in self.parsed:
             common = self.values_key(s, "attrs") if self.frame is not None else _written(spec, args)
-            attrs = self.read_well.get(common) if common is not None else None
-            if attrs is None:
-                def err(msg, line, col):
-                    self.report.error(msg, line if line is not None else s.kind_line,
-                                      col if col is not None else s.kind_col)
-                said = len(self.report.diagnostics)
-                attrs = parse_args(spec, args, err, label)
-                if attrs is not None and common is not None and len(self.report.diagnostics) == said:
-                    self.read_well[common] = attrs
-            self.parsed[key] = attrs
+            self.parsed[key] = self.read_once(common, self.parsed_attrs, spec, s, args, label)
         attrs = self.parsed[key]
         return dict(attrs) if attrs is not None else None
+
+    def parsed_attrs(self, spec, s, args, label):
+        """attrs' work: parse_args, its errors at the argument (or else at the keyword)."""
+        def err(msg, line, col):
+            self.report.error(msg, line if line is not None else s.kind_line,
+                              col if col is not None else s.kind_col)
+        return parse_args(spec, args, err, label)
+
+    def read_once(self, common, read, *args):
+        """`read(*args)`, or what it gave for an earlier statement with the same `common` key
+        (None: no key). Only what reads without a diagnostic is kept: a statement that reports
+        is read again where it stands, so that each of its errors is reported there."""
+        out = self.read_well.get(common) if common is not None else None
+        if out is None:
+            said = len(self.report.diagnostics)
+            out = read(*args)
+            if out is not None and common is not None and len(self.report.diagnostics) == said:
+                self.read_well[common] = out
+        return out
 
     def statement_error(self, s, message, line, col) -> None:
         key = s if isinstance(s, tuple) else id(s)
