@@ -22,6 +22,8 @@ The terminals, in the order the expressions try them:
 
 from __future__ import annotations
 
+from .parse_tables import LITERALS   # the punctuation's terminal names, from the grammar
+
 _DIGITS = "0123456789"
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 _WORD = _LETTERS + _DIGITS
@@ -31,8 +33,6 @@ _NAME_START = frozenset(_LETTERS)
 _NUMBER_START = frozenset(_DIGITS + ".")
 _SIGNS = ("-", "+")
 _NO_SIGN_AFTER = frozenset(_WORD + ".)")   # a sign after these is an operator
-LITERALS = {"(": "LPAR", ")": "RPAR", "*": "STAR", "+": "PLUS", ",": "COMMA", "-": "MINUS",
-            ":": "COLON", "=": "EQUAL", "{": "LBRACE", "}": "RBRACE"}
 BLANK, COMMENT = "__IGNORE_1", "COMMENT"   # the ignored terminals' names in parse_tables
 
 
@@ -71,7 +71,7 @@ def scan(text: str, pos: int) -> "tuple[str, int] | None":
         end = text.find("\n", pos)
         return COMMENT, len(text) if end < 0 else end
     if c == "/":
-        return ("FLOORDIV", pos + 2) if text.startswith("/", pos + 1) else None
+        return (LITERALS["//"], pos + 2) if text.startswith("/", pos + 1) else None
     literal = LITERALS.get(c)
     return None if literal is None else (literal, pos + 1)
 
