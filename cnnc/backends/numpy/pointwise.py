@@ -10,7 +10,15 @@ from .lowering import Lowering, bn_args, param
 from .scratch import activation_scratch, numel, ufunc_buffer
 
 
-class BatchNormLowering(Lowering):
+class _PerChannel(Lowering):
+    """A per-channel map on its own (not folded into an anchor): its in-place operations take
+    a per-channel operand, broadcast over the pixels, for which numpy keeps buffers."""
+
+    def scratch(self, g: Group, n: int) -> int:
+        return ufunc_buffer(n * numel(g.head.out))
+
+
+class BatchNormLowering(_PerChannel):
     """On its own (not folded): x * scale + shift, per channel."""
 
     def fold(self, node, w: str, bias, role: str) -> str:
@@ -27,11 +35,8 @@ class BatchNormLowering(Lowering):
         gen.e.line("y += s['shift']")
         return True
 
-    def scratch(self, g: Group, n: int) -> int:
-        return ufunc_buffer(n * numel(g.head.out))
 
-
-class LayerScaleLowering(Lowering):
+class LayerScaleLowering(_PerChannel):
     """Channel c times gamma[c]; after a linear anchor, folded into its weights."""
 
     def fold(self, node, w: str, bias, role: str) -> str:
@@ -44,9 +49,6 @@ class LayerScaleLowering(Lowering):
         gen.e.line("y = x * s['gamma']")
         return True
 
-    def scratch(self, g: Group, n: int) -> int:
-        return ufunc_buffer(n * numel(g.head.out))
-
 
 def _normalize_arrays(node, role: str = "") -> str:
     """normalize's mean and variance as arguments: the program's constants, one per channel, or
@@ -58,7 +60,7 @@ def _normalize_arrays(node, role: str = "") -> str:
     return f"np.array({list(mean)!r}, np.float32), np.array({list(var)!r}, np.float32)"
 
 
-class NormalizeLowering(Lowering):
+class NormalizeLowering(_PerChannel):
     """(x - mean) / max(sqrt(var), 1e-7) per channel, in float32 as Keras's Normalization; after a
     linear anchor, folded into its weights as x * scale + shift."""
 
@@ -73,9 +75,6 @@ class NormalizeLowering(Lowering):
         gen.e.line("y = x - s['mean']")
         gen.e.line("y /= s['den']")
         return True
-
-    def scratch(self, g: Group, n: int) -> int:
-        return ufunc_buffer(n * numel(g.head.out))
 
 
 class LayerNormLowering(Lowering):
