@@ -249,16 +249,22 @@ def tokenize(text: str, first_line: int = 1):
         pos = end
 
 
-def _drive(text: str):
+def _drive(text: str, plain: bool = True):
     """Lex and parse `text`; the same shift/reduce steps as lark's LALR parser,
     with its contextual keyword rule (a keyword is a NAME where the state takes no keyword).
+    A plain statement is read by plain_statements.read where one can start (`plain`=False: by the
+    LALR steps alone, which tests compare with it).
 
     The limits on layers, blocks, nesting and words per statement are counted as
     tokens arrive (raising _TooLarge), so an oversized program stops early."""
     from .lexer import BLANKS, SEPARATORS, run, scan
     from .parse_tables import END, IGNORE, KEYWORDS, RULES, START, STATES
+    from .plain_statements import read as read_plain
 
     ignore = frozenset(IGNORE)
+    # the states where a statement can start (a `layer` can follow): the plain reader's
+    statement_states = frozenset(i for i, acts in enumerate(STATES) if "layer" in acts) if plain else ()
+    first_words = ("NAME", "ADD", "CONCAT")   # how a plain statement starts
     stack, values = [START], []
     statement: list = []  # tokens since the last separator or brace, for error messages
     layers = blocks = depth = 0
@@ -307,6 +313,18 @@ def _drive(text: str):
             if a is None:
                 raise _SyntaxError(tok, [k for k in acts if k.isupper()], statement=tuple(statement))
             if a >= 0:
+                if stack[-1] in statement_states and tok.type in first_words:
+                    found = read_plain(text, pos, tok, line_start)
+                    if found is not None:
+                        value, pos = found
+                        if value.kind != "input":   # the input is not a layer
+                            layers += 1
+                            if layers > MAX_LAYERS:
+                                raise _TooLarge(f"the program has more than {MAX_LAYERS:,} layers", value.line,
+                                                value.col)
+                        stack.append(acts["layer"])
+                        values.append(value)
+                        break
                 stack.append(a)
                 values.append(tok)
                 if tok.type in ("_SEP", "LBRACE", "RBRACE"):

@@ -213,3 +213,51 @@ def test_statement_text_reads_back_as_the_same_layer(name):
         head = f"input 1x1x{dims[0]}\nflatten" if len(dims) == 1 else "input " + "x".join(map(str, dims))
         back = cnnc.parse(f"{head}\n{statement(n)}").layers[-1]
         assert (back.kind, back.attrs) == (n.kind, n.attrs), statement(n)
+
+
+# --- the plain-statement reader against the LALR steps alone ---------------------------
+
+def _drive_result(text, plain):
+    from cnnc.syntax import _drive
+
+    try:
+        return _drive(text + "\n", plain=plain)
+    except Exception as e:   # _SyntaxError / _TooLarge: where and why
+        tok = getattr(e, "token", None)
+        return (type(e).__name__, getattr(e, "char", None), tok and (tok.type, tok.value, tok.line, tok.column),
+                sorted(getattr(e, "expected", ()) or ()),
+                [(t.type, t.value, t.line, t.column) for t in getattr(e, "statement", ())], getattr(e, "line", None))
+
+
+PLAIN_WORDS = WORDS + ["\n", "\n", ";", "k=1,2", "x=3x3", "y = 4", " , ", "=a", "add", "concat", "min", "\t",
+                       "# note\n", "q:", "r :", "scale", "a,b", "1,", ",2", "k=", "-2x3"]
+
+
+@settings(derandomize=True, max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(PLAIN_WORDS), max_size=30), st.sampled_from([" ", "", "  "]))
+def test_plain_statements_read_as_the_lalr_steps_read_them(words, gap):
+    """plain_statements.read reads most statements without the parser's steps; whatever it takes
+    must be the same Layer (positions included), and what it declines the same error."""
+    text = gap.join(words)
+    assert _drive_result(text, True) == _drive_result(text, False), text
+
+
+def test_plain_statements_are_read_by_the_plain_reader(monkeypatch):
+    """The fast path is taken (a test that cannot see it would pass with it switched off)."""
+    from cnnc import plain_statements
+
+    taken = []
+    real = plain_statements.read
+
+    def counting(*args):
+        found = real(*args)
+        taken.append(found is not None)
+        return found
+
+    monkeypatch.setattr(plain_statements, "read", counting)
+    prog = parse_program("input 8x8x1\nc: conv 8 3x3 stride=1 padding=same; relu # x\n"
+                         "rescale 1 offset=0.5,0.25\nresidual { relu }\nconv 4*2 3\n")
+    assert [type(s).__name__ for s in prog.statements] == ["Layer"] * 4 + ["Block", "Layer"]
+    # input, conv, relu and rescale by the plain reader; `relu }` (a block's last) and `conv 4*2`
+    # (an expression) by the LALR steps
+    assert taken == [True, True, True, True, False, False]
