@@ -265,12 +265,13 @@ def _sizes_of_many(nodes, ns, axis: int, alive: "list | None" = None):
 
 
 def _least(nodes, axis: int, hi: int):
-    """The least n in 1..hi at which no layer collapses along `axis` (monotone in n), and
-    the ids of the nodes that are images (the same at every n); None when no n is. What
-    `_first` finds, in a few batched passes: 1 alone (most networks take it), then 2, 4,
-    8, ... and hi, then eight sizes spread over the range that holds the answer,
-    narrowing it eightfold a pass."""
-    lo, probes = 1, [1]
+    """The least n in 1..hi at which no layer collapses along `axis` (monotone in n), the
+    ids of the nodes that are images (the same at every n), and the last pass's sizes as
+    (the sizes passed, `_sizes_of_many`'s answer) when none collapsed; None when no n is. What `_first`
+    finds, in a few batched passes: 1 and 2 (most networks take 1: the proof then
+    reads both from this pass), then 4, 8, ... and hi, then eight sizes spread over the
+    range that holds the answer, narrowing it eightfold a pass."""
+    lo, probes = 1, [1, 2] if hi >= 2 else [1]
     while True:   # probes[0] is lo, and the least size is lo or above
         alive = [True] * len(probes)
         found = _sizes_of_many(nodes, probes, axis, alive)
@@ -281,7 +282,8 @@ def _least(nodes, axis: int, hi: int):
             good = probes[i]
             lo = probes[i - 1] + 1 if i else lo
             if lo == good:
-                return good, {k for k, v in found[0].items() if v is not None}
+                exact = False not in alive   # (a collapsed size's sizes are stand-ins)
+                return good, {k for k, v in found[0].items() if v is not None}, (probes, found) if exact else ((), None)
             span = good - lo
             probes = sorted({lo + span * j // 8 for j in range(8)}) + [good]
         elif probes[-1] == hi or hi <= 1:
@@ -352,7 +354,7 @@ def axis_rule(nodes, axis: int, hi: int) -> "dict | None":
     least = _least(nodes, axis, hi)
     if least is None:
         return None
-    start, images = least
+    start, images, (probed, probed_sizes) = least
     joins, feeding = _feeding_joins(nodes, images)
     if not joins:   # nothing has to agree: every size from the least works (monotone)
         return {"min": start, "step": 1, "residues": [0]}
@@ -372,27 +374,32 @@ def axis_rule(nodes, axis: int, hi: int) -> "dict | None":
     growth = {k: rho[k][0] * (step // rho[k][1]) for k in feeding}
     for lo in range(start, start + step, _CHUNK):   # the sizes r and r + step, a chunk of r at a time
         rs = range(lo, min(lo + _CHUNK, start + step))
-        now, later = _sizes_of_many(nodes, rs, axis), _sizes_of_many(nodes, range(rs[0] + step, rs[-1] + step + 1), axis)
-        if now is None or later is None:
+        m = len(rs)
+        # one pass over the network for both: sizes[:m] at each r, sizes[m:] at r + step (the
+        # least size's pass already holds them when it tried exactly start and start + 1)
+        wanted = list(rs) + [r + step for r in rs]
+        both = probed_sizes if wanted == probed else _sizes_of_many(nodes, wanted, axis)
+        if both is None:
             raise _Unproved("a layer's size is not monotone in the input's")
+        sizes_of, joined = both
         checked = set()   # a layer that keeps the size shares its input's lists: checked with it
         for k in feeding:   # (*) of the module docstring, checked
-            sizes, g = now[0][k], growth[k]
+            sizes, g = sizes_of[k], growth[k]
             if (id(sizes), g) not in checked:
                 checked.add((id(sizes), g))
-                if later[0][k] != [a + g for a in sizes]:
+                if sizes[m:] != [a + g for a in sizes[:m]]:
                     raise _Unproved("a layer's declared stride does not describe its shape rule")
         if not unequal:
-            if now[1] != later[1]:
+            if joined[:m] != joined[m:]:
                 raise _Unproved("a join's agreement is not periodic")
-            accepted += [r for r, ok in zip(rs, now[1]) if ok]
+            accepted += [r for r, ok in zip(rs, joined) if ok]
             continue
         # a join whose sides grow at different rates agrees at most once per class: where
         a, b = unequal[0]
         # each step closes the gap by (rho_a - rho_b)·step, nonzero: they agree after a whole
         # number of steps, if any
         closing = growth[id(a)] - growth[id(b)]
-        for r, size_a, size_b in zip(rs, now[0][id(a)], now[0][id(b)]):
+        for r, size_a, size_b in zip(rs, sizes_of[id(a)], sizes_of[id(b)]):
             times, left = divmod(size_b - size_a, closing)
             if left == 0 and times >= 0 and r + times * step <= MAX_SIZE:
                 n = r + times * step
