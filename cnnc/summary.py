@@ -57,20 +57,37 @@ def receptive_fields(net) -> dict:
 
     A jump is an int, or a (numerator, denominator) pair after a layer that grows the
     image; receptive fields are whole input pixels (rounded up). Each stops at RF_CAP."""
+    from .layers import LayerKind
+
+    # a kind that keeps LayerKind's geometry and growth (an activation, batchnorm, a join)
+    # sees one pixel with stride 1: its input's field passes through unchanged
+    unit_window = {}
     info: dict = {}   # name -> (rf per axis as (num, den), jump per axis as (num, den))
     for n in net.nodes:
         if not n.inputs:
             info[n.name] = (((1, 1), (1, 1)), ((1, 1), (1, 1)))
             continue
-        ins = [info.get(i.name) for i in n.inputs if not n.spec.joins or isinstance(i.out, Image)]
-        if not isinstance(n.out, Image) or any(x is None for x in ins):
+        spec = n.spec
+        ins = [info.get(i.name) for i in n.inputs if not spec.joins or isinstance(i.out, Image)]
+        if not isinstance(n.out, Image) or None in ins:
             info[n.name] = None
             continue
-        (kh, kw), (sh, sw) = n.spec.geometry(n.attrs)
-        gh, gw = n.spec.growth(n.attrs)
         if len(ins) > 1:   # a join: the widest path, axis by axis (the first of equals)
-            ins = [(tuple(_widest(x[0][a] for x in ins) for a in (0, 1)),
-                    tuple(_widest(x[1][a] for x in ins) for a in (0, 1)))]
+            first = ins[0]
+            if all(x is first for x in ins):   # one path, read twice (a residual of an identity)
+                ins = [first]
+            else:
+                ins = [(tuple(_widest(x[0][a] for x in ins) for a in (0, 1)),
+                        tuple(_widest(x[1][a] for x in ins) for a in (0, 1)))]
+        unit = unit_window.get(spec)
+        if unit is None:
+            kind = type(spec)
+            unit = unit_window[spec] = kind.geometry is LayerKind.geometry and kind.growth is LayerKind.growth
+        if unit:
+            (kh, kw), (sh, sw), (gh, gw) = (1, 1), (1, 1), (1, 1)
+        else:
+            (kh, kw), (sh, sw) = spec.geometry(n.attrs)
+            gh, gw = spec.growth(n.attrs)
         if kh == kw == sh == sw == gh == gw == 1:
             (rh, rw), (jh, jw) = ins[0]
             if rh[1] * jh[1] <= RF_CAP and rw[1] * jw[1] <= RF_CAP:
@@ -82,9 +99,14 @@ def receptive_fields(net) -> dict:
             rf.append(_capped(r[0] * j[1] + (k - 1) * j[0] * r[1], r[1] * j[1]))
             jump.append(_capped(j[0] * s, j[1] * g))
         info[n.name] = (tuple(rf), tuple(jump))
-    return {name: None if v is None else (tuple(-(-r[0] // r[1]) for r in v[0]),
-                                          tuple(j[0] if j[1] == 1 else j for j in v[1]))
-            for name, v in info.items()}
+    shown: dict = {None: None}   # a field several layers share (a chain of activations) is written once
+    out = {}
+    for name, v in info.items():
+        found = shown.get(v)
+        if found is None and v is not None:
+            found = shown[v] = (tuple(-(-r[0] // r[1]) for r in v[0]), tuple(j[0] if j[1] == 1 else j for j in v[1]))
+        out[name] = found
+    return out
 
 
 def rows(net, batch: "int | None" = None) -> list[dict]:
@@ -221,14 +243,26 @@ def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None
     if memory:
         first.append(human_bytes(4 * batch * _count(data["input"])))
     table = [head, first + ["1x1", "1x1", ""] + ["" for _ in extra] + ([""] if connected else [])]
+    # a long network repeats its shapes, strides and counts: each is written once
+    sizes: dict = {None: "all"}
+    numbers: dict = {}
+    extras = list(extra.values())
     for r in layers:
-        kind = r["kind"] + (f" {r['activation']}" if r["activation"] not in (None, "linear") else "")
-        row = ["  " * r["depth"] + r["name"], kind, _size(r["output"]), f"{r['params']:,}", f"{r['macs']:,}"]
+        kind = r["kind"] if r["activation"] in (None, "linear") else f"{r['kind']} {r['activation']}"
+        out, rf, stride, params, macs = r["output"], r["receptive_field"], r["stride"], r["params"], r["macs"]
+        out, rf = tuple(out), rf and tuple(rf)
+        stride = tuple(stride) if stride else "-"
+        row = ["  " * r["depth"] + r["name"] if r["depth"] else r["name"], kind,
+               sizes.get(out) or sizes.setdefault(out, _size(out)),
+               numbers.get(params) or numbers.setdefault(params, f"{params:,}"),
+               numbers.get(macs) or numbers.setdefault(macs, f"{macs:,}")]
         if memory:
             row.append(human_bytes(r["activation_bytes"]))
-        row += [_size(r["receptive_field"]) if r["receptive_field"] else "all",
-                _size(r["stride"]) if r["stride"] else "-", r["kernel"] or ""]
-        row += [col.get(r["name"], "") for col in extra.values()]
+        row += [sizes.get(rf) or sizes.setdefault(rf, _size(rf)),
+                stride if stride == "-" else sizes.get(stride) or sizes.setdefault(stride, _size(stride)),
+                r["kernel"] or ""]
+        if extras:
+            row += [col.get(r["name"], "") for col in extras]
         if connected:
             row.append(connected.get(r["name"], ""))
         table.append(row)
