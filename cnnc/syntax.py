@@ -350,6 +350,13 @@ def _drive(text: str, plain: bool = True):
                 stack.append(goto)
                 values.append(value)
                 continue
+            if mask == "d" and callback is None:
+                # a run of separators (`_SEP+`), a step of every statement: nothing kept
+                stack.pop()
+                values.pop()
+                stack.append(STATES[stack[-1]][origin])
+                values.append([])
+                continue
             if size:
                 got = values[-size:]
                 del stack[-size:]
