@@ -3,40 +3,91 @@
 Most statements of a program are plain: `[NAME:] KIND ARG*` on one line, whose arguments
 are numbers, sizes, words, `KEY=VALUE` and lists of those (`conv 32 3x3 relu`,
 `c1: pool 2 stride=2`, `add a b`, `rescale 1 offset=0.5,0.25`), ended by a line end, `;`
-or a comment. The LALR driver (`syntax._drive`) hands each statement's first word here,
-where one can start; `read` gives the Layer the grammar's rules would build from it, or
-None for anything else, which the driver then reads step by step: a block, an expression,
-a keyword where a word stands, a `}` after the statement, a statement past MAX_WORDS, or
+or a comment; and blocks whose bodies hold only such statements (`residual { conv 64 3x3;
+relu }`). The LALR driver (`syntax._drive`) hands each statement's first word here, where
+one can start; `read` gives the Layer or Block the grammar's rules would build from it,
+or None for anything else, which the driver then reads step by step: a nested block, an
+expression, a keyword where a word stands, a statement past a limit of cnnc/limits.py, or
 an error (so every diagnostic still comes from the parser). Reading a plain statement
-here skips a parser step and a Token per word, about a third of reading a long program.
+here skips a parser step and a Token per word, about half of reading a long program.
 
-tests/test_syntax.py checks on random text that both ways give the same Layers, with the
-same positions, and the same errors.
+tests/test_syntax.py checks on random text that both ways give the same records, with
+the same positions, and the same errors.
 """
 
 from __future__ import annotations
 
-from .lexer import BLANKS, run, scan
-from .limits import MAX_WORDS
+from .lexer import BLANKS, SEPARATORS, run, scan
+from .limits import MAX_DEPTH, MAX_WORDS
 from .parse_tables import KEYWORDS
-from .syntax import Arg, Layer, Value
+from .syntax import Arg, Block, Layer, Value
 
 _VALUE_KINDS = {"NUMBER": "number", "SIZE": "size", "NAME": "word"}
 _ENDS = ("\n", ";", "#")   # a line end, a separator, a comment (which runs to a line end)
+# the keywords a layer or a block can start with (a definition is not plain: `def`)
+_LAYER_KEYWORDS = ("add", "concat")
+_BLOCK_KEYWORDS = frozenset(("residual", "shortcut", "branch", "repeat", "scale", "add", "concat"))
 
 
-def read(text: str, pos: int, first, line_start: int):
-    """The plain statement that the Token `first` begins, as (Layer, the position of the
-    separator or comment that ends it), or None. `pos`: just after `first` (blanks after
-    it may be skipped); `line_start`: where its line starts. `text` ends with a line end."""
+def read(text: str, pos: int, first, line_start: int, depth: int, room: int):
+    """The plain statement that the Token `first` begins, as (Layer or Block, the position
+    after it, its last line, where that line starts, the layers in it), or None. `pos`:
+    just after `first`; `line_start`: where its line starts; `depth`: the blocks it is in;
+    `room`: how many layers the program may still have. `text` ends with a line end."""
     line = first.line
+    head = _head(text, pos, first.value, first.type, first.column, line, line_start)
+    if head is None:
+        return None
+    label, kind, kind_col, args, pos = head
+    c = text[pos]
+    if c in _ENDS:   # a layer
+        layers = kind != "input"   # (the input is not a layer)
+        if layers > room:
+            return None   # the driver reports it, at this layer
+        return Layer(kind, label, args, line, first.column, line, kind_col), pos, line, line_start, layers
+    if c == "}" or kind not in _BLOCK_KEYWORDS or (label is None and first.type == "NAME") or depth >= MAX_DEPTH:
+        return None   # a misspelt block, or one nested past the limit: the driver says so
+    body = []
+    layers = 0
+    n = len(text)
+    pos, line, line_start = _separators(text, pos + 1, line, line_start)
+    while pos < n and text[pos] != "}":
+        found = scan(text, pos)
+        if found is None or found[0] != "NAME":
+            return None
+        end = found[1]
+        word = text[pos:end]
+        if word in KEYWORDS and word not in _LAYER_KEYWORDS:
+            return None   # a nested block, or a keyword out of place
+        inner = _head(text, end, word, "NAME" if word not in KEYWORDS else word.upper(), pos - line_start + 1,
+                      line, line_start)
+        if inner is None:
+            return None
+        name, kind_, col, args_, end = inner
+        c = text[end]
+        if c != "}" and c not in _ENDS:
+            return None
+        layers += kind_ != "input"
+        body.append(Layer(kind_, name, args_, line, pos - line_start + 1, line, col))
+        pos, line, line_start = _separators(text, end, line, line_start)
+    if pos == n or layers > room:
+        return None   # the text ends inside the block, or the layers pass their limit: the driver says so
+    count = args.pop(0).value if args and args[0].key is None else None
+    block = Block(kind, label, count, body, first.line, first.column, first.line, kind_col, args)
+    return block, pos + 1, line, line_start, layers
+
+
+def _head(text: str, pos: int, value: str, typ: str, col: int, line: int, line_start: int):
+    """`[NAME:] KIND ARG*` from its first word (`value`, of terminal `typ`, at `col`;
+    `pos` just after it), as (label, kind, the kind's column, args, the position where
+    it ends: at a separator, a comment, a `{` or a `}`); None where it is not plain."""
     if text[pos] in BLANKS:
         pos = run(text, pos + 1, BLANKS)
     c = text[pos]
-    label, kind, kind_col = None, first.value, first.column
+    label, kind, kind_col = None, value, col
     words = 1
     if c == ":":   # a label: the kind follows
-        if first.type != "NAME":
+        if typ != "NAME":
             return None
         pos += 1
         if text[pos] in BLANKS:
@@ -44,8 +95,8 @@ def read(text: str, pos: int, first, line_start: int):
         found = scan(text, pos)
         if found is None or found[0] != "NAME":
             return None
-        label, kind, kind_col = first.value, text[pos:found[1]], pos - line_start + 1
-        if kind in KEYWORDS and kind != "add" and kind != "concat":   # a block's keyword
+        label, kind, kind_col = value, text[pos:found[1]], pos - line_start + 1
+        if kind in KEYWORDS and kind not in _BLOCK_KEYWORDS:
             return None
         pos = found[1]
         if text[pos] in BLANKS:
@@ -53,7 +104,7 @@ def read(text: str, pos: int, first, line_start: int):
         c = text[pos]
         words = 3
     args = []
-    while c not in _ENDS:
+    while c not in _ENDS and c != "{" and c != "}":
         found = scan(text, pos)
         if found is None or found[0] != "NAME":
             key = None
@@ -96,7 +147,9 @@ def read(text: str, pos: int, first, line_start: int):
         c = text[pos]
     if words > MAX_WORDS:   # the driver reports it, at the word past the limit
         return None
-    return Layer(kind, label, args, line, first.column, line, kind_col), pos
+    if kind in KEYWORDS and kind not in _LAYER_KEYWORDS and c != "{":
+        return None   # `residual` without a body: the driver says what is missing
+    return label, kind, kind_col, args, pos
 
 
 def _value(text: str, pos: int, found, line: int, line_start: int):
@@ -113,3 +166,17 @@ def _value(text: str, pos: int, found, line: int, line_start: int):
     if text[end] in BLANKS:
         end = run(text, end + 1, BLANKS)
     return value, end
+
+
+def _separators(text: str, pos: int, line: int, line_start: int):
+    """Past the separators, blanks and comments at `pos`: (position, line, line start)."""
+    while True:
+        end = run(text, pos, SEPARATORS)
+        lines = text.count("\n", pos, end)
+        if lines:
+            line += lines
+            line_start = text.rindex("\n", pos, end) + 1
+        pos = end
+        if not text.startswith("#", pos):   # (the text may end here)
+            return pos, line, line_start
+        pos = text.find("\n", pos)

@@ -264,7 +264,7 @@ def _drive(text: str, plain: bool = True):
     ignore = frozenset(IGNORE)
     # the states where a statement can start (a `layer` can follow): the plain reader's
     statement_states = frozenset(i for i, acts in enumerate(STATES) if "layer" in acts) if plain else ()
-    first_words = ("NAME", "ADD", "CONCAT")   # how a plain statement starts
+    first_words = ("NAME", "ADD", "CONCAT", "RESIDUAL", "SHORTCUT", "BRANCH", "REPEAT", "SCALE")   # (not DEF)
     stack, values = [START], []
     statement: list = []  # tokens since the last separator or brace, for error messages
     layers = blocks = depth = 0
@@ -314,15 +314,18 @@ def _drive(text: str, plain: bool = True):
                 raise _SyntaxError(tok, [k for k in acts if k.isupper()], statement=tuple(statement))
             if a >= 0:
                 if stack[-1] in statement_states and tok.type in first_words:
-                    found = read_plain(text, pos, tok, line_start)
+                    found = read_plain(text, pos, tok, line_start, depth, MAX_LAYERS - layers)
                     if found is not None:
-                        value, pos = found
-                        if value.kind != "input":   # the input is not a layer
-                            layers += 1
-                            if layers > MAX_LAYERS:
-                                raise _TooLarge(f"the program has more than {MAX_LAYERS:,} layers", value.line,
+                        value, pos, line, line_start, inside = found
+                        layers += inside
+                        if type(value) is Block:
+                            blocks += 1
+                            if blocks > MAX_LAYERS:
+                                raise _TooLarge(f"the program has more than {MAX_LAYERS:,} blocks", value.line,
                                                 value.col)
-                        stack.append(acts["layer"])
+                            stack.append(acts["block"])
+                        else:
+                            stack.append(acts["layer"])
                         values.append(value)
                         break
                 stack.append(a)

@@ -230,7 +230,8 @@ def _drive_result(text, plain):
 
 
 PLAIN_WORDS = WORDS + ["\n", "\n", ";", "k=1,2", "x=3x3", "y = 4", " , ", "=a", "add", "concat", "min", "\t",
-                       "# note\n", "q:", "r :", "scale", "a,b", "1,", ",2", "k=", "-2x3"]
+                       "# note\n", "q:", "r :", "scale", "a,b", "1,", ",2", "k=", "-2x3", "{", "}", "{\n", "}\n",
+                       "residual {", "repeat 2 {", "add {", "b: branch {", "def"]
 
 
 @settings(derandomize=True, max_examples=600, deadline=None)
@@ -256,8 +257,17 @@ def test_plain_statements_are_read_by_the_plain_reader(monkeypatch):
 
     monkeypatch.setattr(plain_statements, "read", counting)
     prog = parse_program("input 8x8x1\nc: conv 8 3x3 stride=1 padding=same; relu # x\n"
-                         "rescale 1 offset=0.5,0.25\nresidual { relu }\nconv 4*2 3\n")
-    assert [type(s).__name__ for s in prog.statements] == ["Layer"] * 4 + ["Block", "Layer"]
-    # input, conv, relu and rescale by the plain reader; `relu }` (a block's last) and `conv 4*2`
-    # (an expression) by the LALR steps
-    assert taken == [True, True, True, True, False, False]
+                         "rescale 1 offset=0.5,0.25\nr: residual { relu\n conv 8 1 }\nconv 4*2 3\n"
+                         "repeat 2 { residual { relu } }\n")
+    assert [type(s).__name__ for s in prog.statements] == ["Layer"] * 4 + ["Block", "Layer", "Block"]
+    # input, conv, relu, rescale and the residual block by the plain reader; `conv 4*2` (an
+    # expression) and the repeat (a block in its body) by the LALR steps, which hand the
+    # inner residual block back to it
+    assert taken == [True, True, True, True, True, False, False, True]
+    assert prog.statements[4].body[1].kind == "conv" and prog.statements[4].body[1].line == 5
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(fuzz_program)  # programs with blocks, labels, options (many well formed)
+def test_plain_blocks_read_as_the_lalr_steps_read_them(text):
+    assert _drive_result(text, True) == _drive_result(text, False), text
