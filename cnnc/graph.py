@@ -245,6 +245,7 @@ class _Builder:
         self.missing: set = set()  # (statement key, name) whose lookup failed (reported once)
         self.labels = _label_lines(program.statements)   # every label written -> its first line
         self.expand = None         # definitions.expand, once a use is met
+        self.inferred: dict = {}   # (id of the attrs read, input dims) -> (out, params, macs): infer()
 
     # -- keys, names and scopes --------------------------------------------------
     def key(self, s):
@@ -521,7 +522,7 @@ class _Builder:
         name = self.name_for(s.kind, self.label_of(s), s.line, s.col, copy)
         node = self.add(Node(name, spec, self.attrs(spec, s, name, args), [start], s.line, s.col, self.depth))
         self.bind(s, node)
-        self.infer(node)
+        self.infer(node, self.parsed[self.key(s)])
         return node
 
     def guessed(self, s: Layer, spec, x: Node, copy) -> Node:
@@ -604,10 +605,22 @@ class _Builder:
             self.report.error(f"{node.name}: {too_large}", line, col)
             node.out = None
 
-    def infer(self, node: Node) -> None:
+    def infer(self, node: Node, read=None) -> None:
+        """The node's output, weights and multiply-adds from its input's type. `read`: the
+        attrs object its statement's arguments read to (attrs() shares one among statements
+        written alike); what such a statement gives on an input, without a diagnostic, every
+        one gives on that input, so it is worked out once (a long program repeats its blocks)."""
         inp = node.inputs[0].out
         if inp is None or (node.attrs is None):
             return
+        if read is not None:
+            seen = (id(read), inp.dims)   # (`read` lives as long as the builder: attrs() keeps it)
+            known = self.inferred.get(seen)
+            if known is not None:
+                node.out, params, node.macs = known
+                node.params = dict(params)
+                return
+        said = len(self.report.diagnostics)
         try:
             node.out = node.spec.infer(inp, node.attrs)
         except ShapeError as e:
@@ -625,6 +638,7 @@ class _Builder:
         if isinstance(inp, Image):
             dh, dw = node.spec.dropped_edges(inp, node.attrs)
             if dh or dw:   # rows of zeros that a zeropad just added are not the image's own
+                read = None   # (what it says depends on the layer before: not kept)
                 source = node.inputs[0]
                 _, bottom, _, right = source.spec.padding_added(source.attrs) if source.attrs else (0, 0, 0, 0)
                 dh, dw = max(dh - bottom, 0), max(dw - right, 0)
@@ -632,6 +646,8 @@ class _Builder:
                 self.report.warning(f"{node.name}: {node.kind} on {inp.h}x{inp.w} drops "
                                     f"{_drop_words(dh, dw)} (output {node.out.h}x{node.out.w}); "
                                     f"use padding=same to keep them", node.line, node.col)
+        if read is not None and len(self.report.diagnostics) == said:
+            self.inferred[seen] = (node.out, dict(node.params), node.macs)
 
     # -- blocks -------------------------------------------------------------------
     def block_options(self, s: Block, spec, x: Node, label=None):

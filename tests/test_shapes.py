@@ -294,3 +294,13 @@ def test_macs_against_torch_flop_counter():
     flops = fc.get_total_flops()
     assert 2 * (c1.macs + c2.macs + d.macs) == flops
     assert net.total_macs == c1.macs + c2.macs + d.macs
+
+
+def test_statements_written_alike_are_checked_where_each_stands():
+    """The builder works out a statement's shape once per input size for statements written
+    alike; what depends on the layer before (a zeropad's rows) must still be said at each."""
+    text = "input 7x7x1\nz: zeropad 1\npool 2\nrelu from=z\npool 2\npool 2\nrelu\npool 2\n"
+    net = cnnc.parse(text)
+    assert [n.out.dims for n in net.layers if n.kind == "pool"] == [(4, 4, 1), (4, 4, 1), (2, 2, 1), (1, 1, 1)]
+    # the first pool drops only the zeropad's row; the second, on the same 9x9, drops the image's
+    assert [w.line for w in net.warnings if "drops" in w.message] == [5]
