@@ -50,7 +50,7 @@ def read(text: str, pos: int, first, line_start: int, depth: int, room: int):
     body = []
     layers = 0
     n = len(text)
-    pos, line, line_start = _separators(text, pos + 1, line, line_start)
+    pos, line, line_start = separators(text, pos + 1, line, line_start)
     while pos < n and text[pos] != "}":
         found = scan(text, pos)
         if found is None or found[0] != "NAME":
@@ -69,7 +69,7 @@ def read(text: str, pos: int, first, line_start: int, depth: int, room: int):
             return None
         layers += kind_ != "input"
         body.append(Layer(kind_, name, args_, line, pos - line_start + 1, line, col))
-        pos, line, line_start = _separators(text, end, line, line_start)
+        pos, line, line_start = separators(text, end, line, line_start)
     if pos == n or layers > room:
         return None   # the text ends inside the block, or the layers pass their limit: the driver says so
     count = args.pop(0).value if args and args[0].key is None else None
@@ -168,8 +168,9 @@ def _value(text: str, pos: int, found, line: int, line_start: int):
     return value, end
 
 
-def _separators(text: str, pos: int, line: int, line_start: int):
-    """Past the separators, blanks and comments at `pos`: (position, line, line start)."""
+def separators(text: str, pos: int, line: int, line_start: int):
+    """Past the separators, blanks and comments at `pos`: (position, line, line start). The
+    driver reads a layer's separators here too: as one `_SEP`, as it reads any run of them."""
     while True:
         end = run(text, pos, SEPARATORS)
         lines = text.count("\n", pos, end)

@@ -259,7 +259,7 @@ def _drive(text: str, plain: bool = True):
     tokens arrive (raising _TooLarge), so an oversized program stops early."""
     from .lexer import BLANKS, SEPARATORS, run, scan
     from .parse_tables import END, IGNORE, KEYWORDS, RULES, START, STATES
-    from .plain_statements import read as read_plain
+    from .plain_statements import read as read_plain, separators as skip_separators
 
     ignore = frozenset(IGNORE)
     # the states where a statement can start (a `layer` can follow): the plain reader's
@@ -324,9 +324,13 @@ def _drive(text: str, plain: bool = True):
                                 raise _TooLarge(f"the program has more than {MAX_LAYERS:,} blocks", value.line,
                                                 value.col)
                             stack.append(acts["block"])
-                        else:
+                            values.append(value)
+                        else:   # a layer ends at a separator (or a comment, then a line end): shifted here
                             stack.append(acts["layer"])
-                        values.append(value)
+                            values.append(value)
+                            pos, line, line_start = skip_separators(text, pos, line, line_start)
+                            stack.append(STATES[stack[-1]]["_SEP"])
+                            values.append(None)   # (the grammar drops separators)
                         break
                 stack.append(a)
                 values.append(tok)
@@ -351,6 +355,18 @@ def _drive(text: str, plain: bool = True):
                 value = values.pop()
                 goto = STATES[stack[-1]][origin]
                 stack.append(goto)
+                values.append(value)
+                continue
+            if callback is None and size == 2 and (mask == "ks" or mask == "ss"):
+                # `_stmt: layer _SEP+`, then the list of statements grown in place: two steps
+                # of every statement
+                tail = values.pop()
+                value = values.pop()
+                del stack[-2:]
+                if mask == "ks":
+                    value = [value]
+                value.extend(tail)
+                stack.append(STATES[stack[-1]][origin])
                 values.append(value)
                 continue
             if mask == "d" and callback is None:
