@@ -129,7 +129,7 @@ def rows(net, batch: "int | None" = None) -> list[dict]:
             "macs": n.macs,
             "activation": n.attrs.get("activation") if n.spec.takes_activation else None,
             "receptive_field": list(r[0]) if r else None,
-            "stride": [j if isinstance(j, int) else j[0] / j[1] for j in r[1]] if r else None,
+            "stride": _stride(r[1]) if r else None,
             "kernel": kernels.get(n.name),
             "line": n.line,
             "inputs": [i.name for i in n.inputs],
@@ -139,6 +139,11 @@ def rows(net, batch: "int | None" = None) -> list[dict]:
             row["activation_bytes"] = 4 * batch * _count(n.out.dims)
         out.append(row)
     return out
+
+
+def _stride(jumps) -> list:
+    """A receptive field's jumps as the stride column shows them: an int, or a fraction's float."""
+    return [j if isinstance(j, int) else j[0] / j[1] for j in jumps]
 
 
 def _count(dims) -> int:
@@ -230,41 +235,54 @@ def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None
     left out for a network that is a straight line. `batch` adds a memory column and the
     memory totals; `device_memory` (bytes) the largest batch the Triton backend fits in it.
     `extra` adds columns: {title: {layer name: text}}.
+
+    The same facts as `rows` (what --json prints), read from the nodes directly: a long
+    network's table would otherwise build every row twice.
     """
-    data = summary_dict(net, batch, device_memory)
+    from .backends.triton.policy import TRITON
+    from .passes.fusion import kernel_column
+
     extra = dict(extra or {})
-    layers = data["layers"]
-    previous = [net.input.name] + [r["name"] for r in layers[:-1]]
-    connected = {r["name"]: ", ".join(r["inputs"]) for r, prev in zip(layers, previous) if r["inputs"] != [prev]}
+    rf = receptive_fields(net)
+    kernels = kernel_column(net, TRITON)
+    layers = net.layers
+    connected = {n.name: ", ".join(i.name for i in n.inputs) for n, prev in zip(layers, net.nodes)
+                 if len(n.inputs) != 1 or n.inputs[0] is not prev}
     memory = batch is not None
     head = ["layer", "kind", "output", "params", "MACs"] + (["memory"] if memory else []) + ["RF", "stride", "kernel"]
     head += list(extra) + (["connected to"] if connected else [])
-    first = ["input", "input", _size(data["input"]), "0", "0"]
+    first = ["input", "input", _size(net.input_shape), "0", "0"]
     if memory:
-        first.append(human_bytes(4 * batch * _count(data["input"])))
+        first.append(human_bytes(4 * batch * _count(net.input_shape)))
     table = [head, first + ["1x1", "1x1", ""] + ["" for _ in extra] + ([""] if connected else [])]
     # a long network repeats its shapes, strides and counts: each is written once
-    sizes: dict = {None: "all"}
+    sizes: dict = {}
+    fields: dict = {None: ("all", "-")}
     numbers: dict = {}
     extras = list(extra.values())
-    for r in layers:
-        kind = r["kind"] if r["activation"] in (None, "linear") else f"{r['kind']} {r['activation']}"
-        out, rf, stride, params, macs = r["output"], r["receptive_field"], r["stride"], r["params"], r["macs"]
-        out, rf = tuple(out), rf and tuple(rf)
-        stride = tuple(stride) if stride else "-"
-        row = ["  " * r["depth"] + r["name"] if r["depth"] else r["name"], kind,
+    total = trainable = macs_total = 0
+    for n in layers:
+        params, macs, out = n.n_params, n.macs, n.out.dims
+        total += params
+        trainable += n.n_trainable if n.spec.non_trainable else params
+        macs_total += macs
+        activation = n.attrs.get("activation") if n.spec.takes_activation else None
+        r = rf.get(n.name)
+        field = fields.get(r)
+        if field is None:
+            field = fields[r] = (_size(r[0]), _size(_stride(r[1])))
+        row = ["  " * n.depth + n.name if n.depth else n.name,
+               n.kind if activation in (None, "linear") else f"{n.kind} {activation}",
                sizes.get(out) or sizes.setdefault(out, _size(out)),
                numbers.get(params) or numbers.setdefault(params, f"{params:,}"),
                numbers.get(macs) or numbers.setdefault(macs, f"{macs:,}")]
         if memory:
-            row.append(human_bytes(r["activation_bytes"]))
-        row += [sizes.get(rf) or sizes.setdefault(rf, _size(rf)),
-                stride if stride == "-" else sizes.get(stride) or sizes.setdefault(stride, _size(stride)),
-                r["kernel"] or ""]
+            row.append(human_bytes(4 * batch * _count(out)))
+        row += [field[0], field[1], kernels.get(n.name) or ""]
         if extras:
-            row += [col.get(r["name"], "") for col in extras]
+            row += [col.get(n.name, "") for col in extras]
         if connected:
-            row.append(connected.get(r["name"], ""))
+            row.append(connected.get(n.name, ""))
         table.append(row)
     widths = [max(map(len, column)) for column in zip(*table)]
     right = {3, 4, 5} if memory else {3, 4}
@@ -276,19 +294,20 @@ def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None
 
     rule = "-" * len(fmt(head))
     lines = [fmt(head), rule] + [fmt(r) for r in table[1:]] + [rule]
-    mi = data["min_input"]
+    mi = min_input(net)
     words = rule_words(input_rule(net))
-    total, trainable = data["total_params"], data["trainable_params"]
     lines += [
-        f"Input: {_size(data['input'])}   Output: {_size(data['output'])}",
+        f"Input: {_size(net.input_shape)}   Output: {_size(net.output_shape)}",
         f"Total params: {total:,} ({human_bytes(4 * total)})",
         f"Trainable params: {trainable:,}",
         f"Non-trainable params: {total - trainable:,}",
-        f"Total MACs: {data['total_macs']:,} ({_human(data['total_macs'])} per image)",
+        f"Total MACs: {macs_total:,} ({_human(macs_total)} per image)",
         f"Smallest input: {_size(mi) if mi else 'none'} (H x W)" + (f"; {words}" if words else ""),
     ]
     if memory:
-        m = data["memory"]
+        from .memory import summary
+
+        m = summary(net, batch, device_memory)
         lines.append(f"Memory at batch {batch:,} (float32): peak of a forward pass {human_bytes(m['peak_bytes'])} "
                      f"(numpy), {human_bytes(m['triton_peak_bytes'])} (triton buffers), "
                      f"beyond the weights and the input")
