@@ -103,3 +103,20 @@ def _number(text: str, pos: int) -> "tuple[str, int] | None":
         if last > first:
             end = last
     return "NUMBER", end
+
+
+def separator_run(text: str, pos: int, line: int, line_start: int) -> tuple:
+    """Past the separators, blanks and comments from `pos` on: (position, line, where that
+    line starts). The parser reads such a run as one separator (the grammar takes `_SEP+`
+    wherever it takes one)."""
+    while True:
+        end = run(text, pos, SEPARATORS)
+        lines = text.count("\n", pos, end)
+        if lines:
+            line += lines
+            line_start = text.rindex("\n", pos, end) + 1
+        pos = end
+        if not text.startswith("#", pos):   # (the text may end here)
+            return pos, line, line_start
+        end = text.find("\n", pos)
+        pos = len(text) if end < 0 else end

@@ -17,7 +17,7 @@ the same positions, and the same errors.
 
 from __future__ import annotations
 
-from .lexer import BLANKS, SEPARATORS, run, scan
+from .lexer import BLANKS, run, scan, separator_run
 from .limits import MAX_DEPTH, MAX_WORDS
 from .parse_tables import KEYWORDS
 from .syntax import Arg, Block, Layer, Value
@@ -50,7 +50,7 @@ def read(text: str, pos: int, first, line_start: int, depth: int, room: int):
     body = []
     layers = 0
     n = len(text)
-    pos, line, line_start = separators(text, pos + 1, line, line_start)
+    pos, line, line_start = separator_run(text, pos + 1, line, line_start)
     while pos < n and text[pos] != "}":
         found = scan(text, pos)
         if found is None or found[0] != "NAME":
@@ -69,7 +69,7 @@ def read(text: str, pos: int, first, line_start: int, depth: int, room: int):
             return None
         layers += kind_ != "input"
         body.append(Layer(kind_, name, args_, line, pos - line_start + 1, line, col))
-        pos, line, line_start = separators(text, end, line, line_start)
+        pos, line, line_start = separator_run(text, end, line, line_start)
     if pos == n or layers > room:
         return None   # the text ends inside the block, or the layers pass their limit: the driver says so
     count = args.pop(0).value if args and args[0].key is None else None
@@ -108,7 +108,7 @@ def _head(text: str, pos: int, value: str, typ: str, col: int, line: int, line_s
         found = scan(text, pos)
         if found is None or found[0] != "NAME":
             key = None
-            value, pos = _value(text, pos, found, line, line_start)
+            value, pos = _value(text, pos, line, line_start, found)
             if value is None:
                 return None
         else:   # a word, or an option's key
@@ -121,10 +121,7 @@ def _head(text: str, pos: int, value: str, typ: str, col: int, line: int, line_s
                 pos = run(text, pos + 1, BLANKS)
             if text[pos] == "=":
                 key, key_col = word, col
-                pos += 1
-                if text[pos] in BLANKS:
-                    pos = run(text, pos + 1, BLANKS)
-                value, pos = _value(text, pos, scan(text, pos), line, line_start)
+                value, pos = _value(text, pos + 1, line, line_start)
                 if value is None:
                     return None
                 words += 2
@@ -134,10 +131,7 @@ def _head(text: str, pos: int, value: str, typ: str, col: int, line: int, line_s
         if text[pos] == ",":   # a list: value ("," value)+
             items = [value]
             while text[pos] == ",":
-                pos += 1
-                if text[pos] in BLANKS:
-                    pos = run(text, pos + 1, BLANKS)
-                item, pos = _value(text, pos, scan(text, pos), line, line_start)
+                item, pos = _value(text, pos + 1, line, line_start)
                 if item is None:
                     return None
                 items.append(item)
@@ -152,11 +146,16 @@ def _head(text: str, pos: int, value: str, typ: str, col: int, line: int, line_s
     return label, kind, kind_col, args, pos
 
 
-def _value(text: str, pos: int, found, line: int, line_start: int):
-    """(Value, the position after it and its blanks) for the number, size or word that
-    `scan` found at `pos`; (None, pos) for anything else (a keyword included)."""
+def _value(text: str, pos: int, line: int, line_start: int, found=None):
+    """(Value, the position after it and its blanks) for the number, size or word at `pos`
+    (after the blanks there; `found`: what `scan` already found at `pos`); (None, pos) for
+    anything else (a keyword included)."""
     if found is None:
-        return None, pos
+        if text[pos] in BLANKS:
+            pos = run(text, pos + 1, BLANKS)
+        found = scan(text, pos)
+        if found is None:
+            return None, pos
     kind = _VALUE_KINDS.get(found[0])
     end = found[1]
     word = text[pos:end]
@@ -166,18 +165,3 @@ def _value(text: str, pos: int, found, line: int, line_start: int):
     if text[end] in BLANKS:
         end = run(text, end + 1, BLANKS)
     return value, end
-
-
-def separators(text: str, pos: int, line: int, line_start: int):
-    """Past the separators, blanks and comments at `pos`: (position, line, line start). The
-    driver reads a layer's separators here too: as one `_SEP`, as it reads any run of them."""
-    while True:
-        end = run(text, pos, SEPARATORS)
-        lines = text.count("\n", pos, end)
-        if lines:
-            line += lines
-            line_start = text.rindex("\n", pos, end) + 1
-        pos = end
-        if not text.startswith("#", pos):   # (the text may end here)
-            return pos, line, line_start
-        pos = text.find("\n", pos)

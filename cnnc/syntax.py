@@ -249,6 +249,21 @@ def tokenize(text: str, first_line: int = 1):
         pos = end
 
 
+def _reductions(rules) -> list:
+    """Each rule of parse_tables.RULES as the driver reduces it: (origin, length, callback,
+    expand1, grow, kept), where `grow` says the first child is an inlined list to extend in
+    place and `kept` lists (index, splice) for the other children the rule keeps, None when
+    it keeps every child as it is (its mask: d drops a child, k keeps it, s splices an
+    inlined rule's list into the parent's)."""
+    plans = []
+    for origin, size, mask, callback, expand1 in rules:
+        grow = callback is None and mask[:1] == "s"
+        kept = None if set(mask) <= {"k"} else \
+            tuple((i, m == "s") for i, m in enumerate(mask) if m != "d" and not (grow and i == 0))
+        plans.append((origin, size, callback, expand1, grow, kept))
+    return plans
+
+
 def _drive(text: str, plain: bool = True):
     """Lex and parse `text`; the same shift/reduce steps as lark's LALR parser,
     with its contextual keyword rule (a keyword is a NAME where the state takes no keyword).
@@ -257,11 +272,12 @@ def _drive(text: str, plain: bool = True):
 
     The limits on layers, blocks, nesting and words per statement are counted as
     tokens arrive (raising _TooLarge), so an oversized program stops early."""
-    from .lexer import BLANKS, SEPARATORS, run, scan
+    from .lexer import BLANKS, run, scan, separator_run
     from .parse_tables import END, IGNORE, KEYWORDS, RULES, START, STATES
-    from .plain_statements import read as read_plain, separators as skip_separators
+    from .plain_statements import read as read_plain
 
     ignore = frozenset(IGNORE)
+    plans = _reductions(RULES)
     # the states where a statement can start (a `layer` can follow): the plain reader's
     statement_states = frozenset(i for i, acts in enumerate(STATES) if "layer" in acts) if plain else ()
     first_words = ("NAME", "ADD", "CONCAT", "RESIDUAL", "SHORTCUT", "BRANCH", "REPEAT", "SCALE")   # (not DEF)
@@ -289,17 +305,8 @@ def _drive(text: str, plain: bool = True):
             # Every place the grammar takes a separator takes a run of them (`_SEP*`, `_SEP+`),
             # so a run, with the blanks and comments in it, is one _SEP: a file of ten million
             # `;` costs a few scans, not ten million parser steps.
-            while typ == "_SEP":  # the rest of the run: separators, blanks, comments
-                end = run(text, pos, SEPARATORS)
-                nl = text.count("\n", pos, end)
-                if nl:
-                    line += nl
-                    line_start = text.rindex("\n", pos, end) + 1
-                pos = end
-                if not text.startswith("#", pos):
-                    break
-                end = text.find("\n", pos)
-                pos = n if end < 0 else end
+            if typ == "_SEP":
+                pos, line, line_start = separator_run(text, pos, line, line_start)
             if typ == "NAME":
                 kw = KEYWORDS.get(val)
                 if kw is not None and kw in STATES[stack[-1]]:
@@ -328,7 +335,7 @@ def _drive(text: str, plain: bool = True):
                         else:   # a layer ends at a separator (or a comment, then a line end): shifted here
                             stack.append(acts["layer"])
                             values.append(value)
-                            pos, line, line_start = skip_separators(text, pos, line, line_start)
+                            pos, line, line_start = separator_run(text, pos, line, line_start)
                             stack.append(STATES[stack[-1]]["_SEP"])
                             values.append(None)   # (the grammar drops separators)
                         break
@@ -348,56 +355,24 @@ def _drive(text: str, plain: bool = True):
                         raise _TooLarge(f"a statement of more than {MAX_WORDS:,} words", statement[0].line,
                                         statement[0].column)
                 break
-            origin, size, mask, callback, expand1 = RULES[-1 - a]
-            if expand1 and mask == "k" and callback is not None:
-                # `value: NUMBER` and its like, a step of most arguments: the child itself
-                stack.pop()
-                value = values.pop()
-                goto = STATES[stack[-1]][origin]
-                stack.append(goto)
-                values.append(value)
-                continue
-            if callback is None and size == 2 and (mask == "ks" or mask == "ss"):
-                # `_stmt: layer _SEP+`, then the list of statements grown in place: two steps
-                # of every statement
-                tail = values.pop()
-                value = values.pop()
-                del stack[-2:]
-                if mask == "ks":
-                    value = [value]
-                value.extend(tail)
-                stack.append(STATES[stack[-1]][origin])
-                values.append(value)
-                continue
-            if mask == "d" and callback is None:
-                # a run of separators (`_SEP+`), a step of every statement: nothing kept
-                stack.pop()
-                values.pop()
-                stack.append(STATES[stack[-1]][origin])
-                values.append([])
-                continue
+            origin, size, callback, expand1, grow, kept = plans[-1 - a]
             if size:
                 got = values[-size:]
                 del stack[-size:]
                 del values[-size:]
             else:
                 got = []
-            if "s" not in mask and "d" not in mask:
-                children = got              # every child kept, in order
-                parts = ()
-            elif callback is None and mask[:1] == "s":
-                # an inlined list rule (`x*` is left-recursive): grow its list in place,
-                # or every statement would copy all those before it
-                children = got[0]
-                parts = zip(mask[1:], got[1:])
+            # an inlined list rule (`x*` is left-recursive) grows its list in place, or every
+            # statement would copy all those before it
+            if kept is None:
+                children = got   # every child kept, in order
             else:
-                children = []
-                parts = zip(mask, got)
-            for mode, v in parts:
-                if mode == "k":
-                    children.append(v)
-                elif mode == "s":
-                    children.extend(v)
+                children = got[0] if grow else []
+                for i, splice in kept:
+                    if splice:
+                        children.extend(got[i])
+                    else:
+                        children.append(got[i])
             if callback is None:
                 value = children            # an inlined rule: spliced into its parent
             elif expand1 and len(children) == 1:
