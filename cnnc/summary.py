@@ -127,7 +127,7 @@ def rows(net, batch: "int | None" = None) -> list[dict]:
             "params": n.n_params,
             "trainable_params": n.n_trainable,
             "macs": n.macs,
-            "activation": n.attrs.get("activation") if n.spec.takes_activation else None,
+            "activation": _activation(n),
             "receptive_field": list(r[0]) if r else None,
             "stride": _stride(r[1]) if r else None,
             "kernel": kernels.get(n.name),
@@ -139,6 +139,11 @@ def rows(net, batch: "int | None" = None) -> list[dict]:
             row["activation_bytes"] = 4 * batch * _count(n.out.dims)
         out.append(row)
     return out
+
+
+def _activation(n) -> "str | None":
+    """The activation a layer's row names: its `activation` option, for kinds that take one."""
+    return n.attrs.get("activation") if n.spec.takes_activation else None
 
 
 def _stride(jumps) -> list:
@@ -264,9 +269,9 @@ def format_table(net, extra: "dict[str, dict] | None" = None, batch: "int | None
     for n in layers:
         params, macs, out = n.n_params, n.macs, n.out.dims
         total += params
-        trainable += n.n_trainable if n.spec.non_trainable else params
+        trainable += n.n_trainable
         macs_total += macs
-        activation = n.attrs.get("activation") if n.spec.takes_activation else None
+        activation = _activation(n)
         r = rf.get(n.name)
         field = fields.get(r)
         if field is None:
