@@ -27,6 +27,8 @@ _ENDS = ("\n", ";", "#")   # a line end, a separator, a comment (which runs to a
 # the keywords a layer or a block can start with (a definition is not plain: `def`)
 _LAYER_KEYWORDS = ("add", "concat")
 _BLOCK_KEYWORDS = frozenset(("residual", "shortcut", "branch", "repeat", "scale", "add", "concat"))
+# the terminals a plain statement's first word can be: what the driver hands to `read`
+FIRST_TERMINALS = frozenset({"NAME"} | {KEYWORDS[word] for word in _BLOCK_KEYWORDS})
 
 
 def read(text: str, pos: int, first, line_start: int, depth: int, room: int):
@@ -59,8 +61,7 @@ def read(text: str, pos: int, first, line_start: int, depth: int, room: int):
         word = text[pos:end]
         if word in KEYWORDS and word not in _LAYER_KEYWORDS:
             return None   # a nested block, or a keyword out of place
-        inner = _head(text, end, word, "NAME" if word not in KEYWORDS else word.upper(), pos - line_start + 1,
-                      line, line_start)
+        inner = _head(text, end, word, KEYWORDS.get(word, "NAME"), pos - line_start + 1, line, line_start)
         if inner is None:
             return None
         name, kind_, col, args_, end = inner

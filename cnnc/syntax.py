@@ -274,13 +274,12 @@ def _drive(text: str, plain: bool = True):
     tokens arrive (raising _TooLarge), so an oversized program stops early."""
     from .lexer import BLANKS, run, scan, separator_run
     from .parse_tables import END, IGNORE, KEYWORDS, RULES, START, STATES
-    from .plain_statements import read as read_plain
+    from .plain_statements import FIRST_TERMINALS, read as read_plain
 
     ignore = frozenset(IGNORE)
     plans = _reductions(RULES)
     # the states where a statement can start (a `layer` can follow): the plain reader's
     statement_states = frozenset(i for i, acts in enumerate(STATES) if "layer" in acts) if plain else ()
-    first_words = ("NAME", "ADD", "CONCAT", "RESIDUAL", "SHORTCUT", "BRANCH", "REPEAT", "SCALE")   # (not DEF)
     stack, values = [START], []
     statement: list = []  # tokens since the last separator or brace, for error messages
     layers = blocks = depth = 0
@@ -320,7 +319,7 @@ def _drive(text: str, plain: bool = True):
             if a is None:
                 raise _SyntaxError(tok, [k for k in acts if k.isupper()], statement=tuple(statement))
             if a >= 0:
-                if stack[-1] in statement_states and tok.type in first_words:
+                if stack[-1] in statement_states and tok.type in FIRST_TERMINALS:
                     found = read_plain(text, pos, tok, line_start, depth, MAX_LAYERS - layers)
                     if found is not None:
                         value, pos, line, line_start, inside = found
